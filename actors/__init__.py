@@ -1,0 +1,1 @@
+"""pykka actors: one module per actor, plus the runtime (clock, scheduler, quiescence)."""

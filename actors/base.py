@@ -1,0 +1,61 @@
+"""The base of every Arbees actor.
+
+- Dispatch on message type: subclasses implement `handle(message)` with `match`; an unknown
+  message is logged as a warning, never silently dropped.
+- Every handled message is counted done in the ActivityTracker (virtual time depends on it).
+- An exception in a handler is caught here, at the actor boundary: it is logged (without
+  variable values), reported to the supervisor as ActorCrashed, and the actor stops; the
+  supervisor restarts it from persisted state. Messages that reach a crashed actor before it
+  stops are dropped (and counted done): the restarted actor re-derives what it needs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.runtime import Runtime
+from models.messages import ActorCrashed
+
+
+class ArbeesActor(pykka.ThreadingActor):
+    kind = "actor"
+
+    def __init__(self, rt: Runtime, key: str = "", supervisor: pykka.ActorRef | None = None) -> None:
+        super().__init__()
+        self.rt = rt
+        self.key = key
+        self.supervisor = supervisor
+        self._crashed = False
+
+    # pykka entry point
+    def on_receive(self, message: Any) -> Any:
+        try:
+            if self._crashed:
+                return None
+            try:
+                return self.handle(message)
+            except Exception as exc:  # noqa: BLE001 - the actor boundary
+                self._crash(exc)
+                return None
+        finally:
+            self.rt.activity.done(self.actor_urn)
+
+    def handle(self, message: Any) -> Any:  # pragma: no cover - overridden
+        self.unknown(message)
+
+    def unknown(self, message: Any) -> None:
+        logger.warning("{} {} ignored an unknown message {}", self.kind, self.key, type(message).__name__)
+
+    def send(self, ref: pykka.ActorRef | None, message: Any) -> bool:
+        return self.rt.send(ref, message)
+
+    def _crash(self, exc: Exception) -> None:
+        self._crashed = True
+        logger.opt(exception=exc).error("{} {} crashed: {}", self.kind, self.key, type(exc).__name__)
+        self.rt.audit.emit("ACTOR_CRASHED", f"{self.kind} {self.key} crashed: {type(exc).__name__}: {exc}",
+                           actor=self.kind, key=self.key, error=f"{type(exc).__name__}: {exc}")
+        if self.supervisor is not None:
+            self.send(self.supervisor, ActorCrashed(self.kind, self.key, f"{type(exc).__name__}: {exc}"))
+        self.actor_ref.stop(block=False)

@@ -1,0 +1,386 @@
+"""ExecutorActor: carries out one exit, from first order to filled, preempted or given up.
+
+DESIGN.md §3 by priority: CRITICAL immediate_market (marketable IOC, re-sent every timeout),
+HIGH walk_then_market (aggressive limit, 2 walks, then marketable), MEDIUM walk_price (fair
+limit, up to 5 walks, then give up), LOW walk_slowly (conservative limit, up to 10 walks).
+
+Safety rules it keeps:
+- One live order at a time: a new order goes out only after the previous one is confirmed
+  canceled or executed (a cancel answered 404 is followed by a look-up, never by a re-send).
+- Never more than held: every order is sized from target - filled so far.
+- Every order's client_order_id ({exit_id}-{attempt}) is written down (RecordOrderPending)
+  before it is sent; a create that fails ambiguously is looked up by that id before anything
+  is sent again, and a re-send reuses it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from actors.base import ArbeesActor
+from actors.wiring import Refs
+from adapters.venue import OrderNotFound, OrderRejected
+from config.schema import Config
+from models.execution import NoMarket, PricedOrder, initial_exit_price, marketable_price, walked_price
+from models.market import Quote, Side
+from models.messages import (
+    CallKind, CancelExit, ExitEnded, ExitFill, GetQuote, OrderTimedOut, Preempt, QuoteUpdated,
+    RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderUpdate, VenueCall, VenueResult,
+)
+from models.money import ZERO, q6
+from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
+from models.priorities import Priority
+
+MAX_LOOKUPS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ExitOrder:
+    exit_id: str
+    position_id: str
+    ticker: str
+    side: Side
+    condition: str
+    priority: Priority
+    contracts: int
+    stage: int | None = None
+
+
+class ExecutorActor(ArbeesActor):
+    kind = "executor"
+
+    def __init__(self, rt, config: Config, refs: Refs, order: ExitOrder, router, position) -> None:
+        super().__init__(rt, order.exit_id, refs.supervisor)
+        self.config = config
+        self.refs = refs
+        self.o = order
+        self.router = router
+        self.position = position
+        self.cfg = config.exit_execution.for_priority(order.priority.name)
+        self.filled = 0
+        self.proceeds = ZERO
+        self.fees_paid = ZERO
+        self.attempt = 0
+        self.walks = 0
+        self.marketable_tries = 0
+        self.phase = "start"
+        self.next_kind = "initial"      # initial | walk | marketable
+        self.stop_reason: str | None = None
+        self.request: OrderRequest | None = None
+        self.order_id: str | None = None
+        self.price: Decimal | None = None
+        self._known = (0, ZERO, ZERO)    # filled, cost, fees of the current order
+        self._gen = 0
+        self._timer = None
+        self._lookups = 0
+        self._req = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.o.contracts - self.filled
+
+    def on_start(self) -> None:
+        self._need_quote()
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case QuoteUpdated(quote=q) if self.phase == "quote":
+                self._priced(q)
+            case QuoteUpdated():
+                pass
+            case VenueResult():
+                self._on_result(message)
+            case OrderTimedOut(generation=g) if g == self._gen:
+                self._on_timeout()
+            case OrderTimedOut():
+                pass
+            case Preempt():
+                self._stop_for("preempted")
+            case CancelExit():
+                self._stop_for("canceled")
+            case _:
+                self.unknown(message)
+
+    # steps -------------------------------------------------------------------------------
+    def _need_quote(self) -> None:
+        self.phase = "quote"
+        self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id))
+
+    def _priced(self, quote: Quote | None) -> None:
+        ttl = timedelta(seconds=float(self.config.monitoring.price_cache_ttl_secs))
+        try:
+            if quote is None or not quote.is_fresh(self.rt.clock.now(), ttl):
+                raise NoMarket(f"{self.o.ticker}: no fresh quote")
+            if self.next_kind == "marketable" or self.cfg.order_type == "marketable":
+                priced = marketable_price(quote, self.o.side)
+            elif self.next_kind == "walk" and self.price is not None:
+                priced = PricedOrder(
+                    walked_price(self.price, self.walks, self.config.exit_execution, quote, self.o.side),
+                    TimeInForce.GTC)
+            else:
+                priced = initial_exit_price(self.cfg, quote, self.o.side)
+        except NoMarket as exc:
+            self._no_market(str(exc))
+            return
+        self._place(priced.price, priced.time_in_force)
+
+    def _no_market(self, why: str) -> None:
+        # Nothing to sell into: count it like an unfilled attempt and wait a timeout.
+        self.rt.audit.emit("ALERT", f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
+                           position_id=self.o.position_id, market=self.o.ticker, detail=why)
+        if self._advance():
+            self.phase = "waiting"
+            self._arm_timeout()
+
+    def _place(self, price: Decimal, tif: TimeInForce) -> None:
+        self.attempt += 1
+        cid = f"{self.o.exit_id}-{self.attempt}"
+        self.request = OrderRequest(cid, self.o.ticker, self.o.side, Action.SELL, self.remaining, price, tif)
+        self.order_id = None
+        self._known = (0, ZERO, ZERO)
+        self._lookups = 0
+        action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
+        event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
+        prev = self.price
+        self.price = price
+        now = self.rt.clock.now()
+        if not self._written_down():
+            return
+        self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
+                                                     price, self.remaining, now))
+        what = {"placed": "placed", "walked": f"walked {prev} ->", "escalated": "escalated to marketable"}[action]
+        self.rt.audit.emit(event, f"{self.o.position_id} {self.o.ticker}: sell {self.remaining} {self.o.side.value} "
+                                  f"{what} {price} ({tif.name}) for {self.o.condition}",
+                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                           client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
+                           time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
+                           walk=self.walks if action == "walked" else None)
+        self.phase = "placing"
+        self._call("place_order", (self.request,))
+
+    def _written_down(self) -> bool:
+        """Write the order down (durably) before it is sent; if that fails, do not send it."""
+        assert self.request is not None
+        try:
+            ok = self.rt.ask(self.refs.store, RecordOrderPending(self.request, self.o.position_id, self.o.exit_id))
+        except Exception as exc:  # noqa: BLE001 - a Timeout or a dead store
+            ok, why = False, type(exc).__name__
+        else:
+            why = "database write failed"
+        if not ok:
+            self._finish("gave_up", f"order {self.request.client_order_id} not sent: {why}")
+        return bool(ok)
+
+    def _call(self, method: str, args: tuple) -> None:
+        self._req += 1
+        self.send(self.refs.rate_limiter, VenueCall(f"{self.o.exit_id}:{self._req}", CallKind.EXIT, method, args,
+                                                    self.actor_ref, int(self.o.priority)))
+
+    def _arm_timeout(self, secs: Decimal | None = None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._gen += 1
+        delay = timedelta(seconds=float(secs if secs is not None else self.cfg.timeout_secs))
+        self._timer = self.rt.scheduler.call_later(delay, self.actor_ref, OrderTimedOut(self._gen))
+
+    # venue answers -----------------------------------------------------------------------
+    def _on_result(self, r: VenueResult) -> None:
+        if r.ok:
+            snap: OrderSnapshot | None = r.value
+            if r.method == "find_order" and snap is None:
+                self._resend_same()
+                return
+            if snap is None:
+                return
+            self._account(snap)
+            self.order_id = snap.order_id
+            if snap.is_done:
+                if r.method == "cancel_order" or self.phase == "canceling":
+                    self._audit_canceled(snap)
+                self._order_over()
+            elif self.stop_reason is not None:
+                self._cancel()
+            elif self.phase == "canceling":
+                self._cancel()          # a look-up after a failed cancel: still resting, cancel again
+            else:
+                self.phase = "resting"
+                self._arm_timeout()
+            return
+        err = r.error
+        if r.method == "place_order":
+            if isinstance(err, OrderRejected):
+                self.rt.audit.emit("ORDER_REJECTED", f"exit {self.o.exit_id}: order rejected: {err}",
+                                   exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
+                                   client_order_id=self.request.client_order_id if self.request else None,
+                                   error=str(err))
+                self._finish("gave_up", f"order rejected: {err}")
+                return
+            self._lookup_client_id()                 # ambiguous (timeout, 5xx, 409): did it get there?
+        elif r.method == "cancel_order":
+            if isinstance(err, OrderNotFound):
+                self._call("get_order", (self.order_id,))
+            else:
+                self.phase = "canceling"
+                self._arm_timeout(Decimal(1))        # retry the cancel; never re-send before it is confirmed
+        elif r.method in ("get_order", "find_order"):
+            if self._lookups >= MAX_LOOKUPS:
+                self._finish("gave_up", f"cannot confirm order state: {err}")
+            else:
+                self._arm_timeout(Decimal(1))
+                self.phase = "lookup"
+
+    def _lookup_client_id(self) -> None:
+        assert self.request is not None
+        self._lookups += 1
+        if self._lookups > MAX_LOOKUPS:
+            self._finish("gave_up", "order state unknown after repeated look-ups")
+            return
+        self.phase = "lookup"
+        self.rt.audit.emit("ORDER_LOOKUP", f"exit {self.o.exit_id}: looking up {self.request.client_order_id}",
+                           exit_id=self.o.exit_id, position_id=self.o.position_id,
+                           client_order_id=self.request.client_order_id)
+        self._call("find_order", (self.request.client_order_id,))
+
+    def _resend_same(self) -> None:
+        # The venue never got it: send the same request (same client_order_id) again.
+        assert self.request is not None
+        if self.stop_reason is not None:
+            self._finish(self.stop_reason)
+            return
+        self.phase = "placing"
+        self._call("place_order", (self.request,))
+
+    def _account(self, snap: OrderSnapshot) -> None:
+        filled, cost, fees = self._known
+        if snap.filled_count > filled:
+            new_cost = (snap.avg_fill_price or ZERO) * snap.filled_count
+            n = snap.filled_count - filled
+            price = q6((new_cost - cost) / n)
+            fee = snap.fees - fees
+            self._known = (snap.filled_count, new_cost, snap.fees)
+            n = min(n, self.remaining)
+            self.filled += n
+            self.proceeds += price * n
+            self.fees_paid += fee
+            now = self.rt.clock.now()
+            self.rt.audit.emit("ORDER_FILLED", f"{self.o.position_id} {self.o.ticker}: sold {n} {self.o.side.value} "
+                                               f"at {price:.4f} (fee {fee}) for {self.o.condition}",
+                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                               order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
+                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name)
+            self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
+                                                         snap.client_order_id, "filled", price, n, now, snap.order_id))
+            self.send(self.refs.store, RecordFill(Fill(
+                f"{snap.order_id}-{snap.filled_count}", snap.order_id, snap.client_order_id, self.o.ticker,
+                self.o.side, Action.SELL, n, price, fee, now)))
+            self.send(self.position, ExitFill(self.o.exit_id, self.o.condition, self.o.priority, n, price, fee,
+                                              snap.order_id, snap.client_order_id, self.o.stage, now))
+        self.send(self.refs.store, RecordOrderUpdate(snap))
+
+    def _audit_canceled(self, snap: OrderSnapshot) -> None:
+        self.rt.audit.emit("ORDER_CANCELED", f"{self.o.position_id} {self.o.ticker}: order {snap.order_id} canceled "
+                                             f"({snap.filled_count}/{snap.count} filled)",
+                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                           order_id=snap.order_id, client_order_id=snap.client_order_id,
+                           filled=snap.filled_count, count=snap.count)
+        self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
+                                                     snap.client_order_id, "canceled", snap.limit_price,
+                                                     snap.count - snap.filled_count, self.rt.clock.now(),
+                                                     snap.order_id))
+
+    # timeouts and the strategy ladder -----------------------------------------------------
+    def _on_timeout(self) -> None:
+        if self.phase == "resting":
+            self._cancel()
+        elif self.phase == "waiting":
+            self._need_quote()
+        elif self.phase == "canceling":
+            self._cancel()
+        elif self.phase == "lookup":
+            if self.request is not None and self.order_id is None:
+                self._lookup_client_id()
+            elif self.order_id is not None:
+                self._lookups += 1
+                self._call("get_order", (self.order_id,))
+
+    def _cancel(self) -> None:
+        if self.order_id is None:
+            self._lookup_client_id()
+            return
+        self.phase = "canceling"
+        self._call("cancel_order", (self.order_id,))
+
+    def _order_over(self) -> None:
+        """The current order is executed or canceled (confirmed). Decide what comes next."""
+        if self.remaining <= 0:
+            self._finish("filled")
+            return
+        if self.stop_reason is not None:
+            self._finish(self.stop_reason)
+            return
+        if not self._advance():
+            return
+        if self.request is not None and self.request.time_in_force is not TimeInForce.GTC:
+            # An IOC that found too little: wait the timeout before sending again.
+            self.phase = "waiting"
+            self._arm_timeout()
+        else:
+            self._need_quote()
+
+    def _advance(self) -> bool:
+        """Move one rung up the ladder. False when the strategy is exhausted (gave up)."""
+        strat = self.cfg.retry_strategy
+        if strat == "immediate_market" or self.next_kind == "marketable":
+            self.marketable_tries += 1
+            if self.marketable_tries >= self.cfg.max_marketable_attempts:
+                self._finish("gave_up", f"{self.marketable_tries} marketable attempts left {self.remaining} unsold")
+                return False
+            self.next_kind = "marketable"
+            return True
+        if self.walks < self.cfg.max_walks:
+            self.walks += 1
+            self.next_kind = "walk"
+            return True
+        if strat == "walk_then_market":
+            self.next_kind = "marketable"
+            return True
+        self._finish("gave_up", f"{self.walks} walks left {self.remaining} unsold")
+        return False
+
+    def _stop_for(self, reason: str) -> None:
+        if self.phase in ("done",):
+            return
+        self.stop_reason = reason
+        if self.phase == "resting":
+            self._cancel()
+        elif self.phase in ("quote", "waiting", "start"):
+            self._finish(reason)
+        # placing / canceling / lookup: finish once the venue has answered
+
+    def _finish(self, outcome: str, detail: str = "") -> None:
+        if self.phase == "done":
+            return
+        self.phase = "done"
+        if self._timer is not None:
+            self._timer.cancel()
+        now = self.rt.clock.now()
+        if outcome == "gave_up":
+            self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT exit {self.o.exit_id} for {self.o.condition} gave up: {detail}; "
+                                               f"{self.remaining} contracts still held and monitored",
+                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                               condition=self.o.condition, priority=self.o.priority.name, filled=self.filled,
+                               remaining=self.remaining, walks=self.walks, detail=detail)
+        else:
+            self.rt.audit.emit("EXIT_COMPLETED", f"exit {self.o.exit_id} {outcome}: {self.filled}/{self.o.contracts} sold",
+                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                               condition=self.o.condition, priority=self.o.priority.name, outcome=outcome,
+                               filled=self.filled, remaining=self.remaining, walks=self.walks)
+        avg = q6(self.proceeds / self.filled) if self.filled else None
+        self.send(self.refs.store, RecordExitEvent(self.o.position_id, self.o.exit_id, self.o.condition,
+                                                   self.o.priority.name, self.filled, outcome, now, price=avg,
+                                                   fees=self.fees_paid, detail=detail))
+        self.send(self.router, ExitEnded(self.o.position_id, self.o.exit_id, self.o.condition, self.o.priority,
+                                         outcome, self.filled, self.remaining, self.o.stage))
+        self.actor_ref.stop(block=False)

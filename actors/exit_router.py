@@ -1,0 +1,145 @@
+"""ExitRouter: at most one exit in flight per position; the most urgent trigger wins.
+
+- A trigger list from a position is checked against what the router knows was sold: an
+  evaluation made before the position saw an exit's fills is stale and dropped (so an exit is
+  never sized from contracts already sold).
+- No exit in flight: start an ExecutorActor for the first trigger (priority, then config order).
+- An exit in flight of lower priority: preempt it (the executor cancels, confirms, reports
+  what filled) and start the more urgent one for what is left.
+- An exit that gave up puts its condition on a cooldown for that position, so a condition that
+  cannot be executed (no bids) does not loop; more urgent conditions are not held back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from actors.base import ArbeesActor
+from actors.executor import ExecutorActor, ExitOrder
+from actors.wiring import Refs, Wired
+from config.schema import Config
+from models.exit_rules import ExitTrigger
+from models.messages import (
+    CancelExit, ExitEnded, ExitStarted, ExitTriggered, PositionClosed, Preempt,
+)
+from models.priorities import Priority
+
+
+@dataclass
+class _InFlight:
+    exit_id: str
+    condition: str
+    priority: Priority
+    ref: Any
+    preempting: bool = False
+
+
+class ExitRouter(ArbeesActor):
+    kind = "exit_router"
+
+    def __init__(self, rt, config: Config, *, give_up_cooldown_secs: float = 120.0) -> None:
+        super().__init__(rt, "router")
+        self.config = config
+        self.refs: Refs | None = None
+        self.cooldown = timedelta(seconds=give_up_cooldown_secs)
+        self._inflight: dict[str, _InFlight] = {}
+        self._sold: dict[str, int] = {}
+        self._pending: dict[str, ExitTriggered] = {}
+        self._cool: dict[tuple[str, str], datetime] = {}
+        self._position_refs: dict[str, Any] = {}
+        self._seq: dict[str, int] = {}
+        self.started = 0
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case Wired(refs=refs):
+                self.refs = refs
+            case ExitTriggered():
+                self._on_triggered(message)
+            case ExitEnded():
+                self._on_ended(message)
+            case PositionClosed(position_id=pid):
+                flight = self._inflight.pop(pid, None)
+                if flight is not None:
+                    self.send(flight.ref, CancelExit("position closed"))
+                for d in (self._sold, self._pending, self._position_refs):
+                    d.pop(pid, None)
+            case _:
+                self.unknown(message)
+
+    def seed_sold(self, position_id: str, sold: int) -> None:
+        self._sold[position_id] = sold
+
+    def _best(self, msg: ExitTriggered) -> ExitTrigger | None:
+        now = self.rt.clock.now()
+        for trig in msg.triggers:
+            until = self._cool.get((msg.position_id, trig.condition))
+            if until is not None and now < until:
+                continue
+            return trig
+        return None
+
+    def _on_triggered(self, msg: ExitTriggered) -> None:
+        pid = msg.position_id
+        self._position_refs[pid] = msg.position_ref
+        sold = self._sold.setdefault(pid, msg.sold_so_far)
+        if msg.sold_so_far < sold:
+            return  # stale: made before the position saw fills we know of
+        if msg.sold_so_far > sold:
+            self._sold[pid] = sold = msg.sold_so_far
+        best = self._best(msg)
+        if best is None:
+            return
+        flight = self._inflight.get(pid)
+        if flight is None:
+            self._start(msg, best, msg.contracts_held)
+        elif best.priority < flight.priority and not flight.preempting:
+            flight.preempting = True
+            self._pending[pid] = msg
+            self.rt.audit.emit("EXIT_PREEMPTED",
+                               f"{pid}: {best.condition} ({best.priority.name}) preempts {flight.condition} "
+                               f"({flight.priority.name})",
+                               position_id=pid, market=msg.ticker, exit_id=flight.exit_id,
+                               preempted=flight.condition, by=best.condition, priority=best.priority.name)
+            self.send(flight.ref, Preempt(best.condition, best.priority))
+        elif flight.preempting and pid in self._pending and best.priority < self._best(self._pending[pid]).priority:  # type: ignore[union-attr]
+            self._pending[pid] = msg
+
+    def _start(self, msg: ExitTriggered, trig: ExitTrigger, held: int) -> None:
+        assert self.refs is not None, "router used before wiring"
+        contracts = min(trig.contracts, held)
+        if contracts <= 0:
+            return
+        pid = msg.position_id
+        n = self._seq.get(pid, 0) + 1
+        self._seq[pid] = n
+        exit_id = f"{pid}-x{n}"
+        order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage)
+        ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref, msg.position_ref)
+        self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref)
+        self.started += 1
+        self.rt.audit.emit("EXIT_ROUTED",
+                           f"{pid} {msg.ticker} {msg.side.value}: exit {exit_id} for {trig.condition} "
+                           f"({trig.priority.name}), {contracts} contracts",
+                           position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
+                           priority=trig.priority.name, contracts=contracts,
+                           also_firing=[t.condition for t in msg.triggers if t is not trig])
+        self.send(msg.position_ref, ExitStarted(exit_id, trig.condition, trig.priority, contracts))
+
+    def _on_ended(self, ended: ExitEnded) -> None:
+        pid = ended.position_id
+        flight = self._inflight.get(pid)
+        if flight is None or flight.exit_id != ended.exit_id:
+            return
+        del self._inflight[pid]
+        self._sold[pid] = self._sold.get(pid, 0) + ended.filled
+        if ended.outcome == "gave_up":
+            self._cool[(pid, ended.condition)] = self.rt.clock.now() + self.cooldown
+        self.send(self._position_refs.get(pid), ended)
+        pending = self._pending.pop(pid, None)
+        if pending is not None:
+            best = self._best(pending)
+            held = pending.contracts_held - (self._sold[pid] - pending.sold_so_far)
+            if best is not None and held > 0:
+                self._start(pending, best, held)

@@ -1,0 +1,237 @@
+"""PositionActor: one per open position; owns its state and nothing else.
+
+On a wake-up (every 30 s, 5 s near a threshold, staggered per position) it asks the
+PriceCache for a quote; on every quote it marks the position (mark = best bid of our side),
+updates peak and trailing stop, evaluates the ten exit rules and sends every trigger to the
+ExitRouter. Fills of an exit come back as ExitFill; when no contracts remain it closes,
+tells everyone who counts on it, and stops. State is saved through the Store on every change
+that matters for a restart (contracts, status, peak, trailing stop, stages) and at least
+once per wake-up.
+"""
+from __future__ import annotations
+
+import zlib
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from actors.base import ArbeesActor
+from actors.wiring import Refs
+from config.schema import Config
+from models.exit_rules import ExitContext, evaluate_exits, near_threshold
+from models.market import Quote, Side
+from models.messages import (
+    CircuitBreakerTripped, ExitEnded, ExitFill, ExitStarted, ExitTriggered, ExposureReleased, GetQuote,
+    MarketSettled, ModelProbabilityUpdated, PnlRealized, PositionClosed, QuoteUpdated, RebalanceOffer,
+    RecordExitEvent, SavePosition, Subscribe, Unsubscribe, Wake,
+)
+from models.money import ONE, ZERO, fmt_money
+from models.pnl import mark_position, realized_pnl
+from models.position import PositionState, PositionStatus
+
+
+class PositionActor(ArbeesActor):
+    kind = "position"
+
+    def __init__(self, rt, config: Config, refs: Refs, state: PositionState, *, breaker_tripped: bool = False) -> None:
+        super().__init__(rt, state.position_id, refs.supervisor)
+        self.config = config
+        self.refs = refs
+        self.state = state
+        self.quote: Quote | None = None
+        self.context = ExitContext(
+            model_probability=state.model_probability, circuit_breaker=breaker_tripped)
+        self.sold = state.initial_contracts - state.contracts
+        self._gen = 0
+        self._timer = None
+        self._next_wake = None
+        self._last_eval = None
+        self._active: set[str] = set()
+        m = config.monitoring
+        self._normal = timedelta(seconds=float(m.normal_interval_secs))
+        self._urgent = timedelta(seconds=float(m.urgent_interval_secs))
+        self.evaluations = 0
+
+    # lifecycle -------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.send(self.refs.price_cache, Subscribe(self.state.ticker, self.actor_ref, self.key))
+        # Stagger the first wake-up across the interval so 1,000 positions do not wake together.
+        offset = zlib.crc32(self.key.encode()) % max(1, int(self._normal.total_seconds() * 1000))
+        self._schedule(self.rt.clock.now() + timedelta(milliseconds=offset % 1000))
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case Wake(generation=g):
+                if g == self._gen:
+                    self._on_wake()
+            case QuoteUpdated(quote=q):
+                self._on_quote(q, from_wake=bool(message.request_id))
+            case ExitFill():
+                self._on_fill(message)
+            case ExitStarted():
+                if self.state.status is PositionStatus.OPEN:
+                    self.state = self.state.replace(status=PositionStatus.EXITING)
+                    self._save()
+            case ExitEnded():
+                self._on_exit_ended(message)
+            case ModelProbabilityUpdated(yes_probability=p):
+                mine = p if self.state.side is Side.YES else ONE - p
+                self.context = ExitContext(mine, self.context.circuit_breaker, self.context.rebalance_edge)
+                self.state = self.state.replace(model_probability=mine)
+                self._evaluate()
+            case CircuitBreakerTripped():
+                self.context = ExitContext(self.context.model_probability, True, self.context.rebalance_edge)
+                self._evaluate()
+            case RebalanceOffer(edge=edge):
+                self.context = ExitContext(self.context.model_probability, self.context.circuit_breaker, edge)
+                self._evaluate()
+                self.context = ExitContext(self.context.model_probability, self.context.circuit_breaker, None)
+            case MarketSettled():
+                self._on_settled(message)
+            case _:
+                self.unknown(message)
+
+    # monitoring ------------------------------------------------------------------------
+    def _interval(self) -> timedelta:
+        return self._urgent if near_threshold(self.state, self.config) else self._normal
+
+    def _schedule(self, when) -> None:  # type: ignore[no-untyped-def]
+        if self._timer is not None:
+            self._timer.cancel()
+        self._gen += 1
+        self._next_wake = when
+        self._timer = self.rt.scheduler.call_at(when, self.actor_ref, Wake(self._gen))
+
+    def _on_wake(self) -> None:
+        now = self.rt.clock.now()
+        if self._last_eval is not None and now - self._last_eval < self._interval():
+            self._schedule(self._last_eval + self._interval())
+            return
+        self._schedule(now + self._interval())
+        self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "wake"))
+
+    def _on_quote(self, quote: Quote | None, from_wake: bool) -> None:
+        if quote is not None and (self.quote is None or quote.ts >= self.quote.ts):
+            self.quote = quote
+        self._evaluate(persist=from_wake)
+
+    def _evaluate(self, persist: bool = False) -> None:
+        if self.state.status is PositionStatus.CLOSED:
+            return
+        now = self.rt.clock.now()
+        self._last_eval = now
+        self.evaluations += 1
+        before = self.state
+        ttl = timedelta(seconds=float(self.config.monitoring.price_cache_ttl_secs))
+        if self.quote is not None and self.quote.is_fresh(now, ttl):
+            self.state = mark_position(self.state, self.quote, now, self.config)
+        triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
+        self._record_new_triggers(triggers, now)
+        if triggers:
+            self.send(self.refs.exit_router, ExitTriggered(
+                self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
+                self.actor_ref, now))
+        if persist or _matters_for_restart(before, self.state):
+            self._save()
+        wanted = self._last_eval + self._interval()
+        if self._next_wake is None or wanted < self._next_wake:
+            self._schedule(wanted)
+
+    def _record_new_triggers(self, triggers, now) -> None:  # type: ignore[no-untyped-def]
+        firing = {t.condition for t in triggers}
+        for t in triggers:
+            if t.condition in self._active:
+                continue
+            self.rt.audit.emit(
+                "EXIT_TRIGGERED",
+                f"{self.key} {self.state.ticker} {self.state.side.value}: {t.condition} ({t.priority.name}) {t.detail}",
+                position_id=self.key, market=self.state.ticker, side=self.state.side, condition=t.condition,
+                priority=t.priority.name, value=t.value, threshold=t.threshold, contracts=t.contracts,
+                mark=self.state.current_price, detail=t.detail)
+            self.send(self.refs.store, RecordExitEvent(
+                self.key, "", t.condition, t.priority.name, t.contracts, "triggered", now,
+                price=self.state.current_price, trigger_value=t.value, threshold=t.threshold, detail=t.detail))
+        self._active = firing
+
+    # exits -----------------------------------------------------------------------------
+    def _on_fill(self, fill: ExitFill) -> None:
+        n = min(fill.contracts, self.state.contracts)
+        if n <= 0:
+            return
+        entry_share = self.state.entry_fees * n / self.state.initial_contracts
+        pnl = realized_pnl(self.state.entry_price, fill.price, n, fill.fee, entry_share)
+        changes: dict[str, Any] = dict(
+            contracts=self.state.contracts - n,
+            realized_pnl=self.state.realized_pnl + pnl,
+            exit_fees=self.state.exit_fees + fill.fee,
+            exit_reason=fill.condition, exit_priority=fill.priority.name)
+        if fill.stage is not None:
+            changes["partial_stages_done"] = max(self.state.partial_stages_done, fill.stage + 1)
+        self.state = self.state.replace(**changes)
+        self.sold += n
+        self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
+                                                            self.state.entry_price * n))
+        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, fill.ts))
+        if self.state.contracts == 0:
+            self._close(fill.condition, fill.priority.name)
+        else:
+            self._save()
+
+    def _on_exit_ended(self, ended: ExitEnded) -> None:
+        if self.state.status is PositionStatus.CLOSED:
+            return
+        if ended.stage is not None and ended.filled > 0:
+            self.state = self.state.replace(partial_stages_done=max(self.state.partial_stages_done, ended.stage + 1))
+        if self.state.status is PositionStatus.EXITING:
+            self.state = self.state.replace(status=PositionStatus.OPEN)
+        self._save()
+        self._active.discard(ended.condition)
+        self._evaluate()
+
+    def _on_settled(self, msg: MarketSettled) -> None:
+        if self.state.status is PositionStatus.CLOSED or self.state.contracts == 0:
+            return
+        payout = ONE if msg.result is self.state.side else ZERO
+        n = self.state.contracts
+        entry_share = self.state.entry_fees * n / self.state.initial_contracts
+        pnl = realized_pnl(self.state.entry_price, payout, n, ZERO, entry_share)
+        self.state = self.state.replace(contracts=0, realized_pnl=self.state.realized_pnl + pnl,
+                                        current_price=payout, exit_reason="settlement", exit_priority=None)
+        self.sold += n
+        self.rt.audit.emit("POSITION_SETTLED",
+                           f"{self.key} {self.state.ticker} settled {msg.result.value}: {n} {self.state.side.value} "
+                           f"paid {payout} each, {fmt_money(pnl)}",
+                           position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
+                           payout=payout, realized_pnl=pnl)
+        self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n, "filled", msg.ts,
+                                                   price=payout, detail=f"settled {msg.result.value}"))
+        self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
+                                                            self.state.entry_price * n))
+        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, msg.ts))
+        self._close("settlement", None)
+
+    def _close(self, reason: str, priority: str | None) -> None:
+        now = self.rt.clock.now()
+        self.state = self.state.replace(status=PositionStatus.CLOSED, closed_at=now, exit_reason=reason,
+                                        exit_priority=priority, unrealized_pnl=ZERO, unrealized_pnl_pct=ZERO)
+        self._save()
+        if self._timer is not None:
+            self._timer.cancel()
+        s = self.state
+        self.rt.audit.emit("POSITION_CLOSED",
+                           f"{self.key} {s.ticker} {s.side.value} closed by {reason}: realized {fmt_money(s.realized_pnl)}",
+                           position_id=self.key, market=s.ticker, side=s.side, reason=reason, priority=priority,
+                           realized_pnl=s.realized_pnl, exit_fees=s.exit_fees, entry_fees=s.entry_fees)
+        closed = PositionClosed(self.key, s.ticker, s.side, s.game_id, s.realized_pnl, Decimal(0))
+        for ref in (self.refs.exit_router, self.refs.entry_manager, self.refs.supervisor):
+            self.send(ref, closed)
+        self.send(self.refs.price_cache, Unsubscribe(s.ticker, self.key))
+        self.actor_ref.stop(block=False)
+
+    def _save(self) -> None:
+        self.send(self.refs.store, SavePosition(self.state))
+
+
+def _matters_for_restart(a: PositionState, b: PositionState) -> bool:
+    return (a.peak_price != b.peak_price or a.trailing_stop_active != b.trailing_stop_active
+            or a.contracts != b.contracts or a.status != b.status or a.partial_stages_done != b.partial_stages_done)

@@ -1,0 +1,117 @@
+"""PriceCache: the one place quotes come from.
+
+- Pushed quotes (simulation, replay, a stream) are stored and forwarded to the subscribers
+  of that market only, and only when the bids or close time changed.
+- GetQuote answers from the cache while the quote is younger than the TTL; a miss joins a
+  batch: all misses gathered while the cache is busy go out as ONE multi-market read
+  (GET /markets?tickers=A,B,...) through the RateLimiter, and one fetch per market serves
+  every position that asked for it.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from actors.base import ArbeesActor
+from models.market import Quote
+from models.messages import (
+    CallKind, FlushMisses, GetQuote, QuotePushed, QuoteUpdated, Subscribe, Unsubscribe, VenueCall, VenueResult,
+)
+
+
+class PriceCache(ArbeesActor):
+    kind = "price_cache"
+
+    def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100) -> None:
+        super().__init__(rt, "cache")
+        self.rate_limiter = rate_limiter
+        self.ttl = timedelta(seconds=float(ttl_secs))
+        self.max_batch = max_batch
+        self._quotes: dict[str, Quote] = {}
+        self._subs: dict[str, dict[str, Any]] = defaultdict(dict)
+        self._waiting: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+        self._in_flight: set[str] = set()
+        self._misses: list[str] = []
+        self._requests: dict[str, tuple[str, ...]] = {}
+        self._flush_armed = False
+        self._ids = itertools.count(1)
+        self.fetches = 0          # multi-market reads sent
+        self.hits = 0
+        self.forwarded = 0
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case QuotePushed(quote=q):
+                self._store_and_forward(q)
+            case GetQuote():
+                self._get(message)
+            case FlushMisses():
+                self._flush()
+            case VenueResult(method="get_quotes"):
+                self._fetched(message)
+            case Subscribe(ticker=t, subscriber=ref, key=key):
+                self._subs[t][key] = ref
+            case Unsubscribe(ticker=t, key=key):
+                self._subs[t].pop(key, None)
+                if not self._subs[t]:
+                    del self._subs[t]
+            case _:
+                self.unknown(message)
+
+    def _store_and_forward(self, q: Quote) -> None:
+        old = self._quotes.get(q.ticker)
+        if old is not None and q.ts < old.ts:
+            return  # out of order: keep the newer
+        self._quotes[q.ticker] = q
+        if old is not None and _same_for_holders(old, q):
+            return
+        for ref in self._subs.get(q.ticker, {}).values():
+            self.forwarded += 1
+            self.send(ref, QuoteUpdated(q.ticker, q))
+
+    def _get(self, msg: GetQuote) -> None:
+        q = self._quotes.get(msg.ticker)
+        if q is not None and q.is_fresh(self.rt.clock.now(), self.ttl):
+            self.hits += 1
+            self.send(msg.reply_to, QuoteUpdated(msg.ticker, q, msg.request_id))
+            return
+        self._waiting[msg.ticker].append((msg.reply_to, msg.request_id))
+        if msg.ticker not in self._in_flight and msg.ticker not in self._misses:
+            self._misses.append(msg.ticker)
+        if not self._flush_armed:
+            self._flush_armed = True
+            self.send(self.actor_ref, FlushMisses())  # after the misses already queued here
+
+    def _flush(self) -> None:
+        self._flush_armed = False
+        while self._misses:
+            batch, self._misses = self._misses[: self.max_batch], self._misses[self.max_batch:]
+            self._in_flight.update(batch)
+            self.fetches += 1
+            request_id = f"quotes-{next(self._ids)}"
+            self._requests[request_id] = tuple(batch)
+            self.send(self.rate_limiter, VenueCall(request_id, CallKind.READ, "get_quotes", (tuple(batch),),
+                                                   self.actor_ref))
+
+    def _fetched(self, result: VenueResult) -> None:
+        tickers = self._requests.pop(result.request_id, ())
+        quotes: dict[str, Quote] = result.value if result.ok else {}
+        for ticker in tickers:
+            self._in_flight.discard(ticker)
+            q = quotes.get(ticker)
+            if q is not None:
+                self._store_and_forward(q)
+            current = self._quotes.get(ticker)
+            fresh = current if current is not None and current.is_fresh(self.rt.clock.now(), self.ttl) else None
+            for ref, rid in self._waiting.pop(ticker, []):
+                # On failure the waiters get the last known quote: they see its age and treat it as stale.
+                self.send(ref, QuoteUpdated(ticker, fresh or current, rid))
+
+
+
+def _same_for_holders(a: Quote, b: Quote) -> bool:
+    """True when nothing a position marks at has changed: the bids of both sides (so the spread
+    too) and the close time. Volume alone does not wake positions; their next tick reads it."""
+    return (a.yes_bid == b.yes_bid and a.yes_ask == b.yes_ask and a.close_time == b.close_time)

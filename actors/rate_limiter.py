@@ -1,0 +1,115 @@
+"""RateLimiter: the one gateway to the venue, and the owner of the call budget.
+
+Every venue call is a VenueCall message. Calls wait in a priority queue (exit orders and
+their cancels first, most urgent exit priority first, then entries, then reads) and are made
+one at a time while the sliding one-minute budget has room; otherwise a BudgetFreed timer
+wakes the limiter when the oldest call leaves the window. The result goes back to `reply_to`
+as a VenueResult.
+
+Failures: RateLimited (429) is retried after a jittered exponential back-off, re-queued at the
+same priority; reads are also retried on VenueUnavailable (5xx, timeout). A create or cancel
+that fails is answered with the error: only the caller knows whether to look the order up.
+Each failure is reported to the RiskManager (API failure breaker).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from loguru import logger
+
+from actors.base import ArbeesActor
+from adapters.venue import RateLimited, Venue, VenueError, VenueUnavailable
+from models.budget import CallBudget
+from models.messages import ApiCallFailed, BudgetFreed, CallKind, RetryCall, VenueCall, VenueResult
+
+READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_order", "list_orders",
+                          "get_positions", "get_fills", "get_balance"})
+
+
+class RateLimiter(ArbeesActor):
+    kind = "rate_limiter"
+
+    def __init__(self, rt, venue: Venue, calls_per_minute: int, risk_manager=None, *, max_retries: int = 5,
+                 backoff_base_s: float = 1.0, seed: int = 0) -> None:
+        super().__init__(rt, "venue")
+        self.venue = venue
+        self.budget = CallBudget(calls_per_minute)
+        self.risk_manager = risk_manager
+        self.max_retries = max_retries
+        self.backoff_base_s = backoff_base_s
+        self._rng = random.Random(seed)
+        self._queue: list[tuple[int, int, int, VenueCall]] = []
+        self._seq = itertools.count()
+        self._retries: dict[str, int] = {}
+        self._parked: dict[str, VenueCall] = {}
+        self._wake_armed_for: datetime | None = None
+        self.call_log: list[tuple[datetime, str]] = []   # (time, method): for invariant checks
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case VenueCall():
+                heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message))
+                self._drain()
+            case BudgetFreed():
+                self._wake_armed_for = None
+                self._drain()
+            case RetryCall(request_id=rid):
+                call = self._parked.pop(rid, None)
+                if call is not None:
+                    heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call))
+                self._drain()
+            case _:
+                self.unknown(message)
+
+    def _drain(self) -> None:
+        while self._queue:
+            now = self.rt.clock.now()
+            if not self.budget.available(now):
+                wake_at = self.budget.next_free(now)
+                if self._wake_armed_for is None or wake_at < self._wake_armed_for:
+                    self._wake_armed_for = wake_at
+                    self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
+                return
+            _, _, _, call = heapq.heappop(self._queue)
+            self.budget.spend(now)
+            self.call_log.append((now, call.method))
+            self._execute(call, now)
+
+    def _execute(self, call: VenueCall, now: datetime) -> None:
+        try:
+            value = getattr(self.venue, call.method)(*call.args)
+        except VenueError as exc:
+            self._failed(call, exc, now)
+            return
+        except Exception as exc:  # noqa: BLE001 - a venue bug must not kill the gateway
+            logger.opt(exception=exc).error("venue {} raised unexpectedly", call.method)
+            self._failed(call, VenueUnavailable(f"{call.method}: {type(exc).__name__}: {exc}"), now)
+            return
+        self._retries.pop(call.request_id, None)
+        self.send(call.reply_to, VenueResult(call.request_id, call.method, value=value))
+
+    def _failed(self, call: VenueCall, exc: VenueError, now: datetime) -> None:
+        self.send(self.risk_manager, ApiCallFailed(call.method, type(exc).__name__, now))
+        retryable = isinstance(exc, RateLimited) or (isinstance(exc, VenueUnavailable) and call.method in READ_METHODS)
+        tries = self._retries.get(call.request_id, 0)
+        if retryable and tries < self.max_retries:
+            self._retries[call.request_id] = tries + 1
+            delay = self.backoff_base_s * (2 ** tries) * (0.5 + self._rng.random())
+            if isinstance(exc, RateLimited):
+                self.rt.audit.emit("RATE_LIMITED", f"venue said too many requests; {call.method} retried in {delay:.1f}s",
+                                   method=call.method, request_id=call.request_id, retry=tries + 1)
+            self._parked[call.request_id] = call
+            self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, RetryCall(call.request_id))
+            return
+        self._retries.pop(call.request_id, None)
+        self.rt.audit.emit("VENUE_ERROR", f"{call.method} failed: {type(exc).__name__}: {exc}",
+                           method=call.method, request_id=call.request_id, error=f"{type(exc).__name__}: {exc}")
+        self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
+
+
+def exit_call(request_id: str, method: str, args: tuple, reply_to, priority: int) -> VenueCall:
+    return VenueCall(request_id, CallKind.EXIT, method, args, reply_to, priority)

@@ -1,0 +1,59 @@
+"""RiskManager: the circuit breakers.
+
+- Daily loss: realized P&L of the (UTC, clock) day; at or below -daily_loss_limit it trips.
+- API failures: venue call failures within a sliding window; at the limit it trips.
+A trip is audited once, halts entries, and sends circuit_breaker (a CRITICAL exit) to every
+open position through the supervisor. It stays tripped until the process is restarted by a
+person who has looked (documented in the README).
+"""
+from __future__ import annotations
+
+from collections import deque
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from actors.base import ArbeesActor
+from config.schema import Config
+from models.messages import ApiCallFailed, CircuitBreakerTripped, HaltEntries, PnlRealized
+from models.money import ZERO, fmt_money
+
+
+class RiskManager(ArbeesActor):
+    kind = "risk_manager"
+
+    def __init__(self, rt, config: Config, supervisor) -> None:
+        super().__init__(rt, "risk", supervisor)
+        self.cfg = config.circuit_breaker
+        self.daily: dict[date, Decimal] = {}
+        self.failures: deque[datetime] = deque()
+        self.tripped: str | None = None
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case PnlRealized(amount=amount, ts=ts):
+                day = ts.date()
+                self.daily[day] = self.daily.get(day, ZERO) + amount
+                if self.daily[day] <= -self.cfg.daily_loss_limit_dollars:
+                    self._trip(f"daily loss {fmt_money(self.daily[day])} reached the limit "
+                               f"-${self.cfg.daily_loss_limit_dollars}")
+            case ApiCallFailed(ts=ts, method=method, error=error):
+                window = timedelta(seconds=float(self.cfg.api_failure_window_secs))
+                self.failures.append(ts)
+                while self.failures and self.failures[0] <= ts - window:
+                    self.failures.popleft()
+                if len(self.failures) >= self.cfg.api_failure_limit:
+                    self._trip(f"{len(self.failures)} venue call failures within {self.cfg.api_failure_window_secs}s "
+                               f"(last: {method} {error})")
+            case _:
+                self.unknown(message)
+
+    def _trip(self, reason: str) -> None:
+        if self.tripped:
+            return
+        self.tripped = reason
+        now = self.rt.clock.now()
+        self.rt.audit.emit("CIRCUIT_BREAKER_TRIPPED", f"CIRCUIT BREAKER: {reason}; closing every position, entries halted",
+                           reason=reason)
+        self.send(self.supervisor, HaltEntries(reason))
+        self.send(self.supervisor, CircuitBreakerTripped(reason, now))

@@ -1,0 +1,129 @@
+"""Store: the one writer to the database.
+
+Every actor sends its writes here; nobody else writes, so actor threads never fight for the
+database lock. Writes are grouped: they run inside one transaction that commits when the
+inbox is empty (or every `batch` messages), and repeated saves of the same position inside a
+batch collapse into the last one. Two messages commit at once, because they must be on disk
+before anything else happens: RecordOrderPending (an order is written down before it is sent;
+callers `ask` for it) and Flush.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from loguru import logger
+
+from actors.base import ArbeesActor
+from adapters.repository import ExitAttemptRecord, ExitRecord, Repository
+from models.messages import (
+    Flush, RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderUpdate, RecordSignal,
+    SavePosition,
+)
+from models.position import PositionState
+from models.tables import AttemptAction, ExitStatus, SignalDecision
+
+_EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, "gave_up": ExitStatus.GAVE_UP,
+                "preempted": ExitStatus.PREEMPTED, "canceled": ExitStatus.PREEMPTED}
+
+
+class Store(ArbeesActor):
+    kind = "store"
+
+    def __init__(self, rt, repository: Repository, *, batch: int = 500) -> None:
+        super().__init__(rt, "store")
+        self.repo = repository
+        self.batch = batch
+        self._txn: Any = None
+        self._in_batch = 0
+        self._positions: dict[str, PositionState] = {}
+        self.commits = 0
+        self.writes = 0
+        self.failures = 0
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case SavePosition(state=s):
+                self._positions[s.position_id] = s
+                self._after()
+            case RecordOrderPending(request=req, position_id=pid, exit_id=xid):
+                ok = self._write(lambda: self.repo.record_order_pending(req, pid, xid))
+                self._commit()
+                return ok   # durable before the caller sends the order; False: do not send
+            case RecordOrderUpdate(snapshot=snap):
+                self._write(lambda: self.repo.update_order(snap))
+            case RecordFill(fill=f):
+                self._write(lambda: self.repo.record_fill(f))
+            case RecordSignal(signal=sig, decision=d, reason=r):
+                self._write(lambda: self.repo.record_signal(sig, SignalDecision(d), r))
+            case RecordExitEvent():
+                m = message
+                rec = ExitRecord(position_id=m.position_id, reason=m.reason, priority=m.priority,
+                                 status=_EXIT_STATUS[m.status], triggered_at=m.ts, exit_id=m.exit_id or None,
+                                 contracts=m.contracts, price=m.price, fees=m.fees,
+                                 filled_at=m.ts if m.status == "filled" else None, trigger_value=m.trigger_value,
+                                 threshold=m.threshold, detail=m.detail)
+                self._write(lambda: self.repo.record_exit_event(rec))
+            case RecordExitAttempt():
+                m = message
+                rec2 = ExitAttemptRecord(exit_id=m.exit_id, position_id=m.position_id, attempt=m.attempt,
+                                         client_order_id=m.client_order_id, price=m.price, contracts=m.contracts,
+                                         action=AttemptAction(m.action), ts=m.ts, order_id=m.order_id, detail=m.detail)
+                self._write(lambda: self.repo.record_exit_attempt(rec2))
+            case Flush():
+                self._commit()
+                return True
+            case _:
+                self.unknown(message)
+        return None
+
+    def _begin(self) -> None:
+        if self._txn is None:
+            self._txn = self.repo.atomic()
+            self._txn.__enter__()
+
+    def _write(self, fn) -> bool:  # type: ignore[no-untyped-def]
+        self._begin()
+        self._save_positions()   # rows others refer to go first
+        ok = self._guarded(fn)
+        self._after()
+        return ok
+
+    def _guarded(self, fn) -> bool:  # type: ignore[no-untyped-def]
+        """One write in its own savepoint: a write that fails is rolled back alone and alerted,
+        and the Store lives on (the data it carried is in the audit log)."""
+        try:
+            fn()
+            self.writes += 1
+            return True
+        except Exception as exc:  # noqa: BLE001 - the one writer must not die
+            self.failures += 1
+            logger.error("store: write failed: {}: {}", type(exc).__name__, exc)
+            self.rt.audit.emit("ALERT", f"ALERT database write failed: {type(exc).__name__}: {exc}",
+                               error=f"{type(exc).__name__}: {exc}")
+            return False
+
+    def _after(self) -> None:
+        self._in_batch += 1
+        if self._in_batch >= self.batch or self.actor_inbox.empty():
+            self._commit()
+
+    def _save_positions(self) -> None:
+        states, self._positions = list(self._positions.values()), {}
+        for state in states:
+            self._guarded(lambda s=state: self.repo.upsert_position(s))
+
+    def _commit(self) -> None:
+        if self._positions:
+            self._begin()
+            self._save_positions()
+        if self._txn is not None:
+            txn, self._txn = self._txn, None
+            txn.__exit__(None, None, None)
+            self.commits += 1
+        self._in_batch = 0
+
+    def on_stop(self) -> None:
+        try:
+            self._commit()
+        except Exception as exc:  # noqa: BLE001
+            logger.error("store: final commit failed: {}", type(exc).__name__)

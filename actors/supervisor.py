@@ -1,0 +1,105 @@
+"""Supervisor: starts position actors, routes to them, and restarts them when they crash.
+
+It keeps the registry of open positions (id -> actor, market -> ids), so that a message for
+a market reaches only the positions of that market. A position actor that crashes is
+restarted from the database (the Store is flushed first), at most `max_restarts` times in
+`restart_window`; past that the position is flagged, an alert goes out and it is sent a
+circuit_breaker so that its exit escalates to CRITICAL.
+"""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from loguru import logger
+
+from actors.base import ArbeesActor
+from actors.position import PositionActor
+from actors.wiring import Refs, Wired
+from config.schema import Config
+from models.messages import (
+    ActorCrashed, CircuitBreakerTripped, Flush, ForwardToMarket, ForwardToPosition, HaltEntries, PositionClosed,
+    StartPosition,
+)
+
+
+class Supervisor(ArbeesActor):
+    kind = "supervisor"
+
+    def __init__(self, rt, config: Config, repository, *, max_restarts: int = 3,
+                 restart_window_secs: float = 60.0) -> None:
+        super().__init__(rt, "supervisor")
+        self.config = config
+        self.repo = repository
+        self.refs: Refs | None = None
+        self.positions: dict[str, Any] = {}
+        self.by_market: dict[str, set[str]] = defaultdict(set)
+        self.breaker: CircuitBreakerTripped | None = None
+        self.max_restarts = max_restarts
+        self.window = timedelta(seconds=restart_window_secs)
+        self.restarts: dict[str, deque[datetime]] = defaultdict(deque)
+        self.flagged: set[str] = set()
+        self.closed = 0
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case Wired(refs=refs):
+                self.refs = refs
+            case StartPosition(state=state):
+                self._start(state)
+            case PositionClosed(position_id=pid, ticker=t):
+                self.positions.pop(pid, None)
+                self.by_market[t].discard(pid)
+                self.closed += 1
+            case ForwardToPosition(position_id=pid, message=m):
+                self.send(self.positions.get(pid), m)
+            case ForwardToMarket(ticker=t, message=m):
+                for pid in tuple(self.by_market.get(t, ())):
+                    self.send(self.positions.get(pid), m)
+            case HaltEntries():
+                self.send(self.refs.entry_manager, message)
+            case CircuitBreakerTripped():
+                self.breaker = message
+                for ref in tuple(self.positions.values()):
+                    self.send(ref, message)
+            case ActorCrashed(kind="position", key=pid):
+                self._restart_position(pid, message.error)
+            case ActorCrashed():
+                self.rt.audit.emit("ALERT", f"ALERT {message.kind} {message.key} crashed: {message.error}",
+                                   actor=message.kind, key=message.key, error=message.error)
+            case _:
+                self.unknown(message)
+        return None
+
+    def _start(self, state) -> None:  # type: ignore[no-untyped-def]
+        if state.position_id in self.positions:
+            return
+        ref = PositionActor.start(self.rt, self.config, self.refs, state, breaker_tripped=self.breaker is not None)
+        self.positions[state.position_id] = ref
+        self.by_market[state.ticker].add(state.position_id)
+
+    def _restart_position(self, pid: str, error: str) -> None:
+        self.positions.pop(pid, None)
+        now = self.rt.clock.now()
+        history = self.restarts[pid]
+        history.append(now)
+        while history and history[0] <= now - self.window:
+            history.popleft()
+        try:
+            self.rt.ask(self.refs.store, Flush())
+        except Exception as exc:  # noqa: BLE001
+            logger.error("supervisor: store flush before restart failed: {}", type(exc).__name__)
+        state = self.repo.load_position(pid)
+        if state is None or state.contracts == 0:
+            return
+        self._start(state)
+        self.rt.audit.emit("ACTOR_RESTARTED", f"position {pid} restarted from the database after: {error}",
+                           position_id=pid, market=state.ticker, contracts=state.contracts,
+                           restarts_in_window=len(history), error=error)
+        if len(history) > self.max_restarts and pid not in self.flagged:
+            self.flagged.add(pid)
+            self.rt.audit.emit("ALERT", f"ALERT position {pid} crashed {len(history)} times in "
+                                        f"{self.window.total_seconds():.0f}s: flagged, exit escalated to CRITICAL",
+                               position_id=pid, market=state.ticker, restarts_in_window=len(history))
+            self.send(self.positions[pid], CircuitBreakerTripped(f"restart limit for {pid}", now))

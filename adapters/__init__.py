@@ -1,0 +1,1 @@
+"""I/O at the edges: venues (paper, Kalshi), game feeds (ESPN, simulated), replay files."""

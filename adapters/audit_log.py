@@ -1,0 +1,107 @@
+"""The audit trail: one structured event per decision, as JSON Lines through loguru.
+
+`Audit.emit(event, text, **fields)` sends one loguru record carrying the event name and its
+fields; the JSONL sink (configured once, in run.py, by `configure_logging`) writes
+{"ts", "event", **fields} per line, and the console shows `text`. Timestamps come from the
+injected clock, so a replay's audit reads in market time. Decimals become strings, datetimes
+ISO-8601, enums their value.
+"""
+from __future__ import annotations
+
+import enum
+import json
+import sys
+import threading
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from loguru import logger
+
+from actors.clock import Clock
+
+EVENTS = (
+    "SIGNAL_RECEIVED", "SIGNAL_REJECTED", "TRADE_EXECUTED", "ENTRY_NOT_FILLED", "POSITION_OPENED",
+    "EXIT_TRIGGERED", "EXIT_ROUTED", "EXIT_PREEMPTED", "ORDER_PLACED", "ORDER_WALKED", "ORDER_ESCALATED",
+    "ORDER_CANCELED", "ORDER_FILLED", "ORDER_REJECTED", "ORDER_LOOKUP", "EXIT_GAVE_UP", "EXIT_COMPLETED",
+    "POSITION_CLOSED", "POSITION_SETTLED", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ACTOR_RESTARTED",
+    "RATE_LIMITED", "VENUE_ERROR", "ALERT",
+)
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+class Audit:
+    def __init__(self, clock: Clock, recorder: list[dict[str, Any]] | None = None) -> None:
+        self.clock = clock
+        self.recorder = recorder
+        self._lock = threading.Lock()
+
+    def emit(self, event: str, text: str, **fields: Any) -> dict[str, Any]:
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event!r}")
+        record = {"ts": self.clock.now().isoformat(), "event": event}
+        record.update({k: to_jsonable(v) for k, v in fields.items() if v is not None})
+        if self.recorder is not None:
+            with self._lock:
+                self.recorder.append(record)
+        level = "WARNING" if event in ("EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ALERT",
+                                        "ORDER_REJECTED") else "INFO"
+        logger.bind(audit=record, market_ts=record["ts"]).log(level, text)
+        return record
+
+
+def _jsonl_sink(path: Path) -> Callable[[Any], None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a", encoding="utf-8")
+    lock = threading.Lock()
+
+    def sink(message: Any) -> None:
+        record = message.record["extra"].get("audit")
+        if record is None:
+            return
+        line = json.dumps(record, separators=(",", ":"))
+        with lock:
+            handle.write(line + "\n")
+            handle.flush()
+
+    return sink
+
+
+def configure_logging(audit_path: Path | None, *, console: bool = True, verbose: bool = False,
+                      stream: Any = None) -> None:
+    """Configure loguru once: a readable console and the JSONL audit file.
+
+    diagnose=False everywhere: variable values (which may hold secrets) never reach a traceback.
+    """
+    logger.remove()
+    if console:
+        fmt = "<green>{extra[market_ts]}</green> <level>{level: <7}</level> {message}"
+        logger.configure(extra={"market_ts": "-"})
+        logger.add(stream or sys.stderr, level="DEBUG" if verbose else "INFO", format=fmt,
+                   diagnose=False, backtrace=False, colorize=None)
+    if audit_path is not None:
+        logger.add(_jsonl_sink(Path(audit_path)), level="DEBUG", format="{message}", diagnose=False,
+                   filter=lambda r: "audit" in r["extra"])
+
+
+def read_audit(path: Path) -> list[dict[str, Any]]:
+    out = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                out.append(json.loads(line))
+    return out

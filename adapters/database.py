@@ -1,0 +1,139 @@
+"""Opening the database and bringing its schema up to date.
+
+`connect()` picks the backend: PostgreSQL when a database URL is given (argument, else the
+DATABASE_URL environment variable), otherwise a SQLite file in WAL mode. It initialises
+`models.tables.database_proxy`, so every table talks to the database it returns (one
+database per process). `migrate()` creates or upgrades the schema and refuses a database
+written by newer code. The read/write API is `Repository` (adapters/repository.py, re-exported
+here).
+
+A malformed URL raises DatabaseUrlError, whose message never contains the password (nor any
+part of the URL that might be the password, when the URL does not parse).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import peewee
+
+from actors.clock import Clock, WallClock
+from adapters.repository import ExitAttemptRecord, ExitRecord, OrderRecord, Repository, SignalRecord
+from models.tables import ALL_TABLES, SchemaVersion, database_proxy
+
+__all__ = [
+    "connect", "migrate", "MIGRATIONS", "SCHEMA_VERSION", "DatabaseUrlError", "SchemaTooNew",
+    "Repository", "ExitRecord", "ExitAttemptRecord", "OrderRecord", "SignalRecord",
+]
+
+SQLITE_PRAGMAS = (
+    ("journal_mode", "wal"),
+    ("foreign_keys", 1),
+    ("busy_timeout", 5000),  # ms a reader or a second process waits for the writer's lock
+)
+URL_FORM = "postgresql://user:password@host:port/dbname"
+_SCHEMES = ("postgresql", "postgres")
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL or path is unusable. The message never contains the password."""
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by newer code than this; refuse rather than corrupt it."""
+
+
+def connect(database_path: str | None = None, database_url: str | None = None, *,
+            environ: Mapping[str, str] | None = None) -> peewee.Database:
+    """Open (lazily) the database: PostgreSQL if a URL is given or DATABASE_URL is set in
+    `environ` (default os.environ), else the SQLite file `database_path`."""
+    if database_url is None:
+        database_url = (os.environ if environ is None else environ).get("DATABASE_URL") or None
+    if database_url is not None:
+        db: peewee.Database = _postgres(database_url)
+    elif database_path:
+        db = peewee.SqliteDatabase(database_path, pragmas=SQLITE_PRAGMAS)
+    else:
+        raise DatabaseUrlError("no database: give a SQLite path (database_path, --db) or set DATABASE_URL "
+                               f"to {URL_FORM}")
+    database_proxy.initialize(db)
+    return db
+
+
+def _postgres(url: str) -> peewee.PostgresqlDatabase:
+    """Parse the URL with care: on any error, say what is wrong without echoing its parts."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        found = f" (found scheme {scheme!r})" if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,20}", scheme) else ""
+        raise DatabaseUrlError(f"DATABASE_URL must look like {URL_FORM} (or postgres://...){found}")
+    parts = urlsplit(url)
+    hint = "percent-encode any '/', '@', ':', '?' or '#' in the password"
+    try:
+        port = parts.port
+    except ValueError:
+        raise DatabaseUrlError(f"DATABASE_URL: the port must be a number from 0 to 65535 "
+                               f"(expected {URL_FORM}; {hint})") from None
+    dbname = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    if not dbname or "/" in dbname or parts.fragment:
+        raise DatabaseUrlError(f"DATABASE_URL: expected one database name after the host, as in {URL_FORM} ({hint})")
+    try:
+        options = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+    except ValueError:
+        raise DatabaseUrlError("DATABASE_URL: the query must be key=value pairs joined by '&' "
+                               f"(e.g. ?sslmode=require; {hint})") from None
+    kwargs: dict[str, object] = dict(options)
+    if parts.username:
+        kwargs["user"] = unquote(parts.username)
+    if parts.password is not None:
+        kwargs["password"] = unquote(parts.password)
+    if parts.hostname:
+        kwargs["host"] = unquote(parts.hostname)
+    if port is not None:
+        kwargs["port"] = port
+    return peewee.PostgresqlDatabase(dbname, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step. `apply` runs inside migrate()'s transaction on a database at
+    version - 1. Version 1 has none: a fresh database gets the current tables directly."""
+
+    version: int
+    description: str
+    apply: Callable[[peewee.Database], None] | None = None
+
+
+# Append only. A change to a table is a new Migration (playhouse.migrate or SQL) that brings
+# a database at the previous version to the models as they now stand.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema: positions, position_exits, exit_attempts, signals, orders, fills"),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def migrate(db: peewee.Database, clock: Clock | None = None) -> int:
+    """Bring `db` to SCHEMA_VERSION and return it. Idempotent. A fresh database gets the
+    current tables and every version stamped; an older one gets the missing steps in order;
+    a newer one raises SchemaTooNew. All in one transaction."""
+    if database_proxy.obj is not db:
+        database_proxy.initialize(db)
+    now = (clock or WallClock()).now()
+    with db.atomic():
+        db.create_tables([SchemaVersion], safe=True)
+        current = SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(f"the database schema is at version {current}, newer than this code's "
+                               f"{SCHEMA_VERSION}: run the newer arbees, or use another database")
+        if current == 0:
+            db.create_tables(ALL_TABLES, safe=True)
+        for step in MIGRATIONS:
+            if step.version <= current:
+                continue
+            if current and step.apply is not None:
+                step.apply(db)
+            SchemaVersion.create(version=step.version, applied_at=now)
+    return SCHEMA_VERSION
+

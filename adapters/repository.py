@@ -1,0 +1,325 @@
+"""The synchronous persistence API: domain types in, domain types out.
+
+Used by the Store actor (the one writer) and by startup and summary code (readers). Rows
+never leave this module: positions come back as models/position.py PositionState, fills as
+models/orders.py Fill, and the tables without a domain type as the frozen records below.
+
+Writes that belong together run in one transaction: `record_fill` and `record_exit_event`
+take the PositionState they produced, and `atomic()` groups any others. Recording is
+idempotent where a restart may repeat it: a fill (by fill_id), a pending order (by
+client_order_id), a signal (by signal_id) and an exit's outcome (by exit_id and status).
+"""
+from __future__ import annotations
+
+import dataclasses
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import peewee
+
+from actors.clock import Clock
+from models.market import Side
+from models.money import ZERO
+from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
+from models.position import PositionState, PositionStatus
+from models.signal import TradingSignal
+from models.tables import (
+    AttemptAction, ExitAttemptRow, ExitStatus, FillRow, OrderRow, PositionExitRow, PositionRow,
+    SignalDecision, SignalRow, StoredOrderStatus, database_proxy,
+)
+
+POSITION_FIELDS = tuple(f.name for f in dataclasses.fields(PositionState))
+LIVE_ORDER_STATUSES = (StoredOrderStatus.PENDING, StoredOrderStatus.RESTING)
+_VENUE_STATUSES = frozenset(s.value for s in OrderStatus)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitRecord:
+    """A position_exits row: a trigger (status TRIGGERED) or the outcome of an executed exit
+    (FILLED, GAVE_UP, PREEMPTED; `contracts`, `price` and `fees` are what it sold). `row_id`
+    is None until stored."""
+
+    position_id: str
+    reason: str
+    priority: str
+    status: ExitStatus
+    triggered_at: datetime
+    exit_id: str | None = None
+    contracts: int = 0
+    price: Decimal | None = None
+    fees: Decimal = ZERO
+    filled_at: datetime | None = None
+    trigger_value: Decimal | None = None
+    threshold: Decimal | None = None
+    detail: str = ""
+    row_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExitAttemptRecord:
+    """An exit_attempts row: one step of an executor (placed, walked, escalated, ...)."""
+
+    exit_id: str
+    position_id: str
+    attempt: int
+    client_order_id: str
+    price: Decimal
+    contracts: int
+    action: AttemptAction
+    ts: datetime
+    order_id: str | None = None
+    detail: str = ""
+    row_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRecord:
+    signal: TradingSignal
+    decision: SignalDecision
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An orders row: what we asked for, whom it serves, and what we last knew of it."""
+
+    request: OrderRequest
+    status: StoredOrderStatus
+    created_at: datetime
+    updated_at: datetime
+    order_id: str | None = None
+    position_id: str | None = None
+    exit_id: str | None = None
+    filled_count: int = 0
+    avg_fill_price: Decimal | None = None
+    fees: Decimal = ZERO
+
+    @property
+    def client_order_id(self) -> str:
+        return self.request.client_order_id
+
+    def snapshot(self) -> OrderSnapshot | None:
+        """The last venue view, or None if the venue has not answered with an order yet."""
+        if self.order_id is None or self.status.value not in _VENUE_STATUSES:
+            return None
+        r = self.request
+        return OrderSnapshot(order_id=self.order_id, client_order_id=r.client_order_id, ticker=r.ticker,
+                             side=r.side, action=r.action, count=r.count, limit_price=r.limit_price,
+                             status=OrderStatus(self.status.value), filled_count=self.filled_count,
+                             avg_fill_price=self.avg_fill_price, fees=self.fees, created_ts=self.created_at)
+
+
+class Repository:
+    """Reads and writes the tables for one database. `clock` stamps orders' created/updated times."""
+
+    def __init__(self, db: peewee.Database, clock: Clock) -> None:
+        if database_proxy.obj is not db:
+            database_proxy.initialize(db)
+        self._db = db
+        self._clock = clock
+
+    def atomic(self) -> AbstractContextManager[object]:
+        """A transaction (a savepoint when nested): `with repo.atomic(): ...`."""
+        return self._db.atomic()
+
+    # positions -----------------------------------------------------------------------------
+    def upsert_position(self, position: PositionState) -> None:
+        data = _position_row(position)
+        columns = [f for f in PositionRow._meta.sorted_fields if f is not PositionRow.position_id]
+        with self._db.atomic():
+            (PositionRow.insert(**data)
+             .on_conflict(conflict_target=[PositionRow.position_id], preserve=columns)
+             .execute())
+
+    def load_position(self, position_id: str) -> PositionState | None:
+        row = PositionRow.get_or_none(PositionRow.position_id == position_id)
+        return None if row is None else _position(row)
+
+    def load_open_positions(self) -> tuple[PositionState, ...]:
+        """Positions to rebuild actors for at startup: status open or exiting, oldest first."""
+        live = (PositionStatus.OPEN.value, PositionStatus.EXITING.value)
+        query = PositionRow.select().where(PositionRow.status.in_(live))
+        return tuple(_position(r) for r in query.order_by(PositionRow.opened_at, PositionRow.position_id))
+
+    def all_positions(self) -> tuple[PositionState, ...]:
+        query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)
+        return tuple(_position(r) for r in query)
+
+    # signals -------------------------------------------------------------------------------
+    def record_signal(self, signal: TradingSignal, decision: SignalDecision, reason: str = "") -> bool:
+        """Record a signal and the decision on it; False (nothing written) if already recorded."""
+        with self._db.atomic():
+            if SignalRow.get_or_none(SignalRow.signal_id == signal.signal_id) is not None:
+                return False
+            SignalRow.insert(
+                signal_id=signal.signal_id, ts=signal.ts, game_id=signal.game_id, sport=signal.sport,
+                ticker=signal.ticker, platform=signal.platform, side=signal.side.value,
+                signal_type=signal.signal_type, win_probability=signal.win_probability,
+                market_price=signal.market_price, edge=signal.edge, source=signal.source,
+                contracts=signal.contracts, decision=SignalDecision(decision).value, reason=reason,
+            ).execute()
+        return True
+
+    def signal(self, signal_id: str) -> SignalRecord | None:
+        r = SignalRow.get_or_none(SignalRow.signal_id == signal_id)
+        if r is None:
+            return None
+        sig = TradingSignal(signal_id=r.signal_id, ts=r.ts, game_id=r.game_id, sport=r.sport, ticker=r.ticker,
+                            platform=r.platform, side=Side(r.side), signal_type=r.signal_type,
+                            win_probability=r.win_probability, market_price=r.market_price, source=r.source,
+                            contracts=r.contracts)
+        return SignalRecord(sig, SignalDecision(r.decision), r.reason)
+
+    # orders and fills ----------------------------------------------------------------------
+    def record_order_pending(self, request: OrderRequest, position_id: str | None,
+                             exit_id: str | None) -> bool:
+        """Write the order down (status pending) before it is sent. A retry reuses the
+        client_order_id: False, and the row is left as it is."""
+        now = self._clock.now()
+        with self._db.atomic():
+            if OrderRow.get_or_none(OrderRow.client_order_id == request.client_order_id) is not None:
+                return False
+            OrderRow.insert(
+                client_order_id=request.client_order_id, position_id=position_id, exit_id=exit_id,
+                ticker=request.ticker, side=request.side.value, action=request.action.value,
+                count=request.count, limit_price=request.limit_price,
+                time_in_force=request.time_in_force.value, status=StoredOrderStatus.PENDING.value,
+                created_at=now, updated_at=now,
+            ).execute()
+        return True
+
+    def update_order(self, snapshot: OrderSnapshot) -> None:
+        """Store the venue's view of an order. An order we never wrote down (found at the
+        venue) is inserted, as good-till-canceled since its time in force is not reported."""
+        now = self._clock.now()
+        changes = dict(order_id=snapshot.order_id, status=snapshot.status.value,
+                       filled_count=snapshot.filled_count, avg_fill_price=snapshot.avg_fill_price,
+                       fees=snapshot.fees, updated_at=now)
+        with self._db.atomic():
+            updated = (OrderRow.update(**changes)
+                       .where(OrderRow.client_order_id == snapshot.client_order_id).execute())
+            if not updated:
+                OrderRow.insert(
+                    client_order_id=snapshot.client_order_id, ticker=snapshot.ticker, side=snapshot.side.value,
+                    action=snapshot.action.value, count=snapshot.count, limit_price=snapshot.limit_price,
+                    time_in_force=TimeInForce.GTC.value, created_at=snapshot.created_ts or now, **changes,
+                ).execute()
+
+    def set_order_status(self, client_order_id: str, status: StoredOrderStatus,
+                         order_id: str | None = None) -> None:
+        """For what a snapshot cannot say: REJECTED, or UNKNOWN after a send with no answer."""
+        changes: dict[str, object] = dict(status=StoredOrderStatus(status).value, updated_at=self._clock.now())
+        if order_id is not None:
+            changes["order_id"] = order_id
+        with self._db.atomic():
+            if not OrderRow.update(**changes).where(OrderRow.client_order_id == client_order_id).execute():
+                raise KeyError(f"no order with client_order_id {client_order_id!r}")
+
+    def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
+        row = OrderRow.get_or_none(OrderRow.client_order_id == client_order_id)
+        return None if row is None else _order(row)
+
+    def open_orders(self) -> tuple[OrderRecord, ...]:
+        """Orders that may be live at the venue: pending (maybe sent) or resting."""
+        query = OrderRow.select().where(OrderRow.status.in_([s.value for s in LIVE_ORDER_STATUSES]))
+        return tuple(_order(r) for r in query.order_by(OrderRow.created_at, OrderRow.client_order_id))
+
+    def orders_for(self, position_id: str) -> tuple[OrderRecord, ...]:
+        query = OrderRow.select().where(OrderRow.position_id == position_id)
+        return tuple(_order(r) for r in query.order_by(OrderRow.created_at, OrderRow.client_order_id))
+
+    def record_fill(self, fill: Fill, position: PositionState | None = None) -> bool:
+        """Record a fill once (False if fill_id is already stored), and in the same transaction
+        the position state it produced, if given."""
+        with self._db.atomic():
+            if FillRow.get_or_none(FillRow.fill_id == fill.fill_id) is not None:
+                new = False
+            else:
+                FillRow.insert(
+                    fill_id=fill.fill_id, order_id=fill.order_id, client_order_id=fill.client_order_id,
+                    ticker=fill.ticker, side=fill.side.value, action=fill.action.value, count=fill.count,
+                    price=fill.price, fee=fill.fee, is_taker=fill.is_taker, ts=fill.ts,
+                ).execute()
+                new = True
+            if position is not None:
+                self.upsert_position(position)
+        return new
+
+    def fills_for_order(self, order_id: str) -> tuple[Fill, ...]:
+        query = FillRow.select().where(FillRow.order_id == order_id).order_by(FillRow.ts, FillRow.fill_id)
+        return tuple(Fill(fill_id=r.fill_id, order_id=r.order_id, client_order_id=r.client_order_id,
+                          ticker=r.ticker, side=Side(r.side), action=Action(r.action), count=r.count,
+                          price=r.price, fee=r.fee, ts=r.ts, is_taker=r.is_taker) for r in query)
+
+    # exits ---------------------------------------------------------------------------------
+    def record_exit_event(self, record: ExitRecord, position: PositionState | None = None) -> bool:
+        """Append a trigger or an exit's outcome, and in the same transaction the position
+        state that goes with it, if given. An outcome already stored for the same exit_id
+        and status is not written again (False)."""
+        status = ExitStatus(record.status)
+        if status is not ExitStatus.TRIGGERED and record.exit_id is None:
+            raise ValueError(f"position {record.position_id}: an exit outcome ({status.value}) needs its exit_id")
+        with self._db.atomic():
+            if position is not None:
+                self.upsert_position(position)
+            if record.exit_id is not None and PositionExitRow.get_or_none(
+                    (PositionExitRow.exit_id == record.exit_id) & (PositionExitRow.status == status.value)):
+                return False
+            PositionExitRow.insert(
+                position=record.position_id, exit_id=record.exit_id, reason=record.reason,
+                priority=record.priority, contracts=record.contracts, price=record.price, fees=record.fees,
+                status=status.value, triggered_at=record.triggered_at, filled_at=record.filled_at,
+                trigger_value=record.trigger_value, threshold=record.threshold, detail=record.detail,
+            ).execute()
+        return True
+
+    def exits_for(self, position_id: str) -> tuple[ExitRecord, ...]:
+        query = PositionExitRow.select().where(PositionExitRow.position == position_id)
+        return tuple(ExitRecord(
+            position_id=r.position_id, reason=r.reason, priority=r.priority, status=ExitStatus(r.status),
+            triggered_at=r.triggered_at, exit_id=r.exit_id, contracts=r.contracts, price=r.price, fees=r.fees,
+            filled_at=r.filled_at, trigger_value=r.trigger_value, threshold=r.threshold, detail=r.detail,
+            row_id=r.id) for r in query.order_by(PositionExitRow.id))
+
+    def record_exit_attempt(self, record: ExitAttemptRecord) -> int:
+        """Append one executor step; returns its row id."""
+        with self._db.atomic():
+            return ExitAttemptRow.insert(
+                exit_id=record.exit_id, position=record.position_id, attempt=record.attempt,
+                client_order_id=record.client_order_id, order_id=record.order_id, price=record.price,
+                contracts=record.contracts, action=AttemptAction(record.action).value, ts=record.ts,
+                detail=record.detail,
+            ).execute()
+
+    def attempts_for(self, exit_id: str) -> tuple[ExitAttemptRecord, ...]:
+        query = ExitAttemptRow.select().where(ExitAttemptRow.exit_id == exit_id).order_by(ExitAttemptRow.id)
+        return tuple(ExitAttemptRecord(
+            exit_id=r.exit_id, position_id=r.position_id, attempt=r.attempt, client_order_id=r.client_order_id,
+            price=r.price, contracts=r.contracts, action=AttemptAction(r.action), ts=r.ts, order_id=r.order_id,
+            detail=r.detail, row_id=r.id) for r in query)
+
+
+def _position_row(position: PositionState) -> dict[str, object]:
+    data = {name: getattr(position, name) for name in POSITION_FIELDS}
+    data["side"] = position.side.value
+    data["status"] = position.status.value
+    return data
+
+
+def _position(row: PositionRow) -> PositionState:
+    data = {name: getattr(row, name) for name in POSITION_FIELDS}
+    data["side"] = Side(row.side)
+    data["status"] = PositionStatus(row.status)
+    return PositionState(**data)
+
+
+def _order(row: OrderRow) -> OrderRecord:
+    request = OrderRequest(client_order_id=row.client_order_id, ticker=row.ticker, side=Side(row.side),
+                           action=Action(row.action), count=row.count, limit_price=row.limit_price,
+                           time_in_force=TimeInForce(row.time_in_force))
+    return OrderRecord(request=request, status=StoredOrderStatus(row.status), created_at=row.created_at,
+                       updated_at=row.updated_at, order_id=row.order_id, position_id=row.position_id,
+                       exit_id=row.exit_id, filled_count=row.filled_count, avg_fill_price=row.avg_fill_price,
+                       fees=row.fees)

@@ -1,0 +1,167 @@
+"""The ten exit conditions (DESIGN.md §2) as one pure function.
+
+`evaluate_exits(state, quote, now, config, context)` returns every condition that fires,
+most urgent first (priority, then config order). It reads no clock and does no I/O.
+
+Decisions worth knowing:
+- The mark is the best bid of our side; a quote older than the cache TTL is stale and no
+  price-based condition is evaluated on it (only circuit_breaker and time_based_urgent).
+- With partial exits enabled, profit_target stays silent: stage 1 (+15%) sells 50% of the
+  initial contracts, stage 2 (+25%) sells 25%, each once, and the rest rides the trailing
+  stop (or any other condition). With partial exits disabled, profit_target closes all.
+- early_exit fires for edge in [edge_disappeared, early_exit) and edge_disappeared below
+  that, so the two never fire together and the reason names the real state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from config.schema import Config
+from models.market import Quote
+from models.money import HUNDRED
+from models.pnl import pnl_pct, price_at_pct
+from models.position import PositionState
+from models.priorities import Priority
+
+
+@dataclass(frozen=True, slots=True)
+class ExitContext:
+    """Inputs that do not come from the quote: the latest model probability of our side,
+    whether the circuit breaker has tripped, and a rebalance offer (the edge of a new signal
+    that wants this position's capital)."""
+
+    model_probability: Decimal | None = None
+    circuit_breaker: bool = False
+    rebalance_edge: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExitTrigger:
+    condition: str
+    priority: Priority
+    rank: tuple[int, int]
+    contracts: int
+    value: Decimal | None
+    threshold: Decimal | None
+    detail: str = ""
+    stage: int | None = None  # partial_exit_target: the stage index
+
+
+def _secs(value: Decimal) -> timedelta:
+    return timedelta(seconds=float(value))  # durations only; never money
+
+
+def partial_stage_size(state: PositionState, fraction_pct: Decimal) -> int:
+    size = int((Decimal(state.initial_contracts) * fraction_pct / HUNDRED).to_integral_value(ROUND_FLOOR))
+    return min(size, state.contracts)
+
+
+def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, config: Config,
+                   context: ExitContext = ExitContext()) -> tuple[ExitTrigger, ...]:
+    if state.contracts <= 0:
+        return ()
+    found: list[ExitTrigger] = []
+
+    def fire(condition: str, value: Decimal | None, threshold: Decimal | None, detail: str,
+             contracts: int | None = None, stage: int | None = None) -> None:
+        level = config.priority_of(condition)
+        found.append(ExitTrigger(condition, Priority[level], config.condition_rank(condition),
+                                 state.contracts if contracts is None else contracts,
+                                 value, threshold, detail, stage))
+
+    if context.circuit_breaker:
+        fire("circuit_breaker", None, None, "circuit breaker tripped")
+
+    close_time = (quote.close_time if quote is not None else None) or state.close_time
+    if close_time is not None:
+        minutes_left = Decimal((close_time - now).total_seconds()) / 60
+        if minutes_left < config.time_based_urgent.minutes_before_close:
+            fire("time_based_urgent", minutes_left.quantize(Decimal("0.1")),
+                 config.time_based_urgent.minutes_before_close, f"{minutes_left:.1f} min to close")
+
+    fresh = quote is not None and quote.is_fresh(now, _secs(config.monitoring.price_cache_ttl_secs))
+    mark = quote.bid(state.side) if fresh else None
+    if fresh and quote is not None:
+        _price_rules(state, quote, mark, config, context, fire)
+
+    found.sort(key=lambda t: t.rank)
+    return tuple(found)
+
+
+def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ignore[no-untyped-def]
+    st = config.signal_type(state.signal_type)
+    liq = config.liquidity
+    spread = quote.spread
+    if spread is not None and spread * HUNDRED > liq.max_spread_cents:
+        fire("liquidity_dried_up", spread * HUNDRED, liq.max_spread_cents, f"spread {spread * HUNDRED}c")
+    elif quote.volume is not None and quote.volume < liq.min_volume:
+        fire("liquidity_dried_up", Decimal(quote.volume), Decimal(liq.min_volume), f"volume {quote.volume}")
+    if mark is None:
+        return
+    pct = pnl_pct(state.entry_price, mark)
+    if pct <= -st.stop_loss_pct:
+        fire("stop_loss", pct, -st.stop_loss_pct, f"P&L {pct:.1f}% <= -{st.stop_loss_pct}%")
+
+    peak = mark if state.peak_price is None else max(state.peak_price, mark)
+    active = state.trailing_stop_active or pnl_pct(state.entry_price, peak) >= st.trailing_stop.activation_pct
+    if active:
+        trail = peak - st.trailing_stop.distance_cents / HUNDRED
+        if mark <= trail:
+            fire("trailing_stop", mark, trail, f"mark {mark} <= peak {peak} - {st.trailing_stop.distance_cents}c")
+
+    pe = config.partial_exits
+    if pe.enabled:
+        for index in range(state.partial_stages_done, len(pe.stages)):
+            stage = pe.stages[index]
+            if pct < stage.profit_pct:
+                break
+            size = partial_stage_size(state, stage.sell_fraction_pct)
+            if size > 0:
+                fire("partial_exit_target", pct, stage.profit_pct,
+                     f"stage {index + 1}: P&L {pct:.1f}% >= {stage.profit_pct}%, sell {size}",
+                     contracts=size, stage=index)
+                break
+    elif pct >= st.profit_target_pct:
+        fire("profit_target", pct, st.profit_target_pct, f"P&L {pct:.1f}% >= {st.profit_target_pct}%")
+
+    if context.model_probability is not None:
+        edge = (context.model_probability - mark) * HUNDRED
+        ee = config.edge_exits
+        if edge < ee.edge_disappeared_edge_pct:
+            fire("edge_disappeared", edge, ee.edge_disappeared_edge_pct, f"edge {edge:.1f}% < {ee.edge_disappeared_edge_pct}%")
+        elif edge < ee.early_exit_edge_pct:
+            fire("early_exit", edge, ee.early_exit_edge_pct, f"edge {edge:.1f}% < {ee.early_exit_edge_pct}%")
+        if context.rebalance_edge is not None and config.rebalance.enabled:
+            gain = context.rebalance_edge * HUNDRED - edge
+            if gain >= config.rebalance.edge_margin_pct:
+                fire("rebalance", gain, config.rebalance.edge_margin_pct,
+                     f"new edge beats ours by {gain:.1f} points")
+
+
+def near_threshold(state: PositionState, config: Config) -> bool:
+    """True when the mark is within `urgent_threshold_pct` P&L points of the stop loss, the
+    profit target (or next partial stage) or the trailing stop: monitor at the urgent cadence."""
+    if state.current_price is None:
+        return False
+    st = config.signal_type(state.signal_type)
+    band = config.monitoring.urgent_threshold_pct
+    pct = pnl_pct(state.entry_price, state.current_price)
+    if abs(pct - (-st.stop_loss_pct)) <= band:
+        return True
+    pe = config.partial_exits
+    if pe.enabled:
+        if state.partial_stages_done < len(pe.stages):
+            if abs(pct - pe.stages[state.partial_stages_done].profit_pct) <= band:
+                return True
+    elif abs(pct - st.profit_target_pct) <= band:
+        return True
+    if state.trailing_stop_active and state.trailing_stop_price is not None:
+        gap_pct = pnl_pct(state.entry_price, state.current_price) - pnl_pct(state.entry_price, state.trailing_stop_price)
+        if gap_pct <= band:
+            return True
+    return False
+
+
+__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "near_threshold", "partial_stage_size", "price_at_pct"]

@@ -1,0 +1,367 @@
+"""Actor messages: frozen, typed, named for the domain.
+
+Commands are imperative (PlaceExit...), events past tense (QuoteUpdated, ExitTriggered).
+`reply_to` fields hold a pykka ActorRef (an immutable handle). pykka does not copy messages,
+so nothing mutable goes in here: tuples, not lists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from models.exit_rules import ExitTrigger
+from models.game import GameState
+from models.market import Quote, Side
+from models.orders import Fill, OrderRequest, OrderSnapshot
+from models.position import PositionState
+from models.priorities import Priority
+from models.signal import TradingSignal
+
+# --- timers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """A position's monitoring tick."""
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTimedOut:
+    """An executor's order has rested for its timeout."""
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetFreed:
+    """The rate limiter's window has room again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryCall:
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlushMisses:
+    """The price cache sends its batched misses as one multi-market read."""
+
+
+# --- venue calls through the rate limiter -----------------------------------------------
+
+
+class CallKind:
+    EXIT = 0      # exit orders, their cancels and look-ups: served first
+    ENTRY = 1
+    READ = 2
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCall:
+    request_id: str
+    kind: int
+    method: str
+    args: tuple[Any, ...]
+    reply_to: Any
+    priority: int = 3          # within a kind: the exit priority (CRITICAL 0 first)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueResult:
+    request_id: str
+    method: str
+    value: Any = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# --- market data ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePushed:
+    """A market-data feed (simulated, replay, stream) pushes a fresh quote."""
+    quote: Quote
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuote:
+    ticker: str
+    reply_to: Any
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteUpdated:
+    """A quote for a subscriber, pushed or in answer to GetQuote (`quote` None: unavailable)."""
+    ticker: str
+    quote: Quote | None
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    ticker: str
+    subscriber: Any
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    ticker: str
+    key: str
+
+
+# --- game state and model -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GameUpdated:
+    state: GameState
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProbabilityUpdated:
+    """The model's probability that YES wins in `ticker` (positions convert to their side)."""
+    ticker: str
+    yes_probability: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSettled:
+    ticker: str
+    result: Side
+    ts: datetime
+
+
+# --- entries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignalReceived:
+    signal: TradingSignal
+
+
+@dataclass(frozen=True, slots=True)
+class StartPosition:
+    state: PositionState
+
+
+@dataclass(frozen=True, slots=True)
+class PositionClosed:
+    position_id: str
+    ticker: str
+    side: Side
+    game_id: str | None
+    realized_pnl: Decimal
+    cost_released: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureReleased:
+    """Contracts of a position were sold: its cost basis no longer counts toward the caps."""
+    position_id: str
+    ticker: str
+    game_id: str | None
+    cost: Decimal
+
+
+# --- exits --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExitTriggered:
+    """Every trigger of one evaluation, most urgent first. `sold_so_far` lets the router drop
+    a stale evaluation that was made before the position had seen an exit's fills."""
+    position_id: str
+    ticker: str
+    side: Side
+    contracts_held: int
+    sold_so_far: int
+    triggers: tuple[ExitTrigger, ...]
+    position_ref: Any
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStarted:
+    exit_id: str
+    condition: str
+    priority: Priority
+    contracts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExitFill:
+    """Contracts of an exit that filled (incremental)."""
+    exit_id: str
+    condition: str
+    priority: Priority
+    contracts: int
+    price: Decimal
+    fee: Decimal
+    order_id: str
+    client_order_id: str
+    stage: int | None
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExitEnded:
+    """An exit finished: outcome filled | gave_up | preempted | canceled."""
+    position_id: str
+    exit_id: str
+    condition: str
+    priority: Priority
+    outcome: str
+    filled: int
+    remaining: int
+    stage: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preempt:
+    condition: str
+    priority: Priority
+
+
+@dataclass(frozen=True, slots=True)
+class CancelExit:
+    """Stop an exit (the position closed by settlement): cancel its order and end."""
+    reason: str
+
+
+# --- risk and supervision ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PnlRealized:
+    position_id: str
+    amount: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCallFailed:
+    method: str
+    error: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreakerTripped:
+    reason: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HaltEntries:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActorCrashed:
+    kind: str
+    key: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceOffer:
+    signal_id: str
+    edge: Decimal
+
+
+# --- store (the one writer) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SavePosition:
+    state: PositionState
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSignal:
+    signal: TradingSignal
+    decision: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOrderPending:
+    request: OrderRequest
+    position_id: str | None
+    exit_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOrderUpdate:
+    snapshot: OrderSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFill:
+    fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExitEvent:
+    position_id: str
+    exit_id: str
+    reason: str
+    priority: str
+    contracts: int
+    status: str
+    ts: datetime
+    price: Decimal | None = None
+    fees: Decimal = Decimal(0)
+    trigger_value: Decimal | None = None
+    threshold: Decimal | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordExitAttempt:
+    exit_id: str
+    position_id: str
+    attempt: int
+    client_order_id: str
+    action: str
+    price: Decimal
+    contracts: int
+    ts: datetime
+    order_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """Store: reply when every earlier write is on disk (an ask, used at shutdown)."""
+
+
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToPosition:
+    """Supervisor: deliver `message` to one position's actor."""
+    position_id: str
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToMarket:
+    """Supervisor: deliver `message` to every position in `ticker`."""
+    ticker: str
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreExposure:
+    """On restart: open positions rebuilt from the database count toward caps and keys."""
+    positions: tuple[PositionState, ...]

@@ -1,0 +1,84 @@
+"""A position's state as one frozen snapshot, and its lifecycle.
+
+OPEN -> EXITING -> CLOSED, with a partial exit going EXITING -> OPEN. Any other transition is
+an error (IllegalTransition), not a shrug.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from models.market import Side
+from models.money import ZERO
+
+
+class PositionStatus(str, enum.Enum):
+    OPEN = "open"
+    EXITING = "exiting"
+    CLOSED = "closed"
+
+
+TRANSITIONS: dict[PositionStatus, frozenset[PositionStatus]] = {
+    PositionStatus.OPEN: frozenset({PositionStatus.EXITING, PositionStatus.CLOSED}),
+    PositionStatus.EXITING: frozenset({PositionStatus.OPEN, PositionStatus.CLOSED, PositionStatus.EXITING}),
+    PositionStatus.CLOSED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def check_transition(position_id: str, old: PositionStatus, new: PositionStatus) -> None:
+    if new is not old and new not in TRANSITIONS[old]:
+        raise IllegalTransition(f"position {position_id}: {old.value} -> {new.value} is not allowed")
+
+
+@dataclass(frozen=True, slots=True)
+class PositionState:
+    """Everything a PositionActor owns, persisted on every change (the positions table).
+
+    `entry_price` is the average price paid per contract of `side`; `contracts` is what is
+    still held; `initial_contracts` what was bought. `partial_stages_done` counts the partial
+    exit stages already executed. P&L fields are derived from the last mark.
+    """
+
+    position_id: str
+    ticker: str
+    side: Side
+    signal_type: str
+    sport: str
+    game_id: str | None
+    entry_price: Decimal
+    initial_contracts: int
+    contracts: int
+    entry_fees: Decimal
+    opened_at: datetime
+    status: PositionStatus = PositionStatus.OPEN
+    model_probability: Decimal | None = None
+    current_price: Decimal | None = None
+    unrealized_pnl: Decimal = ZERO
+    unrealized_pnl_pct: Decimal = ZERO
+    last_update: datetime | None = None
+    peak_price: Decimal | None = None
+    trailing_stop_active: bool = False
+    trailing_stop_price: Decimal | None = None
+    partial_stages_done: int = 0
+    realized_pnl: Decimal = ZERO
+    exit_fees: Decimal = ZERO
+    exit_reason: str | None = None
+    exit_priority: str | None = None
+    closed_at: datetime | None = None
+    close_time: datetime | None = None
+
+    def replace(self, **changes: object) -> "PositionState":
+        if "status" in changes:
+            check_transition(self.position_id, self.status, changes["status"])  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def cost_basis(self) -> Decimal:
+        return self.entry_price * self.contracts

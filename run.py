@@ -1,0 +1,228 @@
+"""Arbees command line: the one place where everything is built and wired.
+
+    python run.py                      paper-trade a simulated game on virtual time (the default)
+    python run.py replay FILE [--json] replay a recording through the same actors
+    python run.py check-config [FILE]  validate a configuration file
+    python run.py winprob | quote | positions | ...   (see --help)
+
+Exit status: 0 success, 1 a run that found a problem, 2 bad input (config, arguments, files).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from loguru import logger
+
+from actors.clock import VirtualClock
+from actors.runtime import ActivityTracker, Runtime
+from actors.scheduler import VirtualScheduler
+from actors.system import System
+from adapters.audit_log import Audit, configure_logging
+from adapters.database import connect, migrate
+from adapters.repository import Repository
+from adapters.summary import build_summary, format_summary
+from config.loader import ConfigError, load_config
+from config.schema import Config
+
+SIM_DB = "arbees-sim.db"
+SIM_AUDIT = "arbees-sim-audit.jsonl"
+REPLAY_DB = "arbees-replay.db"
+REPLAY_AUDIT = "arbees-replay-audit.jsonl"
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit status 2 with the message."""
+
+
+@dataclass
+class PaperEngine:
+    """Everything one virtual-time paper run needs, built here and nowhere else."""
+
+    config: Config
+    clock: VirtualClock
+    scheduler: VirtualScheduler
+    venue: Any
+    repository: Repository
+    system: System
+    audit: Audit
+
+    def stop(self) -> None:
+        self.system.stop()
+
+
+def _fresh(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(path + suffix)
+        if p.exists():
+            p.unlink()
+
+
+def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_path: str | None,
+                       fresh: bool = True, seed: int = 0, recorder: list | None = None,
+                       balance: str = "100000") -> PaperEngine:
+    from decimal import Decimal
+
+    from adapters.paper_venue import PaperVenue
+
+    if fresh and not os.environ.get("DATABASE_URL"):
+        _fresh(db_path)
+    if audit_path and fresh and Path(audit_path).exists():
+        Path(audit_path).unlink()
+    clock = VirtualClock(start)
+    activity = ActivityTracker()
+    scheduler = VirtualScheduler(clock, activity)
+    audit = Audit(clock, recorder)
+    db = connect(db_path)
+    migrate(db, clock)
+    repository = Repository(db, clock)
+    venue = PaperVenue(clock, starting_balance=Decimal(balance))
+    rt = Runtime(clock, scheduler, activity, audit)
+    system = System.start(rt, config, venue, repository, seed=seed)
+    return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+def cmd_paper(args: argparse.Namespace, config: Config) -> int:
+    from adapters.sim_game import SimulatedGame, make_session, merge_events
+    from adapters.session import MarketLink, VirtualSession
+    from models.winprob import home_win_probability
+
+    start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+    audit_path = args.audit or SIM_AUDIT
+    configure_logging(Path(audit_path), verbose=args.verbose)
+    games: list[SimulatedGame] = make_session(args.seed, start, tuple(args.sports))
+    engine = build_paper_engine(config, start, db_path=args.db or SIM_DB, audit_path=audit_path, seed=args.seed)
+    for g in games:
+        logger.info("simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
+                    g.home, args.seed, g.ticker, g.home)
+    session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
+                             model=home_win_probability)
+    for g in games:
+        session.link(g.game_id, MarketLink(g.ticker, True))
+    try:
+        session.run(((e.ts, e.payload) for e in merge_events(games)))
+    finally:
+        engine.system.flush()
+        engine.stop()
+    summary = build_summary(engine.repository)
+    span = (session.last_ts - session.first_ts) if session.first_ts else None
+    print(format_summary(summary, extra={
+        "Virtual time simulated": str(span).split(".")[0] if span else "-",
+        "Database": args.db or SIM_DB, "Audit log": audit_path}))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, config: Config) -> int:
+    from adapters.replay import ReplayError, read_replay
+    from adapters.session import VirtualSession
+    from models.winprob import home_win_probability
+
+    try:
+        events, links = read_replay(Path(args.file))
+    except ReplayError as exc:
+        raise UsageError(str(exc)) from None
+    if not events:
+        raise UsageError(f"{args.file}: no events")
+    audit_path = args.audit or REPLAY_AUDIT
+    configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
+    engine = build_paper_engine(config, events[0][0], db_path=args.db or REPLAY_DB, audit_path=audit_path)
+    session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
+                             links=links, model=home_win_probability)
+    try:
+        session.run(events)
+    finally:
+        engine.system.flush()
+        engine.stop()
+    summary = build_summary(engine.repository)
+    if args.json:
+        print(json.dumps(summary, indent=None if args.compact else 2))
+    else:
+        print(format_summary(summary, extra={"Events replayed": session.events,
+                                             "Database": args.db or REPLAY_DB, "Audit log": audit_path}))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
+    print(f"{args.file or 'defaults'}: OK")
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------------
+
+def _command_modules() -> list[Any]:
+    """adapters/commands/<name>.py modules, each with register(subparsers)."""
+    import adapters.commands as pkg
+
+    mods = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            mod = importlib.import_module(f"adapters.commands.{info.name}")
+            if hasattr(mod, "register"):
+                mods.append(mod)
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="YAML whose values override the defaults")
+    common.add_argument("--db", metavar="PATH", help="SQLite file (DATABASE_URL selects PostgreSQL)")
+    common.add_argument("--audit", metavar="PATH", help="JSONL audit log file")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug output")
+
+    parser = argparse.ArgumentParser(prog="arbees", description="Arbees: exits for sports prediction markets",
+                                     parents=[common])
+    parser.set_defaults(handler=cmd_paper, seed=7, sports=["nba", "nfl"])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("paper", parents=[common], help="paper-trade simulated games on virtual time (default)")
+    p.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
+    p.add_argument("--sports", nargs="+", default=["nba", "nfl"], choices=["nba", "nfl", "nhl"])
+    p.set_defaults(handler=cmd_paper)
+
+    p = sub.add_parser("replay", parents=[common], help="replay a JSON Lines recording through the actors")
+    p.add_argument("file", help="JSON Lines: quote, game, signal and settle events")
+    p.add_argument("--json", action="store_true", help="print one JSON object with positions and totals")
+    p.add_argument("--compact", action="store_true", help="with --json: one line")
+    p.set_defaults(handler=cmd_replay)
+
+    p = sub.add_parser("check-config", parents=[common], help="validate a configuration file")
+    p.add_argument("file", nargs="?", help="the file to check (default: the built-in defaults)")
+    p.set_defaults(handler=cmd_check_config)
+
+    for mod in _command_modules():
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None:        # adapters/commands/* register `func`
+        configure_logging(None, verbose=getattr(args, "verbose", False))
+        return int(args.func(args) or 0)
+    config_file = getattr(args, "file", None) if args.handler is cmd_check_config else None
+    try:
+        config = load_config(config_file or args.config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    handler: Callable[[argparse.Namespace, Config], int] = args.handler
+    try:
+        return handler(args, config)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
