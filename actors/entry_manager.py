@@ -154,8 +154,7 @@ class EntryManager(ArbeesActor):
             if "exposure caps" in decision.reason and decision.edge_after_fees is not None:
                 self._offer_rebalance(sig, decision.edge_after_fees)
             return
-        self._n += 1
-        cid = f"E{self._n:05d}-{sig.signal_id}"[:64]
+        cid = f"en-{sig.signal_id}"[:64]
         req = OrderRequest(cid, sig.ticker, sig.side, Action.BUY, decision.contracts, ask, TimeInForce.IOC)
         self.send(self.refs.store, RecordSignal(sig, "accepted", decision.reason))
         try:
@@ -217,7 +216,7 @@ class EntryManager(ArbeesActor):
     def _opened(self, p: _Pending, snap: OrderSnapshot) -> None:
         sig = p.signal
         price = q6(snap.avg_fill_price or snap.limit_price)
-        pid = f"pos-{p.request.client_order_id}"
+        pid = f"pos-{sig.signal_id}"
         cost = price * snap.filled_count
         self._book.add(sig.ticker, sig.game_id, cost - p.reserved)
         self._pending.pop(sig.signal_id, None)

@@ -134,7 +134,8 @@ def _state(game_id: str, comp: dict, event: dict, lg: League, path: str,
     if lg.sport == "tennis":
         home_score, away_score = _sets_won(home, hpath), _sets_won(away, apath)
     else:
-        home_score, away_score = score(home.get("score"), f"{hpath}.score"), score(away.get("score"), f"{apath}.score")
+        home_score = score(home.get("score"), f"{hpath}.score")
+        away_score = score(away.get("score"), f"{apath}.score")
     period = optional_int(status_obj.get("period"), f"{spath}.period")
     if period is None:
         period = max(len(home.get("linescores") or []), len(away.get("linescores") or []))

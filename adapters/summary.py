@@ -49,18 +49,18 @@ def build_summary(repo: Repository) -> dict[str, Any]:
 
 
 def format_summary(summary: dict[str, Any], *, extra: dict[str, Any] | None = None) -> str:
-    lines = ["", "=" * 78, "SUMMARY", "=" * 78]
+    lines = ["", "=" * 86, "SUMMARY", "=" * 86]
     t = summary["totals"]
     if not summary["positions"]:
         lines.append("No positions were opened.")
     else:
-        lines.append(f"{'position':<34} {'side':<4} {'entry':>6} {'qty':>5} {'status':<7} {'P&L':>9}  exits")
+        lines.append(f"{'market':<30} {'side':<4} {'entry':>6} {'qty':>5} {'status':<7} {'P&L':>9}  exits")
         for p in summary["positions"]:
-            exits = ", ".join(f"{e['reason']}({e['priority'] or '-'}) {e['contracts']}@{e['price']}"
+            exits = ", ".join(f"{e['reason']}({e['priority'] or '-'}) {e['contracts']}@{Decimal(e['price']):.2f}"
                               for e in p["exits"]) or "-"
-            lines.append(f"{p['position_id'][:34]:<34} {p['side']:<4} {Decimal(p['entry_price']):>6.2f} "
+            lines.append(f"{p['ticker'][:30]:<30} {p['side']:<4} {Decimal(p['entry_price']):>6.2f} "
                          f"{p['contracts']:>5} {p['status']:<7} {fmt_money(Decimal(p['realized_pnl'])):>9}  {exits}")
-    lines.append("-" * 78)
+    lines.append("-" * 86)
     lines.append(f"Positions: {t['positions']} ({t['closed']} closed, {t['open']} open)")
     by_reason = ", ".join(f"{k}: {v}" for k, v in t["exits_by_reason"].items()) or "none"
     lines.append(f"Exits by reason: {by_reason}")

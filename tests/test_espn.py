@@ -186,12 +186,14 @@ def test_soccer_clocks_count_up_and_carry_stoppage(display, clock, period, left,
 def test_soccer_statuses():
     assert _one(_board(_event("STATUS_FULL_TIME", "post", 2, "90'+4'", 5400.0)), "usa.1").status is GameStatus.FINAL
     assert _one(_board(_event("STATUS_HALFTIME", "in", 1, "45'+3'", 2700.0)), "esp.1").status is GameStatus.HALFTIME
-    assert _one(_board(_event("STATUS_FINAL_PEN", "post", 4, "120'", 7200.0)), "uefa.champions").status is GameStatus.FINAL
+    shootout = _one(_board(_event("STATUS_FINAL_PEN", "post", 4, "120'", 7200.0)), "uefa.champions")
+    assert shootout.status is GameStatus.FINAL
     assert _one(_board(_event("STATUS_ABANDONED", "post", 1, "30'", 1800.0)), "eng.1").status is GameStatus.CANCELED
 
 
-@pytest.mark.parametrize("slug,period,display,clock", [("nfl", 5, "7:12", 432.0), ("nhl", 4, "3:10", 190.0),
-                                                       ("nba", 6, "2:01", 121.0), ("mens-college-basketball", 3, "4:00", 240.0)])
+@pytest.mark.parametrize("slug,period,display,clock", [
+    ("nfl", 5, "7:12", 432.0), ("nhl", 4, "3:10", 190.0), ("nba", 6, "2:01", 121.0),
+    ("mens-college-basketball", 3, "4:00", 240.0)])
 def test_overtime_periods_keep_their_number_and_clock(slug, period, display, clock):
     s = _one(_board(_event("STATUS_IN_PROGRESS", "in", period, display, clock, detail=f"{display} - OT")), slug)
     assert (s.period, s.clock_secs) == (period, Decimal(str(int(clock))))
@@ -210,7 +212,8 @@ def test_status_names(name, status):
 
 
 def test_an_unfamiliar_status_falls_back_on_its_state_or_becomes_unknown():
-    assert _one(_board(_event("STATUS_SOMETHING_NEW", "in", 2, "5:00", 300.0)), "nba").status is GameStatus.IN_PROGRESS
+    in_play = _one(_board(_event("STATUS_SOMETHING_NEW", "in", 2, "5:00", 300.0)), "nba")
+    assert in_play.status is GameStatus.IN_PROGRESS
     assert _one(_board(_event("STATUS_SOMETHING_NEW", "pre")), "nba").status is GameStatus.SCHEDULED
     assert _one(_board(_event("STATUS_ODD", "weird")), "nba").status is GameStatus.UNKNOWN
 

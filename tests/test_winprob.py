@@ -11,7 +11,7 @@ from models.game import GameState, GameStatus
 from models.winprob import (
     NoWinProbability, home_win_probability, result_probabilities, sport_key,
 )
-from models.winprob import baseball, basketball, football, hockey, soccer, tennis
+from models.winprob import baseball, basketball, hockey, soccer, tennis
 
 TS = datetime(2025, 1, 1, tzinfo=timezone.utc)
 ZERO = Decimal(0)
@@ -84,7 +84,8 @@ def test_no_spread_means_the_leagues_home_edge(sport):
 def test_probability_is_in_unit_interval_and_monotone_in_the_lead(sport):
     (p0, c0), (p1, c1), unit = TIMED[sport]
     for period, clock in ((p0, c0), (p0, c0 / 2), (p1, c1 * 10), (p1, c1), (p1, 1)):
-        probs = [p(live(sport, 50 + lead, 50, period, clock, home_spread=ZERO)) for lead in range(-4 * unit, 4 * unit + 1)]
+        leads = range(-4 * unit, 4 * unit + 1)
+        probs = [p(live(sport, 50 + lead, 50, period, clock, home_spread=ZERO)) for lead in leads]
         assert all(0.0 <= x <= 1.0 for x in probs)
         assert all(a <= b for a, b in zip(probs, probs[1:])), (period, clock, probs)
         assert probs[-1] > probs[0]
@@ -289,6 +290,3 @@ def test_sport_keys_and_espn_slugs_are_accepted():
     with pytest.raises(ValueError, match="unknown sport 'cricket'"):
         sport_key("cricket")
 
-
-def test_football_module_exposes_the_fitted_college_parameters():
-    assert football.COLLEGE.sigma == 15.0 and football.NFL.sigma == 13.86

@@ -35,11 +35,3 @@ def poisson_pmf_table(mean: float, max_k: int) -> list[float]:
     table[max_k] += max(0.0, 1.0 - total)
     return table
 
-
-def sign_of(possession: str | None) -> int:
-    """+1 when the home side has the ball, -1 for away, 0 when unknown."""
-    if possession == "home":
-        return 1
-    if possession == "away":
-        return -1
-    return 0
