@@ -152,6 +152,76 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace, config: Config) -> int:
+    """Trade on Kalshi (the demo environment unless --env prod --confirm-prod) on the wall clock."""
+    import signal as os_signal
+    import threading
+
+    from actors.clock import WallClock
+    from actors.game_feed import GameFeed, WatchGame
+    from actors.rate_limiter import RateLimiter
+    from actors.scheduler import RealScheduler
+    from adapters.commands.venue_options import SETUP_ERRORS, close_venue, describe
+    from adapters.espn_client import EspnClient
+    from adapters.espn_source import EspnSource
+    from adapters.kalshi.config import open_kalshi_venue
+    from adapters.signal_file import SignalFollower
+    from models.winprob import home_win_probability
+
+    games = [_parse_game_arg(g) for g in args.game]
+    clock = WallClock()
+    try:
+        venue = open_kalshi_venue(os.environ, clock, env=args.env, confirm_prod=args.confirm_prod)
+    except SETUP_ERRORS as exc:
+        raise UsageError(str(exc)) from None
+    audit_path = args.audit or config.storage.audit_path
+    configure_logging(Path(audit_path), verbose=args.verbose)
+    activity = ActivityTracker()
+    scheduler = RealScheduler(clock, activity)
+    audit = Audit(clock)
+    db = connect(args.db or config.storage.database_path)
+    migrate(db, clock)
+    repository = Repository(db, clock)
+    rt = Runtime(clock, scheduler, activity, audit)
+    system = System.start(rt, config, venue, repository, platform="kalshi")
+    resumed = system.resume_open_positions()
+    logger.info("live on {}: {} open positions resumed from {}", describe(venue), resumed,
+                args.db or config.storage.database_path)
+    espn = EspnSource(EspnClient(clock))
+    espn_gateway = RateLimiter.start(rt, espn, 60, None)
+    feed = GameFeed.start(rt, espn_gateway, system.refs.supervisor, system.refs.price_cache,
+                          system.refs.entry_manager, home_win_probability, auto_signals=not args.no_auto_signals)
+    for league, event_id, tickers in games:
+        rt.send(feed, WatchGame(event_id, league, tickers))
+    follower = None
+    if args.signals:
+        follower = SignalFollower(Path(args.signals), system.push_signal, platform="kalshi")
+        follower.start()
+    done = threading.Event()
+    for sig in (os_signal.SIGINT, os_signal.SIGTERM):
+        os_signal.signal(sig, lambda *_: done.set())
+    done.wait(args.duration_s)
+    logger.info("stopping: open positions stay on the venue and resume on the next start")
+    if follower is not None:
+        follower.stop()
+    feed.stop(timeout=10)
+    espn_gateway.stop(timeout=10)
+    system.stop()
+    scheduler.stop()
+    espn.close()
+    close_venue(venue)
+    print(format_summary(build_summary(repository)))
+    return 0
+
+
+def _parse_game_arg(text: str) -> tuple[str, str, tuple[str, ...]]:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise UsageError(f"--game {text!r}: expected LEAGUE:ESPN_EVENT_ID:TICKER[,TICKER...] "
+                         "(e.g. nba:401810123:KXNBAGAME-25NOV22LACCHA-LAC,KXNBAGAME-25NOV22LACCHA-CHA)")
+    return parts[0], parts[1], tuple(t.strip() for t in parts[2].split(",") if t.strip())
+
+
 def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     print(f"{args.file or 'defaults'}: OK")
     return 0
@@ -194,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object with positions and totals")
     p.add_argument("--compact", action="store_true", help="with --json: one line")
     p.set_defaults(handler=cmd_replay)
+
+    p = sub.add_parser("live", parents=[common], help="trade on Kalshi (demo unless --env prod --confirm-prod)")
+    p.add_argument("--env", choices=["demo", "prod"], default="demo")
+    p.add_argument("--confirm-prod", action="store_true", help="required with --env prod: real money")
+    p.add_argument("--signals", metavar="PATH", help="JSON Lines signals to follow (a file or a named pipe)")
+    p.add_argument("--no-auto-signals", action="store_true", help="do not run the built-in ESPN edge detector")
+    p.add_argument("--game", action="append", default=[], metavar="LEAGUE:EVENT_ID:TICKERS",
+                   help="a game to follow on ESPN and the Kalshi markets it decides (repeatable)")
+    p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
+    p.set_defaults(handler=cmd_live)
 
     p = sub.add_parser("check-config", parents=[common], help="validate a configuration file")
     p.add_argument("file", nargs="?", help="the file to check (default: the built-in defaults)")

@@ -63,13 +63,18 @@ class _Converter:
         self.origin = origin
         self.default_source = default_source
 
-    def source(self, path: str) -> Path:
-        # The most specific key path set by an override file, else the defaults file.
-        probe = path
-        while probe:
-            if probe in self.origin:
-                return self.origin[probe]
-            probe = probe.rpartition(".")[0]
+    def source(self, path: str, *related: str) -> Path:
+        # The override file that set `path` (or a key above or below it, or one of the `related`
+        # keys a cross-field check compared it with), else the defaults file.
+        for key in (path, *related):
+            probe = key
+            while probe:
+                if probe in self.origin:
+                    return self.origin[probe]
+                probe = probe[:probe.rindex("[")] if probe.endswith("]") else probe.rpartition(".")[0]
+            for set_key, src in self.origin.items():
+                if key and set_key.startswith((key + ".", key + "[")):
+                    return src
         return self.default_source
 
     def fail(self, path: str, expected: str, found: Any) -> typing.NoReturn:
@@ -153,9 +158,9 @@ def load_config(path: str | Path | None = None, *, defaults_path: Path = DEFAULT
 
 
 def _validate(c: Config, conv: _Converter) -> None:
-    def check(ok: bool, path: str, expected: str, found: Any) -> None:
+    def check(ok: bool, path: str, expected: str, found: Any, *related: str) -> None:
         if not ok:
-            raise ConfigError(f"{conv.source(path)}: {path}: expected {expected}, found {found}")
+            raise ConfigError(f"{conv.source(path, *related)}: {path}: expected {expected}, found {found}")
 
     def positive(value: Decimal | int, path: str) -> None:
         check(value > 0, path, "a value above 0", value)
@@ -168,7 +173,7 @@ def _validate(c: Config, conv: _Converter) -> None:
     positive(m.urgent_interval_secs, "monitoring.urgent_interval_secs")
     check(m.urgent_interval_secs <= m.normal_interval_secs, "monitoring.urgent_interval_secs",
           f"at most monitoring.normal_interval_secs ({m.normal_interval_secs}): the urgent cadence must not be slower",
-          m.urgent_interval_secs)
+          m.urgent_interval_secs, "monitoring.normal_interval_secs")
     pct(m.urgent_threshold_pct, "monitoring.urgent_threshold_pct")
     positive(m.price_cache_ttl_secs, "monitoring.price_cache_ttl_secs")
     positive(m.max_api_calls_per_minute, "monitoring.max_api_calls_per_minute")
@@ -200,7 +205,7 @@ def _validate(c: Config, conv: _Converter) -> None:
         check(x.max_walks >= 0, f"{p}.max_walks", "0 or more", x.max_walks)
         positive(x.max_marketable_attempts, f"{p}.max_marketable_attempts")
         check(x.order_type != "marketable" or x.price_strategy == "far_side", f"{p}.price_strategy",
-              "far_side for a marketable order", repr(x.price_strategy))
+              "far_side for a marketable order", repr(x.price_strategy), f"{p}.order_type")
 
     pe = c.partial_exits
     total = Decimal(0)
@@ -208,7 +213,8 @@ def _validate(c: Config, conv: _Converter) -> None:
     for i, stage in enumerate(pe.stages):
         p = f"partial_exits.stages[{i}]"
         pct(stage.profit_pct, f"{p}.profit_pct", high=Decimal(10000))
-        check(stage.profit_pct > last, f"{p}.profit_pct", f"above the previous stage's {last}", stage.profit_pct)
+        check(stage.profit_pct > last, f"{p}.profit_pct", f"above the previous stage's {last}", stage.profit_pct,
+              f"partial_exits.stages[{i - 1}]")
         last = stage.profit_pct
         pct(stage.sell_fraction_pct, f"{p}.sell_fraction_pct")
         total += stage.sell_fraction_pct
@@ -220,7 +226,9 @@ def _validate(c: Config, conv: _Converter) -> None:
     positive(c.time_based_urgent.minutes_before_close, "time_based_urgent.minutes_before_close")
     check(c.edge_exits.edge_disappeared_edge_pct <= c.edge_exits.early_exit_edge_pct,
           "edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct",
-          c.edge_exits.edge_disappeared_edge_pct)
+          c.edge_exits.edge_disappeared_edge_pct, "edge_exits.early_exit_edge_pct")
+    check(c.rebalance.min_free_capital_dollars >= 0, "rebalance.min_free_capital_dollars", "0 or more",
+          c.rebalance.min_free_capital_dollars)
     check(c.rebalance.edge_margin_pct >= 0, "rebalance.edge_margin_pct", "0 or more", c.rebalance.edge_margin_pct)
 
     check("default" in c.signal_types, "signal_types", "a 'default' section for signal types without their own",
@@ -248,9 +256,11 @@ def _validate(c: Config, conv: _Converter) -> None:
     for name in ("per_market_dollars", "per_game_dollars", "portfolio_dollars"):
         positive(getattr(x, name), f"exposure_limits.{name}")
     check(x.per_market_dollars <= x.per_game_dollars, "exposure_limits.per_market_dollars",
-          f"at most exposure_limits.per_game_dollars ({x.per_game_dollars})", x.per_market_dollars)
+          f"at most exposure_limits.per_game_dollars ({x.per_game_dollars})", x.per_market_dollars,
+          "exposure_limits.per_game_dollars")
     check(x.per_game_dollars <= x.portfolio_dollars, "exposure_limits.per_game_dollars",
-          f"at most exposure_limits.portfolio_dollars ({x.portfolio_dollars})", x.per_game_dollars)
+          f"at most exposure_limits.portfolio_dollars ({x.portfolio_dollars})", x.per_game_dollars,
+          "exposure_limits.portfolio_dollars")
 
     cb = c.circuit_breaker
     positive(cb.daily_loss_limit_dollars, "circuit_breaker.daily_loss_limit_dollars")
