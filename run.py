@@ -68,7 +68,11 @@ def _fresh(path: str) -> None:
 
 def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_path: str | None,
                        fresh: bool = True, seed: int = 0, recorder: list | None = None,
-                       balance: str = "100000") -> PaperEngine:
+                       balance: str = "100000",
+                       venue_factory: Callable[[VirtualClock], Any] | None = None) -> PaperEngine:
+    """A virtual-time engine on a PaperVenue. `venue_factory(clock)`, when given, builds the
+    engine's venue on the engine's clock instead (the end-to-end tests hand in a KalshiVenue
+    talking to the loopback fake Kalshi, whose PaperVenue shares that clock)."""
     from decimal import Decimal
 
     from adapters.paper_venue import PaperVenue
@@ -84,7 +88,8 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     db = connect(db_path)
     migrate(db, clock)
     repository = Repository(db, clock)
-    venue = PaperVenue(clock, starting_balance=Decimal(balance))
+    venue = (venue_factory(clock) if venue_factory is not None
+             else PaperVenue(clock, starting_balance=Decimal(balance)))
     rt = Runtime(clock, scheduler, activity, audit)
     system = System.start(rt, config, venue, repository, seed=seed)
     return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
@@ -183,6 +188,10 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     migrate(db, clock)
     repository = Repository(db, clock)
     rt = Runtime(clock, scheduler, activity, audit)
+    from adapters.reconcile import reconcile
+    report = reconcile(venue, repository, audit, clock)      # before anything is sent
+    if report.alerts:
+        logger.warning("reconcile raised {} alerts; see the audit log", len(report.alerts))
     system = System.start(rt, config, venue, repository, platform="kalshi")
     resumed = system.resume_open_positions()
     logger.info("live on {}: {} open positions resumed from {}", describe(venue), resumed,

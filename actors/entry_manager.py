@@ -63,8 +63,10 @@ class _Book:
 class EntryManager(ArbeesActor):
     kind = "entry_manager"
 
-    def __init__(self, rt, config: Config, platform: str = "paper") -> None:
+    def __init__(self, rt, config: Config, platform: str = "paper", repository=None) -> None:
         super().__init__(rt, "entries")
+        self.repository = repository          # read-only: was a signal already handled (before a restart)?
+        self._seen: set[str] = set()
         self.config = config
         self.platform = platform
         self.refs: Refs | None = None
@@ -122,12 +124,22 @@ class EntryManager(ArbeesActor):
         if key in self._keys:
             self._reject(sig, f"a position on {sig.ticker} {sig.side.value} is already open or pending")
             return
-        if sig.signal_id in self._pending:
-            self._reject(sig, "duplicate signal id")
+        if sig.signal_id in self._seen or self._known_signal(sig.signal_id):
+            self._reject(sig, "duplicate signal id (already handled)")
             return
+        self._seen.add(sig.signal_id)
         self._keys[key] = sig.signal_id
         self._pending[sig.signal_id] = _Pending(sig)
         self.send(self.refs.price_cache, GetQuote(sig.ticker, self.actor_ref, sig.signal_id))
+
+    def _known_signal(self, signal_id: str) -> bool:
+        if self.repository is None:
+            return False
+        try:
+            return self.repository.signal(signal_id) is not None
+        except Exception as exc:  # noqa: BLE001 - a read problem must not block entries silently
+            logger.warning("entries: could not check signal {} in the database: {}", signal_id, type(exc).__name__)
+            return False
 
     def _release(self, sig: TradingSignal) -> None:
         p = self._pending.pop(sig.signal_id, None)

@@ -26,7 +26,7 @@ from config.schema import Config
 from models.execution import NoMarket, PricedOrder, initial_exit_price, marketable_price, walked_price
 from models.market import Quote, Side
 from models.messages import (
-    CallKind, CancelExit, ExitEnded, ExitFill, GetQuote, OrderTimedOut, Preempt, QuoteUpdated,
+    CallKind, CancelExit, ExitEnded, ExitFill, ForwardToPosition, GetQuote, OrderTimedOut, Preempt, QuoteUpdated,
     RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderUpdate, VenueCall, VenueResult,
 )
 from models.money import ZERO, q6
@@ -51,13 +51,12 @@ class ExitOrder:
 class ExecutorActor(ArbeesActor):
     kind = "executor"
 
-    def __init__(self, rt, config: Config, refs: Refs, order: ExitOrder, router, position) -> None:
+    def __init__(self, rt, config: Config, refs: Refs, order: ExitOrder, router) -> None:
         super().__init__(rt, order.exit_id, refs.supervisor)
         self.config = config
         self.refs = refs
         self.o = order
         self.router = router
-        self.position = position
         self.cfg = config.exit_execution.for_priority(order.priority.name)
         self.filled = 0
         self.proceeds = ZERO
@@ -272,11 +271,14 @@ class ExecutorActor(ArbeesActor):
                                price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name)
             self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
                                                          snap.client_order_id, "filled", price, n, now, snap.order_id))
+            fill_id = f"{snap.order_id}-{snap.filled_count}"
             self.send(self.refs.store, RecordFill(Fill(
-                f"{snap.order_id}-{snap.filled_count}", snap.order_id, snap.client_order_id, self.o.ticker,
+                fill_id, snap.order_id, snap.client_order_id, self.o.ticker,
                 self.o.side, Action.SELL, n, price, fee, now)))
-            self.send(self.position, ExitFill(self.o.exit_id, self.o.condition, self.o.priority, n, price, fee,
-                                              snap.order_id, snap.client_order_id, self.o.stage, now))
+            # Through the supervisor: it knows the position's current actor, even after a restart.
+            self.send(self.refs.supervisor, ForwardToPosition(self.o.position_id, ExitFill(
+                self.o.exit_id, self.o.condition, self.o.priority, n, price, fee, snap.order_id,
+                snap.client_order_id, self.o.stage, now, fill_id)))
         self.send(self.refs.store, RecordOrderUpdate(snap))
 
     def _audit_canceled(self, snap: OrderSnapshot) -> None:

@@ -21,7 +21,7 @@ from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.exit_rules import ExitTrigger
 from models.messages import (
-    CancelExit, ExitEnded, ExitStarted, ExitTriggered, PositionClosed, Preempt,
+    CancelExit, ExitEnded, ExitStarted, ExitTriggered, ForwardToPosition, PositionClosed, Preempt,
 )
 from models.priorities import Priority
 
@@ -38,8 +38,11 @@ class _InFlight:
 class ExitRouter(ArbeesActor):
     kind = "exit_router"
 
-    def __init__(self, rt, config: Config, *, give_up_cooldown_secs: float = 120.0) -> None:
+    def __init__(self, rt, config: Config, *, give_up_cooldown_secs: float = 120.0, epoch: str = "") -> None:
         super().__init__(rt, "router")
+        # Exit ids (and so client_order_ids) carry the process's epoch: a restarted process never
+        # reuses an id that an earlier one sent, which a look-up by id would mistake for its own.
+        self.epoch = epoch
         self.config = config
         self.refs: Refs | None = None
         self.cooldown = timedelta(seconds=give_up_cooldown_secs)
@@ -47,7 +50,6 @@ class ExitRouter(ArbeesActor):
         self._sold: dict[str, int] = {}
         self._pending: dict[str, ExitTriggered] = {}
         self._cool: dict[tuple[str, str], datetime] = {}
-        self._position_refs: dict[str, Any] = {}
         self._seq: dict[str, int] = {}
         self.started = 0
 
@@ -63,10 +65,15 @@ class ExitRouter(ArbeesActor):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
                     self.send(flight.ref, CancelExit("position closed"))
-                for d in (self._sold, self._pending, self._position_refs):
+                for d in (self._sold, self._pending):
                     d.pop(pid, None)
             case _:
                 self.unknown(message)
+
+    def _to_position(self, pid: str, message: Any) -> None:
+        """Via the supervisor, which knows the position's current actor (after a restart too)."""
+        assert self.refs is not None
+        self.send(self.refs.supervisor, ForwardToPosition(pid, message))
 
     def seed_sold(self, position_id: str, sold: int) -> None:
         self._sold[position_id] = sold
@@ -82,7 +89,6 @@ class ExitRouter(ArbeesActor):
 
     def _on_triggered(self, msg: ExitTriggered) -> None:
         pid = msg.position_id
-        self._position_refs[pid] = msg.position_ref
         sold = self._sold.setdefault(pid, msg.sold_so_far)
         if msg.sold_so_far < sold:
             return  # stale: made before the position saw fills we know of
@@ -114,9 +120,9 @@ class ExitRouter(ArbeesActor):
         pid = msg.position_id
         n = self._seq.get(pid, 0) + 1
         self._seq[pid] = n
-        exit_id = f"{pid}-x{n}"
+        exit_id = f"{pid}-{self.epoch}x{n}"
         order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage)
-        ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref, msg.position_ref)
+        ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref)
         self.started += 1
         self.rt.audit.emit("EXIT_ROUTED",
@@ -125,7 +131,7 @@ class ExitRouter(ArbeesActor):
                            position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
                            priority=trig.priority.name, contracts=contracts,
                            also_firing=[t.condition for t in msg.triggers if t is not trig])
-        self.send(msg.position_ref, ExitStarted(exit_id, trig.condition, trig.priority, contracts))
+        self._to_position(pid, ExitStarted(exit_id, trig.condition, trig.priority, contracts))
 
     def _on_ended(self, ended: ExitEnded) -> None:
         pid = ended.position_id
@@ -136,7 +142,7 @@ class ExitRouter(ArbeesActor):
         self._sold[pid] = self._sold.get(pid, 0) + ended.filled
         if ended.outcome == "gave_up":
             self._cool[(pid, ended.condition)] = self.rt.clock.now() + self.cooldown
-        self.send(self._position_refs.get(pid), ended)
+        self._to_position(pid, ended)
         pending = self._pending.pop(pid, None)
         if pending is not None:
             best = self._best(pending)

@@ -10,6 +10,7 @@ model with the market (a quote from the PriceCache) and, when a side's edge reac
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,15 +100,16 @@ class GameFeed(ArbeesActor):
             logger.warning("game {}: no state this round ({})", game_id, type(r.error).__name__)
             return
         state: GameState = r.value
-        if self.states.get(game_id) == state:
-            return
+        before = self.states.get(game_id)
+        if before is not None and dataclasses.replace(before, ts=state.ts) == state:
+            return          # the same game state, only observed again (ESPN stamps each fetch)
         self.states[game_id] = state
         game = self.games.get(game_id)
         if game is None or state.status is not GameStatus.IN_PROGRESS:
             return
         try:
             home = Decimal(str(round(self.model(state), 4)))
-        except (ValueError, ArithmeticError) as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:
             logger.warning("game {}: no model probability: {}", game_id, exc)
             return
         for ticker in game.tickers:

@@ -33,7 +33,8 @@ from models.position import PositionState, PositionStatus
 class PositionActor(ArbeesActor):
     kind = "position"
 
-    def __init__(self, rt, config: Config, refs: Refs, state: PositionState, *, breaker_tripped: bool = False) -> None:
+    def __init__(self, rt, config: Config, refs: Refs, state: PositionState, *, breaker_tripped: bool = False,
+                 applied_fills: frozenset[str] = frozenset()) -> None:
         super().__init__(rt, state.position_id, refs.supervisor)
         self.config = config
         self.refs = refs
@@ -42,6 +43,7 @@ class PositionActor(ArbeesActor):
         self.context = ExitContext(
             model_probability=state.model_probability, circuit_breaker=breaker_tripped)
         self.sold = state.initial_contracts - state.contracts
+        self._applied: set[str] = set(applied_fills)   # exit fills already in `state` (idempotence)
         self._gen = 0
         self._timer = None
         self._next_wake = None
@@ -155,6 +157,9 @@ class PositionActor(ArbeesActor):
 
     # exits -----------------------------------------------------------------------------
     def _on_fill(self, fill: ExitFill) -> None:
+        if fill.fill_id and fill.fill_id in self._applied:
+            return   # already counted (rebuilt from the fills ledger after a restart)
+        self._applied.add(fill.fill_id)
         n = min(fill.contracts, self.state.contracts)
         if n <= 0:
             return

@@ -20,8 +20,18 @@ from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.messages import (
     ActorCrashed, CircuitBreakerTripped, Flush, ForwardToMarket, ForwardToPosition, HaltEntries, PositionClosed,
-    StartPosition,
+    SavePosition, StartPosition,
 )
+from models.ledger import reconcile_with_fills
+from models.orders import Action
+
+
+def rebuild_position(repo, state):  # type: ignore[no-untyped-def]
+    """A position as the database knows it, with its holdings taken from the fills ledger.
+    Returns (state, ids of the exit fills already counted in it)."""
+    fills = [f for o in repo.orders_for(state.position_id) if o.order_id and o.request.action is Action.SELL
+             for f in repo.fills_for_order(o.order_id)]
+    return reconcile_with_fills(state, fills), frozenset(f.fill_id for f in fills)
 
 
 class Supervisor(ArbeesActor):
@@ -46,8 +56,8 @@ class Supervisor(ArbeesActor):
         match message:
             case Wired(refs=refs):
                 self.refs = refs
-            case StartPosition(state=state):
-                self._start(state)
+            case StartPosition(state=state, applied_fills=applied):
+                self._start(state, applied)
             case PositionClosed(position_id=pid, ticker=t):
                 self.positions.pop(pid, None)
                 self.by_market[t].discard(pid)
@@ -72,10 +82,11 @@ class Supervisor(ArbeesActor):
                 self.unknown(message)
         return None
 
-    def _start(self, state) -> None:  # type: ignore[no-untyped-def]
+    def _start(self, state, applied_fills: frozenset[str] = frozenset()) -> None:  # type: ignore[no-untyped-def]
         if state.position_id in self.positions:
             return
-        ref = PositionActor.start(self.rt, self.config, self.refs, state, breaker_tripped=self.breaker is not None)
+        ref = PositionActor.start(self.rt, self.config, self.refs, state, breaker_tripped=self.breaker is not None,
+                                  applied_fills=applied_fills)
         self.positions[state.position_id] = ref
         self.by_market[state.ticker].add(state.position_id)
 
@@ -91,9 +102,13 @@ class Supervisor(ArbeesActor):
         except Exception as exc:  # noqa: BLE001
             logger.error("supervisor: store flush before restart failed: {}", type(exc).__name__)
         state = self.repo.load_position(pid)
-        if state is None or state.contracts == 0:
+        if state is None:
             return
-        self._start(state)
+        state, applied = rebuild_position(self.repo, state)
+        if state.contracts == 0:
+            self.send(self.refs.store, SavePosition(state))
+            return
+        self._start(state, applied)
         self.rt.audit.emit("ACTOR_RESTARTED", f"position {pid} restarted from the database after: {error}",
                            position_id=pid, market=state.ticker, contracts=state.contracts,
                            restarts_in_window=len(history), error=error)

@@ -7,6 +7,7 @@ then the entry side, then the gateway, and the Store last (so every write lands)
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from actors.rate_limiter import RateLimiter
 from actors.risk_manager import RiskManager
 from actors.runtime import Runtime
 from actors.store import Store
-from actors.supervisor import Supervisor
+from actors.supervisor import Supervisor, rebuild_position
 from actors.wiring import Refs, Wired
 from adapters.repository import Repository
 from adapters.venue import Venue
@@ -43,14 +44,18 @@ class System:
 
     @classmethod
     def start(cls, rt: Runtime, config: Config, venue: Venue, repository: Repository, *,
-              platform: str = "paper", seed: int = 0) -> "System":
+              platform: str = "paper", seed: int = 0, epoch: str | None = None) -> "System":
+        """`epoch` names this start of the process in exit ids; by default a fresh random token,
+        so ids never repeat across restarts."""
+        if epoch is None:
+            epoch = uuid.uuid4().hex[:6]
         store = Store.start(rt, repository)
         supervisor = Supervisor.start(rt, config, repository)
         risk = RiskManager.start(rt, config, supervisor)
         limiter = RateLimiter.start(rt, venue, config.monitoring.max_api_calls_per_minute, risk, seed=seed)
         cache = PriceCache.start(rt, limiter, config.monitoring.price_cache_ttl_secs)
-        router = ExitRouter.start(rt, config)
-        entries = EntryManager.start(rt, config, platform)
+        router = ExitRouter.start(rt, config, epoch=epoch)
+        entries = EntryManager.start(rt, config, platform, repository)
         refs = Refs(store, supervisor, risk, limiter, cache, router, entries)
         for ref in (supervisor, router, entries):
             rt.send(ref, Wired(refs))
@@ -59,11 +64,12 @@ class System:
     # resuming ---------------------------------------------------------------------------
     def resume_open_positions(self) -> int:
         """Restart an actor for every open position in the database (after a restart)."""
-        open_positions = self.repository.load_open_positions()
-        self.rt.send(self.refs.entry_manager, RestoreExposure(tuple(open_positions)))
-        for state in open_positions:
-            self.rt.send(self.refs.supervisor, StartPosition(state))
-        return len(open_positions)
+        rebuilt = [rebuild_position(self.repository, s) for s in self.repository.load_open_positions()]
+        live = [(s, applied) for s, applied in rebuilt if s.contracts > 0]
+        self.rt.send(self.refs.entry_manager, RestoreExposure(tuple(s for s, _ in live)))
+        for state, applied in live:
+            self.rt.send(self.refs.supervisor, StartPosition(state, applied))
+        return len(live)
 
     # inputs -----------------------------------------------------------------------------
     def push_quote(self, quote: Quote) -> None:

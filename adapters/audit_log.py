@@ -55,6 +55,7 @@ class Audit:
             raise ValueError(f"unknown audit event {event!r}")
         record = {"ts": self.clock.now().isoformat(), "event": event}
         record.update({k: to_jsonable(v) for k, v in fields.items() if v is not None})
+        record["message"] = text
         if self.recorder is not None:
             with self._lock:
                 self.recorder.append(record)

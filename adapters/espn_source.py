@@ -2,7 +2,8 @@
 
 One daemon thread runs one asyncio loop that owns the EspnClient and its aiohttp session
 (DESIGN.md §8); calls hand it a coroutine and wait with a timeout. Only the gateway
-(a RateLimiter actor dedicated to ESPN) calls it.
+(a RateLimiter actor dedicated to ESPN) calls it, so ESPN's errors are translated here into
+the gateway's VenueError types.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import threading
 from typing import Any, Coroutine
 
 from adapters.espn_client import EspnClient
-from adapters.venue import VenueUnavailable
+from adapters.espn_fields import EspnError, EspnPayloadError
+from adapters.venue import MalformedPayload, VenueUnavailable
 from models.game import GameState
 
 
@@ -34,7 +36,14 @@ class EspnSource:
             raise VenueUnavailable(f"espn: no answer within {self._timeout}s") from None
 
     def fetch_summary(self, league: str, event_id: str) -> GameState:
-        return self._run(self._client.fetch_summary(league, event_id))
+        """The game's state. ESPN's errors become the gateway's (a skipped round, no traceback):
+        MalformedPayload for a payload we cannot read, VenueUnavailable for the rest."""
+        try:
+            return self._run(self._client.fetch_summary(league, event_id))
+        except EspnPayloadError as exc:
+            raise MalformedPayload(f"espn {league} {event_id}: {exc}") from exc
+        except (EspnError, ValueError) as exc:
+            raise VenueUnavailable(f"espn {league} {event_id}: {exc}") from exc
 
     def close(self) -> None:
         if self._loop.is_running():

@@ -7,7 +7,9 @@ reported with its line number and skipped; nothing else stops the follower.
 """
 from __future__ import annotations
 
+import codecs
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Callable
@@ -25,7 +27,8 @@ class SignalFollower:
         self.on_signal = on_signal
         self.platform = platform
         self.interval_s = interval_s
-        self._fh = None
+        self._fd: int | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._line = 0
         self.accepted = 0
@@ -34,16 +37,27 @@ class SignalFollower:
         self._thread: threading.Thread | None = None
 
     def poll(self) -> int:
-        """Read every complete line available now; returns how many signals were passed on."""
-        if self._fh is None:
+        """Read every complete line available now; returns how many signals were passed on.
+
+        Never blocks: the file is opened and read non-blocking, so a named pipe with no writer
+        yet, or with a writer that keeps it open, gives what has been written so far."""
+        if self._fd is None:
             if not self.path.exists():
                 return 0
-            # A FIFO blocks on open until a writer appears: open non-blocking-ish via the thread.
-            self._fh = self.path.open("r", encoding="utf-8")
-        chunk = self._fh.read()
-        if not chunk:
+            # O_NONBLOCK: opening a FIFO does not wait for a writer, reading does not wait for EOF.
+            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        chunks = []
+        while True:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:      # a pipe with a writer and nothing more written yet
+                break
+            if not data:                 # end of the file (or no writer on the pipe) for now
+                break
+            chunks.append(self._decoder.decode(data))
+        if not chunks:
             return 0
-        self._buffer += chunk
+        self._buffer += "".join(chunks)
         *complete, self._buffer = self._buffer.split("\n")
         n = 0
         for raw in complete:
@@ -71,6 +85,10 @@ class SignalFollower:
             self.skipped += 1
             logger.warning("skipped: {}", exc)
             return False
+        except (ValueError, TypeError, ArithmeticError) as exc:   # e.g. "contracts": "Infinity"
+            self.skipped += 1
+            logger.warning("{}: skipped: a value out of range ({}: {})", where, type(exc).__name__, exc)
+            return False
         if sig.platform != self.platform:
             sig = TradingSignal(**{**{f: getattr(sig, f) for f in sig.__dataclass_fields__},
                                    "platform": self.platform, "source": "signals-file"})
@@ -85,6 +103,8 @@ class SignalFollower:
                     self.poll()
                 except OSError as exc:
                     logger.error("signals file {}: {}", self.path, exc.strerror)
+                except Exception as exc:  # noqa: BLE001 - nothing may stop the follower
+                    logger.error("signals file {}: {}: {}", self.path, type(exc).__name__, exc)
                 self._stop.wait(self.interval_s)
 
         self._thread = threading.Thread(target=loop, name="signals-file", daemon=True)
@@ -94,7 +114,8 @@ class SignalFollower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        if self._fh is not None:
-            self._fh.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 

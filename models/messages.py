@@ -151,6 +151,7 @@ class SignalReceived:
 @dataclass(frozen=True, slots=True)
 class StartPosition:
     state: PositionState
+    applied_fills: frozenset[str] = frozenset()   # exit fills already counted in `state`
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,7 @@ class ExitFill:
     client_order_id: str
     stage: int | None
     ts: datetime
+    fill_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

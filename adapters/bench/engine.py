@@ -1,0 +1,29 @@
+"""Building the paper engine a benchmark runs on: run.build_paper_engine over a scratch SQLite
+file, no audit file, loguru quiet (a benchmark of the engine, not of the console)."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from config.schema import Config
+
+START = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
+
+
+def engine_factory(config: Config, workdir: Path) -> Callable[..., Any]:
+    """make(name, *, start=START, config=None, fresh=True) -> a PaperEngine over workdir/name.db."""
+    from run import build_paper_engine   # the composition root builds; benchmarks only call it
+
+    def make(name: str, *, start: datetime = START, config_override: Config | None = None,
+             fresh: bool = True) -> Any:
+        return build_paper_engine(config_override or config, start, db_path=str(workdir / f"{name}.db"),
+                                  audit_path=None, fresh=fresh)
+
+    return make
+
+
+def with_call_limit(config: Config, calls_per_minute: int) -> Config:
+    return dataclasses.replace(config, monitoring=dataclasses.replace(
+        config.monitoring, max_api_calls_per_minute=calls_per_minute))

@@ -1,0 +1,162 @@
+"""Start-up reconciliation: make the database agree with the venue before anything is sent.
+
+Run after a crash (or any start) before the actor system starts. Nothing new is ordered here;
+the only venue writes are cancels of orders an earlier process left resting.
+
+1. Every order the database says may be live (pending = maybe sent, or resting) is looked up
+   by its client_order_id. Never reached the venue -> marked canceled. Still resting -> canceled
+   (its position's exit will be decided afresh). Whatever filled is recorded in the fills ledger
+   (fill ids as the executor writes them, so nothing is counted twice).
+2. An entry order that filled while its position was never written (the crash came between the
+   fill and the position) becomes the position, from its signal.
+3. Open positions are rebuilt from the fills ledger; then each market's net holding is compared
+   with the venue's, with these rules (each an ALERT in the audit log):
+   - the venue holds none of a position the database has open -> the position is closed in the
+     database with exit_reason "reconciled: not on venue" (settled or sold elsewhere);
+   - the venue holds fewer -> the database follows the venue (contracts reduced);
+   - the venue holds more than the database knows -> alert only: Arbees never trades contracts
+     it did not open.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+from loguru import logger
+
+from adapters.venue import OrderNotFound, Venue, VenueError
+from models.market import Side
+from models.money import ZERO, q6
+from models.orders import Action, Fill, OrderSnapshot
+from models.position import PositionState, PositionStatus
+from models.tables import StoredOrderStatus
+
+
+@dataclass
+class ReconcileReport:
+    orders_checked: int = 0
+    orders_canceled: int = 0
+    fills_recorded: int = 0
+    positions_created: list[str] = field(default_factory=list)
+    positions_adjusted: list[str] = field(default_factory=list)
+    positions_closed: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+
+def reconcile(venue: Venue, repository, audit, clock) -> ReconcileReport:  # type: ignore[no-untyped-def]
+    from actors.supervisor import rebuild_position
+
+    report = ReconcileReport()
+
+    def alert(text: str, **fields) -> None:  # type: ignore[no-untyped-def]
+        report.alerts.append(text)
+        audit.emit("ALERT", f"ALERT reconcile: {text}", **fields)
+
+    for rec in repository.open_orders():
+        report.orders_checked += 1
+        cid = rec.client_order_id
+        try:
+            snap = venue.find_order(cid)
+            if snap is None:
+                repository.set_order_status(cid, StoredOrderStatus.CANCELED)
+                audit.emit("ORDER_LOOKUP", f"reconcile: {cid} never reached the venue", client_order_id=cid)
+                continue
+            if not snap.is_done:
+                try:
+                    snap = venue.cancel_order(snap.order_id)
+                except OrderNotFound:
+                    snap = venue.get_order(snap.order_id)
+                report.orders_canceled += 1
+                audit.emit("ORDER_CANCELED", f"reconcile: canceled {cid} left resting by an earlier run",
+                           client_order_id=cid, order_id=snap.order_id, filled=snap.filled_count,
+                           position_id=rec.position_id, exit_id=rec.exit_id)
+        except VenueError as exc:
+            alert(f"cannot confirm order {cid}: {type(exc).__name__}; it stays marked live", client_order_id=cid)
+            continue
+        repository.update_order(snap)
+        if snap.filled_count > rec.filled_count:
+            report.fills_recorded += _record_fill(repository, rec, snap)
+        if rec.request.action is Action.BUY and snap.filled_count > 0:
+            _adopt_entry(repository, rec, snap, report, audit, clock)
+
+    by_market: dict[str, int] = {}
+    for state in repository.load_open_positions():
+        rebuilt, _ = rebuild_position(repository, state)
+        if rebuilt != state:
+            repository.upsert_position(rebuilt)
+            report.positions_adjusted.append(state.position_id)
+        if rebuilt.contracts > 0:
+            sign = 1 if rebuilt.side is Side.YES else -1
+            by_market[rebuilt.ticker] = by_market.get(rebuilt.ticker, 0) + sign * rebuilt.contracts
+    try:
+        venue_net = {p.ticker: p.position for p in venue.get_positions()}
+    except VenueError as exc:
+        alert(f"venue positions unavailable ({type(exc).__name__}): holdings not compared")
+        return report
+    for ticker in sorted(set(by_market) | {t for t, n in venue_net.items() if n}):
+        ours, theirs = by_market.get(ticker, 0), venue_net.get(ticker, 0)
+        if ours == theirs:
+            continue
+        if abs(theirs) > abs(ours) and (ours == 0 or (ours > 0) == (theirs > 0)):
+            alert(f"{ticker}: the venue holds {theirs}, the database {ours}; not adopted (Arbees trades only "
+                  "what it opened)", market=ticker, venue=theirs, database=ours)
+            continue
+        for state in repository.load_open_positions():
+            if state.ticker != ticker:
+                continue
+            held_on_venue = max(0, theirs if state.side is Side.YES else -theirs)
+            if held_on_venue == 0:
+                repository.upsert_position(state.replace(status=PositionStatus.CLOSED, closed_at=clock.now(),
+                                                         exit_reason="reconciled: not on venue",
+                                                         contracts=0))
+                report.positions_closed.append(state.position_id)
+                alert(f"{state.position_id}: {state.contracts} {state.side.value} {ticker} not on the venue; "
+                      "closed in the database", position_id=state.position_id, market=ticker)
+            elif held_on_venue < state.contracts:
+                repository.upsert_position(state.replace(contracts=held_on_venue))
+                report.positions_adjusted.append(state.position_id)
+                alert(f"{state.position_id}: venue holds {held_on_venue} of {state.contracts}; following the venue",
+                      position_id=state.position_id, market=ticker)
+    logger.info("reconcile: {} orders checked, {} canceled, {} fills recorded, {} alerts", report.orders_checked,
+                report.orders_canceled, report.fills_recorded, len(report.alerts))
+    return report
+
+
+def _record_fill(repository, rec, snap: OrderSnapshot) -> int:  # type: ignore[no-untyped-def]
+    """The part of the order that filled since the database last heard, as one ledger entry."""
+    n = snap.filled_count - rec.filled_count
+    total = (snap.avg_fill_price or ZERO) * snap.filled_count
+    before = (rec.avg_fill_price or ZERO) * rec.filled_count
+    price = q6((total - before) / n)
+    fee = snap.fees - (rec.fees or ZERO)
+    ok = repository.record_fill(Fill(f"{snap.order_id}-{snap.filled_count}", snap.order_id, snap.client_order_id,
+                                     snap.ticker, snap.side, snap.action, n, price, fee,
+                                     snap.created_ts or rec.updated_at))
+    return 1 if ok else 0
+
+
+def _adopt_entry(repository, rec, snap: OrderSnapshot, report, audit, clock) -> None:  # type: ignore[no-untyped-def]
+    signal_id = rec.client_order_id.removeprefix("en-")
+    pid = f"pos-{signal_id}"
+    if repository.load_position(pid) is not None:
+        return
+    sig = repository.signal(signal_id)
+    if sig is None:
+        report.alerts.append(f"entry {rec.client_order_id} filled but its signal is unknown")
+        audit.emit("ALERT", f"ALERT reconcile: entry {rec.client_order_id} filled {snap.filled_count} but its "
+                            "signal is not in the database; not adopted", client_order_id=rec.client_order_id)
+        return
+    s = sig.signal
+    state = PositionState(position_id=pid, ticker=s.ticker, side=s.side, signal_type=s.signal_type, sport=s.sport,
+                          game_id=s.game_id, entry_price=q6(snap.avg_fill_price or snap.limit_price),
+                          initial_contracts=snap.filled_count, contracts=snap.filled_count, entry_fees=snap.fees,
+                          opened_at=clock.now(), model_probability=s.win_probability)
+    repository.upsert_position(state)
+    report.positions_created.append(pid)
+    audit.emit("TRADE_EXECUTED", f"reconcile: entry {rec.client_order_id} had filled {snap.filled_count}; "
+                                 f"position {pid} recovered", trade_id=snap.order_id, position_id=pid,
+               order_id=snap.order_id, client_order_id=snap.client_order_id, status=snap.status,
+               entry_price=state.entry_price, contracts=snap.filled_count, cost=state.entry_price * snap.filled_count,
+               platform=s.platform, market=s.ticker, side=s.side, signal_id=s.signal_id)
+
+

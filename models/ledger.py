@@ -1,0 +1,41 @@
+"""The fills ledger is the source of truth for what a position still holds.
+
+After a crash, a position's own row may lag behind its exits (a fill can reach the database
+before the position actor that should have counted it). `reconcile_with_fills` rebuilds the
+sold contracts, realized P&L and exit fees from the recorded exit fills, so a restarted
+position never thinks it holds contracts it already sold (or the reverse).
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from models.money import ZERO
+from models.orders import Action, Fill
+from models.pnl import realized_pnl
+from models.position import PositionState, PositionStatus
+
+
+def reconcile_with_fills(state: PositionState, exit_fills: Iterable[Fill]) -> PositionState:
+    sold = 0
+    pnl = ZERO
+    fees = ZERO
+    for f in exit_fills:
+        if f.action is not Action.SELL or f.ticker != state.ticker or f.side is not state.side:
+            continue
+        n = min(f.count, state.initial_contracts - sold)
+        if n <= 0:
+            continue
+        sold += n
+        fees += f.fee
+        pnl += realized_pnl(state.entry_price, f.price, n, f.fee, state.entry_fees * n / state.initial_contracts)
+    if state.exit_reason == "settlement":
+        return state   # settled positions are closed by the settlement itself
+    held = state.initial_contracts - sold
+    if held == state.contracts and pnl == state.realized_pnl:
+        return state
+    changes: dict[str, object] = dict(contracts=held, realized_pnl=pnl, exit_fees=fees)
+    if held == 0 and state.status is not PositionStatus.CLOSED:
+        changes["status"] = PositionStatus.CLOSED
+    elif held > 0 and state.status is PositionStatus.CLOSED:
+        raise ValueError(f"position {state.position_id}: closed in the database but the fills leave {held} held")
+    return state.replace(**changes)

@@ -1,0 +1,203 @@
+"""Reliability: racing signals, supervision (crash -> restart from the database), and a
+process restart that resumes open positions from the database and the fills ledger."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from models.market import Side
+from models.messages import ForwardToPosition, ModelProbabilityUpdated
+from models.orders import Action
+from models.position import PositionStatus
+from models.signal import TradingSignal
+
+TICKER = "KXTEST-RACE"
+
+
+def test_a_thousand_identical_signals_from_fifty_threads_open_exactly_one_position(make_engine):
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    sig = TradingSignal("dup-1", h.now(), "G1", "nba", TICKER, "paper", Side.YES, "default",
+                        Decimal("0.70"), Decimal("0.50"), contracts=5)
+    barrier = threading.Barrier(50)
+
+    def shoot() -> None:
+        barrier.wait()
+        for _ in range(20):
+            h.system.push_signal(sig)
+
+    threads = [threading.Thread(target=shoot) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    h.run(0)
+    assert len(h.events("SIGNAL_RECEIVED")) == 1000
+    assert len(h.events("TRADE_EXECUTED")) == 1
+    assert len(h.events("SIGNAL_REJECTED")) == 999
+    h.system.flush()
+    assert [p.contracts for p in h.repo.load_open_positions()] == [5]
+    assert h.venue.holding(TICKER, Side.YES) == 5
+
+
+def test_signals_for_one_market_and_side_from_different_sources_are_deduplicated(make_engine):
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    for n, source in enumerate(("model", "espn-model", "signals-file")):
+        h.system.push_signal(TradingSignal(f"src-{n}", h.now(), "G1", "nba", TICKER, "paper", Side.YES, "default",
+                                           Decimal("0.70"), Decimal("0.50"), source=source, contracts=3))
+    h.run(0)
+    assert len(h.events("TRADE_EXECUTED")) == 1
+    reasons = [e["reason"] for e in h.events("SIGNAL_REJECTED")]
+    assert len(reasons) == 2 and all("already open or pending" in r for r in reasons)
+    # The other side of the same market is a different key: it may open.
+    h.system.push_signal(TradingSignal("src-no", h.now(), "G1", "nba", TICKER, "paper", Side.NO, "default",
+                                       Decimal("0.70"), Decimal("0.50"), contracts=3))
+    h.run(0)
+    assert len(h.events("TRADE_EXECUTED")) == 2
+
+
+def _crash(h, pid: str) -> None:
+    # A malformed message (a probability that is not a number) raises inside the handler.
+    h.system.rt.send(h.system.refs.supervisor, ForwardToPosition(pid, ModelProbabilityUpdated(TICKER, "bad", h.now())))
+    h.run(0)
+
+
+def test_a_crashed_position_actor_is_restarted_from_the_database_and_monitored_again(make_engine):
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    pid = h.enter(TICKER, "no", contracts=10, win_probability="0.70", market_price="0.51")
+    h.market(TICKER, "0.40", "0.41", push=True)       # NO bid 0.59: +18% -> stage 1 sells 50%
+    h.run_until(lambda: h.position(pid).partial_stages_done == 1, limit=600)
+    before = h.position(pid)
+    old_ref = h.position_ref(pid)
+    _crash(h, pid)
+    assert h.events("ACTOR_CRASHED", key=pid)
+    assert h.events("ACTOR_RESTARTED", position_id=pid)
+    new_ref = h.position_ref(pid)
+    assert new_ref is not None and new_ref.actor_urn != old_ref.actor_urn and new_ref.is_alive()
+    after = h.position(pid)
+    assert (after.contracts, after.partial_stages_done, after.peak_price, after.trailing_stop_active) == (
+        before.contracts, before.partial_stages_done, before.peak_price, before.trailing_stop_active)
+    evaluations = h.evaluations(pid)
+    h.run(30)                                           # within one cadence it is monitored again
+    assert h.evaluations(pid) > evaluations
+
+
+def test_past_the_restart_limit_the_position_is_flagged_alerted_and_its_exit_escalated(make_engine):
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    pid = h.enter(TICKER, "no", contracts=4, win_probability="0.70", market_price="0.51")
+    for _ in range(4):
+        _crash(h, pid)
+        h.run(1)
+    assert len(h.events("ACTOR_RESTARTED", position_id=pid)) == 4
+    alerts = [e for e in h.events("ALERT") if e.get("position_id") == pid]
+    assert len(alerts) == 1 and "flagged" in alerts[0]["message"] and alerts[0]["restarts_in_window"] == 4
+    h.market(TICKER, "0.49", "0.50", push=True)
+    h.run_until(lambda: h.position(pid).status is PositionStatus.CLOSED, limit=120)
+    assert h.position(pid).exit_reason == "circuit_breaker"
+    routed = h.events("EXIT_ROUTED", position_id=pid)
+    assert routed and routed[0]["priority"] == "CRITICAL"
+
+
+def test_a_restarted_process_resumes_open_positions_with_their_state(make_engine, tmp_path):
+    a = make_engine()
+    a.market(TICKER, "0.49", "0.50", push=True)
+    pid = a.enter(TICKER, "yes", contracts=10, win_probability="0.80", market_price="0.50")
+    a.market(TICKER, "0.58", "0.59", push=True)           # +16%: stage 1 sells 5
+    a.run_until(lambda: a.position(pid).partial_stages_done == 1, limit=600)
+    venue = a.venue
+    held = venue.holding(TICKER, Side.YES)
+    state_a = a.position(pid)
+    a.stop()
+
+    from run import build_paper_engine
+    from config.loader import load_config
+
+    audit: list = []
+    b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
+                           recorder=audit, venue_factory=lambda clock: venue)
+    try:
+        assert b.system.resume_open_positions() == 1
+        b.scheduler.run_for(__import__("datetime").timedelta(seconds=1))
+        b.system.flush()
+        state_b = b.repository.load_position(pid)
+        assert (state_b.contracts, state_b.partial_stages_done, state_b.peak_price) == (
+            state_a.contracts, state_a.partial_stages_done, state_a.peak_price) == (held, 1, state_a.peak_price)
+        # A second signal for the same market and side is refused: the restored key holds.
+        b.system.push_signal(TradingSignal("again", b.clock.now(), "G1", "nba", TICKER, "paper", Side.YES,
+                                           "default", Decimal("0.9"), Decimal("0.59"), contracts=3))
+        b.scheduler.run_for(__import__("datetime").timedelta(seconds=1))
+        assert [e["event"] for e in audit if e.get("signal_id") == "again"][-1] == "SIGNAL_REJECTED"
+        # The price falls through the trailing stop: the resumed actor sells exactly what is held.
+        venue.set_quote(__import__("models.market", fromlist=["Quote"]).Quote(
+            TICKER, b.clock.now(), Decimal("0.50"), Decimal("0.51"), None, None, None, 1000, None))
+        b.system.push_quote(venue.get_quotes([TICKER])[TICKER])
+        b.scheduler.run_for(__import__("datetime").timedelta(seconds=120))
+        b.system.flush()
+        assert b.repository.load_position(pid).status is PositionStatus.CLOSED
+        assert venue.holding(TICKER, Side.YES) == 0
+        sells = [o for o in venue.list_orders(TICKER) if o.action is Action.SELL]
+        assert sum(o.filled_count for o in sells) == 10
+    finally:
+        b.stop()
+
+
+def test_after_a_crash_mid_exit_reconciliation_cancels_the_orphan_and_counts_its_fills(make_engine):
+    """Process A dies while a partial exit rests (and part of it fills while nobody watches).
+    Before B starts any actor, reconcile() cancels the orphan, records the fill in the ledger and
+    the resumed position holds exactly what the venue says; no order is sent twice."""
+    from datetime import timedelta
+
+    from adapters.reconcile import reconcile
+    from config.loader import load_config
+    from models.market import Quote
+    from run import build_paper_engine
+
+    a = make_engine()
+    a.market(TICKER, "0.49", "0.50", push=True)
+    pid = a.enter(TICKER, "yes", contracts=10, win_probability="0.80", market_price="0.50")
+    # +16%: stage 1 (MEDIUM) rests 5 at the mid (0.59) above the bid and does not fill.
+    a.market(TICKER, "0.58", "0.60", push=True)
+    a.run(1)
+    resting = [o for o in a.sells(TICKER) if not o.is_done]
+    assert len(resting) == 1 and resting[0].count == 5
+    venue = a.venue
+    a.stop()                                     # the executor is gone; its order still rests
+    venue.set_quote(Quote(TICKER, a.now(), Decimal("0.59"), Decimal("0.60"), 3, None, None, 1000, None))
+    assert venue.get_order(resting[0].order_id).filled_count == 3      # filled while down
+
+    audit: list = []
+    b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
+                           recorder=audit, venue_factory=lambda clock: venue)
+    try:
+        orders_before = len(venue.list_orders(TICKER))
+        report = reconcile(venue, b.repository, b.audit, b.clock)
+        assert report.orders_canceled == 1 and report.fills_recorded == 1
+        assert len(venue.list_orders(TICKER)) == orders_before          # nothing new sent
+        assert venue.get_order(resting[0].order_id).is_done
+        assert b.repository.load_position(pid).contracts == 7 == venue.holding(TICKER, Side.YES)
+        assert b.system.resume_open_positions() == 1
+        b.scheduler.run_for(timedelta(seconds=5))
+        # A second reconcile finds nothing left to do: idempotent.
+        again = reconcile(venue, b.repository, b.audit, b.clock)
+        assert (again.orders_canceled, again.fills_recorded, again.alerts) == (0, 0, [])
+    finally:
+        b.stop()
+
+
+def test_reconcile_closes_a_position_the_venue_no_longer_holds_and_alerts(make_engine):
+    from adapters.reconcile import reconcile
+
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    pid = h.enter(TICKER, "yes", contracts=4, win_probability="0.80", market_price="0.50")
+    h.system.flush()
+    h.venue.settle(TICKER, Side.NO)              # settled while nobody was watching
+    report = reconcile(h.venue, h.repo, h.engine.audit, h.clock)
+    assert report.positions_closed == [pid]
+    assert h.repo.load_position(pid).status is PositionStatus.CLOSED
+    assert any(pid in a for a in report.alerts)
