@@ -99,8 +99,7 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
 
 def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     from adapters.sim_game import SimulatedGame, make_session, merge_events
-    from adapters.session import MarketLink, VirtualSession
-    from models.winprob import home_win_probability
+    from adapters.session import VirtualSession
 
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     audit_path = args.audit or SIM_AUDIT
@@ -110,10 +109,8 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     for g in games:
         logger.info("simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
                     g.home, args.seed, g.ticker, g.home)
-    session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
-                             model=home_win_probability)
-    for g in games:
-        session.link(g.game_id, MarketLink(g.ticker, True))
+    # The simulated game sends its model's estimates itself; game states are shown, not re-modelled.
+    session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
     try:
         session.run(((e.ts, e.payload) for e in merge_events(games)))
     finally:
@@ -207,9 +204,12 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         follower = SignalFollower(Path(args.signals), system.push_signal, platform="kalshi")
         follower.start()
     done = threading.Event()
-    for sig in (os_signal.SIGINT, os_signal.SIGTERM):
-        os_signal.signal(sig, lambda *_: done.set())
-    done.wait(args.duration_s)
+    previous = {sig: os_signal.signal(sig, lambda *_: done.set()) for sig in (os_signal.SIGINT, os_signal.SIGTERM)}
+    try:
+        done.wait(args.duration_s)
+    finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
+        for sig, handler in previous.items():
+            os_signal.signal(sig, handler)
     logger.info("stopping: open positions stay on the venue and resume on the next start")
     if follower is not None:
         follower.stop()
@@ -224,11 +224,22 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
 
 
 def _parse_game_arg(text: str) -> tuple[str, str, tuple[str, ...]]:
-    parts = text.split(":")
-    if len(parts) != 3 or not all(parts):
+    import re
+
+    from adapters.espn_fields import league
+
+    parts = [p.strip() for p in text.split(":")]
+    tickers = tuple(t.strip() for t in parts[2].split(",") if t.strip()) if len(parts) == 3 else ()
+    if len(parts) != 3 or not all(parts) or not tickers:
         raise UsageError(f"--game {text!r}: expected LEAGUE:ESPN_EVENT_ID:TICKER[,TICKER...] "
                          "(e.g. nba:401810123:KXNBAGAME-25NOV22LACCHA-LAC,KXNBAGAME-25NOV22LACCHA-CHA)")
-    return parts[0], parts[1], tuple(t.strip() for t in parts[2].split(",") if t.strip())
+    try:
+        league(parts[0])
+    except ValueError as exc:
+        raise UsageError(f"--game {text!r}: {exc}") from None
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,40}", parts[1]):
+        raise UsageError(f"--game {text!r}: the ESPN event id must be letters, digits or '-', found {parts[1]!r}")
+    return parts[0].lower(), parts[1], tickers
 
 
 def cmd_check_config(args: argparse.Namespace, config: Config) -> int:

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -17,6 +18,13 @@ from loguru import logger
 
 from actors.runtime import Runtime
 from models.messages import ActorCrashed
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """Queued when an actor is built and handled right after its on_start: an actor that is
+    still starting counts as busy, so virtual time never moves before its on_start has run
+    (pykka runs on_start on the new thread, after start() has returned to the caller)."""
 
 
 class ArbeesActor(pykka.ThreadingActor):
@@ -28,11 +36,12 @@ class ArbeesActor(pykka.ThreadingActor):
         self.key = key
         self.supervisor = supervisor
         self._crashed = False
+        rt.activity.send(self.actor_ref, _Started())
 
     # pykka entry point
     def on_receive(self, message: Any) -> Any:
         try:
-            if self._crashed:
+            if self._crashed or isinstance(message, _Started):
                 return None
             try:
                 return self.handle(message)

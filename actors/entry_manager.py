@@ -103,7 +103,7 @@ class EntryManager(ArbeesActor):
 
     # signals -------------------------------------------------------------------------------
     def _reject(self, sig: TradingSignal, reason: str) -> None:
-        self.rt.audit.emit("SIGNAL_REJECTED", f"signal {sig.signal_id} {sig.ticker} {sig.side.value} rejected: {reason}",
+        self.rt.audit.emit("SIGNAL_REJECTED", f"{sig.ticker} {sig.side.value}: signal rejected: {reason}",
                            signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason)
         self.send(self.refs.store, RecordSignal(sig, "rejected", reason))
 
@@ -111,8 +111,8 @@ class EntryManager(ArbeesActor):
         assert self.refs is not None, "entry manager used before wiring"
         self.rt.audit.emit(
             "SIGNAL_RECEIVED",
-            f"signal {sig.signal_id}: {sig.ticker} buy {sig.side.value} ({sig.signal_type}), model "
-            f"{sig.win_probability} vs price {sig.market_price}, edge {sig.edge}",
+            f"{sig.ticker} {sig.side.value}: SIGNAL {sig.signal_type} from {sig.source}, model "
+            f"{sig.win_probability:.4f} vs price {_px(sig.market_price)}, edge {_pct(sig.edge)}",
             signal_id=sig.signal_id, game_id=sig.game_id, platform=sig.platform, market=sig.ticker,
             direction=f"buy_{sig.side.value}", side=sig.side, signal_type=sig.signal_type,
             expected_price=sig.market_price, market_price=sig.market_price, edge=sig.edge,
@@ -182,8 +182,8 @@ class EntryManager(ArbeesActor):
         p.request = req
         p.reserved = ask * decision.contracts
         self._book.add(sig.ticker, sig.game_id, p.reserved)
-        self.rt.audit.emit("ORDER_PLACED", f"entry {cid}: buy {decision.contracts} {sig.side.value} {sig.ticker} at {ask} "
-                                           f"(IOC), {decision.reason}",
+        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at {ask} (IOC), "
+                                           f"{decision.reason}",
                            signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
                            contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
         self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.actor_ref))
@@ -242,7 +242,7 @@ class EntryManager(ArbeesActor):
             model_probability=sig.win_probability)
         self.rt.audit.emit(
             "TRADE_EXECUTED",
-            f"OPEN {pid}: bought {snap.filled_count} {sig.side.value} {sig.ticker} at {price:.4f}, cost "
+            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {price:.4f}, cost "
             f"{fmt_money(cost).lstrip('+')}, fee {snap.fees}",
             trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
@@ -268,3 +268,11 @@ class EntryManager(ArbeesActor):
             self._book.add(s.ticker, s.game_id, s.entry_price * s.contracts)
             if s.model_probability is not None:
                 self._edges[s.position_id] = (s.model_probability - s.entry_price, s.ticker)
+
+
+def _px(price: Decimal | None) -> str:
+    return "-" if price is None else f"{price:.2f}"
+
+
+def _pct(edge: Decimal | None) -> str:
+    return "-" if edge is None else f"{edge * 100:.1f}%"

@@ -149,9 +149,10 @@ class ExecutorActor(ArbeesActor):
             return
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
                                                      price, self.remaining, now))
-        what = {"placed": "placed", "walked": f"walked {prev} ->", "escalated": "escalated to marketable"}[action]
-        self.rt.audit.emit(event, f"{self.o.position_id} {self.o.ticker}: sell {self.remaining} {self.o.side.value} "
-                                  f"{what} {price} ({tif.name}) for {self.o.condition}",
+        what = {"placed": "placed", "walked": f"walked {prev:.2f} ->" if prev is not None else "walked",
+                "escalated": "escalated to marketable"}[action]
+        self.rt.audit.emit(event, f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} "
+                                  f"{what} {price:.2f} ({tif.name}) for {self.o.condition}",
                            position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                            client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
                            time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
@@ -264,7 +265,7 @@ class ExecutorActor(ArbeesActor):
             self.proceeds += price * n
             self.fees_paid += fee
             now = self.rt.clock.now()
-            self.rt.audit.emit("ORDER_FILLED", f"{self.o.position_id} {self.o.ticker}: sold {n} {self.o.side.value} "
+            self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
                                                f"at {price:.4f} (fee {fee}) for {self.o.condition}",
                                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
@@ -282,7 +283,7 @@ class ExecutorActor(ArbeesActor):
         self.send(self.refs.store, RecordOrderUpdate(snap))
 
     def _audit_canceled(self, snap: OrderSnapshot) -> None:
-        self.rt.audit.emit("ORDER_CANCELED", f"{self.o.position_id} {self.o.ticker}: order {snap.order_id} canceled "
+        self.rt.audit.emit("ORDER_CANCELED", f"{self.o.ticker} {self.o.side.value}: order {snap.order_id} canceled "
                                              f"({snap.filled_count}/{snap.count} filled)",
                            position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                            order_id=snap.order_id, client_order_id=snap.client_order_id,
@@ -369,13 +370,13 @@ class ExecutorActor(ArbeesActor):
             self._timer.cancel()
         now = self.rt.clock.now()
         if outcome == "gave_up":
-            self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT exit {self.o.exit_id} for {self.o.condition} gave up: {detail}; "
+            self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT {self.o.ticker} {self.o.side.value}: exit for {self.o.condition} gave up: {detail}; "
                                                f"{self.remaining} contracts still held and monitored",
                                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                condition=self.o.condition, priority=self.o.priority.name, filled=self.filled,
                                remaining=self.remaining, walks=self.walks, detail=detail)
         else:
-            self.rt.audit.emit("EXIT_COMPLETED", f"exit {self.o.exit_id} {outcome}: {self.filled}/{self.o.contracts} sold",
+            self.rt.audit.emit("EXIT_COMPLETED", f"{self.o.ticker} {self.o.side.value}: exit {outcome}, {self.filled}/{self.o.contracts} sold",
                                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                condition=self.o.condition, priority=self.o.priority.name, outcome=outcome,
                                filled=self.filled, remaining=self.remaining, walks=self.walks)

@@ -104,7 +104,8 @@ class ExitRouter(ArbeesActor):
             flight.preempting = True
             self._pending[pid] = msg
             self.rt.audit.emit("EXIT_PREEMPTED",
-                               f"{pid}: {best.condition} ({best.priority.name}) preempts {flight.condition} "
+                               f"{msg.ticker} {msg.side.value}: {best.condition} ({best.priority.name}) preempts "
+                               f"{flight.condition} "
                                f"({flight.priority.name})",
                                position_id=pid, market=msg.ticker, exit_id=flight.exit_id,
                                preempted=flight.condition, by=best.condition, priority=best.priority.name)
@@ -125,12 +126,13 @@ class ExitRouter(ArbeesActor):
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref)
         self.started += 1
+        also = [t.condition for t in msg.triggers if t is not trig]
         self.rt.audit.emit("EXIT_ROUTED",
-                           f"{pid} {msg.ticker} {msg.side.value}: exit {exit_id} for {trig.condition} "
-                           f"({trig.priority.name}), {contracts} contracts",
+                           f"{msg.ticker} {msg.side.value}: EXIT {trig.condition} ({trig.priority.name}) for "
+                           f"{contracts} contracts" + (f" (also firing: {', '.join(also)})" if also else ""),
                            position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
                            priority=trig.priority.name, contracts=contracts,
-                           also_firing=[t.condition for t in msg.triggers if t is not trig])
+                           also_firing=also)
         self._to_position(pid, ExitStarted(exit_id, trig.condition, trig.priority, contracts))
 
     def _on_ended(self, ended: ExitEnded) -> None:

@@ -146,7 +146,7 @@ class PositionActor(ArbeesActor):
                 continue
             self.rt.audit.emit(
                 "EXIT_TRIGGERED",
-                f"{self.key} {self.state.ticker} {self.state.side.value}: {t.condition} ({t.priority.name}) {t.detail}",
+                f"{self.state.ticker} {self.state.side.value}: trigger {t.condition} ({t.priority.name}): {t.detail}",
                 position_id=self.key, market=self.state.ticker, side=self.state.side, condition=t.condition,
                 priority=t.priority.name, value=t.value, threshold=t.threshold, contracts=t.contracts,
                 mark=self.state.current_price, detail=t.detail)
@@ -204,7 +204,7 @@ class PositionActor(ArbeesActor):
                                         current_price=payout, exit_reason="settlement", exit_priority=None)
         self.sold += n
         self.rt.audit.emit("POSITION_SETTLED",
-                           f"{self.key} {self.state.ticker} settled {msg.result.value}: {n} {self.state.side.value} "
+                           f"{self.state.ticker} {self.state.side.value}: SETTLED {msg.result.value}, {n} "
                            f"paid {payout} each, {fmt_money(pnl)}",
                            position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
                            payout=payout, realized_pnl=pnl)
@@ -224,7 +224,7 @@ class PositionActor(ArbeesActor):
             self._timer.cancel()
         s = self.state
         self.rt.audit.emit("POSITION_CLOSED",
-                           f"{self.key} {s.ticker} {s.side.value} closed by {reason}: realized {fmt_money(s.realized_pnl)}",
+                           f"{s.ticker} {s.side.value}: CLOSED by {reason}, realized {fmt_money(s.realized_pnl)}",
                            position_id=self.key, market=s.ticker, side=s.side, reason=reason, priority=priority,
                            realized_pnl=s.realized_pnl, exit_fees=s.exit_fees, entry_fees=s.entry_fees)
         closed = PositionClosed(self.key, s.ticker, s.side, s.game_id, s.realized_pnl, Decimal(0))

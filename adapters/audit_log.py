@@ -61,7 +61,7 @@ class Audit:
                 self.recorder.append(record)
         level = "WARNING" if event in ("EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ALERT",
                                         "ORDER_REJECTED") else "INFO"
-        logger.bind(audit=record, market_ts=record["ts"]).log(level, text)
+        logger.bind(audit=record, market_ts=self.clock.now().strftime("%m-%d %H:%M:%S")).log(level, text)
         return record
 
 
@@ -90,7 +90,7 @@ def configure_logging(audit_path: Path | None, *, console: bool = True, verbose:
     """
     logger.remove()
     if console:
-        fmt = "<green>{extra[market_ts]}</green> <level>{level: <7}</level> {message}"
+        fmt = "<green>{extra[market_ts]: <14}</green> <level>{level: <7}</level> {message}"
         logger.configure(extra={"market_ts": "-"})
         logger.add(stream or sys.stderr, level="DEBUG" if verbose else "INFO", format=fmt,
                    diagnose=False, backtrace=False, colorize=None)

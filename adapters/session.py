@@ -7,7 +7,9 @@ running for `tail` so resting exits time out and walk as they would live.
 
 Event payloads: a Quote (replay quotes: top of book, sizes may be unknown), a BookUpdate (the
 simulated game's full book), a TradingSignal, a GameState (moves the model probability of
-the markets linked to that game), a settlement (anything with `ticker` and `result`).
+the markets linked to that game, through `model`), a ModelProbabilityUpdated (a model's
+estimate given directly: the simulated game's), a settlement (anything with `ticker` and
+`result`).
 """
 from __future__ import annotations
 
@@ -80,6 +82,8 @@ class VirtualSession:
             self.system.push_signal(payload)
         elif isinstance(payload, GameState):
             self._game(payload)
+        elif isinstance(payload, ModelProbabilityUpdated):
+            self.system.push_model_probability(payload)
         elif hasattr(payload, "ticker") and hasattr(payload, "result"):
             self.venue.settle(payload.ticker, payload.result)
             self.system.settle(MarketSettled(payload.ticker, payload.result, ts))

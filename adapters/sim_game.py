@@ -29,6 +29,7 @@ from typing import Iterable, Iterator, Union
 from adapters.sim_sports import PROCESSES, SportProcess
 from models.game import GameState, GameStatus
 from models.market import Quote, Side
+from models.messages import ModelProbabilityUpdated
 from models.signal import TradingSignal
 
 SIGNAL_TYPES = ("model_edge", "momentum", "default")
@@ -65,7 +66,7 @@ class MarketSettled:
     result: Side
 
 
-SimPayload = Union[GameState, BookUpdate, TradingSignal, MarketSettled]
+SimPayload = Union[GameState, BookUpdate, TradingSignal, MarketSettled, ModelProbabilityUpdated]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ class SimulatedGame:
         lagged, err, noise = fair0, rng.gauss(0, 0.12), rng.gauss(0, 0.05)
         last_mid, last_price = fair0, None
         last_signal: dict[Side, datetime] = {}
+        last_model: float | None = None
         n_signals, i, t, prev_t = 0, 0, self.start, self.start
         while t < self.final_time:
             while i < len(states) and states[i][0] <= t:
@@ -193,6 +195,11 @@ class SimulatedGame:
             yield SimEvent(t, book)
             if state.status is GameStatus.IN_PROGRESS:
                 model = _sigmoid(_logit(fair) + noise)
+                if last_model is None or abs(model - last_model) >= 0.005:
+                    # The model's view, so open positions judge their edge by the model that
+                    # signalled them (early_exit / edge_disappeared as the market catches up).
+                    last_model = model
+                    yield SimEvent(t, ModelProbabilityUpdated(self.ticker, Decimal(f"{model:.4f}"), t))
                 for side in (Side.YES, Side.NO):
                     ask = book.yes_asks[0][0] if side is Side.YES else 1 - book.yes_bids[0][0]
                     p_side = model if side is Side.YES else 1 - model

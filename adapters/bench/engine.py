@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from config.schema import Config
 
+UNLIMITED_CALLS = 1_000_000_000
 START = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
 
 
