@@ -79,8 +79,6 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
 
     if fresh and not os.environ.get("DATABASE_URL"):
         _fresh(db_path)
-    if audit_path and fresh and Path(audit_path).exists():
-        Path(audit_path).unlink()
     clock = VirtualClock(start)
     activity = ActivityTracker()
     scheduler = VirtualScheduler(clock, activity)
@@ -103,6 +101,7 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
 
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     audit_path = args.audit or SIM_AUDIT
+    _fresh(audit_path)                      # a simulated run starts a new audit log
     configure_logging(Path(audit_path), verbose=args.verbose)
     games: list[SimulatedGame] = make_session(args.seed, start, tuple(args.sports))
     engine = build_paper_engine(config, start, db_path=args.db or SIM_DB, audit_path=audit_path, seed=args.seed)
@@ -136,6 +135,7 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     if not events:
         raise UsageError(f"{args.file}: no events")
     audit_path = args.audit or REPLAY_AUDIT
+    _fresh(audit_path)
     configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
     engine = build_paper_engine(config, events[0][0], db_path=args.db or REPLAY_DB, audit_path=audit_path)
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,

@@ -33,6 +33,7 @@ class _InFlight:
     priority: Priority
     ref: Any
     preempting: bool = False
+    sold_at_start: int = 0      # contracts the router knew sold when this exit started
 
 
 class ExitRouter(ArbeesActor):
@@ -124,7 +125,8 @@ class ExitRouter(ArbeesActor):
         exit_id = f"{pid}-{self.epoch}x{n}"
         order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage)
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
-        self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref)
+        self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref,
+                                        sold_at_start=self._sold.get(pid, 0))
         self.started += 1
         also = [t.condition for t in msg.triggers if t is not trig]
         self.rt.audit.emit("EXIT_ROUTED",
@@ -141,7 +143,9 @@ class ExitRouter(ArbeesActor):
         if flight is None or flight.exit_id != ended.exit_id:
             return
         del self._inflight[pid]
-        self._sold[pid] = self._sold.get(pid, 0) + ended.filled
+        # A trigger sent mid-exit may already have counted some of this exit's fills: add the
+        # exit's fills to what was sold when it started, never to what was learned since.
+        self._sold[pid] = max(self._sold.get(pid, 0), flight.sold_at_start + ended.filled)
         if ended.outcome == "gave_up":
             self._cool[(pid, ended.condition)] = self.rt.clock.now() + self.cooldown
         self._to_position(pid, ended)

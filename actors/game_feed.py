@@ -63,6 +63,7 @@ class GameFeed(ArbeesActor):
         self.home_prob: dict[str, Decimal] = {}          # ticker -> model probability that YES wins
         self._last_signal: dict[tuple[str, Side], datetime] = {}
         self._ids = itertools.count(1)
+        self._in_flight: set[str] = set()                # games with a fetch queued or under way
         self._gen = 0
 
     def on_start(self) -> None:
@@ -91,11 +92,17 @@ class GameFeed(ArbeesActor):
                 self.unknown(message)
 
     def _fetch(self, game: WatchGame) -> None:
+        # One fetch per game at a time: when the budget is short, rounds are skipped rather than
+        # queued without end behind the gateway.
+        if game.game_id in self._in_flight:
+            return
+        self._in_flight.add(game.game_id)
         self.send(self.gateway, VenueCall(f"game:{game.game_id}:{next(self._ids)}", CallKind.READ, "fetch_summary",
                                           (game.league, game.game_id), self.actor_ref))
 
     def _on_state(self, r: VenueResult) -> None:
         game_id = r.request_id.split(":")[1]
+        self._in_flight.discard(game_id)
         if not r.ok:
             logger.warning("game {}: no state this round ({})", game_id, type(r.error).__name__)
             return

@@ -30,6 +30,9 @@ from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus
 
 
+SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the exit in flight
+
+
 class PositionActor(ArbeesActor):
     kind = "position"
 
@@ -53,6 +56,7 @@ class PositionActor(ArbeesActor):
         self._normal = timedelta(seconds=float(m.normal_interval_secs))
         self._urgent = timedelta(seconds=float(m.urgent_interval_secs))
         self.evaluations = 0
+        self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -127,6 +131,10 @@ class PositionActor(ArbeesActor):
         ttl = timedelta(seconds=float(self.config.monitoring.price_cache_ttl_secs))
         if self.quote is not None and self.quote.is_fresh(now, ttl):
             self.state = mark_position(self.state, self.quote, now, self.config)
+        elif not persist:
+            # Not a wake-up (a model update, a breaker, an exit ending) and the quote is stale:
+            # evaluate what does not need a price now, and ask for a fresh quote for the rest.
+            self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
         self._record_new_triggers(triggers, now)
         if triggers:
@@ -191,11 +199,24 @@ class PositionActor(ArbeesActor):
             self.state = self.state.replace(status=PositionStatus.OPEN)
         self._save()
         self._active.discard(ended.condition)
+        if self._settlement is not None:
+            settlement, self._settlement = self._settlement, None
+            self._on_settled(settlement)
+            return
         self._evaluate()
 
     def _on_settled(self, msg: MarketSettled) -> None:
         if self.state.status is PositionStatus.CLOSED or self.state.contracts == 0:
             return
+        if self.state.status is PositionStatus.EXITING and self._settlement is not msg:
+            # An exit is in flight: some of its contracts may already have sold, their fills on
+            # the way. Settle what is left once it has ended (the venue refuses new orders on a
+            # settled market, so it ends within a timeout); the same message comes back after
+            # SETTLEMENT_WAIT and settles anyway (a status EXITING restored after a restart).
+            self._settlement = msg
+            self.rt.scheduler.call_later(SETTLEMENT_WAIT, self.actor_ref, msg)
+            return
+        self._settlement = None
         payout = ONE if msg.result is self.state.side else ZERO
         n = self.state.contracts
         entry_share = self.state.entry_fees * n / self.state.initial_contracts

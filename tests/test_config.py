@@ -285,9 +285,18 @@ class Mutation:
 
     @property
     def text(self) -> str:
+        """The whole mutated defaults file."""
         data = copy.deepcopy(DEFAULT_DATA)
         self.change(data)
         return yaml.dump(data, Dumper=_DUMPER, sort_keys=False)
+
+    @property
+    def sections_text(self) -> str:
+        """Only the top-level sections the mutation touched: a typical small --config file."""
+        data = copy.deepcopy(DEFAULT_DATA)
+        self.change(data)
+        changed = {k: v for k, v in data.items() if DEFAULT_DATA.get(k) != v}
+        return yaml.dump(changed, Dumper=_DUMPER, sort_keys=False)
 
 
 def _set(path: tuple, value: Any) -> Change:
@@ -319,7 +328,7 @@ DROP_REPORTED_AT = {"sizing.kelly_fraction.default": "sizing.kelly_fraction",
 
 def generate() -> list[Mutation]:
     out: list[Mutation] = []
-    for path, value in leaves(DEFAULT_DATA):
+    for index, (path, value) in enumerate(leaves(DEFAULT_DATA)):
         kp = key_path(path)
         # wrong types
         if isinstance(value, list):
@@ -331,8 +340,10 @@ def generate() -> list[Mutation]:
             if kp.endswith(("order_type", "price_strategy", "retry_strategy")):
                 out.append(Mutation(f"enum:{kp}=bogus", _set(path, "bogus"), kp))
         else:
-            out.append(Mutation(f"type:{kp}=string", _set(path, "lots"), kp))
-            out.append(Mutation(f"type:{kp}=list", _set(path, [value]), kp))
+            if index % 2:   # alternate the wrong type to keep the file fast: every leaf gets one
+                out.append(Mutation(f"type:{kp}=string", _set(path, "lots"), kp))
+            else:
+                out.append(Mutation(f"type:{kp}=list", _set(path, [value]), kp))
             if kp not in NEGATIVE_OK:
                 out.append(Mutation(f"negative:{kp}", _set(path, -abs(value) - 1),
                                     NEGATIVE_REPORTED_AT.get(kp, kp)))
@@ -398,6 +409,17 @@ def test_a_malformed_config_names_its_file_and_key(tmp_path: Path, mutation: Mut
     assert msg.startswith(f"{path}: "), msg
     assert f"{mutation.key}:" in msg or f"{mutation.key} " in msg, (mutation.key, msg)
     assert "expected" in msg, msg
+
+
+OVERRIDABLE = [m for m in MUTATIONS if not m.as_defaults]
+
+
+@pytest.mark.parametrize("mutation", OVERRIDABLE, ids=[m.id for m in OVERRIDABLE])
+def test_a_malformed_section_merged_over_the_defaults_names_the_override(tmp_path: Path, mutation: Mutation) -> None:
+    path = write(tmp_path, mutation.sections_text, "small.yaml")
+    msg = error_of(path)
+    assert msg.startswith(f"{path}: "), msg
+    assert f"{mutation.key}:" in msg or f"{mutation.key} " in msg, (mutation.key, msg)
 
 
 @pytest.mark.parametrize("text", [b[1] for b in BROKEN_YAML], ids=[b[0] for b in BROKEN_YAML])

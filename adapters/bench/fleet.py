@@ -37,9 +37,13 @@ class Spec:
     signal_type: str = "default"
 
 
+DEEP_VOLUME = 1_000_000
+
+
 def quote(ticker: str, ts: datetime, bid: str, ask: str) -> Quote:
-    """A top-of-book quote with unlimited size (so exits fill in full)."""
-    return Quote(ticker=ticker, ts=ts, yes_bid=Decimal(bid), yes_ask=Decimal(ask))
+    """A top-of-book quote with unlimited size (so exits fill in full) and a traded volume far
+    above the liquidity floor (so liquidity_dried_up stays quiet)."""
+    return Quote(ticker=ticker, ts=ts, yes_bid=Decimal(bid), yes_ask=Decimal(ask), volume=DEEP_VOLUME)
 
 
 def buy_holdings(venue: Any, specs: Iterable[Spec], tag: str) -> None:

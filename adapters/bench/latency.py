@@ -8,8 +8,9 @@ fires, but they receive and evaluate the quote too). The clock is the wall clock
 perf_counter at the push into the PriceCache and at the PaperVenue's place_order (wrapped);
 the sample ends when every actor is idle again. The market is then re-armed (a new target
 and the baseline quote) so 1,000 positions are open at every sample. Virtual time does not
-move, so the call budget is lifted (200 exit orders in one virtual minute would otherwise
-queue for the next one; the budget is measured on its own in budget.py).
+move, so the call budget and the daily loss limit are lifted (200 exit orders and stop losses
+in one virtual minute would otherwise queue or trip the breaker; neither is on the measured
+path, and the budget is measured on its own in budget.py).
 
 The floor: three plain pykka actors passing one tell round a ring (A -> B -> C -> A), timed in A.
 """
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 import pykka
 
-from adapters.bench.engine import UNLIMITED_CALLS, with_call_limit
+from adapters.bench.engine import without_guards
 from adapters.bench.fleet import Spec, open_positions, percentile, quote, settle
 from config.schema import Config
 from models.market import Side
@@ -77,7 +78,7 @@ class _OrderStamp:
 
 def measure_tick_to_order(make_engine: Callable[..., Any], config: Config, *, markets: int = 200, per_market: int = 5,
                           samples: int = 200, floor_samples: int = 1000) -> LatencyResult:
-    engine = make_engine("latency", config_override=with_call_limit(config, UNLIMITED_CALLS))
+    engine = make_engine("latency", config_override=without_guards(config))
     try:
         tickers = [f"LAT-M{m:03d}" for m in range(markets)]
         now = engine.clock.now()
