@@ -10,6 +10,7 @@ Exit status: 0 success, 1 a run that found a problem, 2 bad input (config, argum
 from __future__ import annotations
 
 import argparse
+import heapq
 import importlib
 import json
 import os
@@ -32,6 +33,8 @@ from adapters.repository import Repository
 from adapters.summary import build_summary, format_summary
 from config.loader import ConfigError, load_config
 from config.schema import Config
+from models.messages import ModelProbabilityUpdated
+from models.signal import TradingSignal
 
 SIM_DB = "arbees-sim.db"
 SIM_AUDIT = "arbees-sim-audit.jsonl"
@@ -110,8 +113,15 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
                     g.home, args.seed, g.ticker, g.home)
     # The simulated game sends its model's estimates itself; game states are shown, not re-modelled.
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
+    events = ((e.ts, e.payload) for e in merge_events(games))
+    if args.no_auto_signals:   # the simulation's model stays out: its signals and its estimates
+        events = ((ts, p) for ts, p in events if not isinstance(p, (TradingSignal, ModelProbabilityUpdated)))
+    if args.signals:
+        outside = _read_signals_file(Path(args.signals))
+        logger.info("{} signals from {} merged into the simulation by their ts", len(outside), args.signals)
+        events = heapq.merge(events, outside, key=lambda e: e[0])
     try:
-        session.run(((e.ts, e.payload) for e in merge_events(games)))
+        session.run(events)
     finally:
         engine.system.flush()
         engine.stop()
@@ -121,6 +131,20 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
         "Virtual time simulated": str(span).split(".")[0] if span else "-",
         "Database": args.db or SIM_DB, "Audit log": audit_path}))
     return 0
+
+
+def _read_signals_file(path: Path) -> list[tuple[datetime, Any]]:
+    """The signals of a JSON Lines file (the replay format's "signal" events), for paper mode:
+    merged into the simulated session by timestamp. Malformed lines are reported and skipped."""
+    from adapters.signal_file import SignalFollower
+
+    if not path.exists():
+        raise UsageError(f"--signals {path}: no such file")
+    found: list[TradingSignal] = []
+    follower = SignalFollower(path, found.append, platform="paper")
+    follower.poll()
+    follower.stop()
+    return sorted(((s.ts, s) for s in found), key=lambda e: e[0])
 
 
 def cmd_replay(args: argparse.Namespace, config: Config) -> int:
@@ -271,12 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="arbees", description="Arbees: exits for sports prediction markets",
                                      parents=[common])
-    parser.set_defaults(handler=cmd_paper, seed=7, sports=["nba", "nfl"])
+    parser.set_defaults(handler=cmd_paper, seed=7, sports=["nba", "nfl"], signals=None, no_auto_signals=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("paper", parents=[common], help="paper-trade simulated games on virtual time (default)")
     p.add_argument("--seed", type=int, default=7, help="simulation seed (default 7)")
     p.add_argument("--sports", nargs="+", default=["nba", "nfl"], choices=["nba", "nfl", "nhl"])
+    p.add_argument("--signals", metavar="PATH", help="also take signals from this JSON Lines file (merged by ts)")
+    p.add_argument("--no-auto-signals", action="store_true", help="drop the simulated game's own signals")
     p.set_defaults(handler=cmd_paper)
 
     p = sub.add_parser("replay", parents=[common], help="replay a JSON Lines recording through the actors")

@@ -8,7 +8,6 @@ import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pykka
 import pytest

@@ -119,6 +119,22 @@ def test_critical_gives_up_after_its_marketable_attempts_and_the_position_stays_
     no_oversell_and_one_live_order(h)
 
 
+def test_a_no_position_stops_out_when_yes_rises_and_sells_no_at_its_bid(engine):
+    h = engine
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", "no", market_price="0.51")     # NO ask = 1 - 0.49
+    h.run(3)
+    h.market("M1", "0.53", "0.54", push=True)          # YES up: NO bid 0.46 is -9.8%, no stop yet
+    assert not h.events("EXIT_TRIGGERED", position_id=pid)
+    h.market("M1", "0.56", "0.57", push=True)          # NO bid 0.43: -15.7%
+    assert exit_orders(h, pid) == [(0, "ORDER_PLACED", D("0.43"), "immediate_or_cancel")]
+    assert fills(h, pid) == [(20, D("0.43"))]
+    p = h.position(pid)
+    assert (p.status.value, p.exit_reason, p.side) == ("closed", "stop_loss", Side.NO)
+    assert h.venue.holding("M1", Side.NO) == 0
+    no_oversell_and_one_live_order(h)
+
+
 # --- HIGH: walk_then_market ------------------------------------------------------------------------
 
 def test_high_exit_at_the_best_bid_fills_at_once(engine):

@@ -37,10 +37,7 @@ def sim_run(tmp_path_factory) -> tuple[Path, Path]:
     done = cli("--db", "sim.db", "--audit", "sim-audit.jsonl", cwd=where)
     assert done.returncode == 0, done.stderr[-2000:]
     log = where / "sim-audit.jsonl"
-    assert log.exists(), (
-        "python run.py printed 'Audit log: sim-audit.jsonl' but left no such file: run.py's "
-        "build_paper_engine unlinks the audit file after configure_logging has opened it, so every "
-        "audit line goes to a deleted inode")
+    assert log.exists(), "python run.py printed 'Audit log: sim-audit.jsonl' but left no such file"
     return where / "sim.db", log
 
 

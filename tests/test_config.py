@@ -18,7 +18,7 @@ import yaml
 
 import run
 from config.loader import DEFAULTS_PATH, ConfigError, load_config
-from config.schema import EXIT_CONDITIONS, Config
+from config.schema import EXIT_CONDITIONS
 
 DEFAULT_DATA: dict[str, Any] = yaml.safe_load(DEFAULTS_PATH.read_text(encoding="utf-8"))
 DEFAULT_TEXT = DEFAULTS_PATH.read_text(encoding="utf-8")

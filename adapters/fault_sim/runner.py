@@ -84,7 +84,8 @@ class SimRun:
         self.venue = ObservedVenue(self.clock, seed=seed)
         self.audit: list[dict[str, Any]] = []
         self.engine: Any = None
-        self.call_times: list[datetime] = []
+        self.call_times: list[datetime] = []          # every RateLimiter's calls, across restarts
+        self.reconcile_times: list[datetime] = []     # start-up reconciliation's (it calls the venue directly)
         self.injected: Counter[str] = Counter()
         self.applied: list[str] = []
         self.planted: Counter[str] = Counter()
@@ -191,7 +192,7 @@ class SimRun:
     def _reconcile(self, *, final: bool) -> None:
         mark = len(self.venue.call_log)
         report = reconcile(self.venue, self.engine.repository, self.engine.audit, self.engine.clock)
-        self.call_times += [t for t, _ in self.venue.call_log[mark:]]   # its calls bypass the RateLimiter
+        self.reconcile_times += [t for t, _ in self.venue.call_log[mark:]]
         if final:
             self.final_alerts = list(report.alerts)
 
@@ -230,7 +231,8 @@ class SimRun:
     # -- after the session -------------------------------------------------------------------
     def observation(self) -> Observation:
         return Observation(venue=self.venue, repository=self.engine.repository, audit=self.audit,
-                           call_times=tuple(self.call_times), budget=self.config.monitoring.max_api_calls_per_minute,
+                           call_times=tuple(self.call_times), reconcile_times=tuple(self.reconcile_times),
+                           budget=self.config.monitoring.max_api_calls_per_minute,
                            planted_crashes=Counter(self.planted), stale_exits=tuple(self.stale_exits),
                            reconcile_alerts=tuple(self.final_alerts), errors=tuple(self.errors))
 

@@ -14,6 +14,12 @@ from typing import Any, Mapping, Sequence
 from adapters.venue import MalformedPayload
 from models.money import HUNDRED, ZERO
 
+# No dollar amount or contract count Kalshi sends comes near these; past them a value is garbage,
+# and refusing it here keeps absurd magnitudes (int(Decimal("1e999999")) takes minutes, a sum of
+# two such fees overflows the decimal context) out of the arithmetic that follows.
+MAX_DECIMAL = Decimal(10) ** 12          # dollars or contracts: the database keeps 12 integer digits
+MAX_LEGACY_INT = 10 ** 15                # integer cents, counts and Unix seconds
+
 
 def bad(where: str, expected: str, found: object) -> MalformedPayload:
     text = repr(found)
@@ -56,12 +62,16 @@ def decimal_text(value: object, where: str) -> Decimal:
         raise bad(where, "a decimal string such as \"0.5600\"", value) from None
     if not d.is_finite():
         raise bad(where, "a finite decimal string", value)
+    if d.copy_abs() >= MAX_DECIMAL:          # copy_abs: no rounding, no context overflow
+        raise bad(where, "a decimal string below 10^12 in size", value)
     return d
 
 
 def legacy_int(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad(where, "an integer", value)
+    if abs(value) >= MAX_LEGACY_INT:
+        raise bad(where, "an integer below 10^15 in size", value)
     return value
 
 

@@ -207,7 +207,10 @@ def parse_fill(fill: object, where: str = "fill", client_order_id: str = "") -> 
     if ts is None:
         if f.get("ts") is None:
             raise bad(f"{where}.created_time (or legacy ts)", "a time", "<missing>")
-        ts = datetime.fromtimestamp(legacy_int(f["ts"], f"{where}.ts"), tz=timezone.utc)
+        try:
+            ts = datetime.fromtimestamp(legacy_int(f["ts"], f"{where}.ts"), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):   # a year the datetime type cannot hold
+            raise bad(f"{where}.ts", "a Unix time in seconds", f["ts"]) from None
     fill_id = get_str(f, "fill_id", where, required=False) or get_str(f, "trade_id", where)
     ticker = get_str(f, "ticker", where, required=False) or get_str(f, "market_ticker", where)
     is_taker = f.get("is_taker", True)
