@@ -2,7 +2,8 @@
 
 Every venue call is a VenueCall message. Calls wait in a priority queue (exit orders and
 their cancels first, most urgent exit priority first, then entries, then reads) and are made
-one at a time while the sliding one-minute budget has room; otherwise a BudgetFreed timer
+one at a time while the sliding one-minute budget has room (reads leave the last
+`reserved_for_orders` calls of each minute to orders); otherwise a BudgetFreed timer
 wakes the limiter when the oldest call leaves the window. The result goes back to `reply_to`
 as a VenueResult.
 
@@ -34,10 +35,13 @@ class RateLimiter(ArbeesActor):
     kind = "rate_limiter"
 
     def __init__(self, rt, venue: Venue, calls_per_minute: int, risk_manager=None, *, max_retries: int = 5,
-                 backoff_base_s: float = 1.0, seed: int = 0) -> None:
+                 backoff_base_s: float = 1.0, seed: int = 0, reserved_for_orders: int = 0) -> None:
         super().__init__(rt, "venue")
         self.venue = venue
         self.budget = CallBudget(calls_per_minute)
+        # Reads stop `reserved_for_orders` calls short of the limit, so an exit (or entry) that
+        # arrives after a burst of polling still finds room at once.
+        self.read_limit = calls_per_minute - reserved_for_orders
         self.risk_manager = risk_manager
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -70,6 +74,12 @@ class RateLimiter(ArbeesActor):
             now = self.rt.clock.now()
             if not self.budget.available(now):
                 wake_at = self.budget.next_free(now)
+                if self._wake_armed_for is None or wake_at < self._wake_armed_for:
+                    self._wake_armed_for = wake_at
+                    self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
+                return
+            if self._queue[0][0] == CallKind.READ and not self.budget.available_for(now, self.read_limit):
+                wake_at = self.budget.next_free_for(now, self.read_limit)
                 if self._wake_armed_for is None or wake_at < self._wake_armed_for:
                     self._wake_armed_for = wake_at
                     self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())

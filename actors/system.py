@@ -52,7 +52,9 @@ class System:
         store = Store.start(rt, repository)
         supervisor = Supervisor.start(rt, config, repository)
         risk = RiskManager.start(rt, config, supervisor)
-        limiter = RateLimiter.start(rt, venue, config.monitoring.max_api_calls_per_minute, risk, seed=seed)
+        limiter = RateLimiter.start(rt, venue, config.monitoring.max_api_calls_per_minute, risk, seed=seed,
+                                    reserved_for_orders=int(config.monitoring.max_api_calls_per_minute
+                                                            * config.monitoring.reserved_for_orders_pct / 100))
         cache = PriceCache.start(rt, limiter, config.monitoring.price_cache_ttl_secs)
         router = ExitRouter.start(rt, config, epoch=epoch)
         entries = EntryManager.start(rt, config, platform, repository)

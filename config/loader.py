@@ -177,6 +177,8 @@ def _validate(c: Config, conv: _Converter) -> None:
     pct(m.urgent_threshold_pct, "monitoring.urgent_threshold_pct")
     positive(m.price_cache_ttl_secs, "monitoring.price_cache_ttl_secs")
     positive(m.max_api_calls_per_minute, "monitoring.max_api_calls_per_minute")
+    check(0 <= m.reserved_for_orders_pct < 100, "monitoring.reserved_for_orders_pct",
+          "a percentage from 0 to below 100", m.reserved_for_orders_pct)
 
     check(set(c.exit_priorities) == set(PRIORITIES), "exit_priorities",
           f"exactly the levels {', '.join(PRIORITIES)}", sorted(c.exit_priorities))

@@ -27,6 +27,7 @@ class MonitoringConfig:
     urgent_threshold_pct: Decimal
     price_cache_ttl_secs: Decimal
     max_api_calls_per_minute: int
+    reserved_for_orders_pct: Decimal
 
 
 @dataclass(frozen=True, slots=True)

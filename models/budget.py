@@ -33,6 +33,18 @@ class CallBudget:
             return now
         return self._calls[0] + WINDOW
 
+    def available_for(self, now: datetime, limit: int) -> bool:
+        """Room under a lower limit than the budget's own (a share of the same calls)."""
+        self._trim(now)
+        return len(self._calls) < limit
+
+    def next_free_for(self, now: datetime, limit: int) -> datetime:
+        """When the calls in the window drop below `limit`."""
+        self._trim(now)
+        if len(self._calls) < limit:
+            return now
+        return self._calls[len(self._calls) - limit] + WINDOW
+
     def used(self, now: datetime) -> int:
         self._trim(now)
         return len(self._calls)

@@ -126,3 +126,41 @@ def test_calls_made_only_when_available_never_exceed_the_limit(limit: int, gaps:
         else:
             assert budget.next_free(now) > now
     assert max_calls_in_any_window(made) <= limit
+
+
+def test_a_share_of_the_budget_fills_at_its_own_limit_and_frees_with_the_oldest_calls():
+    from datetime import datetime, timedelta, timezone
+
+    from models.budget import CallBudget
+
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    b = CallBudget(10)
+    for k in range(8):
+        b.spend(t0 + timedelta(seconds=k))
+    assert b.available(t0 + timedelta(seconds=8))                  # the whole budget has room
+    assert not b.available_for(t0 + timedelta(seconds=8), 8)       # the reads' share (10 - 2) is full
+    # Below 8 again once the oldest call leaves the window.
+    assert b.next_free_for(t0 + timedelta(seconds=8), 8) == t0 + timedelta(seconds=60)
+    assert b.next_free_for(t0 + timedelta(seconds=8), 6) == t0 + timedelta(seconds=62)
+    assert b.available_for(t0 + timedelta(seconds=60), 8)
+
+
+def test_reads_leave_the_reserved_calls_to_orders(make_engine):
+    """With reads using their whole share, a stop loss's order still goes out at once."""
+    from decimal import Decimal
+
+    h = make_engine({"monitoring": {"max_api_calls_per_minute": 6, "reserved_for_orders_pct": 34,
+                                    "price_cache_ttl_secs": 1}})
+    ticker = "KXTEST-RES"
+    h.market(ticker, "0.49", "0.50", push=True)
+    pid = h.enter(ticker, "yes", contracts=5, win_probability="0.60", market_price="0.50")
+    for k in range(8):                                  # many markets' reads queue up
+        h.system.push_quote(h.venue.get_quotes([ticker])[ticker])
+    h.run(90)
+    reads = [t for t, m in h.call_log() if m == "get_quotes"]
+    from models.budget import max_calls_in_any_window
+    assert max_calls_in_any_window(reads) <= 4
+    h.market(ticker, "0.40", "0.41", push=True)       # -20%: stop loss
+    placed = h.events("ORDER_PLACED", position_id=pid)
+    assert placed and placed[0]["ts"] == h.now().isoformat()
+    assert Decimal(placed[0]["price"]) == Decimal("0.40")
