@@ -51,7 +51,7 @@ class ExitOrder:
 class ExecutorActor(ArbeesActor):
     kind = "executor"
 
-    def __init__(self, rt, config: Config, refs: Refs, order: ExitOrder, router) -> None:
+    def __init__(self, rt, config: Config, refs: Refs, order: ExitOrder, router, *, recover: bool = False) -> None:
         super().__init__(rt, order.exit_id, refs.supervisor)
         self.config = config
         self.refs = refs
@@ -75,13 +75,63 @@ class ExecutorActor(ArbeesActor):
         self._timer = None
         self._lookups = 0
         self._req = 0
+        self._recover = recover
+        self._probe = 0
+        self._probe_last: OrderSnapshot | None = None
 
     @property
     def remaining(self) -> int:
         return self.o.contracts - self.filled
 
     def on_start(self) -> None:
-        self._need_quote()
+        if self._recover:
+            self._next_probe()
+        else:
+            self._need_quote()
+
+    # recovery after a crash: find this exit's earlier orders before sending anything -------
+    def _next_probe(self) -> None:
+        self.phase = "recovering"
+        self._probe += 1
+        self._call("find_order", (f"{self.o.exit_id}-{self._probe}",))
+
+    def _on_probe(self, r: VenueResult) -> None:
+        snap: OrderSnapshot | None = r.value if r.ok else None
+        if not r.ok:
+            self._lookups += 1
+            if self._lookups > MAX_LOOKUPS:
+                self._finish("gave_up", f"recovery could not look up its orders: {r.error}")
+            else:
+                self._probe -= 1
+                self.phase = "recovering-wait"
+                self._arm_timeout(Decimal(1))
+            return
+        if snap is not None:
+            self._known = (0, ZERO, ZERO)
+            self.attempt = self._probe
+            self.walks = max(0, self._probe - 1)
+            self.request = OrderRequest(snap.client_order_id, snap.ticker, snap.side, snap.action, snap.count,
+                                        snap.limit_price)
+            self.price = snap.limit_price
+            self.order_id = snap.order_id
+            self._account(snap)
+            self._probe_last = snap
+            self._next_probe()
+            return
+        # No more earlier orders: carry on from the last one found.
+        self._recover = False
+        last = self._probe_last
+        self.rt.audit.emit("ORDER_LOOKUP", f"{self.o.ticker} {self.o.side.value}: exit recovered with "
+                                           f"{self._probe - 1} earlier orders, {self.filled} sold",
+                           exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled)
+        if last is None:
+            self._need_quote()
+        elif not last.is_done:
+            self.phase = "resting"
+            self._arm_timeout()
+        else:
+            self.next_kind = "walk" if self.cfg.max_walks else "marketable"
+            self._order_over()
 
     def handle(self, message: Any) -> None:
         match message:
@@ -89,6 +139,8 @@ class ExecutorActor(ArbeesActor):
                 self._priced(q)
             case QuoteUpdated():
                 pass
+            case VenueResult() if self.phase == "recovering":
+                self._on_probe(message)
             case VenueResult():
                 self._on_result(message)
             case OrderTimedOut(generation=g) if g == self._gen:
@@ -295,7 +347,9 @@ class ExecutorActor(ArbeesActor):
 
     # timeouts and the strategy ladder -----------------------------------------------------
     def _on_timeout(self) -> None:
-        if self.phase == "resting":
+        if self.phase == "recovering-wait":
+            self._next_probe()
+        elif self.phase == "resting":
             self._cancel()
         elif self.phase == "waiting":
             self._need_quote()

@@ -21,7 +21,7 @@ from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.exit_rules import ExitTrigger
 from models.messages import (
-    CancelExit, ExitEnded, ExitStarted, ExitTriggered, ForwardToPosition, PositionClosed, Preempt,
+    CancelExit, ExecutorCrashed, ExitEnded, ExitStarted, ExitTriggered, ForwardToPosition, PositionClosed, Preempt,
 )
 from models.priorities import Priority
 
@@ -32,7 +32,9 @@ class _InFlight:
     condition: str
     priority: Priority
     ref: Any
+    order: ExitOrder
     preempting: bool = False
+    restarts: int = 0
     sold_at_start: int = 0      # contracts the router knew sold when this exit started
 
 
@@ -62,6 +64,8 @@ class ExitRouter(ArbeesActor):
                 self._on_triggered(message)
             case ExitEnded():
                 self._on_ended(message)
+            case ExecutorCrashed():
+                self._restart_executor(message)
             case PositionClosed(position_id=pid):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
@@ -75,6 +79,11 @@ class ExitRouter(ArbeesActor):
         """Via the supervisor, which knows the position's current actor (after a restart too)."""
         assert self.refs is not None
         self.send(self.refs.supervisor, ForwardToPosition(pid, message))
+
+    def executor_ref(self, position_id: str) -> Any:
+        """The executor of the position's exit in flight (None when there is none)."""
+        flight = self._inflight.get(position_id)
+        return None if flight is None else flight.ref
 
     def seed_sold(self, position_id: str, sold: int) -> None:
         self._sold[position_id] = sold
@@ -125,7 +134,7 @@ class ExitRouter(ArbeesActor):
         exit_id = f"{pid}-{self.epoch}x{n}"
         order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage)
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
-        self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref,
+        self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,
                                         sold_at_start=self._sold.get(pid, 0))
         self.started += 1
         also = [t.condition for t in msg.triggers if t is not trig]
@@ -136,6 +145,28 @@ class ExitRouter(ArbeesActor):
                            priority=trig.priority.name, contracts=contracts,
                            also_firing=also)
         self._to_position(pid, ExitStarted(exit_id, trig.condition, trig.priority, contracts))
+
+    def _restart_executor(self, crashed: ExecutorCrashed) -> None:
+        """Start the same exit again in recovery: before sending anything, the new executor looks
+        up the exit's earlier orders by their client_order_ids ({exit_id}-1, -2, ...), counts what
+        filled (the position ignores fills it has already counted) and takes over the last one if
+        it still rests (its timeout, cancel and walks carry on from there)."""
+        flight = next((f for f in self._inflight.values() if f.exit_id == crashed.exit_id), None)
+        if flight is None:
+            return
+        pid = flight.order.position_id
+        flight.restarts += 1
+        if flight.restarts > 3:
+            del self._inflight[pid]
+            self.rt.audit.emit("ALERT", f"ALERT exit {crashed.exit_id} crashed {flight.restarts} times; abandoned "
+                                        "(the position stays monitored; its next trigger starts a new exit)",
+                               exit_id=crashed.exit_id, position_id=pid, error=crashed.error)
+            self._to_position(pid, ExitEnded(pid, flight.exit_id, flight.condition, flight.priority, "gave_up", 0,
+                                             flight.order.contracts, flight.order.stage))
+            return
+        flight.ref = ExecutorActor.start(self.rt, self.config, self.refs, flight.order, self.actor_ref, recover=True)
+        self.rt.audit.emit("ACTOR_RESTARTED", f"exit {crashed.exit_id} restarted after: {crashed.error}",
+                           exit_id=crashed.exit_id, position_id=pid, error=crashed.error, restarts=flight.restarts)
 
     def _on_ended(self, ended: ExitEnded) -> None:
         pid = ended.position_id

@@ -19,7 +19,7 @@ from actors.position import PositionActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.messages import (
-    ActorCrashed, CircuitBreakerTripped, Flush, ForwardToMarket, ForwardToPosition, HaltEntries, PositionClosed,
+    ActorCrashed, CircuitBreakerTripped, ExecutorCrashed, Flush, ForwardToMarket, ForwardToPosition, HaltEntries, PositionClosed,
     SavePosition, StartPosition,
 )
 from models.ledger import reconcile_with_fills
@@ -75,6 +75,8 @@ class Supervisor(ArbeesActor):
                     self.send(ref, message)
             case ActorCrashed(kind="position", key=pid):
                 self._restart_position(pid, message.error)
+            case ActorCrashed(kind="executor", key=exit_id):
+                self.send(self.refs.exit_router, ExecutorCrashed(exit_id, message.error))
             case ActorCrashed():
                 self.rt.audit.emit("ALERT", f"ALERT {message.kind} {message.key} crashed: {message.error}",
                                    actor=message.kind, key=message.key, error=message.error)

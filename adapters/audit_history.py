@@ -134,8 +134,8 @@ def read_audit_log(path: Path) -> tuple[AuditLine, ...]:
                     continue
                 try:
                     record = json.loads(raw)
-                except ValueError as exc:
-                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                except (ValueError, RecursionError) as exc:
+                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else f"{type(exc).__name__}: {str(exc)[:80]}"
                     raise AuditLogError(f"{path}:{number}: not valid JSON ({why})") from None
                 lines.append(AuditLine(number, _checked_record(record, f"{path}:{number}")))
         except UnicodeDecodeError:

@@ -83,7 +83,7 @@ class EspnClient:
                     raise EspnUnavailable(f"GET {url}: HTTP {resp.status}")
                 try:
                     return await resp.json(content_type=None)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:   # RecursionError: nested 1,000 deep
                     raise EspnUnavailable(f"GET {url}: the body is not JSON") from exc
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise EspnUnavailable(f"GET {url}: {type(exc).__name__}: {exc}") from exc

@@ -182,6 +182,9 @@ def text(value: Any, path: str) -> str:
     raise EspnPayloadError(path, "a non-empty string", value)
 
 
+MAX_NUMBER = Decimal(10) ** 12    # no score, clock, period or spread comes near it
+
+
 def to_decimal(value: Any, path: str) -> Decimal:
     if isinstance(value, bool):
         raise EspnPayloadError(path, "a number", value)
@@ -191,6 +194,8 @@ def to_decimal(value: Any, path: str) -> Decimal:
         raise EspnPayloadError(path, "a number", value) from None
     if not d.is_finite():
         raise EspnPayloadError(path, "a finite number", value)
+    if d.copy_abs() >= MAX_NUMBER:         # e.g. a score of "1e999999": int() of it would take minutes
+        raise EspnPayloadError(path, "a number below 10^12 in size", value)
     return d
 
 

@@ -93,7 +93,11 @@ def _competitions(event: dict, lg: League, path: str, errors: list[EspnPayloadEr
     if isinstance(comps, list) and comps:
         limit = len(comps) if lg.sport == "tennis" else 1
         found += [(f"{path}.competitions[{j}]", c) for j, c in enumerate(comps[:limit])]
-    for g, grouping in enumerate(event.get("groupings") or []):
+    groupings = event.get("groupings")
+    if groupings is not None and not isinstance(groupings, list):
+        errors.append(EspnPayloadError(f"{path}.groupings", "a list", groupings))
+        groupings = None
+    for g, grouping in enumerate(groupings or []):
         gcomps = grouping.get("competitions") if isinstance(grouping, dict) else None
         if not isinstance(gcomps, list):
             errors.append(EspnPayloadError(f"{path}.groupings[{g}].competitions", "a list", gcomps))
@@ -138,7 +142,7 @@ def _state(game_id: str, comp: dict, event: dict, lg: League, path: str,
         away_score = score(away.get("score"), f"{apath}.score")
     period = optional_int(status_obj.get("period"), f"{spath}.period")
     if period is None:
-        period = max(len(home.get("linescores") or []), len(away.get("linescores") or []))
+        period = max(len(_linescores(home, hpath)), len(_linescores(away, apath)))
     stype = status_obj.get("type") if isinstance(status_obj.get("type"), dict) else {}
     detail = str(stype.get("shortDetail") or stype.get("detail") or "")
     fields: dict[str, Any] = {}
@@ -218,19 +222,32 @@ def _team_id(c: dict) -> str | None:
     return None if tid is None else str(tid)
 
 
+def _linescores(c: dict, path: str) -> list:
+    """A competitor's per-period (per-set) scores; absent, null or empty is none."""
+    return arr(c.get("linescores") or [], f"{path}.linescores")
+
+
 def _sets_won(c: dict, path: str) -> int:
-    scores = c.get("linescores") or []
-    arr(scores, f"{path}.linescores")
-    return sum(1 for s in scores if isinstance(s, dict) and s.get("winner") is True)
+    return sum(1 for s in _linescores(c, path) if isinstance(s, dict) and s.get("winner") is True)
 
 
 def _set_scores(home: dict, away: dict) -> str:
-    hs, as_ = home.get("linescores") or [], away.get("linescores") or []
+    """"6-4 3-6 7-6" for the detail text (display only: a set whose games are not whole
+    numbers is left out rather than failing the match)."""
     parts = []
-    for h, a in zip(hs, as_):
-        if isinstance(h, dict) and isinstance(a, dict) and h.get("value") is not None and a.get("value") is not None:
-            parts.append(f"{int(float(h['value']))}-{int(float(a['value']))}")
+    for h, a in zip(_linescores(home, "home"), _linescores(away, "away")):
+        games = [_games(x.get("value")) if isinstance(x, dict) else None for x in (h, a)]
+        if None not in games:
+            parts.append(f"{games[0]}-{games[1]}")
     return " ".join(parts)
+
+
+def _games(value: Any) -> int | None:
+    try:
+        d = to_decimal(value, "linescores.value")
+    except EspnPayloadError:
+        return None
+    return int(d) if d >= 0 else None
 
 
 def _period_clock(status: dict, path: str) -> Decimal | None:

@@ -32,6 +32,7 @@ from models.money import ONE, ZERO, to_decimal, to_price
 from models.signal import TradingSignal
 
 KNOWN_TYPES = ("quote", "game", "signal", "settle")
+MAX_WHOLE = 10 ** 12    # sizes, volumes, scores, periods and contracts all stay far below it
 
 
 class ReplayError(ValueError):
@@ -70,7 +71,10 @@ class _Line:
             raise self.fail(field, "an ISO-8601 time with a UTC offset", v) from None
         if t.tzinfo is None:
             raise self.fail(field, "an ISO-8601 time with a UTC offset (e.g. Z or +00:00)", v)
-        return t.astimezone(timezone.utc)
+        try:
+            return t.astimezone(timezone.utc)
+        except OverflowError:      # "0001-01-01T00:00:00+05:00" is before the first representable UTC time
+            raise self.fail(field, "an ISO-8601 time between the years 1 and 9999 in UTC", v) from None
 
     def price(self, field: str, optional: bool = False) -> Decimal | None:
         v = self.obj.get(field)
@@ -96,9 +100,14 @@ class _Line:
                 v = Decimal(v)
             except ArithmeticError:
                 raise self.fail(field, "a whole number", v) from None
-        if isinstance(v, (float, Decimal)) and v == int(v):
+        if isinstance(v, float):
+            v = Decimal(repr(v))            # nan and inf stay non-finite and are refused below
+        if isinstance(v, Decimal):
+            # Checked before int(): int() of NaN or Infinity raises, of "1e999999" takes minutes.
+            if not v.is_finite() or v.copy_abs() >= MAX_WHOLE or v != v.to_integral_value():
+                raise self.fail(field, f"a whole number >= {minimum}", self.obj.get(field))
             v = int(v)
-        if not isinstance(v, int) or v < minimum:
+        if not isinstance(v, int) or v < minimum or v >= MAX_WHOLE:
             raise self.fail(field, f"a whole number >= {minimum}", self.obj.get(field))
         return v
 
@@ -167,14 +176,25 @@ def read_replay(path: Path) -> tuple[list[tuple[datetime, Any]], dict[str, list[
     teams: dict[str, tuple[str, str]] = {}
     tickers_of_game: dict[str, set[str]] = {}
     last_ts: datetime | None = None
-    with path.open(encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, start=1):
+    try:
+        fh = path.open("rb")     # bytes, decoded line by line: a bad byte is reported on its own line
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read the file ({exc.strerror or type(exc).__name__})") from None
+    with fh:
+        for number, data in enumerate(fh, start=1):
+            try:
+                raw = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ReplayError(f"{path}:{number}: not UTF-8 text (byte {exc.start + 1})") from None
             if not raw.strip():
                 continue
             try:
                 obj = json.loads(raw)
             except json.JSONDecodeError as exc:
                 raise ReplayError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            except (ValueError, RecursionError) as exc:   # a 5,000-digit number; arrays nested 1,000 deep
+                raise ReplayError(f"{path}:{number}: not valid JSON ({type(exc).__name__}: "
+                                  f"{str(exc)[:80]})") from None
             if not isinstance(obj, dict):
                 raise ReplayError(f"{path}:{number}: expected a JSON object, found {type(obj).__name__}")
             ln = _Line(path, number, obj)

@@ -81,6 +81,10 @@ class SignalFollower:
             self.skipped += 1
             logger.warning("{}: skipped: not valid JSON ({})", where, exc.msg)
             return False
+        except RecursionError:            # "[[[[..." nested past the decoder's depth
+            self.skipped += 1
+            logger.warning("{}: skipped: not valid JSON (nested too deeply)", where)
+            return False
         except ReplayError as exc:
             self.skipped += 1
             logger.warning("skipped: {}", exc)

@@ -367,3 +367,10 @@ class ForwardToMarket:
 class RestoreExposure:
     """On restart: open positions rebuilt from the database count toward caps and keys."""
     positions: tuple[PositionState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorCrashed:
+    """Supervisor -> router: an exit's executor died; restart it for the same exit."""
+    exit_id: str
+    error: str

@@ -201,3 +201,30 @@ def test_reconcile_closes_a_position_the_venue_no_longer_holds_and_alerts(make_e
     assert report.positions_closed == [pid]
     assert h.repo.load_position(pid).status is PositionStatus.CLOSED
     assert any(pid in a for a in report.alerts)
+
+
+def test_a_crashed_executor_is_restarted_and_takes_over_its_resting_order(make_engine):
+    """The executor of a resting exit dies; the router starts it again for the same exit. Its
+    first order meets the old one at the venue (same client_order_id), looks it up, cancels it
+    when it times out and walks on: one live order at a time, nothing sold twice."""
+    from models.messages import VenueResult
+
+    h = make_engine()
+    h.market(TICKER, "0.58", "0.60", push=True)
+    h.market(TICKER, "0.49", "0.50", push=True)
+    pid = h.enter(TICKER, "yes", contracts=10, win_probability="0.80", market_price="0.50")
+    h.market(TICKER, "0.58", "0.60", push=True)          # +16%: stage 1 rests 5 at the mid
+    (routed,) = h.events("EXIT_ROUTED", position_id=pid)
+    exit_id = routed["exit_id"]
+    executor = h.system.refs.exit_router.proxy().executor_ref(pid).get(timeout=10)
+    # A garbage venue answer makes its handler raise: the executor dies for real.
+    h.system.rt.send(executor, VenueResult("x", "place_order", value="garbage"))
+    h.run(0)
+    assert not executor.is_alive()
+    assert h.events("ACTOR_CRASHED", key=exit_id)
+    assert h.events("ACTOR_RESTARTED", exit_id=exit_id)
+    h.market(TICKER, "0.59", "0.60")                      # the walk finds a buyer
+    h.run_until(lambda: h.position(pid).partial_stages_done == 1, limit=300)
+    assert h.double_exit_orders == []
+    assert not h.events("ORDER_REJECTED")
+    assert h.position(pid).contracts == 5 == h.venue.holding(TICKER, Side.YES)

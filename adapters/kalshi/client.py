@@ -211,7 +211,7 @@ class KalshiClient:
             return {}
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):    # RecursionError: arrays or objects nested 1,000 deep
             raise MalformedPayload(f"Kalshi {method} {endpoint}: the {status} answer is not JSON: {text[:120]!r}") from None
 
     async def _pages(self, endpoint: str, params: Mapping[str, Any],

@@ -288,7 +288,7 @@ def error_message(body: object, limit: int = 300) -> str:
         text = body.strip()
         try:
             decoded = json.loads(text) if text[:1] in ("{", "[", '"') else None
-        except ValueError:
+        except (ValueError, RecursionError):
             decoded = None
         if decoded is not None:
             return error_message(decoded, limit)
