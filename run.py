@@ -210,11 +210,17 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     repository = Repository(db, clock)
     rt = Runtime(clock, scheduler, activity, audit)
     from adapters.reconcile import reconcile
-    report = reconcile(venue, repository, audit, clock)      # before anything is sent
+    import time as wall_time
+
+    from models.budget import CallBudget
+    # Before anything is sent; it keeps the call budget (waiting on the wall clock for room).
+    report = reconcile(venue, repository, audit, clock, budget=CallBudget(config.monitoring.max_api_calls_per_minute),
+                       wait=lambda until: wall_time.sleep(max(0.0, (until - clock.now()).total_seconds())))
     if report.alerts:
         logger.warning("reconcile raised {} alerts; see the audit log", len(report.alerts))
     system = System.start(rt, config, venue, repository, platform="kalshi")
-    resumed = system.resume_open_positions()
+    system.count_prior_calls(report.call_times)
+    resumed = system.resume_open_positions(skip=report.unconfirmed_positions)
     logger.info("live on {}: {} open positions resumed from {}", describe(venue), resumed,
                 args.db or config.storage.database_path)
     espn = EspnSource(EspnClient(clock))

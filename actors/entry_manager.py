@@ -25,7 +25,7 @@ from adapters.venue import OrderRejected
 from config.schema import Config
 from models.messages import (
     CallKind, ExposureReleased, ForwardToPosition, GetQuote, HaltEntries, PositionClosed, QuoteUpdated, RebalanceOffer,
-    RecordFill, RecordOrderPending, RecordOrderUpdate, RecordSignal, RestoreExposure, SavePosition, SignalReceived, StartPosition, VenueCall,
+    RecordFill, RecordOrderPending, RecordOrderRejected, RecordOrderUpdate, RecordSignal, RestoreExposure, SavePosition, SignalReceived, StartPosition, VenueCall,
     VenueResult,
 )
 from models.money import ZERO, fmt_money, q6
@@ -194,6 +194,8 @@ class EntryManager(ArbeesActor):
             return
         sig, req = p.signal, p.request
         if not r.ok:
+            if isinstance(r.error, OrderRejected):
+                self.send(self.refs.store, RecordOrderRejected(req.client_order_id))
             if isinstance(r.error, OrderRejected) or p.lookups >= 5:
                 self.rt.audit.emit("ORDER_REJECTED", f"entry {req.client_order_id} failed: {r.error}",
                                    signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,

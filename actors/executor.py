@@ -27,7 +27,7 @@ from models.execution import NoMarket, PricedOrder, initial_exit_price, marketab
 from models.market import Quote, Side
 from models.messages import (
     CallKind, CancelExit, ExitEnded, ExitFill, ForwardToPosition, GetQuote, OrderTimedOut, Preempt, QuoteUpdated,
-    RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderUpdate, VenueCall, VenueResult,
+    RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderRejected, RecordOrderUpdate, VenueCall, VenueResult,
 )
 from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
@@ -263,6 +263,8 @@ class ExecutorActor(ArbeesActor):
         err = r.error
         if r.method == "place_order":
             if isinstance(err, OrderRejected):
+                if self.request is not None:
+                    self.send(self.refs.store, RecordOrderRejected(self.request.client_order_id))
                 self.rt.audit.emit("ORDER_REJECTED", f"exit {self.o.exit_id}: order rejected: {err}",
                                    exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
                                    client_order_id=self.request.client_order_id if self.request else None,

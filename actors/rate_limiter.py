@@ -24,8 +24,8 @@ from loguru import logger
 
 from actors.base import ArbeesActor
 from adapters.venue import RateLimited, Venue, VenueError, VenueUnavailable
-from models.budget import CallBudget
-from models.messages import ApiCallFailed, BudgetFreed, CallKind, RetryCall, VenueCall, VenueResult
+from models.budget import WINDOW, CallBudget
+from models.messages import ApiCallFailed, BudgetFreed, CallKind, PriorCalls, RetryCall, VenueCall, VenueResult
 
 READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_order", "list_orders",
                           "get_positions", "get_fills", "get_balance"})
@@ -57,6 +57,12 @@ class RateLimiter(ArbeesActor):
         match message:
             case VenueCall():
                 heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message))
+                self._drain()
+            case PriorCalls(times=times):
+                now = self.rt.clock.now()
+                for t in times:
+                    if t > now - WINDOW:
+                        self.budget.record(t)
                 self._drain()
             case BudgetFreed():
                 self._wake_armed_for = None

@@ -16,11 +16,12 @@ from loguru import logger
 from actors.base import ArbeesActor
 from adapters.repository import ExitAttemptRecord, ExitRecord, Repository
 from models.messages import (
-    Flush, RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderUpdate, RecordSignal,
+    Flush, RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderRejected, RecordOrderUpdate,
+    RecordSignal,
     SavePosition,
 )
 from models.position import PositionState
-from models.tables import AttemptAction, ExitStatus, SignalDecision
+from models.tables import AttemptAction, ExitStatus, SignalDecision, StoredOrderStatus
 
 _EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, "gave_up": ExitStatus.GAVE_UP,
                 "preempted": ExitStatus.PREEMPTED, "canceled": ExitStatus.PREEMPTED}
@@ -49,6 +50,8 @@ class Store(ArbeesActor):
                 ok = self._write(lambda: self.repo.record_order_pending(req, pid, xid))
                 self._commit()
                 return ok   # durable before the caller sends the order; False: do not send
+            case RecordOrderRejected(client_order_id=cid):
+                self._write(lambda: self.repo.set_order_status(cid, StoredOrderStatus.REJECTED))
             case RecordOrderUpdate(snapshot=snap):
                 self._write(lambda: self.repo.update_order(snap))
             case RecordFill(fill=f):

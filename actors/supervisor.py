@@ -20,7 +20,7 @@ from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.messages import (
     ActorCrashed, CircuitBreakerTripped, ExecutorCrashed, Flush, ForwardToMarket, ForwardToPosition, HaltEntries, PositionClosed,
-    SavePosition, StartPosition,
+    MarketSettled, SavePosition, StartPosition,
 )
 from models.ledger import reconcile_with_fills
 from models.orders import Action
@@ -51,6 +51,9 @@ class Supervisor(ArbeesActor):
         self.restarts: dict[str, deque[datetime]] = defaultdict(deque)
         self.flagged: set[str] = set()
         self.closed = 0
+        # Settlements seen, by market: a position started later there (its entry was still in
+        # flight, or its actor was being restarted) is settled on start instead of missing it.
+        self.settled: dict[str, MarketSettled] = {}
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -65,6 +68,8 @@ class Supervisor(ArbeesActor):
             case ForwardToPosition(position_id=pid, message=m):
                 self.send(self.positions.get(pid), m)
             case ForwardToMarket(ticker=t, message=m):
+                if isinstance(m, MarketSettled):
+                    self.settled[t] = m
                 for pid in tuple(self.by_market.get(t, ())):
                     self.send(self.positions.get(pid), m)
             case HaltEntries():
@@ -91,6 +96,8 @@ class Supervisor(ArbeesActor):
                                   applied_fills=applied_fills)
         self.positions[state.position_id] = ref
         self.by_market[state.ticker].add(state.position_id)
+        if state.ticker in self.settled:
+            self.send(ref, self.settled[state.ticker])
 
     def _restart_position(self, pid: str, error: str) -> None:
         self.positions.pop(pid, None)

@@ -26,7 +26,7 @@ from adapters.repository import Repository
 from adapters.venue import Venue
 from config.schema import Config
 from models.messages import (
-    Flush, ForwardToMarket, GameUpdated, MarketSettled, ModelProbabilityUpdated, QuotePushed, RestoreExposure,
+    Flush, ForwardToMarket, PriorCalls, GameUpdated, MarketSettled, ModelProbabilityUpdated, QuotePushed, RestoreExposure,
     SignalReceived, StartPosition,
 )
 from models.market import Quote
@@ -64,11 +64,19 @@ class System:
         return cls(rt, config, refs, repository)
 
     # resuming ---------------------------------------------------------------------------
-    def resume_open_positions(self) -> int:
-        """Restart an actor for every open position in the database (after a restart)."""
+    def count_prior_calls(self, times) -> None:  # type: ignore[no-untyped-def]
+        """Venue calls made outside the RateLimiter (reconciliation, a previous process) that
+        still count against the current minute's budget."""
+        self.rt.send(self.refs.rate_limiter, PriorCalls(tuple(times)))
+
+    def resume_open_positions(self, skip: set[str] | frozenset[str] = frozenset()) -> int:
+        """Restart an actor for every open position in the database (after a restart), except
+        `skip` (positions whose orders reconciliation could not confirm: they count toward the
+        caps, but nothing trades them until a later reconcile)."""
         rebuilt = [rebuild_position(self.repository, s) for s in self.repository.load_open_positions()]
-        live = [(s, applied) for s, applied in rebuilt if s.contracts > 0]
-        self.rt.send(self.refs.entry_manager, RestoreExposure(tuple(s for s, _ in live)))
+        held = [(s, applied) for s, applied in rebuilt if s.contracts > 0]
+        self.rt.send(self.refs.entry_manager, RestoreExposure(tuple(s for s, _ in held)))
+        live = [(s, applied) for s, applied in held if s.position_id not in skip]
         for state, applied in live:
             self.rt.send(self.refs.supervisor, StartPosition(state, applied))
         return len(live)

@@ -20,6 +20,7 @@ the only venue writes are cancels of orders an earlier process left resting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 from loguru import logger
@@ -29,7 +30,8 @@ from models.market import Side
 from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderSnapshot
 from models.position import PositionState, PositionStatus
-from models.tables import StoredOrderStatus
+from models.tables import ExitStatus, StoredOrderStatus
+from adapters.repository import ExitRecord
 
 
 @dataclass
@@ -41,55 +43,89 @@ class ReconcileReport:
     positions_adjusted: list[str] = field(default_factory=list)
     positions_closed: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    unconfirmed_positions: set[str] = field(default_factory=set)   # do not resume these yet
+    venue_calls: int = 0
+    call_times: list = field(default_factory=list)   # hand to the RateLimiter (PriorCalls): same budget
+    clock: Any = field(default=None, repr=False)
+    budget: Any = field(default=None, repr=False)      # models.budget.CallBudget shared with what came before
+    wait: Any = field(default=None, repr=False)        # wait(until): sleep (live) or run virtual time
 
 
-def reconcile(venue: Venue, repository, audit, clock) -> ReconcileReport:  # type: ignore[no-untyped-def]
+def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None) -> ReconcileReport:  # type: ignore[no-untyped-def]
+    """`budget` (a CallBudget holding the calls already made this minute) and `wait(until)` make
+    reconciliation keep the venue call budget: it waits for room before each call."""
     from actors.supervisor import rebuild_position
 
-    report = ReconcileReport()
+    report = ReconcileReport(clock=clock, budget=budget, wait=wait)
 
     def alert(text: str, **fields) -> None:  # type: ignore[no-untyped-def]
         report.alerts.append(text)
         audit.emit("ALERT", f"ALERT reconcile: {text}", **fields)
 
+    interrupted: dict[tuple[str, str], int] = {}
     for rec in repository.open_orders():
         report.orders_checked += 1
         cid = rec.client_order_id
         try:
-            snap = venue.find_order(cid)
+            snap = _retrying(lambda: venue.find_order(cid), report)
             if snap is None:
                 repository.set_order_status(cid, StoredOrderStatus.CANCELED)
                 audit.emit("ORDER_LOOKUP", f"reconcile: {cid} never reached the venue", client_order_id=cid)
                 continue
             if not snap.is_done:
+                order_id = snap.order_id
                 try:
-                    snap = venue.cancel_order(snap.order_id)
+                    snap = _retrying(lambda: venue.cancel_order(order_id), report)
                 except OrderNotFound:
-                    snap = venue.get_order(snap.order_id)
+                    snap = _retrying(lambda: venue.get_order(order_id), report)
                 report.orders_canceled += 1
                 audit.emit("ORDER_CANCELED", f"reconcile: canceled {cid} left resting by an earlier run",
                            client_order_id=cid, order_id=snap.order_id, filled=snap.filled_count,
                            position_id=rec.position_id, exit_id=rec.exit_id)
         except VenueError as exc:
-            alert(f"cannot confirm order {cid}: {type(exc).__name__}; it stays marked live", client_order_id=cid)
+            alert(f"cannot confirm order {cid}: {type(exc).__name__}; it stays marked live and its position is "
+                  "not resumed until a later reconcile confirms it", client_order_id=cid)
+            report.unconfirmed_positions.add(rec.position_id or f"pos-{cid.removeprefix('en-')}")
             continue
         repository.update_order(snap)
         if snap.filled_count > rec.filled_count:
             report.fills_recorded += _record_fill(repository, rec, snap)
+            if rec.exit_id and rec.position_id:
+                interrupted[(rec.position_id, rec.exit_id)] = interrupted.get((rec.position_id, rec.exit_id), 0) + (
+                    snap.filled_count - rec.filled_count)
         if rec.request.action is Action.BUY and snap.filled_count > 0:
             _adopt_entry(repository, rec, snap, report, audit, clock)
+
+    for (pid, exit_id) in interrupted:
+        # The exit a restart interrupted never wrote its outcome: record what it sold in all
+        # (every fill of every order of that exit, from the ledger).
+        state = repository.load_position(pid)
+        sold = sum(f.count for o in repository.orders_for(pid) if o.exit_id == exit_id and o.order_id
+                   for f in repository.fills_for_order(o.order_id))
+        if state is not None and sold > 0:
+            repository.record_exit_event(ExitRecord(
+                position_id=pid, reason=state.exit_reason or "interrupted", priority=state.exit_priority or "",
+                status=ExitStatus.PREEMPTED, triggered_at=clock.now(), exit_id=exit_id, contracts=sold,
+                filled_at=clock.now(), detail="interrupted by a restart; fills found by reconciliation"))
 
     by_market: dict[str, int] = {}
     for state in repository.load_open_positions():
         rebuilt, _ = rebuild_position(repository, state)
         if rebuilt != state:
+            if rebuilt.status is PositionStatus.CLOSED:
+                rebuilt = rebuilt.replace(closed_at=clock.now(), exit_reason=rebuilt.exit_reason or "reconciled: sold")
+                audit.emit("POSITION_CLOSED", f"{state.ticker} {state.side.value}: CLOSED by reconciliation: every "
+                                              "contract was sold by an exit that a restart interrupted",
+                           position_id=state.position_id, market=state.ticker, side=state.side,
+                           reason=rebuilt.exit_reason, realized_pnl=rebuilt.realized_pnl, exit_fees=rebuilt.exit_fees,
+                           entry_fees=rebuilt.entry_fees)
             repository.upsert_position(rebuilt)
             report.positions_adjusted.append(state.position_id)
         if rebuilt.contracts > 0:
             sign = 1 if rebuilt.side is Side.YES else -1
             by_market[rebuilt.ticker] = by_market.get(rebuilt.ticker, 0) + sign * rebuilt.contracts
     try:
-        venue_net = {p.ticker: p.position for p in venue.get_positions()}
+        venue_net = {p.ticker: p.position for p in _retrying(venue.get_positions, report)}
     except VenueError as exc:
         alert(f"venue positions unavailable ({type(exc).__name__}): holdings not compared")
         return report
@@ -120,6 +156,25 @@ def reconcile(venue: Venue, repository, audit, clock) -> ReconcileReport:  # typ
     logger.info("reconcile: {} orders checked, {} canceled, {} fills recorded, {} alerts", report.orders_checked,
                 report.orders_canceled, report.fills_recorded, len(report.alerts))
     return report
+
+
+def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore[no-untyped-def]
+    """A venue call retried at once on a passing failure (5xx, timeout, 429): reconciliation
+    runs before the actors and their back-off exist. Other errors go to the caller."""
+    for attempt in range(attempts):
+        if report.budget is not None:
+            now = report.clock.now()
+            if not report.budget.available(now) and report.wait is not None:
+                report.wait(report.budget.next_free(now))
+            report.budget.record(report.clock.now())
+        report.venue_calls += 1
+        report.call_times.append(report.clock.now())
+        try:
+            return call()
+        except VenueError as exc:
+            if not exc.retryable or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _record_fill(repository, rec, snap: OrderSnapshot) -> int:  # type: ignore[no-untyped-def]

@@ -26,6 +26,12 @@ class CallBudget:
             raise RuntimeError("call budget exceeded")
         self._calls.append(now)
 
+    def record(self, at: datetime) -> None:
+        """Count a call made elsewhere (kept in time order; it may exceed the limit)."""
+        self._calls.append(at)
+        if len(self._calls) > 1 and self._calls[-2] > at:
+            self._calls = deque(sorted(self._calls))
+
     def next_free(self, now: datetime) -> datetime:
         """When the next call may be made (now if there is room)."""
         self._trim(now)

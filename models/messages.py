@@ -374,3 +374,16 @@ class ExecutorCrashed:
     """Supervisor -> router: an exit's executor died; restart it for the same exit."""
     exit_id: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOrderRejected:
+    """Store: the venue refused this order (it never rested): no later start looks it up again."""
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriorCalls:
+    """RateLimiter: venue calls made outside it (start-up reconciliation, the previous process)
+    that still count against this minute's budget."""
+    times: tuple[datetime, ...]

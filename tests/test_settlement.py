@@ -76,3 +76,25 @@ def test_a_settlement_waits_at_most_settlement_wait_for_an_exit_that_never_answe
         assert [e["contracts"] for e in audit if e["event"] == "POSITION_SETTLED"] == [10]
     finally:
         b.stop()
+
+
+def test_a_position_whose_entry_was_in_flight_at_the_settlement_is_settled_on_start(make_engine):
+    """Found by seed 462: the entry's create timed out after the venue acted, its look-up was
+    rate-limited, and the market settled meanwhile; the position opened afterwards never heard
+    of the settlement and stayed open on a market the venue had already paid out."""
+    from adapters.venue import RateLimited, VenueUnavailable
+
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    h.venue.inject_fault_after("place_order", VenueUnavailable("timed out"))
+    h.venue.inject_fault("find_order", RateLimited("too many requests"))
+    sig = h.signal(TICKER, "yes", contracts=6, win_probability="0.80", market_price="0.50")
+    h.run(0)
+    assert h.venue.holding(TICKER, Side.YES) == 6 and not h.events("TRADE_EXECUTED")   # bought, not yet known
+    h.settle(TICKER, "yes")
+    h.run(30)
+    pid = f"pos-{sig.signal_id}"
+    assert h.events("TRADE_EXECUTED", position_id=pid)
+    p = h.position(pid)
+    assert (p.status, p.exit_reason, p.contracts) == (PositionStatus.CLOSED, "settlement", 0)
+    assert [e["contracts"] for e in h.events("POSITION_SETTLED", position_id=pid)] == [6]

@@ -13,7 +13,6 @@ import io
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from loguru import logger
@@ -21,7 +20,7 @@ from loguru import logger
 from actors.clock import VirtualClock
 from adapters.commands import simulate as simulate_cmd
 from adapters.fault_sim.faults import KINDS
-from adapters.fault_sim.invariants import Observation, check_invariants
+from adapters.fault_sim.invariants import check_invariants
 from adapters.fault_sim.runner import SimRun, run_seed
 from adapters.fault_sim.venue import ObservedVenue, position_of
 from config.loader import load_config
@@ -148,7 +147,8 @@ def test_a_fill_missing_from_the_ledger_is_caught(clean_run):
 
 def test_an_open_position_the_venue_no_longer_holds_is_caught(clean_run):
     repo = clean_run.engine.repository
-    closed = next(p for p in repo.all_positions() if p.status is PositionStatus.CLOSED and not p.exit_reason.startswith("reconciled"))
+    closed = next(p for p in repo.all_positions()
+                  if p.status is PositionStatus.CLOSED and not p.exit_reason.startswith("reconciled"))
     # The database says it is still open with everything held; the venue sold it all.
     repo.upsert_position(dataclasses.replace(closed, status=PositionStatus.OPEN, contracts=closed.initial_contracts))
     found = check_invariants(clean_run.observation())

@@ -15,8 +15,9 @@ def rerun_hint(seed: int) -> str:
 
 def seed_lines(r: SeedResult) -> list[str]:
     faults = ", ".join(f"{k} x{n}" if n > 1 else k for k, n in r.injected) or "none"
+    restarts = f"{r.restarts} restart{'' if r.restarts == 1 else 's'}"
     head = (f"seed {r.seed:<6} {'ok  ' if r.ok else 'FAIL'}  {r.positions} positions ({r.closed} closed), "
-            f"{r.orders} orders, {r.restarts} restart{'' if r.restarts == 1 else 's'}, budget {r.budget}/min, {r.wall_s:.2f}s  faults: {faults}")
+            f"{r.orders} orders, {restarts}, budget {r.budget}/min, {r.wall_s:.2f}s  faults: {faults}")
     lines = [head]
     for v in r.violations[:SHOWN_VIOLATIONS]:
         lines.append(f"    {v}")

@@ -31,6 +31,7 @@ from adapters.reconcile import reconcile
 from adapters.session import Settle
 from adapters.sim_game import BookUpdate
 from config.schema import Config
+from models.budget import CallBudget
 from models.messages import ExitFill, ForwardToPosition, MarketSettled, ModelProbabilityUpdated
 from models.money import ZERO
 from models.position import PositionStatus
@@ -38,7 +39,7 @@ from models.priorities import Priority
 from models.signal import TradingSignal
 
 TAIL = timedelta(minutes=12)          # long enough for a LOW exit's ten 60 s walks
-BUDGETS = (6, 10, 15, 30, 60)   # calls per minute; the tight ones make the budget bind
+BUDGETS = (6, 10, 15, 30, 60)  # calls per minute; the tight ones make the budget bind
 
 BuildEngine = Callable[..., Any]      # run.build_paper_engine's signature
 
@@ -176,8 +177,8 @@ class SimRun:
             return False
         pid = self._crash_rng.choice(live)
         self.planted[pid] += 1
-        bad = ExitFill(f"planted-crash-{f.index}", "planted_crash", Priority.LOW, None, ZERO, ZERO,  # type: ignore[arg-type]
-                       "", "", None, self.engine.clock.now())
+        bad = ExitFill(f"planted-crash-{f.index}", "planted_crash", Priority.LOW,
+                       None, ZERO, ZERO, "", "", None, self.engine.clock.now())  # type: ignore[arg-type]
         system.rt.send(system.refs.supervisor, ForwardToPosition(pid, bad))
         return True
 
@@ -185,16 +186,25 @@ class SimRun:
         now = self.engine.clock.now()
         self._shutdown()
         self.engine = self._build(now, fresh=False)
-        self._reconcile(final=False)            # before anything is sent
-        self.engine.system.resume_open_positions()
+        report = self._reconcile(final=False)   # before anything is sent
+        # The new process's budget counts what the old one and reconciliation spent this minute.
+        self.engine.system.count_prior_calls(self.call_times + report.call_times)
+        self.engine.system.resume_open_positions(skip=report.unconfirmed_positions)
         self.restarts += 1
 
-    def _reconcile(self, *, final: bool) -> None:
+    def _reconcile(self, *, final: bool):  # type: ignore[no-untyped-def]
         mark = len(self.venue.call_log)
-        report = reconcile(self.venue, self.engine.repository, self.engine.audit, self.engine.clock)
+        # Reconciliation keeps the same call budget as the engine: the calls of the last minute
+        # (earlier processes, earlier reconciliations) count, and it waits (virtual time) for room.
+        budget = CallBudget(self.config.monitoring.max_api_calls_per_minute)
+        for t in sorted(self.call_times + self.reconcile_times):
+            budget.record(t)
+        report = reconcile(self.venue, self.engine.repository, self.engine.audit, self.engine.clock,
+                           budget=budget, wait=self.engine.scheduler.run_until)
         self.reconcile_times += [t for t, _ in self.venue.call_log[mark:]]
         if final:
             self.final_alerts = list(report.alerts)
+        return report
 
     def _shutdown(self) -> None:
         """Stop the engine like a process that exits: its RateLimiter's call log is kept."""
