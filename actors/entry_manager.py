@@ -118,6 +118,12 @@ class EntryManager(ArbeesActor):
             expected_price=sig.market_price, market_price=sig.market_price, edge=sig.edge,
             win_probability=sig.win_probability, signal_ts=sig.ts, source=sig.source, sport=sig.sport)
         key = (sig.ticker, sig.side.value)
+        if not (0 <= sig.win_probability <= 1):
+            self._reject(sig, f"win_probability {sig.win_probability} is not between 0 and 1")
+            return
+        if sig.contracts is not None and sig.contracts <= 0:
+            self._reject(sig, f"contracts {sig.contracts} must be a positive whole number")
+            return
         if self.halted:
             self._reject(sig, f"entries halted ({self.halted})")
             return

@@ -14,6 +14,8 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from loguru import logger
+
 from actors.base import ArbeesActor
 from models.market import Quote
 from models.messages import (
@@ -40,6 +42,7 @@ class PriceCache(ArbeesActor):
         self.fetches = 0          # multi-market reads sent
         self.hits = 0
         self.forwarded = 0
+        self.rejected = 0
 
     def handle(self, message: Any) -> None:
         match message:
@@ -61,6 +64,11 @@ class PriceCache(ArbeesActor):
                 self.unknown(message)
 
     def _store_and_forward(self, q: Quote) -> None:
+        problem = quote_problem(q)
+        if problem is not None:
+            self.rejected += 1
+            logger.warning("price cache: dropped a quote for {}: {}", q.ticker, problem)
+            return
         old = self._quotes.get(q.ticker)
         if old is not None and q.ts < old.ts:
             return  # out of order: keep the newer
@@ -115,3 +123,19 @@ def _same_for_holders(a: Quote, b: Quote) -> bool:
     """True when nothing a position marks at has changed: the bids of both sides (so the spread
     too) and the close time. Volume alone does not wake positions; their next tick reads it."""
     return (a.yes_bid == b.yes_bid and a.yes_ask == b.yes_ask and a.close_time == b.close_time)
+
+
+def quote_problem(q: Quote) -> str | None:
+    """Why a quote cannot be trusted (None when it can): prices outside [0, 1] or finer than the
+    database keeps, or a crossed book. A bad quote must never move a mark, a peak or a stop."""
+    for name in ("yes_bid", "yes_ask", "last"):
+        v = getattr(q, name)
+        if v is None:
+            continue
+        if not v.is_finite() or v < 0 or v > 1:
+            return f"{name} {v} is not a price between 0 and 1"
+        if v.as_tuple().exponent < -6:
+            return f"{name} {v} has more than 6 decimal places"
+    if q.yes_bid is not None and q.yes_ask is not None and q.yes_bid > q.yes_ask:
+        return f"crossed book: bid {q.yes_bid} above ask {q.yes_ask}"
+    return None

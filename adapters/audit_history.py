@@ -13,7 +13,7 @@ Events read (others are skipped, so newer logs keep working):
 - EXIT_COMPLETED / EXIT_GAVE_UP: how an exit ended (outcome, filled).
 - POSITION_SETTLED: contracts paid out at settlement (contracts, payout).
 - POSITION_CLOSED: the position closed (reason, realized_pnl, exit_fees).
-- ACTOR_RESTARTED: counted (the history shows how often a position was restarted).
+- ACTOR_RESTARTED: counted (how often the position's actor, or its exit's executor, restarted).
 
 A line that is not a JSON object with "ts" and "event", or one of these events with a field
 of the wrong type, is an AuditLogError naming the file, the line and the field.

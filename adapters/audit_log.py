@@ -67,7 +67,14 @@ class Audit:
 
 def _jsonl_sink(path: Path) -> Callable[[Any], None]:
     path.parent.mkdir(parents=True, exist_ok=True)
+    torn = False
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as existing:          # a line cut short by a kill -9 ends here
+            existing.seek(-1, 2)
+            torn = existing.read(1) != b"\n"
     handle = path.open("a", encoding="utf-8")
+    if torn:
+        handle.write("\n")
     lock = threading.Lock()
 
     def sink(message: Any) -> None:

@@ -89,7 +89,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
             continue
         repository.update_order(snap)
         if snap.filled_count > rec.filled_count:
-            report.fills_recorded += _record_fill(repository, rec, snap)
+            report.fills_recorded += _record_fill(repository, rec, snap, audit)
             if rec.exit_id and rec.position_id:
                 interrupted[(rec.position_id, rec.exit_id)] = interrupted.get((rec.position_id, rec.exit_id), 0) + (
                     snap.filled_count - rec.filled_count)
@@ -146,6 +146,10 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
                                                          exit_reason="reconciled: not on venue",
                                                          contracts=0))
                 report.positions_closed.append(state.position_id)
+                audit.emit("POSITION_CLOSED", f"{ticker} {state.side.value}: CLOSED by reconciliation: not on the venue",
+                           position_id=state.position_id, market=ticker, side=state.side,
+                           reason="reconciled: not on venue", realized_pnl=state.realized_pnl,
+                           exit_fees=state.exit_fees, entry_fees=state.entry_fees, contracts_dropped=state.contracts)
                 alert(f"{state.position_id}: {state.contracts} {state.side.value} {ticker} not on the venue; "
                       "closed in the database", position_id=state.position_id, market=ticker)
             elif held_on_venue < state.contracts:
@@ -177,7 +181,7 @@ def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore
     raise AssertionError("unreachable")
 
 
-def _record_fill(repository, rec, snap: OrderSnapshot) -> int:  # type: ignore[no-untyped-def]
+def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # type: ignore[no-untyped-def]  # type: ignore[no-untyped-def]
     """The part of the order that filled since the database last heard, as one ledger entry."""
     n = snap.filled_count - rec.filled_count
     total = (snap.avg_fill_price or ZERO) * snap.filled_count
@@ -187,6 +191,11 @@ def _record_fill(repository, rec, snap: OrderSnapshot) -> int:  # type: ignore[n
     ok = repository.record_fill(Fill(f"{snap.order_id}-{snap.filled_count}", snap.order_id, snap.client_order_id,
                                      snap.ticker, snap.side, snap.action, n, price, fee,
                                      snap.created_ts or rec.updated_at))
+    if ok and snap.action is Action.SELL and audit is not None:
+        audit.emit("ORDER_FILLED", f"{snap.ticker} {snap.side.value}: FILLED sold {n} at {price:.4f} (fee {fee}) "
+                                   "while no process watched (found by reconciliation)",
+                   position_id=rec.position_id, market=snap.ticker, exit_id=rec.exit_id, order_id=snap.order_id,
+                   client_order_id=snap.client_order_id, contracts=n, price=price, fee=fee)
     return 1 if ok else 0
 
 
@@ -212,6 +221,7 @@ def _adopt_entry(repository, rec, snap: OrderSnapshot, report, audit, clock) -> 
                                  f"position {pid} recovered", trade_id=snap.order_id, position_id=pid,
                order_id=snap.order_id, client_order_id=snap.client_order_id, status=snap.status,
                entry_price=state.entry_price, contracts=snap.filled_count, cost=state.entry_price * snap.filled_count,
+               fees=snap.fees,
                platform=s.platform, market=s.ticker, side=s.side, signal_id=s.signal_id)
 
 

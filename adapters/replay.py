@@ -33,6 +33,7 @@ from models.signal import TradingSignal
 
 KNOWN_TYPES = ("quote", "game", "signal", "settle")
 MAX_WHOLE = 10 ** 12    # sizes, volumes, scores, periods and contracts all stay far below it
+PRICE_PLACES = Decimal("0.000001")
 
 
 class ReplayError(ValueError):
@@ -85,9 +86,12 @@ class _Line:
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
             raise self.fail(field, "a dollar price such as \"0.4500\"", v)
         try:
-            return to_price(v, field)
+            d = to_price(v, field)
         except ValueError:
             raise self.fail(field, "a dollar price between 0 and 1 such as \"0.4500\"", v) from None
+        if d != d.quantize(PRICE_PLACES):   # the database keeps 6 places and never rounds money
+            raise self.fail(field, "a dollar price with at most 6 decimal places", v)
+        return d
 
     def integer(self, field: str, optional: bool = False, minimum: int = 0) -> int | None:
         v = self.obj.get(field)

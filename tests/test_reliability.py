@@ -228,3 +228,28 @@ def test_a_crashed_executor_is_restarted_and_takes_over_its_resting_order(make_e
     assert h.double_exit_orders == []
     assert not h.events("ORDER_REJECTED")
     assert h.position(pid).contracts == 5 == h.venue.holding(TICKER, Side.YES)
+
+
+def test_untrustworthy_quotes_and_signals_are_refused_at_the_door(make_engine):
+    from models.market import Quote
+
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    pid = h.enter(TICKER, "yes", contracts=5, win_probability="0.60", market_price="0.50")
+    peak = h.position(pid).peak_price
+    for bad in (Quote(TICKER, h.now(), Decimal("0.90"), Decimal("0.50")),           # crossed
+                Quote(TICKER, h.now(), Decimal("0.5000001"), Decimal("0.51")),      # finer than stored
+                Quote(TICKER, h.now(), Decimal("1.5"), None)):                       # not a price
+        h.system.push_quote(bad)
+    h.run(0)
+    assert h.position(pid).peak_price == peak
+    assert not h.events("EXIT_TRIGGERED", position_id=pid)
+    assert h.system.proxy_attr(h.system.refs.price_cache, "rejected") == 3
+    h.system.push_signal(TradingSignal("p15", h.now(), "G1", "nba", "KXOTHER", "paper", Side.YES, "default",
+                                       Decimal("1.5"), Decimal("0.50")))
+    h.system.push_signal(TradingSignal("neg", h.now(), "G1", "nba", "KXOTHER", "paper", Side.NO, "default",
+                                       Decimal("0.7"), Decimal("0.50"), contracts=-3))
+    h.run(0)
+    reasons = {e["signal_id"]: e["reason"] for e in h.events("SIGNAL_REJECTED")}
+    assert "not between 0 and 1" in reasons["p15"] and "positive whole number" in reasons["neg"]
+    assert not h.events("ACTOR_CRASHED")

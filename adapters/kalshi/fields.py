@@ -19,6 +19,7 @@ from models.money import HUNDRED, ZERO
 # two such fees overflows the decimal context) out of the arithmetic that follows.
 MAX_DECIMAL = Decimal(10) ** 12          # dollars or contracts: the database keeps 12 integer digits
 MAX_LEGACY_INT = 10 ** 15                # integer cents, counts and Unix seconds
+DOLLAR_PLACES = Decimal("0.000001")
 
 
 def bad(where: str, expected: str, found: object) -> MalformedPayload:
@@ -77,9 +78,15 @@ def legacy_int(value: object, where: str) -> int:
 
 def dollars(obj: Mapping[str, Any], name: str, where: str, *, legacy_cents: str | None = None,
             required: bool = True) -> Decimal | None:
-    """`name` ("0.5600") as Decimal dollars, else `legacy_cents` (56) / 100, else None/raise."""
+    """`name` ("0.5600") as Decimal dollars, else `legacy_cents` (56) / 100, else None/raise.
+
+    At most 6 decimal places (Kalshi sends 4): the database keeps 6 and refuses to round, so a
+    finer price would make every write of a position marked with it fail."""
     if obj.get(name) is not None:
-        return decimal_text(obj[name], f"{where}.{name}")
+        d = decimal_text(obj[name], f"{where}.{name}")
+        if d != d.quantize(DOLLAR_PLACES):
+            raise bad(f"{where}.{name}", "a dollar amount with at most 6 decimal places", obj[name])
+        return d
     if legacy_cents is not None and obj.get(legacy_cents) is not None:
         return Decimal(legacy_int(obj[legacy_cents], f"{where}.{legacy_cents}")) / HUNDRED
     if required:
