@@ -130,6 +130,10 @@ class EntryManager(ArbeesActor):
         if key in self._keys:
             self._reject(sig, f"a position on {sig.ticker} {sig.side.value} is already open or pending")
             return
+        if self.platform == "kalshi" and (sig.ticker, sig.side.other.value) in self._keys:
+            # Kalshi nets YES and NO of one market: buying the other side would sell ours.
+            self._reject(sig, f"{sig.ticker} {sig.side.other.value} is held and Kalshi nets the two sides")
+            return
         if sig.signal_id in self._seen or self._known_signal(sig.signal_id):
             self._reject(sig, "duplicate signal id (already handled)")
             return

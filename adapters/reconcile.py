@@ -109,6 +109,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
                 filled_at=clock.now(), detail="interrupted by a restart; fills found by reconciliation"))
 
     by_market: dict[str, int] = {}
+    sides: dict[str, set[Side]] = {}
     for state in repository.load_open_positions():
         rebuilt, _ = rebuild_position(repository, state)
         if rebuilt != state:
@@ -124,6 +125,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
         if rebuilt.contracts > 0:
             sign = 1 if rebuilt.side is Side.YES else -1
             by_market[rebuilt.ticker] = by_market.get(rebuilt.ticker, 0) + sign * rebuilt.contracts
+            sides.setdefault(rebuilt.ticker, set()).add(rebuilt.side)
     try:
         venue_net = {p.ticker: p.position for p in _retrying(venue.get_positions, report)}
     except VenueError as exc:
@@ -132,6 +134,15 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
     for ticker in sorted(set(by_market) | {t for t, n in venue_net.items() if n}):
         ours, theirs = by_market.get(ticker, 0), venue_net.get(ticker, 0)
         if ours == theirs:
+            continue
+        unsure = [p.position_id for p in repository.load_open_positions()
+                  if p.ticker == ticker and p.position_id in report.unconfirmed_positions]
+        if len(sides.get(ticker, ())) > 1 or unsure:
+            # The venue reports one net number per market (YES - NO), and an order of ours there is
+            # unconfirmed or we hold both sides: which position differs is not knowable. Alert only.
+            alert(f"{ticker}: the venue nets {theirs}, the database {ours}; not adjusted automatically "
+                  f"({'orders unconfirmed' if unsure else 'positions on both sides'})", market=ticker,
+                  venue=theirs, database=ours)
             continue
         if abs(theirs) > abs(ours) and (ours == 0 or (ours > 0) == (theirs > 0)):
             alert(f"{ticker}: the venue holds {theirs}, the database {ours}; not adopted (Arbees trades only "

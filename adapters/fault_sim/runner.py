@@ -188,7 +188,7 @@ class SimRun:
         self.engine = self._build(now, fresh=False)
         report = self._reconcile(final=False)   # before anything is sent
         # The new process's budget counts what the old one and reconciliation spent this minute.
-        self.engine.system.count_prior_calls(self.call_times + report.call_times)
+        self.engine.system.count_prior_calls(self.call_times + self.reconcile_times)
         self.engine.system.resume_open_positions(skip=report.unconfirmed_positions)
         self.restarts += 1
 
