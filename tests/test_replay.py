@@ -1,0 +1,126 @@
+"""Replays: the file format (strict, with line-numbered errors), `replay --json`, and the real
+Kalshi NBA recording converted and replayed end to end (skipped when ../shared is absent)."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import run
+from adapters.audit_log import read_audit
+from adapters.replay import ReplayError, read_replay
+from adapters.repository import Repository
+from models.market import Quote
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+NBA = SHARED / "data" / "kalshi-nba-2025-11-22-LAC-CHA"
+
+
+def write(path: Path, lines: list) -> Path:
+    path.write_text("".join((l if isinstance(l, str) else json.dumps(l)) + "\n" for l in lines), encoding="utf-8")
+    return path
+
+
+def q(ts: str, bid: str, ask: str, **extra) -> dict:
+    return {"ts": ts, "type": "quote", "ticker": "KX-T", "yes_bid": bid, "yes_ask": ask, **extra}
+
+
+SCENARIO = [
+    q("2026-01-10T18:00:00Z", "0.49", "0.50", volume=1000),
+    {"ts": "2026-01-10T18:00:01Z", "type": "signal", "ticker": "KX-T", "side": "yes", "signal_type": "default",
+     "win_probability": "0.70", "contracts": 10, "sport": "nba"},
+    q("2026-01-10T18:00:30Z", "0.58", "0.59", volume=1100),     # +16%: stage 1 sells 5
+    q("2026-01-10T18:02:00Z", "0.62", "0.63", volume=1200),     # peak 0.62
+    q("2026-01-10T18:04:00Z", "0.56", "0.57", volume=1300),     # trailing stop: 0.62 - 5c = 0.57 >= 0.56
+    {"ts": "2026-01-10T20:00:00Z", "type": "settle", "ticker": "KX-T", "result": "yes"},
+    {"ts": "2026-01-10T20:00:01Z", "type": "future-kind", "whatever": 1},          # skipped, not an error
+]
+
+
+def test_replay_json_reports_each_exit_in_fill_order(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    path = write(tmp_path / "r.jsonl", SCENARIO)
+    assert run.main(["replay", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (pos,) = out["positions"]
+    assert (pos["ticker"], pos["side"], pos["contracts"], pos["status"]) == ("KX-T", "yes", 10, "closed")
+    assert Decimal(pos["entry_price"]) == Decimal("0.50")
+    reasons = [(e["reason"], e["priority"], e["contracts"]) for e in pos["exits"]]
+    assert reasons == [("partial_exit_target", "MEDIUM", 5), ("trailing_stop", "HIGH", 5)]
+    assert [e["ts"] for e in pos["exits"]] == sorted(e["ts"] for e in pos["exits"])
+    assert all(isinstance(e["price"], str) for e in pos["exits"])
+    realized = sum(Decimal(e["price"]) * e["contracts"] for e in pos["exits"]) - Decimal("0.50") * 10
+    fees = Decimal(pos["entry_fees"]) + Decimal(pos["exit_fees"])
+    assert Decimal(pos["realized_pnl"]) == realized - fees
+    assert out["totals"]["exits_by_reason"] == {"partial_exit_target": 1, "trailing_stop": 1}
+    # The database rows and the audit log tell the same story.
+    events = read_audit(tmp_path / run.REPLAY_AUDIT)
+    assert [e["event"] for e in events if e["event"] in ("TRADE_EXECUTED", "POSITION_CLOSED")] == [
+        "TRADE_EXECUTED", "POSITION_CLOSED"]
+    assert sum(e["contracts"] for e in events if e["event"] == "ORDER_FILLED") == 10
+
+
+@pytest.mark.parametrize("line, field", [
+    ('{"ts": "2026-01-10T18:00:00", "type": "quote", "ticker": "A", "yes_bid": "0.4", "yes_ask": "0.5"}', "ts"),
+    ('{"ts": "2026-01-10T18:00:00Z", "type": "quote", "ticker": "A", "yes_bid": "1.4", "yes_ask": "0.5"}', "yes_bid"),
+    ('{"ts": "2026-01-10T18:00:00Z", "type": "quote", "ticker": "A", "yes_bid": "0.6", "yes_ask": "0.5"}', "yes_bid"),
+    ('{"ts": "2026-01-10T18:00:00Z", "type": "signal", "ticker": "A", "side": "maybe", "signal_type": "x", '
+     '"win_probability": "0.6"}', "side"),
+    ('{"ts": "2026-01-10T18:00:00Z", "type": "signal", "ticker": "A", "side": "yes", "signal_type": "x"}',
+     "win_probability"),
+    ('{"ts": "2026-01-10T18:00:00Z", "type": "game", "game_id": "g", "sport": "nba", "home_score": -1, '
+     '"away_score": 0, "period": 1, "clock": 300}', "home_score"),
+    ('{"ts": "2026-01-10T18:00:00Z", "type": "settle", "ticker": "A", "result": "draw"}', "result"),
+    ('{"ts": "2026-01-10T18:00:00Z"}', "type"),
+])
+def test_a_malformed_line_names_the_file_line_and_field(tmp_path, line, field):
+    path = write(tmp_path / "bad.jsonl", [q("2026-01-10T17:59:00Z", "0.4", "0.5"), line])
+    with pytest.raises(ReplayError) as err:
+        read_replay(path)
+    message = str(err.value)
+    assert f"{path}:2" in message and repr(field) in message and "expected" in message
+
+
+def test_not_json_and_time_going_backwards_are_errors(tmp_path):
+    with pytest.raises(ReplayError, match=r"bad\.jsonl:1: not valid JSON"):
+        read_replay(write(tmp_path / "bad.jsonl", ["{oops"]))
+    with pytest.raises(ReplayError, match=r":2: field 'ts': expected a time at or after"):
+        read_replay(write(tmp_path / "back.jsonl", [q("2026-01-10T18:00:00Z", "0.4", "0.5"),
+                                                    q("2026-01-10T17:00:00Z", "0.4", "0.5")]))
+
+
+def test_a_bad_replay_file_changes_nothing_and_exits_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path / "bad.jsonl", [q("2026-01-10T18:00:00Z", "0.4", "0.5"), "{oops"])
+    assert run.main(["replay", str(path)]) == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err
+    assert not (tmp_path / run.REPLAY_DB).exists() and not (tmp_path / run.REPLAY_AUDIT).exists()
+
+
+def test_empty_sides_are_read_as_no_market(tmp_path):
+    events, _ = read_replay(write(tmp_path / "e.jsonl", [q("2026-01-10T18:00:00Z", "0", "1"),
+                                                          q("2026-01-10T18:00:01Z", None, "0.5")]))
+    (_, a), (_, b) = events
+    assert isinstance(a, Quote) and (a.yes_bid, a.yes_ask) == (None, None)
+    assert (b.yes_bid, b.yes_ask) == (None, Decimal("0.5"))
+
+
+@pytest.mark.skipif(not NBA.exists(), reason="../shared/data/kalshi-nba-2025-11-22-LAC-CHA is absent")
+def test_the_real_nba_recording_converts_and_replays_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert run.main(["convert-recording", str(NBA), "--out", "nba.jsonl"]) == 0
+    assert "11442 quotes" in capsys.readouterr().out
+    events, _ = read_replay(tmp_path / "nba.jsonl")
+    assert sum(isinstance(p, Quote) for _, p in events) == 11442
+    assert run.main(["replay", "nba.jsonl", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["totals"]["positions"] == 6 and out["totals"]["open"] == 0
+    for pos in out["positions"]:                 # every contract bought was sold or settled
+        assert sum(e["contracts"] for e in pos["exits"]) == pos["contracts"]
+    from adapters.database import connect
+    repo = Repository(connect(str(tmp_path / run.REPLAY_DB)), None)
+    assert sorted(p.position_id for p in repo.all_positions()) == sorted(p["position_id"] for p in out["positions"])
