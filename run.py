@@ -99,8 +99,8 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
 # --- commands ----------------------------------------------------------------------------------
 
 def cmd_paper(args: argparse.Namespace, config: Config) -> int:
-    from adapters.sim_game import SimulatedGame, make_session, merge_events
     from adapters.session import VirtualSession
+    from adapters.sim_game import SimulatedGame, make_session, merge_events
 
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     audit_path = args.audit or SIM_AUDIT
@@ -209,9 +209,9 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     migrate(db, clock)
     repository = Repository(db, clock)
     rt = Runtime(clock, scheduler, activity, audit)
-    from adapters.reconcile import reconcile
     import time as wall_time
 
+    from adapters.reconcile import reconcile
     from models.budget import CallBudget
     # Before anything is sent; it keeps the call budget (waiting on the wall clock for room).
     report = reconcile(venue, repository, audit, clock, budget=CallBudget(config.monitoring.max_api_calls_per_minute),

@@ -13,7 +13,6 @@ PositionState handed to the supervisor, which starts its PositionActor.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,9 +22,26 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
+from models.durations import seconds
 from models.messages import (
-    CallKind, ExposureReleased, ForwardToPosition, GetQuote, HaltEntries, PositionClosed, QuoteUpdated, RebalanceOffer,
-    RecordFill, RecordOrderPending, RecordOrderRejected, RecordOrderUpdate, RecordSignal, RestoreExposure, SavePosition, SignalReceived, StartPosition, VenueCall,
+    CallKind,
+    ExposureReleased,
+    ForwardToPosition,
+    GetQuote,
+    HaltEntries,
+    PositionClosed,
+    QuoteUpdated,
+    RebalanceOffer,
+    RecordFill,
+    RecordOrderPending,
+    RecordOrderRejected,
+    RecordOrderUpdate,
+    RecordSignal,
+    RestoreExposure,
+    SavePosition,
+    SignalReceived,
+    StartPosition,
+    VenueCall,
     VenueResult,
 )
 from models.money import ZERO, fmt_money, q6
@@ -161,7 +177,7 @@ class EntryManager(ArbeesActor):
     def _on_quote(self, rid: str, msg: QuoteUpdated) -> None:
         p = self._pending[rid]
         sig = p.signal
-        ttl = timedelta(seconds=float(self.config.monitoring.price_cache_ttl_secs))
+        ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
         q = msg.quote
         if q is None or not q.is_fresh(self.rt.clock.now(), ttl) or q.ask(sig.side) is None:
             self._release(sig)

@@ -15,7 +15,6 @@ Safety rules it keeps:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,11 +22,33 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs
 from adapters.venue import OrderNotFound, OrderRejected
 from config.schema import Config
-from models.execution import NoMarket, PricedOrder, initial_exit_price, marketable_price, walked_price
+from models.durations import seconds
+from models.execution import (
+    NoMarket,
+    PricedOrder,
+    initial_exit_price,
+    marketable_price,
+    walked_price,
+)
 from models.market import Quote, Side
 from models.messages import (
-    CallKind, CancelExit, ExitEnded, ExitFill, ForwardToPosition, GetQuote, OrderTimedOut, Preempt, QuoteUpdated,
-    RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderRejected, RecordOrderUpdate, VenueCall, VenueResult,
+    CallKind,
+    CancelExit,
+    ExitEnded,
+    ExitFill,
+    ForwardToPosition,
+    GetQuote,
+    OrderTimedOut,
+    Preempt,
+    QuoteUpdated,
+    RecordExitAttempt,
+    RecordExitEvent,
+    RecordFill,
+    RecordOrderPending,
+    RecordOrderRejected,
+    RecordOrderUpdate,
+    VenueCall,
+    VenueResult,
 )
 from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
@@ -160,7 +181,7 @@ class ExecutorActor(ArbeesActor):
         self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id))
 
     def _priced(self, quote: Quote | None) -> None:
-        ttl = timedelta(seconds=float(self.config.monitoring.price_cache_ttl_secs))
+        ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
         try:
             if quote is None or not quote.is_fresh(self.rt.clock.now(), ttl):
                 raise NoMarket(f"{self.o.ticker}: no fresh quote")
@@ -234,7 +255,7 @@ class ExecutorActor(ArbeesActor):
         if self._timer is not None:
             self._timer.cancel()
         self._gen += 1
-        delay = timedelta(seconds=float(secs if secs is not None else self.cfg.timeout_secs))
+        delay = seconds(secs if secs is not None else self.cfg.timeout_secs)
         self._timer = self.rt.scheduler.call_later(delay, self.actor_ref, OrderTimedOut(self._gen))
 
     # venue answers -----------------------------------------------------------------------

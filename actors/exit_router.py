@@ -21,7 +21,14 @@ from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.exit_rules import ExitTrigger
 from models.messages import (
-    CancelExit, ExecutorCrashed, ExitEnded, ExitStarted, ExitTriggered, ForwardToPosition, PositionClosed, Preempt,
+    CancelExit,
+    ExecutorCrashed,
+    ExitEnded,
+    ExitStarted,
+    ExitTriggered,
+    ForwardToPosition,
+    PositionClosed,
+    Preempt,
 )
 from models.priorities import Priority
 

@@ -23,7 +23,13 @@ from actors.base import ArbeesActor
 from models.game import GameState, GameStatus
 from models.market import Side
 from models.messages import (
-    CallKind, ForwardToMarket, GetQuote, ModelProbabilityUpdated, QuoteUpdated, SignalReceived, VenueCall,
+    CallKind,
+    ForwardToMarket,
+    GetQuote,
+    ModelProbabilityUpdated,
+    QuoteUpdated,
+    SignalReceived,
+    VenueCall,
     VenueResult,
 )
 from models.money import ONE

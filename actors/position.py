@@ -18,17 +18,32 @@ from typing import Any
 from actors.base import ArbeesActor
 from actors.wiring import Refs
 from config.schema import Config
+from models.durations import seconds
 from models.exit_rules import ExitContext, evaluate_exits, near_threshold
 from models.market import Quote, Side
 from models.messages import (
-    CircuitBreakerTripped, ExitEnded, ExitFill, ExitStarted, ExitTriggered, ExposureReleased, GetQuote,
-    MarketSettled, ModelProbabilityUpdated, PnlRealized, PositionClosed, QuoteUpdated, RebalanceOffer,
-    RecordExitEvent, SavePosition, Subscribe, Unsubscribe, Wake,
+    CircuitBreakerTripped,
+    ExitEnded,
+    ExitFill,
+    ExitStarted,
+    ExitTriggered,
+    ExposureReleased,
+    GetQuote,
+    MarketSettled,
+    ModelProbabilityUpdated,
+    PnlRealized,
+    PositionClosed,
+    QuoteUpdated,
+    RebalanceOffer,
+    RecordExitEvent,
+    SavePosition,
+    Subscribe,
+    Unsubscribe,
+    Wake,
 )
 from models.money import ONE, ZERO, fmt_money
 from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus
-
 
 SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the exit in flight
 
@@ -53,8 +68,8 @@ class PositionActor(ArbeesActor):
         self._last_eval = None
         self._active: set[str] = set()
         m = config.monitoring
-        self._normal = timedelta(seconds=float(m.normal_interval_secs))
-        self._urgent = timedelta(seconds=float(m.urgent_interval_secs))
+        self._normal = seconds(m.normal_interval_secs)
+        self._urgent = seconds(m.urgent_interval_secs)
         self.evaluations = 0
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
 
@@ -128,7 +143,7 @@ class PositionActor(ArbeesActor):
         self._last_eval = now
         self.evaluations += 1
         before = self.state
-        ttl = timedelta(seconds=float(self.config.monitoring.price_cache_ttl_secs))
+        ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
         if self.quote is not None and self.quote.is_fresh(now, ttl):
             self.state = mark_position(self.state, self.quote, now, self.config)
         elif not persist:

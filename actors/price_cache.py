@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from datetime import timedelta
 from typing import Any
 
 from loguru import logger
 
 from actors.base import ArbeesActor
+from models.durations import seconds
 from models.market import Quote
 from models.messages import (
-    CallKind, FlushMisses, GetQuote, QuotePushed, QuoteUpdated, Subscribe, Unsubscribe, VenueCall, VenueResult,
+    CallKind,
+    FlushMisses,
+    GetQuote,
+    QuotePushed,
+    QuoteUpdated,
+    Subscribe,
+    Unsubscribe,
+    VenueCall,
+    VenueResult,
 )
 
 
@@ -29,7 +37,7 @@ class PriceCache(ArbeesActor):
     def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100) -> None:
         super().__init__(rt, "cache")
         self.rate_limiter = rate_limiter
-        self.ttl = timedelta(seconds=float(ttl_secs))
+        self.ttl = seconds(ttl_secs)
         self.max_batch = max_batch
         self._quotes: dict[str, Quote] = {}
         self._subs: dict[str, dict[str, Any]] = defaultdict(dict)

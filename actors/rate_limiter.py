@@ -25,7 +25,15 @@ from loguru import logger
 from actors.base import ArbeesActor
 from adapters.venue import RateLimited, Venue, VenueError, VenueUnavailable
 from models.budget import WINDOW, CallBudget
-from models.messages import ApiCallFailed, BudgetFreed, CallKind, PriorCalls, RetryCall, VenueCall, VenueResult
+from models.messages import (
+    ApiCallFailed,
+    BudgetFreed,
+    CallKind,
+    PriorCalls,
+    RetryCall,
+    VenueCall,
+    VenueResult,
+)
 
 READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_order", "list_orders",
                           "get_positions", "get_fills", "get_balance"})

@@ -9,13 +9,19 @@ person who has looked (documented in the README).
 from __future__ import annotations
 
 from collections import deque
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from actors.base import ArbeesActor
 from config.schema import Config
-from models.messages import ApiCallFailed, CircuitBreakerTripped, HaltEntries, PnlRealized
+from models.durations import seconds
+from models.messages import (
+    ApiCallFailed,
+    CircuitBreakerTripped,
+    HaltEntries,
+    PnlRealized,
+)
 from models.money import ZERO, fmt_money
 
 
@@ -38,7 +44,7 @@ class RiskManager(ArbeesActor):
                     self._trip(f"daily loss {fmt_money(self.daily[day])} reached the limit "
                                f"-${self.cfg.daily_loss_limit_dollars}")
             case ApiCallFailed(ts=ts, method=method, error=error):
-                window = timedelta(seconds=float(self.cfg.api_failure_window_secs))
+                window = seconds(self.cfg.api_failure_window_secs)
                 self.failures.append(ts)
                 while self.failures and self.failures[0] <= ts - window:
                     self.failures.popleft()

@@ -16,7 +16,13 @@ from loguru import logger
 from actors.base import ArbeesActor
 from adapters.repository import ExitAttemptRecord, ExitRecord, Repository
 from models.messages import (
-    Flush, RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderPending, RecordOrderRejected, RecordOrderUpdate,
+    Flush,
+    RecordExitAttempt,
+    RecordExitEvent,
+    RecordFill,
+    RecordOrderPending,
+    RecordOrderRejected,
+    RecordOrderUpdate,
     RecordSignal,
     SavePosition,
 )

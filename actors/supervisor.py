@@ -18,11 +18,20 @@ from actors.base import ArbeesActor
 from actors.position import PositionActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
-from models.messages import (
-    ActorCrashed, CircuitBreakerTripped, ExecutorCrashed, Flush, ForwardToMarket, ForwardToPosition, HaltEntries, PositionClosed,
-    MarketSettled, SavePosition, StartPosition,
-)
 from models.ledger import reconcile_with_fills
+from models.messages import (
+    ActorCrashed,
+    CircuitBreakerTripped,
+    ExecutorCrashed,
+    Flush,
+    ForwardToMarket,
+    ForwardToPosition,
+    HaltEntries,
+    MarketSettled,
+    PositionClosed,
+    SavePosition,
+    StartPosition,
+)
 from models.orders import Action
 
 

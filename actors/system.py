@@ -25,11 +25,19 @@ from actors.wiring import Refs, Wired
 from adapters.repository import Repository
 from adapters.venue import Venue
 from config.schema import Config
-from models.messages import (
-    Flush, ForwardToMarket, PriorCalls, GameUpdated, MarketSettled, ModelProbabilityUpdated, QuotePushed, RestoreExposure,
-    SignalReceived, StartPosition,
-)
 from models.market import Quote
+from models.messages import (
+    Flush,
+    ForwardToMarket,
+    GameUpdated,
+    MarketSettled,
+    ModelProbabilityUpdated,
+    PriorCalls,
+    QuotePushed,
+    RestoreExposure,
+    SignalReceived,
+    StartPosition,
+)
 from models.signal import TradingSignal
 
 STOP_TIMEOUT_S = 10.0

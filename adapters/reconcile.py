@@ -22,16 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from loguru import logger
 
+from adapters.repository import ExitRecord
 from adapters.venue import OrderNotFound, Venue, VenueError
 from models.market import Side
 from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderSnapshot
 from models.position import PositionState, PositionStatus
 from models.tables import ExitStatus, StoredOrderStatus
-from adapters.repository import ExitRecord
 
 
 @dataclass

@@ -16,7 +16,12 @@ from typing import Any
 import yaml
 
 from config.schema import (
-    EXIT_CONDITIONS, ORDER_TYPES, PRICE_STRATEGIES, PRIORITIES, RETRY_STRATEGIES, Config,
+    EXIT_CONDITIONS,
+    ORDER_TYPES,
+    PRICE_STRATEGIES,
+    PRIORITIES,
+    RETRY_STRATEGIES,
+    Config,
 )
 from models.money import to_decimal
 

@@ -15,10 +15,11 @@ Decisions worth knowing:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from config.schema import Config
+from models.durations import seconds
 from models.market import Quote
 from models.money import HUNDRED
 from models.pnl import pnl_pct, price_at_pct
@@ -49,10 +50,6 @@ class ExitTrigger:
     stage: int | None = None  # partial_exit_target: the stage index
 
 
-def _secs(value: Decimal) -> timedelta:
-    return timedelta(seconds=float(value))  # durations only; never money
-
-
 def partial_stage_size(state: PositionState, fraction_pct: Decimal) -> int:
     size = int((Decimal(state.initial_contracts) * fraction_pct / HUNDRED).to_integral_value(ROUND_FLOOR))
     return min(size, state.contracts)
@@ -81,7 +78,7 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
             fire("time_based_urgent", minutes_left.quantize(Decimal("0.1")),
                  config.time_based_urgent.minutes_before_close, f"{minutes_left:.1f} min to close")
 
-    fresh = quote is not None and quote.is_fresh(now, _secs(config.monitoring.price_cache_ttl_secs))
+    fresh = quote is not None and quote.is_fresh(now, seconds(config.monitoring.price_cache_ttl_secs))
     mark = quote.bid(state.side) if fresh else None
     if fresh and quote is not None:
         _price_rules(state, quote, mark, config, context, fire)
