@@ -99,13 +99,22 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
         # The exit a restart interrupted never wrote its outcome: record what it sold in all
         # (every fill of every order of that exit, from the ledger).
         state = repository.load_position(pid)
-        sold = sum(f.count for o in repository.orders_for(pid) if o.exit_id == exit_id and o.order_id
-                   for f in repository.fills_for_order(o.order_id))
+        fills = [f for o in repository.orders_for(pid) if o.exit_id == exit_id and o.order_id
+                 for f in repository.fills_for_order(o.order_id)]
+        sold = sum(f.count for f in fills)
         if state is not None and sold > 0:
+            # What it sold, at what average price and fees (the summary and audit read them).
             repository.record_exit_event(ExitRecord(
                 position_id=pid, reason=state.exit_reason or "interrupted", priority=state.exit_priority or "",
                 status=ExitStatus.PREEMPTED, triggered_at=clock.now(), exit_id=exit_id, contracts=sold,
+                price=q6(sum((f.price * f.count for f in fills), ZERO) / sold),
+                fees=sum((f.fee for f in fills), ZERO),
                 filled_at=clock.now(), detail="interrupted by a restart; fills found by reconciliation"))
+            # ... and the same outcome in the audit log, which `run.py audit` checks against it.
+            audit.emit("EXIT_COMPLETED", f"{state.ticker} {state.side.value}: exit {exit_id} interrupted by a "
+                                         f"restart, {sold} sold (found by reconciliation)",
+                       position_id=pid, market=state.ticker, exit_id=exit_id, condition=state.exit_reason,
+                       outcome="preempted", filled=sold)
 
     by_market: dict[str, int] = {}
     sides: dict[str, set[Side]] = {}
