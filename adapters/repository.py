@@ -121,10 +121,40 @@ class Repository:
         self._clock = clock
         # The positions upsert's SQL, built once (see _prepare_upsert); () when it cannot be.
         self._upsert_sql: tuple[str, tuple[peewee.Field, ...]] | tuple[()] | None = None
+        self._prepared: dict[tuple[object, ...], tuple[str, tuple[peewee.Field, ...]] | tuple[()]] = {}
 
     def atomic(self) -> AbstractContextManager[object]:
         """A transaction (a savepoint when nested): `with repo.atomic(): ...`."""
         return self._db.atomic()
+
+    # statements on the Store's hot path, built once ------------------------------------------
+    def _insert(self, model: type[peewee.Model], data: dict[str, object]) -> None:
+        """model.insert(**data).execute(), from SQL built once per model and columns (peewee
+        rebuilds a statement's text on every call, which costs more than running it)."""
+        key = ("insert", model, tuple(data))
+        prepared = self._prepared.get(key)
+        full = _with_defaults(model, data)
+        if prepared is None:
+            prepared = self._prepared[key] = _prepare(model.insert(**full), model, full) if full else ()
+        if prepared:
+            sql, fields = prepared
+            self._db.execute_sql(sql, [f.db_value(full[f.name]) for f in fields])
+        else:
+            model.insert(**data).execute()
+
+    def _exists(self, model: type[peewee.Model], **equal: object) -> bool:
+        """Whether a row has every column equal to the value given (a prepared SELECT 1)."""
+        key = ("exists", model, tuple(equal))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            query = model.select(peewee.SQL("1")).where(
+                *[getattr(model, name) == value for name, value in equal.items()]).limit(peewee.SQL("1"))
+            prepared = self._prepared[key] = _prepare(query, model, equal)
+        if prepared:
+            sql, fields = prepared
+            return self._db.execute_sql(sql, [f.db_value(equal[f.name]) for f in fields]).fetchone() is not None
+        return model.select().where(
+            *[getattr(model, name) == value for name, value in equal.items()]).exists()
 
     # positions -----------------------------------------------------------------------------
     def upsert_position(self, position: PositionState) -> None:
@@ -184,15 +214,14 @@ class Repository:
         client_order_id: False, and the row is left as it is."""
         now = self._clock.now()
         with self._db.atomic():
-            if OrderRow.get_or_none(OrderRow.client_order_id == request.client_order_id) is not None:
+            if self._exists(OrderRow, client_order_id=request.client_order_id):
                 return False
-            OrderRow.insert(
+            self._insert(OrderRow, dict(
                 client_order_id=request.client_order_id, position_id=position_id, exit_id=exit_id,
                 ticker=request.ticker, side=request.side.value, action=request.action.value,
                 count=request.count, limit_price=request.limit_price,
                 time_in_force=request.time_in_force.value, status=StoredOrderStatus.PENDING.value,
-                created_at=now, updated_at=now,
-            ).execute()
+                created_at=now, updated_at=now))
         return True
 
     def update_order(self, snapshot: OrderSnapshot) -> None:
@@ -269,15 +298,14 @@ class Repository:
         with self._db.atomic():
             if position is not None:
                 self.upsert_position(position)
-            if record.exit_id is not None and PositionExitRow.get_or_none(
-                    (PositionExitRow.exit_id == record.exit_id) & (PositionExitRow.status == status.value)):
+            if record.exit_id is not None and self._exists(PositionExitRow, exit_id=record.exit_id,
+                                                           status=status.value):
                 return False
-            PositionExitRow.insert(
+            self._insert(PositionExitRow, dict(
                 position=record.position_id, exit_id=record.exit_id, reason=record.reason,
                 priority=record.priority, contracts=record.contracts, price=record.price, fees=record.fees,
                 status=status.value, triggered_at=record.triggered_at, filled_at=record.filled_at,
-                trigger_value=record.trigger_value, threshold=record.threshold, detail=record.detail,
-            ).execute()
+                trigger_value=record.trigger_value, threshold=record.threshold, detail=record.detail))
         return True
 
     def exits_for(self, position_id: str) -> tuple[ExitRecord, ...]:
@@ -310,6 +338,34 @@ def _upsert_query(data: dict[str, object]) -> peewee.Insert:
     columns = [f for f in PositionRow._meta.sorted_fields if f is not PositionRow.position_id]
     return (PositionRow.insert(**data)
             .on_conflict(conflict_target=[PositionRow.position_id], preserve=columns))
+
+
+def _prepare(query: peewee.Query, model: type[peewee.Model],
+             data: dict[str, object]) -> tuple[str, tuple[peewee.Field, ...]] | tuple[()]:
+    """A query's SQL text and the fields whose values fill its parameters, in order: the
+    model's fields named in `data`, in the model's field order (the order peewee renders an
+    INSERT's columns in) or, for a WHERE of equalities, in `data`'s order. Checked against
+    peewee's own rendering of these values; () when they differ (then peewee builds it each time)."""
+    sql, params = query.sql()
+    fields = model._meta.fields
+    for order in (tuple(f for f in model._meta.sorted_fields if f.name in data),
+                  tuple(fields[name] for name in data if name in fields)):
+        if len(order) == len(data) == len(params) and \
+                [f.db_value(data[f.name]) for f in order] == list(params):
+            return sql, order
+    return ()
+
+
+def _with_defaults(model: type[peewee.Model], data: dict[str, object]) -> dict[str, object]:
+    """`data` and the constant defaults of the model's other fields (what peewee inserts for
+    them anyway); {} when a missing field's default is computed per row (not preparable)."""
+    out = dict(data)
+    for f in model._meta.sorted_fields:
+        if f.name not in out and f.default is not None:
+            if callable(f.default):
+                return {}
+            out[f.name] = f.default
+    return out
 
 
 def _prepare_upsert(data: dict[str, object]) -> tuple[str, tuple[peewee.Field, ...]] | tuple[()]:

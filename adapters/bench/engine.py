@@ -1,5 +1,6 @@
 """Building the paper engine a benchmark runs on: run.build_paper_engine over a scratch SQLite
-file, no audit file, loguru quiet (a benchmark of the engine, not of the console)."""
+file and no audit file (the bench command also silences the console: a benchmark of the
+engine, not of its log), and the config overrides some measures need."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,8 @@ START = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
 
 
 def engine_factory(config: Config, workdir: Path) -> Callable[..., Any]:
-    """make(name, *, start=START, config=None, fresh=True) -> a PaperEngine over workdir/name.db."""
+    """make(name, *, start=START, config_override=None, fresh=True) -> a PaperEngine over
+    workdir/name.db (fresh=False reopens what an earlier engine of that name wrote)."""
     from run import build_paper_engine   # the composition root builds; benchmarks only call it
 
     def make(name: str, *, start: datetime = START, config_override: Config | None = None,

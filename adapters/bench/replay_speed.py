@@ -17,7 +17,7 @@ import json
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -98,7 +98,6 @@ def measure_replay(make_engine: Callable[..., Any], data_dir: Path, *, positions
     try:
         session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock, links=links)
         watch = Stopwatch()
-        from datetime import timedelta
         session.run(events[:split], tail=timedelta(0))
         open_positions(engine, specs_at(first, positions), tag="rp")
         session.run(events[split:])
@@ -109,4 +108,5 @@ def measure_replay(make_engine: Callable[..., Any], data_dir: Path, *, positions
         engine.stop()
     reasons = Counter(s.exit_reason or "open" for s in states)
     closed = sum(1 for s in states if s.status.value == "closed")
-    return ReplayResult(len(quotes), len(tickers), positions, span, wall, setup_s, closed, dict(sorted(reasons.items())))
+    return ReplayResult(len(quotes), len(tickers), positions, span, wall, setup_s, closed,
+                        dict(sorted(reasons.items())))
