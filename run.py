@@ -72,7 +72,8 @@ def _fresh(path: str) -> None:
 def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_path: str | None,
                        fresh: bool = True, seed: int = 0, recorder: list | None = None,
                        balance: str = "100000",
-                       venue_factory: Callable[[VirtualClock], Any] | None = None) -> PaperEngine:
+                       venue_factory: Callable[[VirtualClock], Any] | None = None,
+                       streamed_quotes: bool = False) -> PaperEngine:
     """A virtual-time engine on a PaperVenue. `venue_factory(clock)`, when given, builds the
     engine's venue on the engine's clock instead (the end-to-end tests hand in a KalshiVenue
     talking to the loopback fake Kalshi, whose PaperVenue shares that clock)."""
@@ -91,7 +92,7 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     repository = Repository(db, clock)
     venue = (venue_factory(clock) if venue_factory is not None
              else PaperVenue(clock, starting_balance=Decimal(balance)))
-    rt = Runtime(clock, scheduler, activity, audit)
+    rt = Runtime(clock, scheduler, activity, audit, streamed_quotes=streamed_quotes)
     system = System.start(rt, config, venue, repository, seed=seed)
     return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
 
@@ -161,7 +162,9 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     audit_path = args.audit or REPLAY_AUDIT
     _fresh(audit_path)
     configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
-    engine = build_paper_engine(config, events[0][0], db_path=args.db or REPLAY_DB, audit_path=audit_path)
+    # The recording is the market: between its lines nothing changed (streamed quotes).
+    engine = build_paper_engine(config, events[0][0], db_path=args.db or REPLAY_DB, audit_path=audit_path,
+                                streamed_quotes=True)
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
                              links=links, model=home_win_probability)
     try:

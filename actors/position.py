@@ -10,6 +10,7 @@ once per wake-up.
 """
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from datetime import timedelta
 from decimal import Decimal
@@ -61,6 +62,7 @@ class PositionActor(ArbeesActor):
         self.context = ExitContext(
             model_probability=state.model_probability, circuit_breaker=breaker_tripped)
         self.sold = state.initial_contracts - state.contracts
+        self._saved: PositionState | None = None   # the last state sent to the Store
         self._applied: set[str] = set(applied_fills)   # exit fills already in `state` (idempotence)
         self._gen = 0
         self._timer = None
@@ -71,14 +73,22 @@ class PositionActor(ArbeesActor):
         self._normal = seconds(m.normal_interval_secs)
         self._urgent = seconds(m.urgent_interval_secs)
         self.evaluations = 0
+        # Streamed quotes (a replay, a live stream): every change is pushed, so there is nothing to
+        # poll: the position is evaluated on each change and woken only for time-based exits.
+        self.streamed = getattr(rt, "streamed_quotes", False)
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
         self.send(self.refs.price_cache, Subscribe(self.state.ticker, self.actor_ref, self.key))
         # Stagger the first wake-up across the interval so 1,000 positions do not wake together.
-        offset = zlib.crc32(self.key.encode()) % max(1, int(self._normal.total_seconds() * 1000))
-        self._schedule(self.rt.clock.now() + timedelta(milliseconds=offset % 1000))
+        # Ten 100 ms slots: positions in one slot wake at the same instant, which the virtual
+        # scheduler delivers as one step (and the PriceCache serves with one read).
+        slot = zlib.crc32(self.key.encode()) % 10
+        if self.streamed:
+            self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
+        else:
+            self._schedule(self.rt.clock.now() + timedelta(milliseconds=100 * slot))
 
     def handle(self, message: Any) -> None:
         match message:
@@ -125,6 +135,10 @@ class PositionActor(ArbeesActor):
 
     def _on_wake(self) -> None:
         now = self.rt.clock.now()
+        if self.streamed:                   # the time-based exit is due: evaluate now
+            self._next_wake = None
+            self._evaluate(persist=True)
+            return
         if self._last_eval is not None and now - self._last_eval < self._interval():
             self._schedule(self._last_eval + self._interval())
             return
@@ -144,6 +158,8 @@ class PositionActor(ArbeesActor):
         self.evaluations += 1
         before = self.state
         ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
+        if self.streamed and self.quote is not None and self.quote.ts < now:
+            self.quote = dataclasses.replace(self.quote, ts=now)   # the stream says: unchanged since
         if self.quote is not None and self.quote.is_fresh(now, ttl):
             self.state = mark_position(self.state, self.quote, now, self.config)
         elif not persist:
@@ -156,11 +172,24 @@ class PositionActor(ArbeesActor):
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
                 self.actor_ref, now))
-        if persist or _matters_for_restart(before, self.state):
+        if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
             self._save()
+        if self.streamed:
+            self._schedule_time_exit(now)
+            return
         wanted = self._last_eval + self._interval()
         if self._next_wake is None or wanted < self._next_wake:
             self._schedule(wanted)
+
+    def _schedule_time_exit(self, now) -> None:  # type: ignore[no-untyped-def]
+        """Streamed markets: every change is pushed, so the only wake-up needed is the moment
+        time_based_urgent becomes due (a clock rule no quote announces)."""
+        close = (self.quote.close_time if self.quote is not None else None) or self.state.close_time
+        if close is None:
+            return
+        due = close - seconds(self.config.time_based_urgent.minutes_before_close * 60)
+        if due > now and due != self._next_wake:
+            self._schedule(due)
 
     def _record_new_triggers(self, triggers, now) -> None:  # type: ignore[no-untyped-def]
         firing = {t.condition for t in triggers}
@@ -270,9 +299,16 @@ class PositionActor(ArbeesActor):
         self.actor_ref.stop(block=False)
 
     def _save(self) -> None:
+        self._saved = self.state
         self.send(self.refs.store, SavePosition(self.state))
 
 
 def _matters_for_restart(a: PositionState, b: PositionState) -> bool:
     return (a.peak_price != b.peak_price or a.trailing_stop_active != b.trailing_stop_active
             or a.contracts != b.contracts or a.status != b.status or a.partial_stages_done != b.partial_stages_done)
+
+
+def _mark_moved(saved: PositionState | None, now: PositionState) -> bool:
+    """A wake-up saves the mark only when it moved (a quiet market costs no writes)."""
+    return saved is None or (saved.current_price, saved.model_probability) != (now.current_price,
+                                                                               now.model_probability)

@@ -101,6 +101,7 @@ class Runtime:
     activity: ActivityTracker
     audit: Any                # adapters.audit_log.Audit
     ask_timeout_s: float = 10.0
+    streamed_quotes: bool = False   # every market change is pushed (replays): nothing is polled
 
     def send(self, ref: pykka.ActorRef | None, message: Any) -> bool:
         if ref is None:

@@ -21,9 +21,9 @@ def engine_factory(config: Config, workdir: Path) -> Callable[..., Any]:
     from run import build_paper_engine   # the composition root builds; benchmarks only call it
 
     def make(name: str, *, start: datetime = START, config_override: Config | None = None,
-             fresh: bool = True) -> Any:
+             fresh: bool = True, streamed_quotes: bool = False) -> Any:
         return build_paper_engine(config_override or config, start, db_path=str(workdir / f"{name}.db"),
-                                  audit_path=None, fresh=fresh)
+                                  audit_path=None, fresh=fresh, streamed_quotes=streamed_quotes)
 
     return make
 

@@ -93,7 +93,7 @@ def measure_replay(make_engine: Callable[..., Any], data_dir: Path, *, positions
             if len(first) == len(tickers):
                 split = i + 1
                 break
-    engine = make_engine("replay", start=events[0][0])
+    engine = make_engine("replay", start=events[0][0], streamed_quotes=True)   # as `run.py replay` does
     setup_s = setup.elapsed
     try:
         session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock, links=links)
