@@ -138,7 +138,8 @@ class ExitRouter(ArbeesActor):
         pid = msg.position_id
         n = self._seq.get(pid, 0) + 1
         self._seq[pid] = n
-        exit_id = f"{pid}-{self.epoch}x{n}"
+        # A partial stage's exit names its stage, so a restart can tell the stage sold (reconcile).
+        exit_id = f"{pid}-{self.epoch}x{n}" + (f"p{trig.stage}" if trig.stage is not None else "")
         order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage)
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,

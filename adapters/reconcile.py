@@ -19,6 +19,7 @@ the only venue writes are cancels of orders an earlier process left resting.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,12 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
         fills = [f for o in repository.orders_for(pid) if o.exit_id == exit_id and o.order_id
                  for f in repository.fills_for_order(o.order_id)]
         sold = sum(f.count for f in fills)
+        stage = re.search(r"x\d+p(\d+)$", exit_id)
+        if state is not None and sold > 0 and stage is not None:
+            # A partial stage that sold while no process watched is done: it must not fire again.
+            done = max(state.partial_stages_done, int(stage.group(1)) + 1)
+            state = state.replace(partial_stages_done=done, exit_reason="partial_exit_target")
+            repository.upsert_position(state)
         if state is not None and sold > 0:
             # What it sold, at what average price and fees (the summary and audit read them).
             repository.record_exit_event(ExitRecord(

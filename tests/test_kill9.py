@@ -357,7 +357,9 @@ def test_kill_9_at_many_points_and_each_restart_reconciles_before_sending(sessio
     s.kill9()
     assert venue.get_order(partial.order_id).status is OrderStatus.CANCELED
 
-    # 5. Cancel in flight by an executor: its timed-out exit order's cancel is held back.
+    # 5. Cancel in flight by an executor: its timed-out exit order's cancel is held back. Stage 1
+    # sold (2) while no process watched, so reconciliation marked it done; +26% fires stage 2.
+    set_book(venue, "0.63", "0.80")
     st = s.start("start 5 (kill: executor's cancel in flight)")
     s.reconciled(st)
     resting = s.wait(lambda: s.resting_sells(st), "an exit order of this start resting")[0]

@@ -253,3 +253,35 @@ def test_untrustworthy_quotes_and_signals_are_refused_at_the_door(make_engine):
     reasons = {e["signal_id"]: e["reason"] for e in h.events("SIGNAL_REJECTED")}
     assert "not between 0 and 1" in reasons["p15"] and "positive whole number" in reasons["neg"]
     assert not h.events("ACTOR_CRASHED")
+
+
+def test_a_partial_stage_that_sold_while_down_is_done_after_the_restart(make_engine):
+    """Stage 1 rests; the process stops; the order fills while nobody watches. Reconciliation
+    marks stage 1 done, so the resumed position does not sell its 50% a second time."""
+    from datetime import timedelta
+
+    from adapters.reconcile import reconcile
+    from config.loader import load_config
+    from models.market import Quote
+    from run import build_paper_engine
+
+    a = make_engine()
+    a.market(TICKER, "0.49", "0.50", push=True)
+    pid = a.enter(TICKER, "yes", contracts=10, win_probability="0.80", market_price="0.50")
+    a.market(TICKER, "0.58", "0.60", push=True)          # +16%: stage 1 rests 5 at 0.59
+    venue = a.venue
+    a.stop()
+    venue.set_quote(Quote(TICKER, a.now(), Decimal("0.59"), Decimal("0.60"), None, None, None, 1000, None))
+    audit: list = []
+    b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
+                           recorder=audit, venue_factory=lambda clock: venue)
+    try:
+        reconcile(venue, b.repository, b.audit, b.clock)
+        state = b.repository.load_position(pid)
+        assert (state.contracts, state.partial_stages_done) == (5, 1)
+        b.system.resume_open_positions()
+        b.scheduler.run_for(timedelta(seconds=120))     # still +18%: stage 2 is at +25%, nothing fires
+        assert [e for e in audit if e["event"] == "EXIT_ROUTED"] == []
+        assert venue.holding(TICKER, Side.YES) == 5
+    finally:
+        b.stop()
