@@ -188,6 +188,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
 
     from actors.clock import WallClock
     from actors.game_feed import GameFeed, WatchGame
+    from models.messages import FollowGames
     from actors.rate_limiter import RateLimiter
     from actors.scheduler import RealScheduler
     from adapters.commands.venue_options import SETUP_ERRORS, close_venue, describe
@@ -232,6 +233,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
                           system.refs.entry_manager, home_win_probability, auto_signals=not args.no_auto_signals)
     for league, event_id, tickers in games:
         rt.send(feed, WatchGame(event_id, league, tickers))
+    rt.send(system.refs.supervisor, FollowGames(feed))     # and the games of every open position
     follower = None
     if args.signals:
         follower = SignalFollower(Path(args.signals), system.push_signal, platform="kalshi")

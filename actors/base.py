@@ -5,7 +5,8 @@
 - Every handled message is counted done in the ActivityTracker (virtual time depends on it).
 - An exception in a handler is caught here, at the actor boundary: it is logged (without
   variable values), reported to the supervisor as ActorCrashed, and the actor stops; the
-  supervisor restarts it from persisted state. Messages that reach a crashed actor before it
+  supervisor restarts it from persisted state. Core actors (`survives_errors`) instead skip
+  the message with an ALERT and carry on: their state is not persisted and all hold their ref. Messages that reach a crashed actor before it
   stops are dropped (and counted done): the restarted actor re-derives what it needs.
 """
 from __future__ import annotations
@@ -29,6 +30,10 @@ class _Started:
 
 class ArbeesActor(pykka.ThreadingActor):
     kind = "actor"
+    # Core actors (one each, long-lived state that is not persisted, everyone holds their ref)
+    # survive a failing message: it is logged, alerted and skipped. Position and executor actors
+    # crash instead and are restarted from persisted state.
+    survives_errors = False
 
     def __init__(self, rt: Runtime, key: str = "", supervisor: pykka.ActorRef | None = None) -> None:
         super().__init__()
@@ -46,7 +51,10 @@ class ArbeesActor(pykka.ThreadingActor):
             try:
                 return self.handle(message)
             except Exception as exc:  # noqa: BLE001 - the actor boundary
-                self._crash(exc)
+                if self.survives_errors:
+                    self._skip(message, exc)
+                else:
+                    self._crash(exc)
                 return None
         finally:
             self.rt.activity.done(self.actor_urn)
@@ -59,6 +67,14 @@ class ArbeesActor(pykka.ThreadingActor):
 
     def send(self, ref: pykka.ActorRef | None, message: Any) -> bool:
         return self.rt.send(ref, message)
+
+    def _skip(self, message: Any, exc: Exception) -> None:
+        logger.opt(exception=exc).error("{} {} skipped a {} it could not handle: {}", self.kind, self.key,
+                                        type(message).__name__, type(exc).__name__)
+        self.rt.audit.emit("ALERT", f"ALERT {self.kind} could not handle a {type(message).__name__} "
+                                    f"({type(exc).__name__}: {exc}); skipped it and carries on",
+                           actor=self.kind, key=self.key, message_type=type(message).__name__,
+                           error=f"{type(exc).__name__}: {exc}")
 
     def _crash(self, exc: Exception) -> None:
         self._crashed = True

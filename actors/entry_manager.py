@@ -78,6 +78,7 @@ class _Book:
 
 class EntryManager(ArbeesActor):
     kind = "entry_manager"
+    survives_errors = True
 
     def __init__(self, rt, config: Config, platform: str = "paper", repository=None) -> None:
         super().__init__(rt, "entries")

@@ -47,6 +47,7 @@ class _InFlight:
 
 class ExitRouter(ArbeesActor):
     kind = "exit_router"
+    survives_errors = True
 
     def __init__(self, rt, config: Config, *, give_up_cooldown_secs: float = 120.0, epoch: str = "") -> None:
         super().__init__(rt, "router")

@@ -50,6 +50,7 @@ class PollGames:
 
 class GameFeed(ArbeesActor):
     kind = "game_feed"
+    survives_errors = True
 
     def __init__(self, rt, gateway, supervisor, price_cache, entry_manager, model: Callable[[GameState], float], *,
                  poll_secs: float = 15.0, auto_signals: bool = True, min_edge: Decimal = Decimal("0.05"),
@@ -82,6 +83,11 @@ class GameFeed(ArbeesActor):
     def handle(self, message: Any) -> None:
         match message:
             case WatchGame():
+                known = self.games.get(message.game_id)
+                if known is not None:     # another market of a game already followed
+                    tickers = tuple(dict.fromkeys(known.tickers + message.tickers))
+                    self.games[message.game_id] = WatchGame(known.game_id, known.league, tickers)
+                    return
                 self.games[message.game_id] = message
                 self._fetch(message)
             case PollGames(generation=g) if g == self._gen:
@@ -159,3 +165,16 @@ class GameFeed(ArbeesActor):
                 sport=state.sport if state else "default", ticker=msg.ticker, platform=self.platform, side=side,
                 signal_type="model_edge", win_probability=prob, market_price=ask, source="espn-model")
             self.send(self.entry_manager, SignalReceived(sig))
+
+
+# Our sport keys (GameState.sport, TradingSignal.sport) -> ESPN league slugs.
+LEAGUE_OF_SPORT = {"nfl": "nfl", "ncaaf": "college-football", "nba": "nba", "wnba": "wnba",
+                   "ncaab": "mens-college-basketball", "nhl": "nhl", "mlb": "mlb"}
+
+
+def watch_for_position(game_id: str | None, sport: str, ticker: str) -> WatchGame | None:
+    """What to follow for a position: its game on ESPN, when the game and sport are known."""
+    league = LEAGUE_OF_SPORT.get(sport.lower()) if sport else None
+    if not game_id or league is None:
+        return None
+    return WatchGame(game_id, league, (ticker,))

@@ -42,6 +42,7 @@ from models.messages import (
 
 class PriceCache(ArbeesActor):
     kind = "price_cache"
+    survives_errors = True
     fills_reads_with_stale_markets = True     # see the module docstring (read by the benchmark's model)
 
     def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100, streamed: bool = False) -> None:

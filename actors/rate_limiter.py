@@ -41,6 +41,7 @@ READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_orde
 
 class RateLimiter(ArbeesActor):
     kind = "rate_limiter"
+    survives_errors = True
 
     def __init__(self, rt, venue: Venue, calls_per_minute: int, risk_manager=None, *, max_retries: int = 5,
                  backoff_base_s: float = 1.0, seed: int = 0, reserved_for_orders: int = 0) -> None:

@@ -27,6 +27,7 @@ from models.money import ZERO, fmt_money
 
 class RiskManager(ArbeesActor):
     kind = "risk_manager"
+    survives_errors = True
 
     def __init__(self, rt, config: Config, supervisor) -> None:
         super().__init__(rt, "risk", supervisor)

@@ -35,6 +35,7 @@ _EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, 
 
 class Store(ArbeesActor):
     kind = "store"
+    survives_errors = True
 
     def __init__(self, rt, repository: Repository, *, batch: int = 500) -> None:
         super().__init__(rt, "store")

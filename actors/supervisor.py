@@ -24,6 +24,7 @@ from models.messages import (
     CircuitBreakerTripped,
     ExecutorCrashed,
     Flush,
+    FollowGames,
     ForwardToMarket,
     ForwardToPosition,
     HaltEntries,
@@ -45,6 +46,7 @@ def rebuild_position(repo, state):  # type: ignore[no-untyped-def]
 
 class Supervisor(ArbeesActor):
     kind = "supervisor"
+    survives_errors = True
 
     def __init__(self, rt, config: Config, repository, *, max_restarts: int = 3,
                  restart_window_secs: float = 60.0) -> None:
@@ -60,6 +62,8 @@ class Supervisor(ArbeesActor):
         self.restarts: dict[str, deque[datetime]] = defaultdict(deque)
         self.flagged: set[str] = set()
         self.closed = 0
+        self.game_feed = None
+        self._states: dict[str, tuple[str | None, str, str]] = {}
         # Settlements seen, by market: a position started later there (its entry was still in
         # flight, or its actor was being restarted) is settled on start instead of missing it.
         self.settled: dict[str, MarketSettled] = {}
@@ -70,6 +74,10 @@ class Supervisor(ArbeesActor):
                 self.refs = refs
             case StartPosition(state=state, applied_fills=applied):
                 self._start(state, applied)
+            case FollowGames(game_feed=feed):
+                self.game_feed = feed
+                for pid in self.positions:
+                    self._follow(pid)
             case PositionClosed(position_id=pid, ticker=t):
                 self.positions.pop(pid, None)
                 self.by_market[t].discard(pid)
@@ -105,8 +113,20 @@ class Supervisor(ArbeesActor):
                                   applied_fills=applied_fills)
         self.positions[state.position_id] = ref
         self.by_market[state.ticker].add(state.position_id)
+        self._states[state.position_id] = (state.game_id, state.sport, state.ticker)
+        self._follow(state.position_id)
         if state.ticker in self.settled:
             self.send(ref, self.settled[state.ticker])
+
+    def _follow(self, pid: str) -> None:
+        """Positions whose game is known are followed on ESPN (live), so their edge tracks it."""
+        if self.game_feed is None or pid not in self._states:
+            return
+        from actors.game_feed import watch_for_position
+
+        watch = watch_for_position(*self._states[pid])
+        if watch is not None:
+            self.send(self.game_feed, watch)
 
     def _restart_position(self, pid: str, error: str) -> None:
         self.positions.pop(pid, None)

@@ -387,3 +387,9 @@ class PriorCalls:
     """RateLimiter: venue calls made outside it (start-up reconciliation, the previous process)
     that still count against this minute's budget."""
     times: tuple[datetime, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowGames:
+    """Supervisor: from now on, tell this GameFeed about the game of every position it starts."""
+    game_feed: Any

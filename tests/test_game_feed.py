@@ -373,3 +373,29 @@ def test_the_feed_drives_a_paper_engine_from_signal_to_edge_exit(make_engine):
     assert (trigger["condition"], trigger["priority"]) == ("edge_disappeared", "LOW")
     assert h.position(pid).model_probability == D("0.45")
     assert feed.is_alive()
+
+
+def test_the_feed_follows_the_game_of_every_position_the_supervisor_starts(make_engine):
+    from models.messages import FollowGames
+
+    h = make_engine()
+    rt = h.system.rt
+    games = ScriptedGames(h.clock)
+    games.states["401999"] = GameState("401999", "nba", h.now(), GameStatus.IN_PROGRESS, home_team="BOS",
+                                       away_team="LAL", home_score=50, away_score=50, period=3,
+                                       clock_secs=D("400"))
+    gateway = RateLimiter.start(rt, games, 60, None)
+    feed = GameFeed.start(rt, gateway, h.system.refs.supervisor, h.system.refs.price_cache,
+                          h.system.refs.entry_manager, by_lead, poll_secs=15, auto_signals=False, platform="paper")
+    h.market("KXNBAGAME-X-BOS", "0.49", "0.50", push=True)
+    h.market("KXNBAGAME-X-LAL", "0.49", "0.50", push=True)
+    h.enter("KXNBAGAME-X-BOS", game_id="401999", sport="nba", contracts=3)   # before the feed is known
+    rt.send(h.system.refs.supervisor, FollowGames(feed))
+    h.enter("KXNBAGAME-X-LAL", game_id="401999", sport="nba", contracts=3)   # after
+    h.enter("KXNBAGAME-X-LAL", "no", game_id=None, sport="nba", contracts=3)  # no game: not followed
+    h.run(0)
+    watched = feed.proxy().games.get(timeout=10)
+    assert list(watched) == ["401999"]
+    assert watched["401999"].league == "nba"
+    assert set(watched["401999"].tickers) == {"KXNBAGAME-X-BOS", "KXNBAGAME-X-LAL"}
+    assert games.calls and games.calls[0][1:] == ("nba", "401999")

@@ -285,3 +285,19 @@ def test_a_partial_stage_that_sold_while_down_is_done_after_the_restart(make_eng
         assert venue.holding(TICKER, Side.YES) == 5
     finally:
         b.stop()
+
+
+def test_a_core_actor_skips_a_message_it_cannot_handle_and_carries_on(make_engine):
+    """The supervisor (which everyone depends on) meets a message that makes it raise: it alerts,
+    skips it, and still starts and routes to positions afterwards."""
+    from models.messages import StartPosition
+
+    h = make_engine()
+    h.system.rt.send(h.system.refs.supervisor, StartPosition("not a position state"))
+    h.run(0)
+    assert h.system.refs.supervisor.is_alive()
+    (alert,) = [e for e in h.events("ALERT") if e.get("actor") == "supervisor"]
+    assert alert["message_type"] == "StartPosition" and "skipped" in alert["message"]
+    h.market(TICKER, "0.49", "0.50", push=True)
+    h.enter(TICKER, "yes", contracts=2)                   # the system still works
+    assert not h.events("ACTOR_CRASHED")
