@@ -51,7 +51,7 @@ from models.messages import (
     VenueResult,
 )
 from models.money import ZERO, q6
-from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
+from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
 from models.priorities import Priority
 
 MAX_LOOKUPS = 5
@@ -270,8 +270,8 @@ class ExecutorActor(ArbeesActor):
             self._account(snap)
             self.order_id = snap.order_id
             if snap.is_done:
-                if r.method == "cancel_order" or self.phase == "canceling":
-                    self._audit_canceled(snap)
+                if (r.method == "cancel_order" or self.phase == "canceling") and snap.status is OrderStatus.CANCELED:
+                    self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
                 self._order_over()
             elif self.stop_reason is not None:
                 self._cancel()
