@@ -78,8 +78,10 @@ class ExitRouter(ArbeesActor):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
                     self.send(flight.ref, CancelExit("position closed"))
-                for d in (self._sold, self._pending):
+                for d in (self._sold, self._pending, self._seq):
                     d.pop(pid, None)
+                for key in [k for k in self._cool if k[0] == pid]:
+                    del self._cool[key]
             case _:
                 self.unknown(message)
 

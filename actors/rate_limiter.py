@@ -15,6 +15,7 @@ Each failure is reported to the RiskManager (API failure breaker).
 from __future__ import annotations
 
 import heapq
+from collections import deque
 import itertools
 import random
 from datetime import datetime, timedelta
@@ -60,7 +61,8 @@ class RateLimiter(ArbeesActor):
         self._retries: dict[str, int] = {}
         self._parked: dict[str, VenueCall] = {}
         self._wake_armed_for: datetime | None = None
-        self.call_log: list[tuple[datetime, str]] = []   # (time, method): for invariant checks
+        # (time, method) of recent calls, for invariant checks and benchmarks; bounded for long runs.
+        self.call_log: deque[tuple[datetime, str]] = deque(maxlen=100_000)
 
     def handle(self, message: Any) -> None:
         match message:
