@@ -223,7 +223,15 @@ class EntryManager(ArbeesActor):
         if not r.ok:
             if isinstance(r.error, OrderRejected):
                 self.send(self.refs.store, RecordOrderRejected(req.client_order_id))
-            if isinstance(r.error, OrderRejected) or p.lookups >= 5:
+            if not isinstance(r.error, OrderRejected) and p.lookups >= 5:
+                # The entry's state is unknown: it may have filled. Keep the market+side blocked
+                # (and the reservation) until a reconciliation resolves it; never re-enter blind.
+                self.rt.audit.emit("ALERT", f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} "
+                                            f"look-ups ({r.error}); {sig.ticker} {sig.side.value} stays blocked "
+                                            "until reconciliation", signal_id=sig.signal_id, market=sig.ticker,
+                                   client_order_id=req.client_order_id, error=str(r.error))
+                return
+            if isinstance(r.error, OrderRejected):
                 self.rt.audit.emit("ORDER_REJECTED", f"entry {req.client_order_id} failed: {r.error}",
                                    signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
                                    error=str(r.error))

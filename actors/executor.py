@@ -38,6 +38,7 @@ from models.messages import (
     ExitFill,
     ForwardToPosition,
     GetQuote,
+    LedgerTotals,
     OrderTimedOut,
     Preempt,
     QuoteUpdated,
@@ -97,6 +98,7 @@ class ExecutorActor(ArbeesActor):
         self._lookups = 0
         self._req = 0
         self._recover = recover
+        self._alerted_unknown = False
         self._probe = 0
         self._probe_last: OrderSnapshot | None = None
 
@@ -120,15 +122,22 @@ class ExecutorActor(ArbeesActor):
         snap: OrderSnapshot | None = r.value if r.ok else None
         if not r.ok:
             self._lookups += 1
-            if self._lookups > MAX_LOOKUPS:
-                self._finish("gave_up", f"recovery could not look up its orders: {r.error}")
-            else:
-                self._probe -= 1
-                self.phase = "recovering-wait"
-                self._arm_timeout(Decimal(1))
+            self._probe -= 1
+            self.phase = "recovering-wait"
+            self._arm_timeout(self._backoff())
             return
         if snap is not None:
-            self._known = (0, ZERO, ZERO)
+            # What the ledger already holds of this order was reported by the crashed executor:
+            # count it as sold, but do not report it again (fill ids are cumulative per order).
+            try:
+                n, cost, fees = self.rt.ask(self.refs.store, LedgerTotals(snap.order_id))
+            except Exception:  # noqa: BLE001 - no ledger: the position's ledger check still dedupes
+                n, cost, fees = 0, ZERO, ZERO
+            self._known = (n, cost, fees)
+            counted = min(n, self.remaining)
+            self.filled += counted
+            self.proceeds += cost
+            self.fees_paid += fees
             self.attempt = self._probe
             self.walks = max(0, self._probe - 1)
             self.request = OrderRequest(snap.client_order_id, snap.ticker, snap.side, snap.action, snap.count,
@@ -145,7 +154,12 @@ class ExecutorActor(ArbeesActor):
         self.rt.audit.emit("ORDER_LOOKUP", f"{self.o.ticker} {self.o.side.value}: exit recovered with "
                                            f"{self._probe - 1} earlier orders, {self.filled} sold",
                            exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled)
-        if last is None:
+        if self.stop_reason is not None:          # preempted while recovering
+            if last is not None and not last.is_done:
+                self._cancel()
+            else:
+                self._finish(self.stop_reason)
+        elif last is None:
             self._need_quote()
         elif not last.is_done:
             self.phase = "resting"
@@ -300,18 +314,28 @@ class ExecutorActor(ArbeesActor):
                 self.phase = "canceling"
                 self._arm_timeout(Decimal(1))        # retry the cancel; never re-send before it is confirmed
         elif r.method in ("get_order", "find_order"):
-            if self._lookups >= MAX_LOOKUPS:
-                self._finish("gave_up", f"cannot confirm order state: {err}")
-            else:
-                self._arm_timeout(Decimal(1))
-                self.phase = "lookup"
+            self._unknown(f"{err}")
+            self._arm_timeout(self._backoff())
+            self.phase = "lookup"
+
+    def _backoff(self) -> Decimal:
+        """1 s, 2 s, 4 s ... up to 60 s between look-ups of an order whose state is unknown."""
+        return Decimal(min(60, 2 ** min(self._lookups, 6)))
+
+    def _unknown(self, why: str) -> None:
+        """An order's state cannot be confirmed. The exit never ends while that is so (another exit
+        beside a live order could oversell): it keeps looking, and alerts once."""
+        self._lookups += 1
+        if self._lookups >= MAX_LOOKUPS and not self._alerted_unknown:
+            self._alerted_unknown = True
+            self.rt.audit.emit("ALERT", f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
+                                        f"exit order {self.request.client_order_id if self.request else '?'} ({why}); "
+                                        "holding the exit and looking again with back-off",
+                               exit_id=self.o.exit_id, position_id=self.o.position_id, error=why)
 
     def _lookup_client_id(self) -> None:
         assert self.request is not None
         self._lookups += 1
-        if self._lookups > MAX_LOOKUPS:
-            self._finish("gave_up", "order state unknown after repeated look-ups")
-            return
         self.phase = "lookup"
         self.rt.audit.emit("ORDER_LOOKUP", f"exit {self.o.exit_id}: looking up {self.request.client_order_id}",
                            exit_id=self.o.exit_id, position_id=self.o.position_id,

@@ -9,6 +9,7 @@ callers `ask` for it) and Flush.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger
@@ -17,6 +18,7 @@ from actors.base import ArbeesActor
 from adapters.repository import ExitAttemptRecord, ExitRecord, Repository
 from models.messages import (
     Flush,
+    LedgerTotals,
     RecordExitAttempt,
     RecordExitEvent,
     RecordFill,
@@ -82,6 +84,11 @@ class Store(ArbeesActor):
             case Flush():
                 self._commit()
                 return True
+            case LedgerTotals(order_id=oid):
+                self._commit()
+                fills = self.repo.fills_for_order(oid)
+                return (sum(f.count for f in fills), sum((f.price * f.count for f in fills), Decimal(0)),
+                        sum((f.fee for f in fills), Decimal(0)))
             case _:
                 self.unknown(message)
         return None

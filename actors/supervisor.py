@@ -9,6 +9,7 @@ circuit_breaker so that its exit escalates to CRITICAL.
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from decimal import Decimal
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,12 +24,14 @@ from models.messages import (
     ActorCrashed,
     CircuitBreakerTripped,
     ExecutorCrashed,
+    ExposureReleased,
     Flush,
     FollowGames,
     ForwardToMarket,
     ForwardToPosition,
     HaltEntries,
     MarketSettled,
+    PnlRealized,
     PositionClosed,
     SavePosition,
     StartPosition,
@@ -109,7 +112,7 @@ class Supervisor(ArbeesActor):
     def _start(self, state, applied_fills: frozenset[str] = frozenset()) -> None:  # type: ignore[no-untyped-def]
         if state.position_id in self.positions:
             return
-        ref = PositionActor.start(self.rt, self.config, self.refs, state, breaker_tripped=self.breaker is not None,
+        ref = PositionActor.start(self.rt, self.config, self.refs, state, breaker_tripped=self.breaker is not None or state.position_id in self.flagged,
                                   applied_fills=applied_fills)
         self.positions[state.position_id] = ref
         self.by_market[state.ticker].add(state.position_id)
@@ -128,6 +131,31 @@ class Supervisor(ArbeesActor):
         if watch is not None:
             self.send(self.game_feed, watch)
 
+    def _absorbed(self, saved, state, now) -> None:  # type: ignore[no-untyped-def]
+        """Fills the crashed actor never applied, taken in from the ledger on restart: report them
+        as the actor would have (risk, exposure) and close the position if nothing is left."""
+        sold = saved.contracts - state.contracts
+        if sold <= 0:
+            return
+        self.send(self.refs.store, SavePosition(state))
+        self.send(self.refs.risk_manager, PnlRealized(state.position_id, state.realized_pnl - saved.realized_pnl, now))
+        self.send(self.refs.entry_manager, ExposureReleased(state.position_id, state.ticker, state.game_id,
+                                                            state.entry_price * sold))
+        if state.contracts == 0:
+            state = state.replace(closed_at=state.closed_at or now)
+            self.send(self.refs.store, SavePosition(state))
+            self.rt.audit.emit("POSITION_CLOSED", f"{state.ticker} {state.side.value}: CLOSED by {state.exit_reason} "
+                                                  "(fills taken in from the ledger after a restart), realized "
+                                                  f"{state.realized_pnl}",
+                               position_id=state.position_id, market=state.ticker, side=state.side,
+                               reason=state.exit_reason, priority=state.exit_priority,
+                               realized_pnl=state.realized_pnl, exit_fees=state.exit_fees, entry_fees=state.entry_fees)
+            closed = PositionClosed(state.position_id, state.ticker, state.side, state.game_id, state.realized_pnl,
+                                    Decimal(0))
+            for ref in (self.refs.exit_router, self.refs.entry_manager):
+                self.send(ref, closed)
+            self.closed += 1
+
     def _restart_position(self, pid: str, error: str) -> None:
         self.positions.pop(pid, None)
         now = self.rt.clock.now()
@@ -142,9 +170,11 @@ class Supervisor(ArbeesActor):
         state = self.repo.load_position(pid)
         if state is None:
             return
+        saved = state
         state, applied = rebuild_position(self.repo, state)
+        self._absorbed(saved, state, now)
         if state.contracts == 0:
-            self.send(self.refs.store, SavePosition(state))
+            self.by_market[state.ticker].discard(pid)
             return
         self._start(state, applied)
         self.rt.audit.emit("ACTOR_RESTARTED", f"position {pid} restarted from the database after: {error}",

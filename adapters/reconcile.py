@@ -209,11 +209,17 @@ def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore
 
 def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # type: ignore[no-untyped-def]  # type: ignore[no-untyped-def]
     """The part of the order that filled since the database last heard, as one ledger entry."""
-    n = snap.filled_count - rec.filled_count
+    # Relative to the fills ledger, not the order row: the row can lag the ledger (they are
+    # separate writes), and fill ids are cumulative per order.
+    ledger = repository.fills_for_order(snap.order_id)
+    known = sum(f.count for f in ledger)
+    n = snap.filled_count - known
+    if n <= 0:
+        return 0
     total = (snap.avg_fill_price or ZERO) * snap.filled_count
-    before = (rec.avg_fill_price or ZERO) * rec.filled_count
+    before = sum((f.price * f.count for f in ledger), ZERO)
     price = q6((total - before) / n)
-    fee = snap.fees - (rec.fees or ZERO)
+    fee = snap.fees - sum((f.fee for f in ledger), ZERO)
     ok = repository.record_fill(Fill(f"{snap.order_id}-{snap.filled_count}", snap.order_id, snap.client_order_id,
                                      snap.ticker, snap.side, snap.action, n, price, fee,
                                      snap.created_ts or rec.updated_at))

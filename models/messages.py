@@ -393,3 +393,9 @@ class PriorCalls:
 class FollowGames:
     """Supervisor: from now on, tell this GameFeed about the game of every position it starts."""
     game_feed: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTotals:
+    """Store (ask): (contracts, cost, fees) of the fills recorded for one order, after committing."""
+    order_id: str
