@@ -23,6 +23,7 @@ from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
 from models.durations import seconds
+from models.ledger import fill_id
 from models.messages import (
     CallKind,
     ExposureReleased,
@@ -92,7 +93,6 @@ class EntryManager(ArbeesActor):
         self._pending: dict[str, _Pending] = {}
         self._book = _Book()
         self._edges: dict[str, tuple[Decimal, str]] = {}      # position id -> (entry edge, ticker)
-        self._n = 0
 
     def handle(self, message: Any) -> None:
         match message:
@@ -285,7 +285,7 @@ class EntryManager(ArbeesActor):
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
             platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id)
         self.send(self.refs.store, RecordFill(Fill(
-            f"{snap.order_id}-{snap.filled_count}", snap.order_id, snap.client_order_id, sig.ticker, sig.side,
+            fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id, sig.ticker, sig.side,
             Action.BUY, snap.filled_count, price, snap.fees, self.rt.clock.now())))
         self.send(self.refs.store, SavePosition(state))
         self.send(self.refs.supervisor, StartPosition(state))

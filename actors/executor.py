@@ -30,6 +30,7 @@ from models.execution import (
     marketable_price,
     walked_price,
 )
+from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
 from models.messages import (
     CallKind,
@@ -52,7 +53,14 @@ from models.messages import (
     VenueResult,
 )
 from models.money import ZERO, q6
-from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
+from models.orders import (
+    Action,
+    Fill,
+    OrderRequest,
+    OrderSnapshot,
+    OrderStatus,
+    TimeInForce,
+)
 from models.priorities import Priority
 
 MAX_LOOKUPS = 5
@@ -92,7 +100,7 @@ class ExecutorActor(ArbeesActor):
         self.request: OrderRequest | None = None
         self.order_id: str | None = None
         self.price: Decimal | None = None
-        self._known = (0, ZERO, ZERO)    # filled, cost, fees of the current order
+        self._known = FillTotals()       # what the current order is known to have filled
         self._gen = 0
         self._timer = None
         self._lookups = 0
@@ -130,14 +138,13 @@ class ExecutorActor(ArbeesActor):
             # What the ledger already holds of this order was reported by the crashed executor:
             # count it as sold, but do not report it again (fill ids are cumulative per order).
             try:
-                n, cost, fees = self.rt.ask(self.refs.store, LedgerTotals(snap.order_id))
+                known = self.rt.ask(self.refs.store, LedgerTotals(snap.order_id))
             except Exception:  # noqa: BLE001 - no ledger: the position's ledger check still dedupes
-                n, cost, fees = 0, ZERO, ZERO
-            self._known = (n, cost, fees)
-            counted = min(n, self.remaining)
-            self.filled += counted
-            self.proceeds += cost
-            self.fees_paid += fees
+                known = FillTotals()
+            self._known = known
+            self.filled += min(known.count, self.remaining)
+            self.proceeds += known.cost
+            self.fees_paid += known.fees
             self.attempt = self._probe
             self.walks = max(0, self._probe - 1)
             self.request = OrderRequest(snap.client_order_id, snap.ticker, snap.side, snap.action, snap.count,
@@ -225,7 +232,7 @@ class ExecutorActor(ArbeesActor):
         cid = f"{self.o.exit_id}-{self.attempt}"
         self.request = OrderRequest(cid, self.o.ticker, self.o.side, Action.SELL, self.remaining, price, tif)
         self.order_id = None
-        self._known = (0, ZERO, ZERO)
+        self._known = FillTotals()
         self._lookups = 0
         action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
         event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
@@ -352,13 +359,9 @@ class ExecutorActor(ArbeesActor):
         self._call("place_order", (self.request,))
 
     def _account(self, snap: OrderSnapshot) -> None:
-        filled, cost, fees = self._known
-        if snap.filled_count > filled:
-            new_cost = (snap.avg_fill_price or ZERO) * snap.filled_count
-            n = snap.filled_count - filled
-            price = q6((new_cost - cost) / n)
-            fee = snap.fees - fees
-            self._known = (snap.filled_count, new_cost, snap.fees)
+        n, price, fee = new_fill(self._known, snap)
+        if n > 0:
+            self._known = after(snap)
             n = min(n, self.remaining)
             self.filled += n
             self.proceeds += price * n
@@ -371,14 +374,14 @@ class ExecutorActor(ArbeesActor):
                                price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name)
             self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
                                                          snap.client_order_id, "filled", price, n, now, snap.order_id))
-            fill_id = f"{snap.order_id}-{snap.filled_count}"
+            fid = fill_id(snap.order_id, snap.filled_count)
             self.send(self.refs.store, RecordFill(Fill(
-                fill_id, snap.order_id, snap.client_order_id, self.o.ticker,
+                fid, snap.order_id, snap.client_order_id, self.o.ticker,
                 self.o.side, Action.SELL, n, price, fee, now)))
             # Through the supervisor: it knows the position's current actor, even after a restart.
             self.send(self.refs.supervisor, ForwardToPosition(self.o.position_id, ExitFill(
                 self.o.exit_id, self.o.condition, self.o.priority, n, price, fee, snap.order_id,
-                snap.client_order_id, self.o.stage, now, fill_id)))
+                snap.client_order_id, self.o.stage, now, fid)))
         self.send(self.refs.store, RecordOrderUpdate(snap))
 
     def _audit_canceled(self, snap: OrderSnapshot) -> None:

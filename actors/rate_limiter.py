@@ -15,9 +15,9 @@ Each failure is reported to the RiskManager (API failure breaker).
 from __future__ import annotations
 
 import heapq
-from collections import deque
 import itertools
 import random
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 

@@ -9,13 +9,13 @@ callers `ask` for it) and Flush.
 """
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from loguru import logger
 
 from actors.base import ArbeesActor
 from adapters.repository import ExitAttemptRecord, ExitRecord, Repository
+from models.ledger import totals
 from models.messages import (
     Flush,
     LedgerTotals,
@@ -86,9 +86,7 @@ class Store(ArbeesActor):
                 return True
             case LedgerTotals(order_id=oid):
                 self._commit()
-                fills = self.repo.fills_for_order(oid)
-                return (sum(f.count for f in fills), sum((f.price * f.count for f in fills), Decimal(0)),
-                        sum((f.fee for f in fills), Decimal(0)))
+                return totals(self.repo.fills_for_order(oid))
             case _:
                 self.unknown(message)
         return None

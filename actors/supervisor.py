@@ -9,8 +9,8 @@ circuit_breaker so that its exit escalates to CRITICAL.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from decimal import Decimal
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger

@@ -27,6 +27,7 @@ from loguru import logger
 
 from adapters.repository import ExitRecord
 from adapters.venue import OrderNotFound, Venue, VenueError
+from models.ledger import fill_id, new_fill, totals
 from models.market import Side
 from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderSnapshot
@@ -207,20 +208,14 @@ def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore
     raise AssertionError("unreachable")
 
 
-def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # type: ignore[no-untyped-def]  # type: ignore[no-untyped-def]
+def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # type: ignore[no-untyped-def]
     """The part of the order that filled since the database last heard, as one ledger entry."""
     # Relative to the fills ledger, not the order row: the row can lag the ledger (they are
     # separate writes), and fill ids are cumulative per order.
-    ledger = repository.fills_for_order(snap.order_id)
-    known = sum(f.count for f in ledger)
-    n = snap.filled_count - known
+    n, price, fee = new_fill(totals(repository.fills_for_order(snap.order_id)), snap)
     if n <= 0:
         return 0
-    total = (snap.avg_fill_price or ZERO) * snap.filled_count
-    before = sum((f.price * f.count for f in ledger), ZERO)
-    price = q6((total - before) / n)
-    fee = snap.fees - sum((f.fee for f in ledger), ZERO)
-    ok = repository.record_fill(Fill(f"{snap.order_id}-{snap.filled_count}", snap.order_id, snap.client_order_id,
+    ok = repository.record_fill(Fill(fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id,
                                      snap.ticker, snap.side, snap.action, n, price, fee,
                                      snap.created_ts or rec.updated_at))
     if ok and snap.action is Action.SELL and audit is not None:

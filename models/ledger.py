@@ -7,10 +7,12 @@ position never thinks it holds contracts it already sold (or the reverse).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Iterable
 
-from models.money import ZERO
-from models.orders import Action, Fill
+from models.money import ZERO, q6
+from models.orders import Action, Fill, OrderSnapshot
 from models.pnl import realized_pnl
 from models.position import PositionState, PositionStatus
 
@@ -39,3 +41,37 @@ def reconcile_with_fills(state: PositionState, exit_fills: Iterable[Fill]) -> Po
     elif held > 0 and state.status is PositionStatus.CLOSED:
         raise ValueError(f"position {state.position_id}: closed in the database but the fills leave {held} held")
     return state.replace(**changes)
+
+
+@dataclass(frozen=True, slots=True)
+class FillTotals:
+    """What is known to have filled of one order: contracts, cost (price x count) and fees."""
+
+    count: int = 0
+    cost: Decimal = ZERO
+    fees: Decimal = ZERO
+
+
+def totals(fills: Iterable[Fill]) -> FillTotals:
+    fills = tuple(fills)
+    return FillTotals(sum(f.count for f in fills), sum((f.price * f.count for f in fills), ZERO),
+                      sum((f.fee for f in fills), ZERO))
+
+
+def fill_id(order_id: str, cumulative: int) -> str:
+    """A fill's id: the order and its cumulative filled count (the same fill, the same id)."""
+    return f"{order_id}-{cumulative}"
+
+
+def new_fill(known: FillTotals, snap: OrderSnapshot) -> tuple[int, Decimal, Decimal]:
+    """(contracts, average price, fee) of what an order filled beyond `known`; 0 contracts if none."""
+    n = snap.filled_count - known.count
+    if n <= 0:
+        return 0, ZERO, ZERO
+    cost = (snap.avg_fill_price or ZERO) * snap.filled_count
+    return n, q6((cost - known.cost) / n), snap.fees - known.fees
+
+
+def after(snap: OrderSnapshot) -> FillTotals:
+    """Everything the snapshot says has filled."""
+    return FillTotals(snap.filled_count, (snap.avg_fill_price or ZERO) * snap.filled_count, snap.fees)

@@ -134,3 +134,14 @@ def test_an_exit_whose_order_state_is_unknown_holds_and_never_places_beside_it(m
     h.run(600)
     assert h.double_exit_orders == [] and not h.events("ORDER_REJECTED")
     assert h.position(pid).contracts == h.venue.holding(ticker, Side.YES) == 0
+
+
+def test_new_fill_is_what_an_order_filled_beyond_what_is_known():
+    from models.ledger import FillTotals, after, new_fill
+    from models.orders import Action, OrderSnapshot
+
+    snap = OrderSnapshot("O1", "c1", "T", Side.YES, Action.SELL, 10, Decimal("0.55"), OrderStatus.RESTING,
+                         filled_count=6, avg_fill_price=Decimal("0.56"), fees=Decimal("0.10"))
+    known = FillTotals(4, Decimal("2.20"), Decimal("0.07"))                     # 4 at 0.55
+    assert new_fill(known, snap) == (2, Decimal("0.580000"), Decimal("0.03"))   # (3.36 - 2.20) / 2
+    assert new_fill(after(snap), snap)[0] == 0 and new_fill(FillTotals(7), snap)[0] == 0
