@@ -138,7 +138,7 @@ def test_an_exit_whose_order_state_is_unknown_holds_and_never_places_beside_it(m
 
 def test_new_fill_is_what_an_order_filled_beyond_what_is_known():
     from models.ledger import FillTotals, after, new_fill
-    from models.orders import Action, OrderSnapshot
+    from models.orders import Action, OrderSnapshot, OrderStatus
 
     snap = OrderSnapshot("O1", "c1", "T", Side.YES, Action.SELL, 10, Decimal("0.55"), OrderStatus.RESTING,
                          filled_count=6, avg_fill_price=Decimal("0.56"), fees=Decimal("0.10"))
