@@ -16,20 +16,14 @@ import json
 import os
 import pkgutil
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from loguru import logger
 
-from actors.clock import VirtualClock
-from actors.runtime import ActivityTracker, Runtime
-from actors.scheduler import VirtualScheduler
-from actors.system import System
-from adapters.audit_log import Audit, configure_logging
-from adapters.database import connect, migrate
-from adapters.repository import Repository
+from adapters.audit_log import configure_logging
+from adapters.engine import Engine, build_engine, remove_sqlite_files
 from adapters.summary import build_summary, format_summary
 from config.loader import ConfigError, load_config
 from config.schema import Config
@@ -46,55 +40,19 @@ class UsageError(Exception):
     """Bad command-line input: exit status 2 with the message."""
 
 
-@dataclass
-class PaperEngine:
-    """Everything one virtual-time paper run needs, built here and nowhere else."""
-
-    config: Config
-    clock: VirtualClock
-    scheduler: VirtualScheduler
-    venue: Any
-    repository: Repository
-    system: System
-    audit: Audit
-
-    def stop(self) -> None:
-        self.system.stop()
+PaperEngine = Engine   # the name tests and adapters knew it by
 
 
 def _fresh(path: str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        p = Path(path + suffix)
-        if p.exists():
-            p.unlink()
+    remove_sqlite_files(path)
 
 
-def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_path: str | None,
-                       fresh: bool = True, seed: int = 0, recorder: list | None = None,
-                       balance: str = "100000",
-                       venue_factory: Callable[[VirtualClock], Any] | None = None,
-                       streamed_quotes: bool = False) -> PaperEngine:
-    """A virtual-time engine on a PaperVenue. `venue_factory(clock)`, when given, builds the
-    engine's venue on the engine's clock instead (the end-to-end tests hand in a KalshiVenue
-    talking to the loopback fake Kalshi, whose PaperVenue shares that clock)."""
-    from decimal import Decimal
-
-    from adapters.paper_venue import PaperVenue
-
-    if fresh and not os.environ.get("DATABASE_URL"):
-        _fresh(db_path)
-    clock = VirtualClock(start)
-    activity = ActivityTracker()
-    scheduler = VirtualScheduler(clock, activity)
-    audit = Audit(clock, recorder)
-    db = connect(db_path)
-    migrate(db, clock)
-    repository = Repository(db, clock)
-    venue = (venue_factory(clock) if venue_factory is not None
-             else PaperVenue(clock, starting_balance=Decimal(balance)))
-    rt = Runtime(clock, scheduler, activity, audit, streamed_quotes=streamed_quotes)
-    system = System.start(rt, config, venue, repository, seed=seed)
-    return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
+def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_path: str | None = None,
+                       mode: str = "paper", seed: int | None = 0, **kw: Any) -> Engine:
+    """`adapters.engine.build_engine` in a virtual-time mode (paper by default), under the name
+    callers knew; every engine is built and started there. A paper run's retry jitter follows
+    its simulation seed (0 unless given), so the run is reproducible."""
+    return build_engine(mode, config, db_path=db_path, start=start, seed=seed, **kw)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -108,7 +66,7 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     _fresh(audit_path)                      # a simulated run starts a new audit log
     configure_logging(Path(audit_path), verbose=args.verbose)
     games: list[SimulatedGame] = make_session(args.seed, start, tuple(args.sports))
-    engine = build_paper_engine(config, start, db_path=args.db or SIM_DB, audit_path=audit_path, seed=args.seed)
+    engine = build_engine("paper", config, db_path=args.db or SIM_DB, start=start, fresh=True, seed=args.seed)
     for g in games:
         logger.info("simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
                     g.home, args.seed, g.ticker, g.home)
@@ -163,8 +121,7 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     _fresh(audit_path)
     configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
     # The recording is the market: between its lines nothing changed (streamed quotes).
-    engine = build_paper_engine(config, events[0][0], db_path=args.db or REPLAY_DB, audit_path=audit_path,
-                                streamed_quotes=True)
+    engine = build_engine("replay", config, db_path=args.db or REPLAY_DB, start=events[0][0], fresh=True, seed=0)
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
                              links=links, model=home_win_probability)
     try:
@@ -190,7 +147,6 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     from actors.game_feed import GameFeed, WatchGame
     from models.messages import FollowGames
     from actors.rate_limiter import RateLimiter
-    from actors.scheduler import RealScheduler
     from adapters.commands.venue_options import SETUP_ERRORS, close_venue, describe
     from adapters.espn_client import EspnClient
     from adapters.espn_source import EspnSource
@@ -199,33 +155,19 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     from models.winprob import home_win_probability
 
     games = [_parse_game_arg(g) for g in args.game]
-    clock = WallClock()
-    try:
-        venue = open_kalshi_venue(os.environ, clock, env=args.env, confirm_prod=args.confirm_prod)
+    try:   # before the log or the database is touched: a setup error exits 2 leaving nothing behind
+        venue = open_kalshi_venue(os.environ, WallClock(), env=args.env, confirm_prod=args.confirm_prod)
     except SETUP_ERRORS as exc:
         raise UsageError(str(exc)) from None
     audit_path = args.audit or config.storage.audit_path
     configure_logging(Path(audit_path), verbose=args.verbose)
-    activity = ActivityTracker()
-    scheduler = RealScheduler(clock, activity)
-    audit = Audit(clock)
-    db = connect(args.db or config.storage.database_path)
-    migrate(db, clock)
-    repository = Repository(db, clock)
-    rt = Runtime(clock, scheduler, activity, audit)
-    import time as wall_time
-
-    from adapters.reconcile import reconcile
-    from models.budget import CallBudget
-    # Before anything is sent; it keeps the call budget (waiting on the wall clock for room).
-    report = reconcile(venue, repository, audit, clock, budget=CallBudget(config.monitoring.max_api_calls_per_minute),
-                       wait=lambda until: wall_time.sleep(max(0.0, (until - clock.now()).total_seconds())))
-    if report.alerts:
-        logger.warning("reconcile raised {} alerts; see the audit log", len(report.alerts))
-    system = System.start(rt, config, venue, repository, platform="kalshi")
-    system.count_prior_calls(report.call_times)
-    resumed = system.resume_open_positions(skip=report.unconfirmed_positions)
-    logger.info("live on {}: {} open positions resumed from {}", describe(venue), resumed,
+    # Reconcile with Kalshi before anything is sent, then start, then resume (adapters/engine.py).
+    engine = build_engine("live", config, db_path=args.db or config.storage.database_path,
+                          venue_factory=lambda clock: venue)
+    clock, system, rt = engine.clock, engine.system, engine.system.rt
+    if engine.startup.report.alerts:
+        logger.warning("reconcile raised {} alerts; see the audit log", len(engine.startup.report.alerts))
+    logger.info("live on {}: {} open positions resumed from {}", describe(venue), engine.startup.resumed,
                 args.db or config.storage.database_path)
     espn = EspnSource(EspnClient(clock))
     espn_gateway = RateLimiter.start(rt, espn, 60, None)
@@ -250,11 +192,10 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         follower.stop()
     feed.stop(timeout=10)
     espn_gateway.stop(timeout=10)
-    system.stop()
-    scheduler.stop()
+    engine.stop()
     espn.close()
     close_venue(venue)
-    print(format_summary(build_summary(repository)))
+    print(format_summary(build_summary(engine.repository)))
     return 0
 
 

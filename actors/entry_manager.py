@@ -13,6 +13,7 @@ PositionState handed to the supervisor, which starts its PositionActor.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,10 +31,13 @@ from models.messages import (
     ForwardToPosition,
     GetQuote,
     HaltEntries,
+    HoldUnconfirmedEntry,
+    LookUpEntryAgain,
     PositionClosed,
     QuoteUpdated,
     RebalanceOffer,
     RecordFill,
+    RecordOrderNeverSent,
     RecordOrderPending,
     RecordOrderRejected,
     RecordOrderUpdate,
@@ -58,6 +62,8 @@ class _Pending:
     request: OrderRequest | None = None
     reserved: Decimal = ZERO
     lookups: int = 0
+    resumed: bool = False        # held since start-up: reconciliation could not confirm it
+    alerted: bool = False
 
 
 @dataclass
@@ -75,6 +81,10 @@ class _Book:
 
     def view(self, ticker: str, game: str | None) -> Exposure:
         return Exposure(self.market.get(ticker, ZERO), self.game.get(game, ZERO) if game else ZERO, self.total)
+
+
+LOOKUPS_BEFORE_ALERT = 5
+LOOKUP_BACKOFF_CAP_S = 60
 
 
 class EntryManager(ArbeesActor):
@@ -115,6 +125,10 @@ class EntryManager(ArbeesActor):
                 self.halted = why
             case RestoreExposure():
                 self._restore(message)
+            case HoldUnconfirmedEntry():
+                self._hold_unconfirmed(message)
+            case LookUpEntryAgain(signal_id=sid):
+                self._look_up(sid)
             case _:
                 self.unknown(message)
 
@@ -223,13 +237,20 @@ class EntryManager(ArbeesActor):
         if not r.ok:
             if isinstance(r.error, OrderRejected):
                 self.send(self.refs.store, RecordOrderRejected(req.client_order_id))
-            if not isinstance(r.error, OrderRejected) and p.lookups >= 5:
+            if not isinstance(r.error, OrderRejected) and p.lookups >= LOOKUPS_BEFORE_ALERT:
                 # The entry's state is unknown: it may have filled. Keep the market+side blocked
-                # (and the reservation) until a reconciliation resolves it; never re-enter blind.
-                self.rt.audit.emit("ALERT", f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} "
-                                            f"look-ups ({r.error}); {sig.ticker} {sig.side.value} stays blocked "
-                                            "until reconciliation", signal_id=sig.signal_id, market=sig.ticker,
-                                   client_order_id=req.client_order_id, error=str(r.error))
+                # (and the reservation) and keep looking, with back-off, until the venue answers;
+                # never re-enter blind.
+                if not p.alerted:
+                    p.alerted = True
+                    self.rt.audit.emit("ALERT", f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} "
+                                                f"look-ups ({r.error}); {sig.ticker} {sig.side.value} stays blocked "
+                                                "and its cost counted until the venue answers",
+                                       signal_id=sig.signal_id, market=sig.ticker,
+                                       client_order_id=req.client_order_id, error=str(r.error))
+                p.lookups += 1
+                delay = timedelta(seconds=min(LOOKUP_BACKOFF_CAP_S, 2 ** min(p.lookups, 6)))
+                self.rt.scheduler.call_later(delay, self.actor_ref, LookUpEntryAgain(sig.signal_id))
                 return
             if isinstance(r.error, OrderRejected):
                 self.rt.audit.emit("ORDER_REJECTED", f"entry {req.client_order_id} failed: {r.error}",
@@ -240,10 +261,18 @@ class EntryManager(ArbeesActor):
             p.lookups += 1   # ambiguous: look it up by client_order_id before anything else
             self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: looking it up after {r.error}",
                                client_order_id=req.client_order_id, market=sig.ticker)
-            self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "find_order",
-                                                        (req.client_order_id,), self.actor_ref))
+            self._look_up(sig.signal_id)
             return
         snap: OrderSnapshot | None = r.value
+        if snap is None and p.resumed:
+            # An earlier process's entry that never reached the venue: it is not sent now (its
+            # price and moment are gone); the key and the reservation are released.
+            self.send(self.refs.store, RecordOrderNeverSent(req.client_order_id))
+            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} of an earlier process never reached "
+                                                   "the venue; not sent again", signal_id=sig.signal_id,
+                               market=sig.ticker, client_order_id=req.client_order_id)
+            self._release(sig)
+            return
         if snap is None:   # the venue never got it: send the same request again
             self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,),
                                                         self.actor_ref))
@@ -283,7 +312,8 @@ class EntryManager(ArbeesActor):
             f"{fmt_money(cost).lstrip('+')}, fee {snap.fees}",
             trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
-            platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id)
+            platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id,
+            fill_id=fill_id(snap.order_id, snap.filled_count))
         self.send(self.refs.store, RecordFill(Fill(
             fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id, sig.ticker, sig.side,
             Action.BUY, snap.filled_count, price, snap.fees, self.rt.clock.now())))
@@ -298,6 +328,34 @@ class EntryManager(ArbeesActor):
             return
         weakest = min(self._edges.items(), key=lambda kv: kv[1][0])
         self.send(self.refs.supervisor, ForwardToPosition(weakest[0], RebalanceOffer(sig.signal_id, edge)))
+
+    def _look_up(self, signal_id: str) -> None:
+        p = self._pending.get(signal_id)
+        if p is None or p.request is None:
+            return
+        self.send(self.refs.rate_limiter, VenueCall(signal_id, CallKind.ENTRY, "find_order",
+                                                    (p.request.client_order_id,), self.actor_ref))
+
+    def _hold_unconfirmed(self, msg: HoldUnconfirmedEntry) -> None:
+        """An earlier process's entry that start-up reconciliation could not confirm: it may have
+        filled. Its market+side stays reserved and its most possible cost counted in the caps
+        until the venue answers a look-up; then it becomes its position or is released."""
+        req, sig = msg.request, msg.signal
+        cost = req.limit_price * req.count
+        if sig is None:
+            # Its signal is not in the database: nothing could become a position from it here.
+            # Hold the key and the cost for this process's life; the next start reconciles it.
+            self._keys[(req.ticker, req.side.value)] = req.client_order_id
+            self._book.add(req.ticker, None, cost)
+            return
+        self._seen.add(sig.signal_id)
+        self._keys[(sig.ticker, sig.side.value)] = sig.signal_id
+        self._pending[sig.signal_id] = _Pending(sig, request=req, reserved=cost, resumed=True)
+        self._book.add(sig.ticker, sig.game_id, cost)
+        self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: unconfirmed at start-up; {sig.ticker} "
+                                           f"{sig.side.value} held reserved while it is looked up",
+                           signal_id=sig.signal_id, client_order_id=req.client_order_id, market=sig.ticker)
+        self._look_up(sig.signal_id)
 
     def _restore(self, msg: RestoreExposure) -> None:
         for s in msg.positions:

@@ -367,14 +367,15 @@ class ExecutorActor(ArbeesActor):
             self.proceeds += price * n
             self.fees_paid += fee
             now = self.rt.clock.now()
+            fid = fill_id(snap.order_id, snap.filled_count)
             self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
                                                f"at {price:.4f} (fee {fee}) for {self.o.condition}",
                                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
-                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name)
+                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
+                               fill_id=fid, filled_total=snap.filled_count)
             self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
                                                          snap.client_order_id, "filled", price, n, now, snap.order_id))
-            fid = fill_id(snap.order_id, snap.filled_count)
             self.send(self.refs.store, RecordFill(Fill(
                 fid, snap.order_id, snap.client_order_id, self.o.ticker,
                 self.o.side, Action.SELL, n, price, fee, now)))

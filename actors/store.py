@@ -22,6 +22,7 @@ from models.messages import (
     RecordExitAttempt,
     RecordExitEvent,
     RecordFill,
+    RecordOrderNeverSent,
     RecordOrderPending,
     RecordOrderRejected,
     RecordOrderUpdate,
@@ -61,6 +62,8 @@ class Store(ArbeesActor):
                 return ok   # durable before the caller sends the order; False: do not send
             case RecordOrderRejected(client_order_id=cid):
                 self._write(lambda: self.repo.set_order_status(cid, StoredOrderStatus.REJECTED))
+            case RecordOrderNeverSent(client_order_id=cid):
+                self._write(lambda: self.repo.set_order_status(cid, StoredOrderStatus.CANCELED))
             case RecordOrderUpdate(snapshot=snap):
                 self._write(lambda: self.repo.update_order(snap))
             case RecordFill(fill=f):

@@ -40,11 +40,13 @@ from models.orders import Action
 
 
 def rebuild_position(repo, state):  # type: ignore[no-untyped-def]
-    """A position as the database knows it, with its holdings taken from the fills ledger.
+    """A position as the database knows it, with its holdings taken from the fills ledger (less
+    what start-up reconciliation found gone from the venue).
     Returns (state, ids of the exit fills already counted in it)."""
     fills = [f for o in repo.orders_for(state.position_id) if o.order_id and o.request.action is Action.SELL
              for f in repo.fills_for_order(o.order_id)]
-    return reconcile_with_fills(state, fills), frozenset(f.fill_id for f in fills)
+    removed = repo.contracts_reconciled_away(state.position_id)
+    return reconcile_with_fills(state, fills, removed), frozenset(f.fill_id for f in fills)
 
 
 class Supervisor(ArbeesActor):

@@ -30,6 +30,7 @@ from models.messages import (
     Flush,
     ForwardToMarket,
     GameUpdated,
+    HoldUnconfirmedEntry,
     MarketSettled,
     ModelProbabilityUpdated,
     PriorCalls,
@@ -38,6 +39,7 @@ from models.messages import (
     SignalReceived,
     StartPosition,
 )
+from models.orders import OrderRequest
 from models.signal import TradingSignal
 
 STOP_TIMEOUT_S = 10.0
@@ -88,6 +90,13 @@ class System:
         for state, applied in live:
             self.rt.send(self.refs.supervisor, StartPosition(state, applied))
         return len(live)
+
+    def hold_unconfirmed_entries(self, entries: tuple[tuple[OrderRequest, TradingSignal | None], ...]) -> int:
+        """Entry orders reconciliation could not confirm: the EntryManager keeps each one's market
+        and side reserved and its cost in the caps, and looks it up until the venue answers."""
+        for request, signal in entries:
+            self.rt.send(self.refs.entry_manager, HoldUnconfirmedEntry(request, signal))
+        return len(entries)
 
     # inputs -----------------------------------------------------------------------------
     def push_quote(self, quote: Quote) -> None:

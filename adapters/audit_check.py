@@ -8,7 +8,8 @@ compared with the database, field by field:
 | position | a TRADE_EXECUTED for it | a positions row |
 | market, side, initial_contracts, entry_price, entry_fees | TRADE_EXECUTED | positions row |
 | entry fill | TRADE_EXECUTED contracts | fills of the entry order |
-| contracts (held) | bought - ORDER_FILLED sold - POSITION_SETTLED | positions.contracts |
+| contracts (held) | bought - ORDER_FILLED sold (each fill once) - POSITION_SETTLED - POSITION_RECONCILED removed | positions.contracts |
+| contracts reconciled away | POSITION_RECONCILED removed | position_exits rows "reconciled: venue holds fewer" |
 | status | closed once POSITION_CLOSED, else open | closed, or open/exiting (both "open") |
 | exit_reason | POSITION_CLOSED reason (closed positions) | positions.exit_reason |
 | realized_pnl | POSITION_CLOSED's figure (closed), else recomputed from the fills | positions.realized_pnl |
@@ -74,6 +75,7 @@ class DatabasePosition:
     settlement: tuple[int, Decimal | None] | None         # (contracts, payout) when settled
     sell_fills: tuple[Fill, ...]
     entry_fills: tuple[Fill, ...]
+    reconciled_away: int = 0       # contracts reconciliation found gone from the venue
 
 
 def fmt(value: object) -> str:
@@ -103,7 +105,8 @@ def read_database(repo: Repository, audited: Mapping[str, AuditedPosition]) -> d
         a = audited.get(pid)
         entry = repo.fills_for_order(a.entry_order_id) if a is not None and a.entry_order_id else ()
         out[pid] = DatabasePosition(state, tuple(outcomes), settlement, sells,
-                                    tuple(f for f in entry if f.action is Action.BUY))
+                                    tuple(f for f in entry if f.action is Action.BUY),
+                                    repo.contracts_reconciled_away(pid))
     return out
 
 
@@ -141,6 +144,8 @@ def _compare_one(a: AuditedPosition, d: DatabasePosition) -> list[Difference]:
         check("entry fill", _fills_text([(a.initial_contracts, a.entry_price, a.entry_fees)], fees=False),
               _fills_text([(f.count, f.price, f.fee) for f in d.entry_fills], fees=False))
     check("contracts", a.contracts, s.contracts)
+    if a.reconciled_away or d.reconciled_away:
+        check("contracts reconciled away", a.reconciled_away, d.reconciled_away)
     check("status", a.status, "closed" if s.status is PositionStatus.CLOSED else "open")
     if a.closed and s.status is PositionStatus.CLOSED:
         check("exit_reason", a.close_reason, s.exit_reason)

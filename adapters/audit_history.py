@@ -9,7 +9,14 @@ Events read (others are skipped, so newer logs keep working):
 - TRADE_EXECUTED: the position opened (position_id, market, side, contracts, entry_price,
   fees, order_id). Start-up reconciliation may state it again for a recovered position; the
   later statement wins, field by field.
-- ORDER_FILLED with a position_id: one exit fill (exit_id, order_id, contracts, price, fee).
+- ORDER_FILLED with a position_id: one exit fill (exit_id, order_id, contracts, price, fee,
+  fill_id, filled_total). A kill -9 can leave one fill in the log twice (written before the
+  kill, and again by the restart that found it missing from the ledger): a fill_id already
+  seen is counted once, and a fill whose span of the order (filled_total - contracts to
+  filled_total) lies inside one already counted is the same contracts told again (a later,
+  wider fill replaces the narrower ones it covers).
+- POSITION_RECONCILED: start-up reconciliation followed the venue (removed contracts gone
+  outside Arbees).
 - EXIT_COMPLETED / EXIT_GAVE_UP: how an exit ended (outcome, filled).
 - POSITION_SETTLED: contracts paid out at settlement (contracts, payout).
 - POSITION_CLOSED: the position closed (reason, realized_pnl, exit_fees).
@@ -54,6 +61,13 @@ class ExitFillEntry:
     fee: Decimal
     condition: str
     ts: str
+    fill_id: str | None = None
+    filled_total: int | None = None     # the order's cumulative filled count after this fill
+
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """The part of its order this fill covers, from the order's first contract."""
+        return None if self.filled_total is None else (self.filled_total - self.contracts, self.filled_total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +98,7 @@ class AuditedPosition:
     closed_realized_pnl: Decimal | None
     closed_exit_fees: Decimal | None
     restarts: int
+    reconciled_away: int = 0
 
     @property
     def status(self) -> str:
@@ -91,8 +106,10 @@ class AuditedPosition:
 
     @property
     def contracts(self) -> int:
-        """Held now: bought, less every exit fill and the contracts settled."""
-        return self.initial_contracts - sum(f.contracts for f in self.fills) - self.settled_contracts
+        """Held now: bought, less every exit fill, the contracts settled and those
+        reconciliation found gone from the venue."""
+        return (self.initial_contracts - sum(f.contracts for f in self.fills) - self.settled_contracts
+                - self.reconciled_away)
 
     @property
     def exit_fees(self) -> Decimal:
@@ -176,13 +193,27 @@ class _Builder:
     closed_realized_pnl: Decimal | None = None
     closed_exit_fees: Decimal | None = None
     restarts: int = 0
+    reconciled_away: int = 0
 
     def freeze(self) -> AuditedPosition:
         return AuditedPosition(
             self.position_id, self.opened, self.market, self.side, self.initial_contracts, self.entry_price,
             self.entry_fees, self.entry_order_id, tuple(self.fills), tuple(self.exits.items()),
             self.settled_contracts, self.settlement_payout, self.closed, self.close_reason,
-            self.closed_realized_pnl, self.closed_exit_fees, self.restarts)
+            self.closed_realized_pnl, self.closed_exit_fees, self.restarts, self.reconciled_away)
+
+    def add_fill(self, fill: ExitFillEntry) -> None:
+        """Count a fill once (see the module docstring: a fill can be in the log twice)."""
+        if fill.fill_id is not None and any(f.fill_id == fill.fill_id for f in self.fills):
+            return
+        span = fill.span
+        if span is not None:
+            same_order = [f for f in self.fills if f.order_id == fill.order_id and f.span is not None]
+            if any(f.span[0] <= span[0] and span[1] <= f.span[1] for f in same_order):
+                return
+            covered = {id(f) for f in same_order if span[0] <= f.span[0] and f.span[1] <= span[1]}
+            self.fills = [f for f in self.fills if id(f) not in covered]
+        self.fills.append(fill)
 
 
 class _Fields:
@@ -236,7 +267,7 @@ def rebuild_positions(lines: Iterable[AuditLine], source: str = "audit") -> dict
     for line in lines:
         event = line.record["event"]
         if event not in ("TRADE_EXECUTED", "ORDER_FILLED", "EXIT_COMPLETED", "EXIT_GAVE_UP", "POSITION_SETTLED",
-                         "POSITION_CLOSED", "ACTOR_RESTARTED"):
+                         "POSITION_CLOSED", "ACTOR_RESTARTED", "POSITION_RECONCILED"):
             continue
         f = _Fields(line, source)
         pid = f.text("position_id", optional=event != "TRADE_EXECUTED")
@@ -256,10 +287,13 @@ def rebuild_positions(lines: Iterable[AuditLine], source: str = "audit") -> dict
             b.entry_fees = fees if fees is not None else b.entry_fees
             b.entry_order_id = f.text("order_id", optional=True) or b.entry_order_id
         elif event == "ORDER_FILLED":
-            b.fills.append(ExitFillEntry(
+            b.add_fill(ExitFillEntry(
                 exit_id=f.text("exit_id"), order_id=f.text("order_id"), contracts=f.count("contracts"),
                 price=f.money("price"), fee=f.money("fee", optional=True) or ZERO,
-                condition=f.text("condition", optional=True) or "", ts=line.record["ts"]))
+                condition=f.text("condition", optional=True) or "", ts=line.record["ts"],
+                fill_id=f.text("fill_id", optional=True), filled_total=f.count("filled_total", optional=True)))
+        elif event == "POSITION_RECONCILED":
+            b.reconciled_away += f.count("removed")
         elif event in ("EXIT_COMPLETED", "EXIT_GAVE_UP"):
             outcome = "gave_up" if event == "EXIT_GAVE_UP" else f.text("outcome")
             if outcome not in OUTCOME_AS_STORED:

@@ -27,7 +27,7 @@ from loguru import logger
 
 from adapters.repository import ExitRecord
 from adapters.venue import OrderNotFound, Venue, VenueError
-from models.ledger import fill_id, new_fill, totals
+from models.ledger import RECONCILED_AWAY, fill_id, new_fill, totals
 from models.market import Side
 from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderSnapshot
@@ -45,6 +45,9 @@ class ReconcileReport:
     positions_closed: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     unconfirmed_positions: set[str] = field(default_factory=set)   # do not resume these yet
+    # Entry orders with no position yet whose state the venue did not tell: (request, signal or
+    # None). The engine keeps their market+side reserved and cost counted until confirmed.
+    unconfirmed_entries: list = field(default_factory=list)
     venue_calls: int = 0
     call_times: list = field(default_factory=list)   # hand to the RateLimiter (PriorCalls): same budget
     clock: Any = field(default=None, repr=False)
@@ -84,9 +87,18 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
                            client_order_id=cid, order_id=snap.order_id, filled=snap.filled_count,
                            position_id=rec.position_id, exit_id=rec.exit_id)
         except VenueError as exc:
+            pid = rec.position_id or f"pos-{cid.removeprefix('en-')}"
+            report.unconfirmed_positions.add(pid)
+            req = rec.request
+            if req.action is Action.BUY and repository.load_position(pid) is None:
+                sig = repository.signal(cid.removeprefix("en-"))
+                report.unconfirmed_entries.append((req, sig.signal if sig is not None else None))
+                alert(f"cannot confirm entry order {cid}: {type(exc).__name__}; it stays marked live, {req.ticker} "
+                      f"{req.side.value} stays reserved and its cost ({req.count} at {req.limit_price}) counted in "
+                      "the caps until the venue confirms it", client_order_id=cid, market=req.ticker, side=req.side)
+                continue
             alert(f"cannot confirm order {cid}: {type(exc).__name__}; it stays marked live and its position is "
                   "not resumed until a later reconcile confirms it", client_order_id=cid)
-            report.unconfirmed_positions.add(rec.position_id or f"pos-{cid.removeprefix('en-')}")
             continue
         repository.update_order(snap)
         if snap.filled_count > rec.filled_count:
@@ -168,6 +180,8 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
             if state.ticker != ticker:
                 continue
             held_on_venue = max(0, theirs if state.side is Side.YES else -theirs)
+            if held_on_venue < state.contracts:
+                _record_correction(repository, audit, clock, state, held_on_venue)
             if held_on_venue == 0:
                 repository.upsert_position(state.replace(status=PositionStatus.CLOSED, closed_at=clock.now(),
                                                          exit_reason="reconciled: not on venue",
@@ -187,6 +201,21 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
     logger.info("reconcile: {} orders checked, {} canceled, {} fills recorded, {} alerts", report.orders_checked,
                 report.orders_canceled, report.fills_recorded, len(report.alerts))
     return report
+
+
+def _record_correction(repository, audit, clock, state: PositionState, held_on_venue: int) -> None:  # type: ignore[no-untyped-def]
+    """The venue holds fewer than the database (sold or settled outside Arbees): the difference
+    is written down where the ledger rebuild (models/ledger.py) and `run.py audit` find it, a
+    position_exits row (reason RECONCILED_AWAY) and a POSITION_RECONCILED audit event."""
+    removed = state.contracts - held_on_venue
+    repository.record_exit_event(ExitRecord(
+        position_id=state.position_id, reason=RECONCILED_AWAY, priority="", status=ExitStatus.TRIGGERED,
+        triggered_at=clock.now(), contracts=removed,
+        detail=f"start-up reconciliation: the venue holds {held_on_venue} of {state.contracts}"))
+    audit.emit("POSITION_RECONCILED", f"{state.ticker} {state.side.value}: reconciliation follows the venue: "
+                                      f"{held_on_venue} held, not {state.contracts} ({removed} gone outside Arbees)",
+               position_id=state.position_id, market=state.ticker, side=state.side, contracts_before=state.contracts,
+               contracts=held_on_venue, removed=removed, reason=RECONCILED_AWAY)
 
 
 def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore[no-untyped-def]
@@ -215,14 +244,16 @@ def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # ty
     n, price, fee = new_fill(totals(repository.fills_for_order(snap.order_id)), snap)
     if n <= 0:
         return 0
-    ok = repository.record_fill(Fill(fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id,
+    fid = fill_id(snap.order_id, snap.filled_count)
+    ok = repository.record_fill(Fill(fid, snap.order_id, snap.client_order_id,
                                      snap.ticker, snap.side, snap.action, n, price, fee,
                                      snap.created_ts or rec.updated_at))
     if ok and snap.action is Action.SELL and audit is not None:
         audit.emit("ORDER_FILLED", f"{snap.ticker} {snap.side.value}: FILLED sold {n} at {price:.4f} (fee {fee}) "
                                    "while no process watched (found by reconciliation)",
                    position_id=rec.position_id, market=snap.ticker, exit_id=rec.exit_id, order_id=snap.order_id,
-                   client_order_id=snap.client_order_id, contracts=n, price=price, fee=fee)
+                   client_order_id=snap.client_order_id, contracts=n, price=price, fee=fee, fill_id=fid,
+                   filled_total=snap.filled_count)
     return 1 if ok else 0
 
 
@@ -249,6 +280,7 @@ def _adopt_entry(repository, rec, snap: OrderSnapshot, report, audit, clock) -> 
                order_id=snap.order_id, client_order_id=snap.client_order_id, status=snap.status,
                entry_price=state.entry_price, contracts=snap.filled_count, cost=state.entry_price * snap.filled_count,
                fees=snap.fees,
-               platform=s.platform, market=s.ticker, side=s.side, signal_id=s.signal_id)
+               platform=s.platform, market=s.ticker, side=s.side, signal_id=s.signal_id,
+               fill_id=fill_id(snap.order_id, snap.filled_count))
 
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 import peewee
 
 from actors.clock import Clock
+from models.ledger import RECONCILED_AWAY
 from models.market import Side
 from models.money import ZERO
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
@@ -315,6 +316,14 @@ class Repository:
             triggered_at=r.triggered_at, exit_id=r.exit_id, contracts=r.contracts, price=r.price, fees=r.fees,
             filled_at=r.filled_at, trigger_value=r.trigger_value, threshold=r.threshold, detail=r.detail,
             row_id=r.id) for r in query.order_by(PositionExitRow.id))
+
+    def contracts_reconciled_away(self, position_id: str) -> int:
+        """Contracts start-up reconciliation found gone from the venue (models/ledger.py
+        RECONCILED_AWAY rows): not held any more, though no fill of ours sold them."""
+        total = (PositionExitRow.select(peewee.fn.SUM(PositionExitRow.contracts))
+                 .where((PositionExitRow.position == position_id) & (PositionExitRow.reason == RECONCILED_AWAY)
+                        & (PositionExitRow.status == ExitStatus.TRIGGERED.value)).scalar())
+        return int(total or 0)
 
     def record_exit_attempt(self, record: ExitAttemptRecord) -> int:
         """Append one executor step; returns its row id."""

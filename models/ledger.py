@@ -17,7 +17,14 @@ from models.pnl import realized_pnl
 from models.position import PositionState, PositionStatus
 
 
-def reconcile_with_fills(state: PositionState, exit_fills: Iterable[Fill]) -> PositionState:
+# The reason of the position_exits row start-up reconciliation writes when the venue holds
+# fewer contracts than the database (sold or settled outside Arbees while it was down).
+RECONCILED_AWAY = "reconciled: venue holds fewer"
+
+
+def reconcile_with_fills(state: PositionState, exit_fills: Iterable[Fill], removed: int = 0) -> PositionState:
+    """`removed`: contracts reconciliation found gone from the venue (no fill of ours): they
+    are not held, and their P&L is unknown (not booked)."""
     sold = 0
     pnl = ZERO
     fees = ZERO
@@ -32,7 +39,7 @@ def reconcile_with_fills(state: PositionState, exit_fills: Iterable[Fill]) -> Po
         pnl += realized_pnl(state.entry_price, f.price, n, f.fee, state.entry_fees * n / state.initial_contracts)
     if state.exit_reason == "settlement":
         return state   # settled positions are closed by the settlement itself
-    held = state.initial_contracts - sold
+    held = max(0, state.initial_contracts - sold - removed)
     if held == state.contracts and pnl == state.realized_pnl:
         return state
     changes: dict[str, object] = dict(contracts=held, realized_pnl=pnl, exit_fees=fees)

@@ -370,10 +370,32 @@ class RestoreExposure:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldUnconfirmedEntry:
+    """On restart: an entry order start-up reconciliation could not confirm (the venue did not
+    answer). Its market and side stay reserved and its most it can cost (limit x count) counts
+    in the exposure caps, and the EntryManager looks it up until the venue answers."""
+    request: OrderRequest
+    signal: TradingSignal | None
+
+
+@dataclass(frozen=True, slots=True)
+class LookUpEntryAgain:
+    """EntryManager timer: look up an entry whose state is still unknown."""
+    signal_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutorCrashed:
     """Supervisor -> router: an exit's executor died; restart it for the same exit."""
     exit_id: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOrderNeverSent:
+    """Store: a look-up found no order with this client_order_id: it never reached the venue
+    (marked canceled, as start-up reconciliation does); no later start looks it up again."""
+    client_order_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,7 @@ def test_a_restarted_process_resumes_open_positions_with_their_state(make_engine
     b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
                            recorder=audit, venue_factory=lambda clock: venue)
     try:
-        assert b.system.resume_open_positions() == 1
+        assert b.startup.resumed == 1          # the builder reconciled, started and resumed it
         b.scheduler.run_for(__import__("datetime").timedelta(seconds=1))
         b.system.flush()
         state_b = b.repository.load_position(pid)
@@ -171,16 +171,17 @@ def test_after_a_crash_mid_exit_reconciliation_cancels_the_orphan_and_counts_its
     assert venue.get_order(resting[0].order_id).filled_count == 3      # filled while down
 
     audit: list = []
+    orders_before = len(venue.list_orders(TICKER))
     b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
                            recorder=audit, venue_factory=lambda clock: venue)
     try:
-        orders_before = len(venue.list_orders(TICKER))
-        report = reconcile(venue, b.repository, b.audit, b.clock)
+        report = b.startup.report                  # the builder's start-up reconciliation
         assert report.orders_canceled == 1 and report.fills_recorded == 1
         assert len(venue.list_orders(TICKER)) == orders_before          # nothing new sent
         assert venue.get_order(resting[0].order_id).is_done
+        b.system.flush()
         assert b.repository.load_position(pid).contracts == 7 == venue.holding(TICKER, Side.YES)
-        assert b.system.resume_open_positions() == 1
+        assert b.startup.resumed == 1
         b.scheduler.run_for(timedelta(seconds=5))
         # A second reconcile finds nothing left to do: idempotent.
         again = reconcile(venue, b.repository, b.audit, b.clock)
@@ -276,10 +277,9 @@ def test_a_partial_stage_that_sold_while_down_is_done_after_the_restart(make_eng
     b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
                            recorder=audit, venue_factory=lambda clock: venue)
     try:
-        reconcile(venue, b.repository, b.audit, b.clock)
-        state = b.repository.load_position(pid)
+        state = b.repository.load_position(pid)     # as the builder's reconciliation left it
         assert (state.contracts, state.partial_stages_done) == (5, 1)
-        b.system.resume_open_positions()
+        assert b.startup.resumed == 1
         b.scheduler.run_for(timedelta(seconds=120))     # still +18%: stage 2 is at +25%, nothing fires
         assert [e for e in audit if e["event"] == "EXIT_ROUTED"] == []
         assert venue.holding(TICKER, Side.YES) == 5

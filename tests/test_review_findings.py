@@ -33,7 +33,7 @@ def test_reconcile_counts_a_fill_once_when_the_order_row_lags_the_ledger(make_en
     b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
                            recorder=audit, venue_factory=lambda clock: venue)
     try:
-        report = reconcile(venue, b.repository, b.audit, b.clock)
+        report = b.startup.report       # the builder reconciled before starting anything
         print("alerts", report.alerts)
         fills = [f for oo in b.repository.orders_for(pid) if oo.order_id for f in b.repository.fills_for_order(oo.order_id)]
         print("ledger sells", [(f.fill_id, f.count) for f in fills if f.action.value == "sell"])

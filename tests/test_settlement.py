@@ -61,7 +61,7 @@ def test_a_settlement_waits_at_most_settlement_wait_for_an_exit_that_never_answe
     b = build_paper_engine(load_config(), a.now(), db_path=str(a.db_path), audit_path=None, fresh=False,
                            recorder=audit, venue_factory=lambda clock: venue)
     try:
-        assert b.system.resume_open_positions() == 1
+        assert b.startup.resumed == 1
         b.scheduler.run_for(timedelta(seconds=1))
         from models.messages import MarketSettled
         venue.settle(TICKER, Side.NO)

@@ -28,7 +28,7 @@ from models.market import Side
 from models.orders import Action, OrderRequest, TimeInForce
 from models.position import PositionStatus
 from models.tables import FillRow
-from run import build_paper_engine
+from adapters.engine import build_engine
 
 CI_SEEDS = range(0, 16)
 T0 = datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc)
@@ -55,7 +55,7 @@ def _names(violations) -> set[str]:
 # -- the seeds CI runs --------------------------------------------------------------------------
 
 def test_the_ci_seeds_hold_every_invariant_under_every_kind_of_fault(config):
-    results = [run_seed(s, config=config, build_engine=build_paper_engine) for s in CI_SEEDS]
+    results = [run_seed(s, config=config, build_engine=build_engine) for s in CI_SEEDS]
     failures = {r.seed: [str(v) for v in r.violations] for r in results if not r.ok}
     assert failures == {}
     injected = Counter()
@@ -72,8 +72,8 @@ def test_the_ci_seeds_hold_every_invariant_under_every_kind_of_fault(config):
 
 
 def test_a_seed_is_deterministic(config):
-    a = run_seed(4, config=config, build_engine=build_paper_engine)
-    b = run_seed(4, config=config, build_engine=build_paper_engine)
+    a = run_seed(4, config=config, build_engine=build_engine)
+    b = run_seed(4, config=config, build_engine=build_engine)
     assert (a.faults, a.fired, a.positions, a.closed, a.orders, a.venue_calls, a.virtual_s) == (
         b.faults, b.fired, b.positions, b.closed, b.orders, b.venue_calls, b.virtual_s)
     assert a.positions > 0 and a.faults
@@ -84,7 +84,7 @@ def test_a_seed_is_deterministic(config):
 @pytest.fixture
 def clean_run(tmp_path, config):
     """A finished seed whose invariants all hold, kept open so a test can doctor it."""
-    run = SimRun(3, tmp_path, config=config, build_engine=build_paper_engine)
+    run = SimRun(3, tmp_path, config=config, build_engine=build_engine)
     run.execute()
     assert check_invariants(run.observation()) == []
     yield run
@@ -193,7 +193,7 @@ def _args(**kw) -> argparse.Namespace:
 
 def test_the_command_reruns_one_seed_and_exits_0_when_it_holds():
     out = io.StringIO()
-    assert simulate_cmd.run(_args(seed=3), out=out, build_engine=build_paper_engine) == 0
+    assert simulate_cmd.run(_args(seed=3), out=out, build_engine=build_engine) == 0
     text = out.getvalue()
     assert text.startswith("seed 3 ") and " ok " in text and "Seeds run: 1, passed 1, failed 0" in text
 
@@ -211,7 +211,7 @@ def test_a_failing_seed_is_printed_with_its_invariant_and_how_to_rerun_it():
 
 def test_bad_arguments_exit_2():
     err = io.StringIO()
-    assert simulate_cmd.run(_args(seeds=0), err=err, build_engine=build_paper_engine) == 2
+    assert simulate_cmd.run(_args(seeds=0), err=err, build_engine=build_engine) == 2
     assert "--seeds must be at least 1" in err.getvalue()
     assert simulate_cmd.seed_range(None, None) == range(0, 20)
     assert simulate_cmd.seed_range(5, 10) == range(10, 15)

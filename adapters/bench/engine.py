@@ -1,4 +1,5 @@
-"""Building the paper engine a benchmark runs on: run.build_paper_engine over a scratch SQLite
+"""Building the paper engine a benchmark runs on: adapters.engine.build_engine (mode "bench",
+the builder and start-up sequence every mode uses) over a scratch SQLite
 file and no audit file (the bench command also silences the console: a benchmark of the
 engine, not of its log), and the config overrides some measures need."""
 from __future__ import annotations
@@ -16,14 +17,17 @@ START = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
 
 
 def engine_factory(config: Config, workdir: Path) -> Callable[..., Any]:
-    """make(name, *, start=START, config_override=None, fresh=True) -> a PaperEngine over
-    workdir/name.db (fresh=False reopens what an earlier engine of that name wrote)."""
-    from run import build_paper_engine   # the composition root builds; benchmarks only call it
+    """make(name, *, start=START, config_override=None, fresh=True, venue=None) -> an Engine over
+    workdir/name.db (fresh=False reopens what an earlier engine of that name wrote; `venue`
+    hands it the venue that engine traded on, so start-up reconciliation finds its holdings).
+    The retry jitter is seeded 0: a benchmark run is reproducible."""
+    from adapters.engine import build_engine
 
     def make(name: str, *, start: datetime = START, config_override: Config | None = None,
-             fresh: bool = True, streamed_quotes: bool = False) -> Any:
-        return build_paper_engine(config_override or config, start, db_path=str(workdir / f"{name}.db"),
-                                  audit_path=None, fresh=fresh, streamed_quotes=streamed_quotes)
+             fresh: bool = True, streamed_quotes: bool = False, venue: Any = None) -> Any:
+        return build_engine("bench", config_override or config, db_path=str(workdir / f"{name}.db"), start=start,
+                            fresh=fresh, seed=0, streamed_quotes=streamed_quotes,
+                            venue_factory=None if venue is None else (lambda clock: venue))
 
     return make
 

@@ -7,8 +7,8 @@ one quote per market so every position has marked and evaluated once, reads VmRS
 inbox), its state, its timer, its subscription, its row in the Supervisor's maps.
 
 Recovery: a database holding N open positions (written by an engine that is then stopped), a
-fresh engine over it, timed from building the engine through System.resume_open_positions
-until every position has evaluated once on a quote. Two ways to get that quote: the market
+fresh engine over it (on the venue that holds them), timed from building the engine (which
+reconciles with the venue and resumes them) until every position has evaluated once on a quote. Two ways to get that quote: the market
 data stream pushes one per market (the headline), or nobody pushes and each position's own
 wake-up (< 1 s away) reads it through the PriceCache within the call budget (see
 measure_recovery).
@@ -101,8 +101,9 @@ def rss_per_position(n: int, config_path: str | None = None, timeout_s: float = 
     return RssPoint(data["positions"], data["rss_before_kib"], data["rss_after_kib"])
 
 
-def prepare_recovery_db(make_engine: Callable[..., Any], n: int) -> None:
-    """Write n open positions to the 'recovery' database with an engine that is then stopped."""
+def prepare_recovery_db(make_engine: Callable[..., Any], n: int) -> Any:
+    """Write n open positions to the 'recovery' database with an engine that is then stopped;
+    returns the venue that holds them (a restart reconciles with it)."""
     first = make_engine("recovery")
     try:
         _set_quotes(first, push=False)
@@ -110,9 +111,10 @@ def prepare_recovery_db(make_engine: Callable[..., Any], n: int) -> None:
         first.system.flush()
     finally:
         first.stop()
+    return first.venue
 
 
-def measure_recovery(make_engine: Callable[..., Any], n: int = 1000, *, polling: bool = False,
+def measure_recovery(make_engine: Callable[..., Any], n: int = 1000, *, venue: Any, polling: bool = False,
                      limit_virtual_s: int = 900) -> RecoveryResult:
     """Time a fresh engine over the database until all n positions have evaluated once.
 
@@ -121,10 +123,10 @@ def measure_recovery(make_engine: Callable[..., Any], n: int = 1000, *, polling:
     polling=True: nothing is pushed; virtual time moves in 1 s steps and each position's quote
     comes from its own wake-up's read, within the call budget."""
     watch = Stopwatch()
-    engine = make_engine("recovery", fresh=False)
+    engine = make_engine("recovery", fresh=False, venue=venue)   # reconciles, starts, resumes
     try:
         _set_quotes(engine, push=False)
-        resumed = engine.system.resume_open_positions()
+        resumed = engine.startup.resumed
         if resumed != n:
             raise RuntimeError(f"bench: resumed {resumed} positions, expected {n}")
         settle(engine)

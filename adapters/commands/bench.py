@@ -125,8 +125,8 @@ def _memory(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: P
     from adapters.bench.memory import measure_recovery, prepare_recovery_db, rss_per_position
 
     points = [rss_per_position(n, args.config) for n in p["rss_sizes"]]
-    prepare_recovery_db(make, p["recovery_positions"])
-    rec = measure_recovery(make, p["recovery_positions"])
+    venue = prepare_recovery_db(make, p["recovery_positions"])
+    rec = measure_recovery(make, p["recovery_positions"], venue=venue)
     report.values.update(rss_kib_per_position=max(pt.kib_per_position for pt in points),
                          rss_kib_per_position_by_n={str(pt.positions): pt.kib_per_position for pt in points},
                          recovery_s_1000=rec.wall_s, recovery_positions=rec.positions)
@@ -134,7 +134,7 @@ def _memory(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: P
         "rss": [dict(asdict(pt), kib_per_position=pt.kib_per_position) for pt in points],
         "recovery": asdict(rec)}
     if p["recovery_polling"]:
-        polled = measure_recovery(make, p["recovery_positions"], polling=True)
+        polled = measure_recovery(make, p["recovery_positions"], venue=venue, polling=True)
         report.values.update(recovery_polling_virtual_s=polled.virtual_s, recovery_polling_wall_s=polled.wall_s)
         report.details["memory"]["recovery_polling"] = asdict(polled)
 

@@ -52,8 +52,6 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=err)
         return 2
-    if build_engine is None:
-        from run import build_paper_engine as build_engine
     configure_logging(None, console=bool(getattr(args, "verbose", False)), verbose=True)
     results: list[SeedResult] = []
     for s in seeds:

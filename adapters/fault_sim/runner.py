@@ -1,11 +1,13 @@
 """Run one fault-simulation seed: a short market, faults on its timeline, invariants after.
 
-A seed builds a paper engine (through the `build_engine` it is handed: run.build_paper_engine)
-on an ObservedVenue, and drives it on virtual time through the seed's market events and
-faults, in time order, letting every actor go idle between events. A process restart stops
-the engine (its actors stop; open orders stay at the venue) and builds a new one on the same
-database and venue, runs the start-up reconciliation before anything is sent, and resumes
-the open positions. After the last event every fault is disarmed and the session runs on for
+A seed builds its engine with adapters/engine.py's build_engine (mode "simulate"), the same
+builder and start-up sequence as live (reconcile, start, resume), on an ObservedVenue, and
+drives it on virtual time through the seed's market events and faults, in time order,
+letting every actor go idle between events. A process restart stops the engine (its actors
+stop; open orders stay at the venue) and builds a new one on the same database and venue
+through that same builder: it reconciles before anything is sent, starts, and resumes the
+open positions. Each process draws its own retry-jitter seed (derived from the seed and the
+restart count, so a seed still replays exactly). After the last event every fault is disarmed and the session runs on for
 TAIL so exits in flight can finish; then the engine stops, a final reconciliation runs (as
 the next start would) and the invariants are checked.
 """
@@ -26,6 +28,7 @@ import pykka
 from adapters.fault_sim.faults import Fault, FaultPlan, plan_faults
 from adapters.fault_sim.invariants import Observation, Violation, check_invariants
 from adapters.fault_sim.market import Scenario, make_scenario
+from adapters import engine as engine_builder
 from adapters.fault_sim.venue import ObservedVenue, SwitchableClock, position_of
 from adapters.reconcile import reconcile
 from adapters.session import Settle
@@ -41,7 +44,7 @@ from models.signal import TradingSignal
 TAIL = timedelta(minutes=12)          # long enough for a LOW exit's ten 60 s walks
 BUDGETS = (6, 10, 15, 30, 60)  # calls per minute; the tight ones make the budget bind
 
-BuildEngine = Callable[..., Any]      # run.build_paper_engine's signature
+BuildEngine = Callable[..., Any]      # adapters.engine.build_engine's signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +77,12 @@ def sim_config(base: Config, seed: int) -> Config:
 class SimRun:
     """One seed's session. `execute()` runs it; `observation()` and `result()` read it after."""
 
-    def __init__(self, seed: int, workdir: Path, *, config: Config, build_engine: BuildEngine) -> None:
+    def __init__(self, seed: int, workdir: Path, *, config: Config, build_engine: BuildEngine | None = None) -> None:
         self.seed = seed
         self.scenario: Scenario = make_scenario(seed)
         self.plan: FaultPlan = plan_faults(seed, self.scenario)
         self.config = sim_config(config, seed)
-        self.build_engine = build_engine
+        self.build_engine = build_engine     # None: adapters.engine.build_engine (looked up at each start)
         self.db_path = workdir / f"sim-{seed}.db"
         self.clock = SwitchableClock()
         self.venue = ObservedVenue(self.clock, seed=seed)
@@ -112,7 +115,7 @@ class SimRun:
             self.engine.system.flush()
             self.stale_exits = self._stale_exits()
             self._shutdown()
-            self._reconcile(final=True)
+            self._final_reconcile()
         except Exception as exc:  # noqa: BLE001 - a failing seed is reported, never raised
             self.errors.append(f"the run raised {type(exc).__name__}: {exc}")
             self._stop_quietly()
@@ -120,12 +123,20 @@ class SimRun:
             self._wall = time.perf_counter() - t0
 
     def _build(self, start: datetime, *, fresh: bool) -> Any:
+        """Start a process: the one builder, which reconciles (counting the calls this session's
+        earlier processes made in the last minute), starts the actors and resumes."""
         def venue_for(clock: Any) -> ObservedVenue:
             self.clock.follow(clock)
             return self.venue
 
-        return self.build_engine(self.config, start, db_path=str(self.db_path), audit_path=None, fresh=fresh,
-                                 seed=self.seed, recorder=self.audit, venue_factory=venue_for)
+        build = self.build_engine or engine_builder.build_engine
+        mark = len(self.venue.call_log)
+        jitter_seed = random.Random(f"jitter:{self.seed}:{self.restarts}").randrange(2 ** 32)
+        engine = build("simulate", self.config, db_path=str(self.db_path), start=start, fresh=fresh,
+                       seed=jitter_seed, recorder=self.audit, venue_factory=venue_for,
+                       prior_calls=tuple(self.call_times + self.reconcile_times))
+        self.reconcile_times += [t for t, _ in self.venue.call_log[mark:]]   # before the actors existed
+        return engine
 
     def _apply(self, ts: datetime, payload: Any) -> None:
         system = self.engine.system
@@ -185,26 +196,20 @@ class SimRun:
     def _restart(self) -> None:
         now = self.engine.clock.now()
         self._shutdown()
-        self.engine = self._build(now, fresh=False)
-        report = self._reconcile(final=False)   # before anything is sent
-        # The new process's budget counts what the old one and reconciliation spent this minute.
-        self.engine.system.count_prior_calls(self.call_times + self.reconcile_times)
-        self.engine.system.resume_open_positions(skip=report.unconfirmed_positions)
         self.restarts += 1
+        self.engine = self._build(now, fresh=False)
 
-    def _reconcile(self, *, final: bool):  # type: ignore[no-untyped-def]
+    def _final_reconcile(self) -> None:
+        """The final check's reconciliation, after the last process stopped (as the next start
+        would reconcile; no engine is started for it). It keeps the same call budget."""
         mark = len(self.venue.call_log)
-        # Reconciliation keeps the same call budget as the engine: the calls of the last minute
-        # (earlier processes, earlier reconciliations) count, and it waits (virtual time) for room.
         budget = CallBudget(self.config.monitoring.max_api_calls_per_minute)
         for t in sorted(self.call_times + self.reconcile_times):
             budget.record(t)
         report = reconcile(self.venue, self.engine.repository, self.engine.audit, self.engine.clock,
                            budget=budget, wait=self.engine.scheduler.run_until)
         self.reconcile_times += [t for t, _ in self.venue.call_log[mark:]]
-        if final:
-            self.final_alerts = list(report.alerts)
-        return report
+        self.final_alerts = list(report.alerts)
 
     def _shutdown(self) -> None:
         """Stop the engine like a process that exits: its RateLimiter's call log is kept."""
@@ -272,7 +277,7 @@ class SimRun:
             database_proxy.obj.close()
 
 
-def run_seed(seed: int, *, config: Config, build_engine: BuildEngine, workdir: Path | None = None) -> SeedResult:
+def run_seed(seed: int, *, config: Config, build_engine: BuildEngine | None = None, workdir: Path | None = None) -> SeedResult:
     """Run one seed in a temporary directory (or `workdir`) and check its invariants."""
     with TemporaryDirectory(prefix=f"arbees-sim-{seed}-") as tmp:
         run = SimRun(seed, Path(workdir or tmp), config=config, build_engine=build_engine)
