@@ -1,4 +1,5 @@
-"""Arbees command line: the one place where everything is built and wired.
+"""Arbees command line: each command wires its inputs to an engine built by
+adapters/engine.py's build_engine (the one builder and start-up sequence of every mode).
 
     python run.py                      paper-trade a simulated game on virtual time (the default)
     python run.py replay FILE [--json] replay a recording through the same actors

@@ -1,8 +1,9 @@
 """The actor system: starts the core actors in dependency order, wires them, stops them cleanly.
 
 Order: Store, Supervisor, RiskManager, RateLimiter, PriceCache, ExitRouter, EntryManager; then
-every actor that needs the others gets one `Wired(refs)`. On start it can resume open
-positions from the database. Stopping goes the other way: positions and executors first,
+every actor that needs the others gets one `Wired(refs)`. It is started by
+adapters/engine.py's build_engine (after start-up reconciliation), which then resumes open
+positions from the database and holds unconfirmed entries. Stopping goes the other way: positions and executors first,
 then the entry side, then the gateway, and the Store last (so every write lands).
 """
 from __future__ import annotations
@@ -126,12 +127,18 @@ class System:
         core = {r.actor_urn for r in (self.refs.store, self.refs.supervisor, self.refs.risk_manager,
                                       self.refs.rate_limiter, self.refs.price_cache, self.refs.exit_router,
                                       self.refs.entry_manager)}
-        for ref in pykka.ActorRegistry.get_all():
-            if ref.actor_urn not in core:
-                ref.stop(block=True, timeout=STOP_TIMEOUT_S)
+        def stop_the_rest() -> None:
+            for ref in pykka.ActorRegistry.get_all():
+                if ref.actor_urn not in core:
+                    ref.stop(block=True, timeout=STOP_TIMEOUT_S)
+
+        stop_the_rest()
         for ref in (self.refs.entry_manager, self.refs.exit_router, self.refs.price_cache, self.refs.rate_limiter,
                     self.refs.risk_manager, self.refs.supervisor):
             ref.stop(block=True, timeout=STOP_TIMEOUT_S)
+        # A core actor drains its inbox before it stops: a position (or executor) it started from
+        # a message still queued (e.g. resuming, just after start-up) is stopped here.
+        stop_the_rest()
         try:
             self.flush()
         finally:
