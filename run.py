@@ -282,6 +282,18 @@ def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_migrate_config(path: str) -> int:
+    """check-config --migrate FILE: print the Phase 5 design's file in our names and units."""
+    from config.phase5 import migrate_file
+
+    try:
+        print(migrate_file(path), end="")
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 # --- parser ------------------------------------------------------------------------------------
 
 def _command_modules() -> list[Any]:
@@ -334,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", parents=[common], help="validate a configuration file")
     p.add_argument("file", nargs="?", help="the file to check (default: the built-in defaults)")
+    p.add_argument("--migrate", metavar="FILE", help="print a Phase 5 design file in Arbees's names and units")
     p.set_defaults(handler=cmd_check_config)
 
     for mod in _command_modules():
@@ -347,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is not None:        # adapters/commands/* register `func`
         configure_logging(None, verbose=getattr(args, "verbose", False))
         return int(args.func(args) or 0)
+    if args.handler is cmd_check_config and args.migrate:
+        return cmd_migrate_config(args.migrate)
     config_file = getattr(args, "file", None) if args.handler is cmd_check_config else None
     try:
         config = load_config(config_file or args.config)
