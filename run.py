@@ -17,7 +17,7 @@ import os
 import pkgutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -29,6 +29,8 @@ from actors.scheduler import VirtualScheduler
 from actors.system import System
 from adapters.audit_log import Audit, configure_logging
 from adapters.database import connect, migrate
+from adapters.input_checks import BadPath, check_paths
+from adapters.interrupt import EXIT_INTERRUPTED, interrupt_note, interruptible, stop_requested
 from adapters.repository import Repository
 from adapters.summary import build_summary, format_summary
 from config.loader import ConfigError, load_config
@@ -122,7 +124,7 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
         logger.info("{} signals from {} merged into the simulation by their ts", len(outside), args.signals)
         events = heapq.merge(events, outside, key=lambda e: e[0])
     try:
-        session.run(events)
+        session.run(events, stop=stop_requested)
     finally:
         engine.system.flush()
         engine.stop()
@@ -130,8 +132,8 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     span = (session.last_ts - session.first_ts) if session.first_ts else None
     print(format_summary(summary, extra={
         "Virtual time simulated": str(span).split(".")[0] if span else "-",
-        "Database": args.db or SIM_DB, "Audit log": audit_path}))
-    return 0
+        "Database": args.db or SIM_DB, "Audit log": audit_path, **interrupt_note(engine.clock.now())}))
+    return EXIT_INTERRUPTED if session.interrupted else 0
 
 
 def _read_signals_file(path: Path) -> list[tuple[datetime, Any]]:
@@ -168,17 +170,19 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
                              links=links, model=home_win_probability)
     try:
-        session.run(events)
+        session.run(events, stop=stop_requested)
     finally:
         engine.system.flush()
         engine.stop()
     summary = build_summary(engine.repository)
     if args.json:
-        print(json.dumps(summary, indent=None if args.compact else 2))
+        print(json.dumps({**summary, "interrupted": True} if session.interrupted else summary,
+                         indent=None if args.compact else 2))
     else:
         print(format_summary(summary, extra={"Events replayed": session.events,
-                                             "Database": args.db or REPLAY_DB, "Audit log": audit_path}))
-    return 0
+                                             "Database": args.db or REPLAY_DB, "Audit log": audit_path,
+                                             **interrupt_note(engine.clock.now())}))
+    return EXIT_INTERRUPTED if session.interrupted else 0
 
 
 def cmd_live(args: argparse.Namespace, config: Config) -> int:
@@ -217,13 +221,29 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
 
     from adapters.reconcile import reconcile
     from models.budget import CallBudget
-    # Before anything is sent; it keeps the call budget (waiting on the wall clock for room).
-    report = reconcile(venue, repository, audit, clock, budget=CallBudget(config.monitoring.max_api_calls_per_minute),
-                       wait=lambda until: wall_time.sleep(max(0.0, (until - clock.now()).total_seconds())))
+    from adapters.start_gate import reconcile_until_compared
+    # Before anything is sent; it keeps the call budget (waiting on the wall clock for room), and
+    # nothing trades until it has compared the holdings (retried with back-off, alerted).
+    budget, spent = CallBudget(config.monitoring.max_api_calls_per_minute), []
+
+    def reconcile_once():  # type: ignore[no-untyped-def]
+        done = reconcile(venue, repository, audit, clock, budget=budget,
+                         wait=lambda until: wall_time.sleep(max(0.0, (until - clock.now()).total_seconds())))
+        spent.extend(done.call_times)
+        return done
+
+    deadline = clock.now() + timedelta(seconds=args.duration_s) if args.duration_s is not None else None
+    report = reconcile_until_compared(reconcile_once, audit, clock.now, deadline=deadline)
+    if report is None:
+        scheduler.stop()
+        close_venue(venue)
+        print("error: the venue's holdings were never compared with the database (venue unreachable or "
+              "interrupted); nothing was traded", file=sys.stderr)
+        return 1
     if report.alerts:
         logger.warning("reconcile raised {} alerts; see the audit log", len(report.alerts))
     system = System.start(rt, config, venue, repository, platform="kalshi")
-    system.count_prior_calls(report.call_times)
+    system.count_prior_calls(spent)
     resumed = system.resume_open_positions(skip=report.unconfirmed_positions)
     logger.info("live on {}: {} open positions resumed from {}", describe(venue), resumed,
                 args.db or config.storage.database_path)
@@ -241,7 +261,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     done = threading.Event()
     previous = {sig: os_signal.signal(sig, lambda *_: done.set()) for sig in (os_signal.SIGINT, os_signal.SIGTERM)}
     try:
-        done.wait(args.duration_s)
+        done.wait(None if deadline is None else max(0.0, (deadline - clock.now()).total_seconds()))
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
         for sig, handler in previous.items():
             os_signal.signal(sig, handler)
@@ -338,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", choices=["demo", "prod"], default="demo")
     p.add_argument("--confirm-prod", action="store_true", help="required with --env prod: real money")
     p.add_argument("--signals", metavar="PATH", help="JSON Lines signals to follow (a file or a named pipe)")
+    p.add_argument("--signals-wait", action="store_true",
+                   help="--signals PATH may not exist yet: wait for a producer to create it")
     p.add_argument("--no-auto-signals", action="store_true", help="do not run the built-in ESPN edge detector")
     p.add_argument("--game", action="append", default=[], metavar="LEAGUE:EVENT_ID:TICKERS",
                    help="a game to follow on ESPN and the Kalshi markets it decides (repeatable)")
@@ -355,8 +377,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:       # a Ctrl-C outside a session (start-up, a venue command): no traceback
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        check_paths(args, args.command)
+    except BadPath as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "func", None) is not None:        # adapters/commands/* register `func`
         configure_logging(None, verbose=getattr(args, "verbose", False))
         return int(args.func(args) or 0)
@@ -370,6 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Callable[[argparse.Namespace, Config], int] = args.handler
     try:
+        if handler in (cmd_paper, cmd_replay):
+            with interruptible():   # Ctrl-C asks the session to stop; see adapters/interrupt.py
+                return handler(args, config)
         return handler(args, config)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

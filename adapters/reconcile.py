@@ -46,6 +46,7 @@ class ReconcileReport:
     alerts: list[str] = field(default_factory=list)
     unconfirmed_positions: set[str] = field(default_factory=set)   # do not resume these yet
     venue_calls: int = 0
+    holdings_compared: bool = False   # the venue's positions were read and compared with ours
     call_times: list = field(default_factory=list)   # hand to the RateLimiter (PriorCalls): same budget
     clock: Any = field(default=None, repr=False)
     budget: Any = field(default=None, repr=False)      # models.budget.CallBudget shared with what came before
@@ -148,6 +149,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
     except VenueError as exc:
         alert(f"venue positions unavailable ({type(exc).__name__}): holdings not compared")
         return report
+    report.holdings_compared = True
     for ticker in sorted(set(by_market) | {t for t, n in venue_net.items() if n}):
         ours, theirs = by_market.get(ticker, 0), venue_net.get(ticker, 0)
         if ours == theirs:
