@@ -219,21 +219,13 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     rt = Runtime(clock, scheduler, activity, audit)
     import time as wall_time
 
-    from adapters.reconcile import reconcile
-    from models.budget import CallBudget
-    from adapters.start_gate import reconcile_until_compared
+    from adapters.start_gate import reconcile_before_trading
     # Before anything is sent; it keeps the call budget (waiting on the wall clock for room), and
     # nothing trades until it has compared the holdings (retried with back-off, alerted).
-    budget, spent = CallBudget(config.monitoring.max_api_calls_per_minute), []
-
-    def reconcile_once():  # type: ignore[no-untyped-def]
-        done = reconcile(venue, repository, audit, clock, budget=budget,
-                         wait=lambda until: wall_time.sleep(max(0.0, (until - clock.now()).total_seconds())))
-        spent.extend(done.call_times)
-        return done
-
     deadline = clock.now() + timedelta(seconds=args.duration_s) if args.duration_s is not None else None
-    report = reconcile_until_compared(reconcile_once, audit, clock.now, deadline=deadline)
+    report = reconcile_before_trading(
+        venue, repository, audit, clock, calls_per_minute=config.monitoring.max_api_calls_per_minute,
+        wait=lambda until: wall_time.sleep(max(0.0, (until - clock.now()).total_seconds())), deadline=deadline)
     if report is None:
         scheduler.stop()
         close_venue(venue)
@@ -243,7 +235,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     if report.alerts:
         logger.warning("reconcile raised {} alerts; see the audit log", len(report.alerts))
     system = System.start(rt, config, venue, repository, platform="kalshi")
-    system.count_prior_calls(spent)
+    system.count_prior_calls(report.call_times)
     resumed = system.resume_open_positions(skip=report.unconfirmed_positions)
     logger.info("live on {}: {} open positions resumed from {}", describe(venue), resumed,
                 args.db or config.storage.database_path)

@@ -60,3 +60,25 @@ def reconcile_until_compared(run_once: Callable[[], Any], audit: Any, now: Calla
                 return None
         except KeyboardInterrupt:
             return None
+
+
+def reconcile_before_trading(venue: Any, repository: Any, audit: Any, clock: Any, *, calls_per_minute: int,
+                             wait: Callable[[datetime], None], deadline: datetime | None = None,
+                             stop: threading.Event | None = None) -> Any | None:
+    """Start-up reconciliation (adapters/reconcile.py) under one call budget, until it has compared
+    the holdings. The report's call_times hold every request of every try (hand them to the
+    RateLimiter: same budget). None: never compared, do not trade."""
+    from adapters.reconcile import reconcile
+    from models.budget import CallBudget
+
+    budget, spent = CallBudget(calls_per_minute), []
+
+    def once() -> Any:
+        report = reconcile(venue, repository, audit, clock, budget=budget, wait=wait)
+        spent.extend(report.call_times)
+        return report
+
+    report = reconcile_until_compared(once, audit, clock.now, deadline=deadline, stop=stop)
+    if report is not None:
+        report.call_times = spent
+    return report

@@ -117,3 +117,66 @@ def test_a_venue_unreachable_for_the_whole_run_trades_nothing_and_exits_1(fake_k
     assert "holdings" in err and "nothing was traded" in err
     assert not [e for e in fake.exchanges if e.method == "POST"]
     assert paper.holding(TICKER, Side.YES) == 0
+
+
+# --- the back-off itself, without waiting ---------------------------------------------------------
+
+class _Report:
+    def __init__(self, compared: bool) -> None:
+        self.holdings_compared = compared
+
+
+class _Audit:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def emit(self, event: str, message: str, **fields) -> None:  # type: ignore[no-untyped-def]
+        self.events.append((event, message))
+
+
+class _VirtualWait:
+    """stop.wait(seconds) that moves a virtual clock instead of sleeping."""
+
+    def __init__(self) -> None:
+        from datetime import datetime, timezone
+
+        self.t = datetime(2026, 1, 11, 18, 0, tzinfo=timezone.utc)
+        self.waits: list[float] = []
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.t
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.t += timedelta(seconds=seconds)
+        return False
+
+
+def test_the_start_gate_backs_off_doubling_with_jitter_and_alerts_each_try() -> None:
+    import random
+
+    from adapters.start_gate import reconcile_until_compared
+
+    clock, audit = _VirtualWait(), _Audit()
+    tries = iter([_Report(False)] * 8 + [_Report(True)])
+    report = reconcile_until_compared(lambda: next(tries), audit, clock.now, stop=clock,  # type: ignore[arg-type]
+                                      rng=random.Random(5))
+    assert report is not None and report.holdings_compared
+    ceilings = [1, 2, 4, 8, 16, 32, 60, 60]
+    assert len(clock.waits) == 8
+    assert all(c / 2 <= w <= c for w, c in zip(clock.waits, ceilings)), clock.waits
+    alerts = [m for e, m in audit.events if e == "ALERT"]
+    assert sum("not trading; retry in" in m for m in alerts) == 8 and "after 8 failed tries" in alerts[-1]
+
+
+def test_the_start_gate_gives_up_at_the_deadline() -> None:
+    import random
+
+    from adapters.start_gate import reconcile_until_compared
+
+    clock, audit = _VirtualWait(), _Audit()
+    report = reconcile_until_compared(lambda: _Report(False), audit, clock.now, stop=clock,  # type: ignore[arg-type]
+                                      deadline=clock.now() + timedelta(seconds=30), rng=random.Random(5))
+    assert report is None
+    assert sum(clock.waits) < 30
+    assert "could not be compared before the run's end" in audit.events[-1][1]
