@@ -17,14 +17,16 @@ import json
 import os
 import pkgutil
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from loguru import logger
 
 from adapters.audit_log import configure_logging
-from adapters.engine import Engine, build_engine, remove_sqlite_files
+from adapters.engine import Engine, HoldingsNotCompared, build_engine, remove_sqlite_files
+from adapters.input_checks import BadPath, check_paths
+from adapters.interrupt import EXIT_INTERRUPTED, interrupt_note, interruptible, stop_requested
 from adapters.summary import build_summary, format_summary
 from config.loader import ConfigError, load_config
 from config.schema import Config
@@ -81,7 +83,7 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
         logger.info("{} signals from {} merged into the simulation by their ts", len(outside), args.signals)
         events = heapq.merge(events, outside, key=lambda e: e[0])
     try:
-        session.run(events)
+        session.run(events, stop=stop_requested)
     finally:
         engine.system.flush()
         engine.stop()
@@ -89,8 +91,8 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     span = (session.last_ts - session.first_ts) if session.first_ts else None
     print(format_summary(summary, extra={
         "Virtual time simulated": str(span).split(".")[0] if span else "-",
-        "Database": args.db or SIM_DB, "Audit log": audit_path}))
-    return 0
+        "Database": args.db or SIM_DB, "Audit log": audit_path, **interrupt_note(engine.clock.now())}))
+    return EXIT_INTERRUPTED if session.interrupted else 0
 
 
 def _read_signals_file(path: Path) -> list[tuple[datetime, Any]]:
@@ -126,17 +128,19 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
                              links=links, model=home_win_probability)
     try:
-        session.run(events)
+        session.run(events, stop=stop_requested)
     finally:
         engine.system.flush()
         engine.stop()
     summary = build_summary(engine.repository)
     if args.json:
-        print(json.dumps(summary, indent=None if args.compact else 2))
+        print(json.dumps({**summary, "interrupted": True} if session.interrupted else summary,
+                         indent=None if args.compact else 2))
     else:
         print(format_summary(summary, extra={"Events replayed": session.events,
-                                             "Database": args.db or REPLAY_DB, "Audit log": audit_path}))
-    return 0
+                                             "Database": args.db or REPLAY_DB, "Audit log": audit_path,
+                                             **interrupt_note(engine.clock.now())}))
+    return EXIT_INTERRUPTED if session.interrupted else 0
 
 
 def cmd_live(args: argparse.Namespace, config: Config) -> int:
@@ -162,9 +166,17 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(str(exc)) from None
     audit_path = args.audit or config.storage.audit_path
     configure_logging(Path(audit_path), verbose=args.verbose)
-    # Reconcile with Kalshi before anything is sent, then start, then resume (adapters/engine.py).
-    engine = build_engine("live", config, db_path=args.db or config.storage.database_path,
-                          venue_factory=lambda clock: venue)
+    # Reconcile with Kalshi before anything is sent (retried with back-off until the holdings are
+    # compared: nothing trades before), then start, then resume (adapters/engine.py).
+    deadline = datetime.now(timezone.utc) + timedelta(seconds=args.duration_s) if args.duration_s is not None else None
+    try:
+        engine = build_engine("live", config, db_path=args.db or config.storage.database_path,
+                              venue_factory=lambda clock: venue, deadline=deadline)
+    except HoldingsNotCompared:
+        close_venue(venue)
+        print("error: the venue's holdings were never compared with the database (venue unreachable or "
+              "interrupted); nothing was traded", file=sys.stderr)
+        return 1
     clock, system, rt = engine.clock, engine.system, engine.system.rt
     if engine.startup.report.alerts:
         logger.warning("reconcile raised {} alerts; see the audit log", len(engine.startup.report.alerts))
@@ -184,7 +196,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     done = threading.Event()
     previous = {sig: os_signal.signal(sig, lambda *_: done.set()) for sig in (os_signal.SIGINT, os_signal.SIGTERM)}
     try:
-        done.wait(args.duration_s)
+        done.wait(None if deadline is None else max(0.0, (deadline - clock.now()).total_seconds()))
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
         for sig, handler in previous.items():
             os_signal.signal(sig, handler)
@@ -221,6 +233,18 @@ def _parse_game_arg(text: str) -> tuple[str, str, tuple[str, ...]]:
 
 def cmd_check_config(args: argparse.Namespace, config: Config) -> int:
     print(f"{args.file or 'defaults'}: OK")
+    return 0
+
+
+def cmd_migrate_config(path: str) -> int:
+    """check-config --migrate FILE: print the Phase 5 design's file in our names and units."""
+    from config.phase5 import migrate_file
+
+    try:
+        print(migrate_file(path), end="")
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -268,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", choices=["demo", "prod"], default="demo")
     p.add_argument("--confirm-prod", action="store_true", help="required with --env prod: real money")
     p.add_argument("--signals", metavar="PATH", help="JSON Lines signals to follow (a file or a named pipe)")
+    p.add_argument("--signals-wait", action="store_true",
+                   help="--signals PATH may not exist yet: wait for a producer to create it")
     p.add_argument("--no-auto-signals", action="store_true", help="do not run the built-in ESPN edge detector")
     p.add_argument("--game", action="append", default=[], metavar="LEAGUE:EVENT_ID:TICKERS",
                    help="a game to follow on ESPN and the Kalshi markets it decides (repeatable)")
@@ -276,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", parents=[common], help="validate a configuration file")
     p.add_argument("file", nargs="?", help="the file to check (default: the built-in defaults)")
+    p.add_argument("--migrate", metavar="FILE", help="print a Phase 5 design file in Arbees's names and units")
     p.set_defaults(handler=cmd_check_config)
 
     for mod in _command_modules():
@@ -284,11 +311,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:       # a Ctrl-C outside a session (start-up, a venue command): no traceback
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        check_paths(args, args.command)
+    except BadPath as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "func", None) is not None:        # adapters/commands/* register `func`
         configure_logging(None, verbose=getattr(args, "verbose", False))
         return int(args.func(args) or 0)
+    if args.handler is cmd_check_config and args.migrate:
+        return cmd_migrate_config(args.migrate)
     config_file = getattr(args, "file", None) if args.handler is cmd_check_config else None
     try:
         config = load_config(config_file or args.config)
@@ -297,6 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler: Callable[[argparse.Namespace, Config], int] = args.handler
     try:
+        if handler in (cmd_paper, cmd_replay):
+            with interruptible():   # Ctrl-C asks the session to stop; see adapters/interrupt.py
+                return handler(args, config)
         return handler(args, config)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,6 +11,13 @@ Failures: RateLimited (429) is retried after a jittered exponential back-off, re
 same priority; reads are also retried on VenueUnavailable (5xx, timeout). A create or cancel
 that fails is answered with the error: only the caller knows whether to look the order up.
 Each failure is reported to the RiskManager (API failure breaker).
+
+The budget counts requests, not calls: a venue that offers `set_request_gate` (Kalshi) is handed
+this limiter's gate, and every HTTP request one call makes (each page of a list, each retry of a
+429 or 5xx, the look-up after a lost create) spends a slot or is not sent. A call the gate stops
+half-way (BudgetExhausted) waits in the queue for the budget to free and runs again; one that
+needs more requests than a whole minute's budget is answered with the error. Venues without a
+gate (paper) make one request per call and are counted per call. `call_log` lists requests.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from typing import Any
 from loguru import logger
 
 from actors.base import ArbeesActor
-from adapters.venue import RateLimited, Venue, VenueError, VenueUnavailable
+from adapters.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
 from models.budget import WINDOW, CallBudget
 from models.messages import (
     ApiCallFailed,
@@ -61,8 +68,30 @@ class RateLimiter(ArbeesActor):
         self._retries: dict[str, int] = {}
         self._parked: dict[str, VenueCall] = {}
         self._wake_armed_for: datetime | None = None
-        # (time, method) of recent calls, for invariant checks and benchmarks; bounded for long runs.
+        # (time, method) of recent requests, for invariant checks and benchmarks; bounded for long runs.
         self.call_log: deque[tuple[datetime, str]] = deque(maxlen=100_000)
+        # The call in progress, as the request gate sees it (the gate runs while this actor waits).
+        self._call_limit = calls_per_minute
+        self._call_method = ""
+        self._call_requests = 0
+        set_gate = getattr(venue, "set_request_gate", None)
+        self._gated = callable(set_gate)
+        if self._gated:
+            set_gate(self._admit)
+
+    def on_stop(self) -> None:
+        if self._gated:
+            previous = self.venue.set_request_gate(None)
+            if previous != self._admit:          # a newer limiter's gate: leave it in place
+                self.venue.set_request_gate(previous)
+
+    def _admit(self, now: datetime, what: str) -> bool:
+        """The request gate: one slot of the budget per request, under the current call's limit."""
+        if not self.budget.try_spend_for(now, self._call_limit):
+            return False
+        self._call_requests += 1
+        self.call_log.append((now, self._call_method))
+        return True
 
     def handle(self, message: Any) -> None:
         match message:
@@ -102,8 +131,12 @@ class RateLimiter(ArbeesActor):
                     self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
                 return
             _, _, _, call = heapq.heappop(self._queue)
-            self.budget.spend(now)
-            self.call_log.append((now, call.method))
+            if self._gated:     # the venue spends per request through _admit
+                self._call_limit = self.read_limit if call.kind == CallKind.READ else self.budget.limit
+                self._call_method, self._call_requests = call.method, 0
+            else:
+                self.budget.spend(now)
+                self.call_log.append((now, call.method))
             self._execute(call, now)
 
     def _execute(self, call: VenueCall, now: datetime) -> None:
@@ -120,6 +153,17 @@ class RateLimiter(ArbeesActor):
         self.send(call.reply_to, VenueResult(call.request_id, call.method, value=value))
 
     def _failed(self, call: VenueCall, exc: VenueError, now: datetime) -> None:
+        if isinstance(exc, BudgetExhausted) and self._call_requests < self._call_limit:
+            # Stopped half-way by the budget, not by the venue: run it again when there is room.
+            heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call))
+            return
+        if isinstance(exc, BudgetExhausted):
+            exc = BudgetExhausted(f"{call.method} needs more than {self._call_limit} requests, the whole budget "
+                                  f"of a minute: {exc}")
+            self.rt.audit.emit("VENUE_ERROR", f"{call.method} failed: {exc}", method=call.method,
+                               request_id=call.request_id, error=f"BudgetExhausted: {exc}")
+            self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
+            return
         self.send(self.risk_manager, ApiCallFailed(call.method, type(exc).__name__, now))
         retryable = isinstance(exc, RateLimited) or (isinstance(exc, VenueUnavailable) and call.method in READ_METHODS)
         tries = self._retries.get(call.request_id, 0)

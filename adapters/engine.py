@@ -43,11 +43,19 @@ from models.budget import CallBudget
 STEPS = ("reconcile", "start", "resume")
 
 
+class HoldingsNotCompared(RuntimeError):
+    """Live start-up gave up before reconciliation could compare the venue's holdings (the run's
+    deadline passed or the operator interrupted): no actor was started, nothing was traded."""
+
+
 @dataclass(frozen=True, slots=True)
 class EngineMode:
     virtual_time: bool
     platform: str
     streamed_quotes: bool = False
+    # Live: reconciliation is retried with back-off (adapters/start_gate.py) until it has compared
+    # the venue's holdings with the database's; nothing starts before (HoldingsNotCompared).
+    holdings_must_be_compared: bool = False
 
 
 MODES = {
@@ -55,7 +63,7 @@ MODES = {
     "replay": EngineMode(virtual_time=True, platform="paper", streamed_quotes=True),
     "simulate": EngineMode(virtual_time=True, platform="paper"),
     "bench": EngineMode(virtual_time=True, platform="paper"),
-    "live": EngineMode(virtual_time=False, platform="kalshi"),
+    "live": EngineMode(virtual_time=False, platform="kalshi", holdings_must_be_compared=True),
 }
 
 
@@ -104,14 +112,16 @@ def process_seed() -> int:
 def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | None = None,
                  venue_factory: Callable[[Clock], Any] | None = None, recorder: list | None = None,
                  fresh: bool = False, seed: int | None = None, prior_calls: Sequence[datetime] = (),
-                 balance: str = "100000", streamed_quotes: bool | None = None) -> Engine:
+                 balance: str = "100000", streamed_quotes: bool | None = None,
+                 deadline: datetime | None = None) -> Engine:
     """Build the engine of `mode` (a key of MODES) and start it: reconcile, start, resume.
 
     `venue_factory(clock)` builds the venue on the engine's clock (default: a PaperVenue
     holding `balance`). `start` is the virtual clock's start (virtual modes). `fresh` deletes
     the SQLite file first (virtual modes only). `seed` fixes the retry jitter (None: drawn per
     process). `prior_calls` are venue calls already made in the last minute by this session's
-    earlier processes: reconciliation and the RateLimiter count them."""
+    earlier processes: reconciliation and the RateLimiter count them. `deadline` bounds live's
+    wait for the venue's holdings to be compared (HoldingsNotCompared past it)."""
     try:
         spec = MODES[mode]
     except KeyError:
@@ -147,7 +157,16 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
         for t in sorted(prior_calls):
             budget.record(t)
         wait = scheduler.run_until if spec.virtual_time else _wall_wait(clock)
-        report = reconcile(venue, repository, audit, clock, budget=budget, wait=wait)
+        if spec.holdings_must_be_compared:
+            from adapters.start_gate import reconcile_before_trading
+
+            gated = reconcile_before_trading(venue, repository, audit, clock, budget=budget, wait=wait,
+                                             deadline=deadline)
+            if gated is None:
+                raise HoldingsNotCompared("the venue's holdings were never compared with the database")
+            report = gated
+        else:
+            report = reconcile(venue, repository, audit, clock, budget=budget, wait=wait)
         steps.append(_step(audit, mode, "reconcile", f"reconciled with {_venue_name(venue)}: "
                            f"{report.orders_checked} orders checked, {report.orders_canceled} canceled, "
                            f"{report.fills_recorded} fills recorded, {len(report.alerts)} alerts",

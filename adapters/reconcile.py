@@ -26,7 +26,7 @@ from typing import Any
 from loguru import logger
 
 from adapters.repository import ExitRecord
-from adapters.venue import OrderNotFound, Venue, VenueError
+from adapters.venue import BudgetExhausted, OrderNotFound, Venue, VenueError
 from models.ledger import RECONCILED_AWAY, fill_id, new_fill, totals
 from models.market import Side
 from models.money import ZERO, q6
@@ -49,10 +49,12 @@ class ReconcileReport:
     # None). The engine keeps their market+side reserved and cost counted until confirmed.
     unconfirmed_entries: list = field(default_factory=list)
     venue_calls: int = 0
+    holdings_compared: bool = False   # the venue's positions were read and compared with ours
     call_times: list = field(default_factory=list)   # hand to the RateLimiter (PriorCalls): same budget
     clock: Any = field(default=None, repr=False)
     budget: Any = field(default=None, repr=False)      # models.budget.CallBudget shared with what came before
     wait: Any = field(default=None, repr=False)        # wait(until): sleep (live) or run virtual time
+    venue: Any = field(default=None, repr=False)       # to hand a request gate to (Kalshi: pages, retries)
 
 
 def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None) -> ReconcileReport:  # type: ignore[no-untyped-def]
@@ -60,7 +62,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
     reconciliation keep the venue call budget: it waits for room before each call."""
     from actors.supervisor import rebuild_position
 
-    report = ReconcileReport(clock=clock, budget=budget, wait=wait)
+    report = ReconcileReport(clock=clock, budget=budget, wait=wait, venue=venue)
 
     def alert(text: str, **fields) -> None:  # type: ignore[no-untyped-def]
         report.alerts.append(text)
@@ -159,6 +161,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
     except VenueError as exc:
         alert(f"venue positions unavailable ({type(exc).__name__}): holdings not compared")
         return report
+    report.holdings_compared = True
     for ticker in sorted(set(by_market) | {t for t, n in venue_net.items() if n}):
         ours, theirs = by_market.get(ticker, 0), venue_net.get(ticker, 0)
         if ours == theirs:
@@ -220,7 +223,13 @@ def _record_correction(repository, audit, clock, state: PositionState, held_on_v
 
 def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore[no-untyped-def]
     """A venue call retried at once on a passing failure (5xx, timeout, 429): reconciliation
-    runs before the actors and their back-off exist. Other errors go to the caller."""
+    runs before the actors and their back-off exist. Other errors go to the caller.
+
+    With a budget, a venue that takes a request gate (Kalshi) counts every HTTP request (pages,
+    its own retries) in it; a call the gate stops half-way waits for room and runs again."""
+    set_gate = getattr(report.venue, "set_request_gate", None)
+    if report.budget is not None and callable(set_gate):
+        return _gated(call, report, set_gate, attempts)
     for attempt in range(attempts):
         if report.budget is not None:
             now = report.clock.now()
@@ -235,6 +244,40 @@ def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore
             if not exc.retryable or attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _gated(call, report: ReconcileReport, set_gate, attempts: int):  # type: ignore[no-untyped-def]
+    sent = 0
+
+    def admit(now, what: str) -> bool:  # type: ignore[no-untyped-def]
+        nonlocal sent
+        if not report.budget.try_spend_for(now, report.budget.limit):
+            return False
+        sent += 1
+        report.venue_calls += 1
+        report.call_times.append(now)
+        return True
+
+    attempt = 0
+    while True:
+        now = report.clock.now()
+        if not report.budget.available(now):
+            if report.wait is None:
+                raise BudgetExhausted("reconcile: the call budget is spent and there is no way to wait")
+            report.wait(report.budget.next_free(now))
+        sent = 0
+        previous = set_gate(admit)
+        try:
+            return call()
+        except BudgetExhausted:
+            if sent >= report.budget.limit or report.wait is None:
+                raise          # more requests than a whole minute's budget: it can never fit
+        except VenueError as exc:
+            attempt += 1
+            if not exc.retryable or attempt >= attempts:
+                raise
+        finally:
+            set_gate(previous)
 
 
 def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from loguru import logger
 
@@ -54,20 +54,33 @@ class VirtualSession:
         self.events = 0
         self.first_ts: datetime | None = None
         self.last_ts: datetime | None = None
+        self.interrupted = False
 
     def link(self, game_id: str, link: MarketLink) -> None:
         existing = self.links.setdefault(game_id, [])
         if link not in existing:
             existing.append(link)
 
-    def run(self, events: Iterable[tuple[datetime, Any]], *, tail: timedelta = timedelta(minutes=15)) -> None:
+    def run(self, events: Iterable[tuple[datetime, Any]], *, tail: timedelta = timedelta(minutes=15),
+            stop: Callable[[], bool] | None = None) -> None:
+        """Feed `events` in time order, then run on for `tail`. When `stop()` turns true (Ctrl-C)
+        no further event is taken and the tail is skipped: what is in flight at this instant is
+        finished (every actor goes idle) and `interrupted` is set."""
         for ts, payload in events:
+            if stop is not None and stop():
+                self.interrupted = True
+                self.scheduler.run_until(self.clock.now())
+                return
             if self.first_ts is None:
                 self.first_ts = ts
             self.last_ts = ts
             self.scheduler.run_until(ts)
             self.apply(ts, payload)
             self.events += 1
+        if stop is not None and stop():
+            self.interrupted = True
+            self.scheduler.run_until(self.clock.now())
+            return
         self.scheduler.run_until(self.clock.now() + tail)
 
     def apply(self, ts: datetime, payload: Any) -> None:

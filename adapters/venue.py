@@ -15,12 +15,19 @@ Errors are named for what the caller should do:
   "fetch the order", since it has probably executed.
 - DuplicateClientOrderId: the client_order_id was already used (409): fetch that order.
 - AuthError: credentials are wrong; stop.
+- BudgetExhausted: nothing was sent: the call budget has no room for the call's next request
+  (a page or a retry); run the whole call again when the budget frees (safe: reads repeat,
+  and a create is looked up by its client_order_id).
+
+A venue whose one call may make several requests (Kalshi: pages, retries, the look-up after a
+lost create) offers `set_request_gate(gate)`: `gate(now, what) -> bool` is asked before every
+request and spends one slot of the caller's budget, or answers False (BudgetExhausted).
 """
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 from models.market import Quote
 from models.orders import Fill, OrderBook, OrderRequest, OrderSnapshot, OrderStatus, VenuePosition
@@ -54,6 +61,13 @@ class DuplicateClientOrderId(VenueError):
 
 class AuthError(VenueError):
     pass
+
+
+class BudgetExhausted(VenueError):
+    """Not sent: the call budget had no room for the next request of this call."""
+
+
+RequestGate = Callable[[datetime, str], bool]
 
 
 class MalformedPayload(VenueError):

@@ -23,7 +23,9 @@ from config.schema import (
     RETRY_STRATEGIES,
     Config,
 )
+from config.phase5 import PHASE5_KEYS
 from models.money import to_decimal
+from models.winprob import SPORT_KEYS
 
 DEFAULTS_PATH = Path(__file__).with_name("position_management.yaml")
 
@@ -106,20 +108,34 @@ class _Converter:
             return value
         if tp is int:
             if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(path, "a whole number", value)
+                self.fail(path, "a whole number" + _unquote_hint(value), value)
             return value
         if tp is Decimal:
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                self.fail(path, "a number", value)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.fail(path, "a number" + _unquote_hint(value), value)
             try:
-                return to_decimal(value, path)
+                number = to_decimal(value, path)
             except ValueError:
                 self.fail(path, "a number", value)
+            if path.rpartition(".")[2].endswith("_pct"):
+                self.check_whole_percent(path, number)
+            return number
         if tp is str:
             if not isinstance(value, str) or not value:
                 self.fail(path, "a non-empty string", value)
             return value
         raise TypeError(f"unsupported config type {tp!r} at {path}")
+
+    def check_whole_percent(self, path: str, value: Decimal) -> None:
+        """A `_pct` key holds a whole percent (12 = 12%). A value below the key's floor that is
+        plainly a fraction (0.12 for 12%) is refused with the fix, not read as 0.12%."""
+        floor = percent_floor(path)
+        if value != 0 and abs(value) < floor:
+            whole = format((value * 100).normalize(), "f")
+            hint = (f"{format(value.normalize(), 'f')} looks like a fraction: write {whole} for {whole}%"
+                    if abs(value * 100) >= floor else f"a whole percent of at least {floor} (12 means 12%)")
+            raise ConfigError(f"{self.source(path)}: {path}: expected a whole percent (12 means 12%), "
+                              f"found {value}; {hint}")
 
     def dataclass(self, cls: Any, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
@@ -131,7 +147,7 @@ class _Converter:
                 key_path = f"{path}.{key}" if path else str(key)
                 raise ConfigError(
                     f"{self.source(key_path)}: {key_path}: unknown key (expected one of {', '.join(names)}); "
-                    "check the spelling")
+                    + _unknown_key_hint(str(key)))
         kwargs = {}
         for name in names:
             key_path = f"{path}.{name}" if path else name
@@ -141,6 +157,60 @@ class _Converter:
         return cls(**kwargs)
 
 
+# --- units and names a user could misread (issue 9 §3) --------------------------------------------
+
+# The smallest sane whole percent per `_pct` key (fnmatch patterns on the key path; stage
+# indexes read as [*]). A non-zero value below it is refused: below 1 it is almost always a
+# fraction (0.12 meant as 12%). Edges are finer: half a point of edge is a real setting.
+PERCENT_FLOORS: tuple[tuple[str, Decimal], ...] = (
+    ("*edge_pct", Decimal("0.5")),
+    ("rebalance.edge_margin_pct", Decimal("0.5")),
+    ("monitoring.urgent_threshold_pct", Decimal("0.5")),
+    ("*", Decimal(1)),
+)
+EDGE_PCT_MAX = Decimal(50)   # an edge (probability points) above 50 is a typo, not a setting
+KELLY_SPORTS: tuple[str, ...] = (*SPORT_KEYS, "default")
+
+
+def percent_floor(path: str) -> Decimal:
+    import fnmatch
+    import re
+
+    pattern_path = re.sub(r"\[\d+\]", "[*]", path)
+    return next(floor for pattern, floor in PERCENT_FLOORS if fnmatch.fnmatchcase(pattern_path, pattern))
+
+
+def _unquote_hint(value: Any) -> str:
+    """For "30" where 30 was meant: say so (a quoted number is a string in YAML)."""
+    if isinstance(value, str):
+        try:
+            Decimal(value.strip())
+            return " (without quotes: a quoted number is text)"
+        except ArithmeticError:
+            return ""
+    return ""
+
+
+def _unknown_key_hint(key: str) -> str:
+    if key in PHASE5_KEYS:
+        return ("this is the Phase 5 design's name; `python run.py check-config --migrate FILE` prints the file "
+                "in Arbees's names and units")
+    return "check the spelling"
+
+
+def check_kelly_sports(fractions: dict[str, Decimal], source_of: typing.Callable[[str], Path]) -> None:
+    """Every sport under sizing.kelly_fraction is one the engine knows: a misspelt one would
+    silently fall back to the default fraction."""
+    import difflib
+
+    for sport in fractions:
+        if sport not in KELLY_SPORTS:
+            close = difflib.get_close_matches(sport.lower(), KELLY_SPORTS, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{source_of(f'sizing.kelly_fraction.{sport}')}: sizing.kelly_fraction.{sport}: unknown sport (expected one of "
+                              f"{', '.join(KELLY_SPORTS)}){hint}")
+
+
 def _describe(tp: Any) -> str:
     if dataclasses.is_dataclass(tp):
         return "a mapping with keys " + ", ".join(f.name for f in dataclasses.fields(tp))
@@ -148,14 +218,16 @@ def _describe(tp: Any) -> str:
         tp, "a mapping" if typing.get_origin(tp) is dict else "a list")
 
 
-def load_config(path: str | Path | None = None, *, defaults_path: Path = DEFAULTS_PATH) -> Config:
-    """Load the defaults, overlay `path` if given, convert and validate."""
+def load_config(path: str | Path | None = None, *, defaults_path: Path = DEFAULTS_PATH,
+                overrides: dict[str, Any] | None = None) -> Config:
+    """Load the defaults, overlay `path` if given, convert and validate. `overrides`, when
+    given, is used instead of reading `path` (errors still name `path`)."""
     defaults_path = Path(defaults_path)
     merged = read_yaml(defaults_path)
     origin: dict[str, Path] = {}
     if path is not None:
         user_path = Path(path)
-        merged = _merge(merged, read_yaml(user_path), "", origin, user_path)
+        merged = _merge(merged, read_yaml(user_path) if overrides is None else overrides, "", origin, user_path)
     conv = _Converter(origin, defaults_path)
     config = conv.dataclass(Config, merged, "")
     _validate(config, conv)
@@ -231,12 +303,15 @@ def _validate(c: Config, conv: _Converter) -> None:
     check(c.liquidity.max_spread_cents > 0, "liquidity.max_spread_cents", "a value above 0", c.liquidity.max_spread_cents)
     check(c.liquidity.min_volume >= 0, "liquidity.min_volume", "0 or more", c.liquidity.min_volume)
     positive(c.time_based_urgent.minutes_before_close, "time_based_urgent.minutes_before_close")
+    check(c.edge_exits.early_exit_edge_pct <= EDGE_PCT_MAX, "edge_exits.early_exit_edge_pct",
+          f"at most {EDGE_PCT_MAX}", c.edge_exits.early_exit_edge_pct)
     check(c.edge_exits.edge_disappeared_edge_pct <= c.edge_exits.early_exit_edge_pct,
           "edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct",
           c.edge_exits.edge_disappeared_edge_pct, "edge_exits.early_exit_edge_pct")
     check(c.rebalance.min_free_capital_dollars >= 0, "rebalance.min_free_capital_dollars", "0 or more",
           c.rebalance.min_free_capital_dollars)
-    check(c.rebalance.edge_margin_pct >= 0, "rebalance.edge_margin_pct", "0 or more", c.rebalance.edge_margin_pct)
+    check(0 <= c.rebalance.edge_margin_pct <= EDGE_PCT_MAX, "rebalance.edge_margin_pct",
+          f"0 or more and at most {EDGE_PCT_MAX}", c.rebalance.edge_margin_pct)
 
     check("default" in c.signal_types, "signal_types", "a 'default' section for signal types without their own",
           sorted(c.signal_types))
@@ -249,9 +324,11 @@ def _validate(c: Config, conv: _Converter) -> None:
 
     s = c.sizing
     positive(s.bankroll_dollars, "sizing.bankroll_dollars")
-    check(s.min_edge_pct >= 0, "sizing.min_edge_pct", "0 or more", s.min_edge_pct)
+    check(0 <= s.min_edge_pct <= EDGE_PCT_MAX, "sizing.min_edge_pct", f"0 or more and at most {EDGE_PCT_MAX}",
+          s.min_edge_pct)
     positive(s.max_contracts_per_order, "sizing.max_contracts_per_order")
     check("default" in s.kelly_fraction, "sizing.kelly_fraction", "a 'default' entry", sorted(s.kelly_fraction))
+    check_kelly_sports(s.kelly_fraction, conv.source)
     for sport, frac in s.kelly_fraction.items():
         check(0 < frac <= 1, f"sizing.kelly_fraction.{sport}", "a fraction above 0 and at most 1", frac)
     ca = s.confidence_adjustment

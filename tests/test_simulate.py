@@ -168,14 +168,22 @@ def test_the_call_budget_is_checked_over_every_sliding_minute(clean_run):
     obs = clean_run.observation()
     at = T0 + timedelta(hours=3)
     within = [at + timedelta(seconds=i * 59 / obs.budget) for i in range(obs.budget)]
-    assert check_invariants(dataclasses.replace(obs, call_times=(*obs.call_times, *within))) == []
-    one_more = (*obs.call_times, *within, at + timedelta(seconds=59.5))
-    found = check_invariants(dataclasses.replace(obs, call_times=one_more))
+
+    def seen(calls=(), reconciled=()):  # type: ignore[no-untyped-def]
+        # what the limiters and reconciliation sent, and (the same requests) what the venue saw
+        return dataclasses.replace(obs, call_times=(*obs.call_times, *calls),
+                                   reconcile_times=(*obs.reconcile_times, *reconciled),
+                                   request_times=(*obs.request_times, *calls, *reconciled))
+
+    assert check_invariants(seen(within)) == []
+    found = check_invariants(seen((*within, at + timedelta(seconds=59.5))))
     assert [v.invariant for v in found] == ["call_budget"]
     # Reconciliation's calls count too (they go to the same venue).
-    found = check_invariants(dataclasses.replace(obs, call_times=(*obs.call_times, *within),
-                                                 reconcile_times=(at + timedelta(seconds=30),)))
+    found = check_invariants(seen(within, (at + timedelta(seconds=30),)))
     assert [v.invariant for v in found] == ["call_budget"] and "1 by start-up reconciliation" in found[0].detail
+    # Requests the venue saw that no limiter logged (a page, a client retry) count as well.
+    found = check_invariants(dataclasses.replace(seen(within), request_times=(*seen(within).request_times, at)))
+    assert [v.invariant for v in found] == ["call_budget"] and "1 by neither" in found[0].detail
 
 
 def test_exit_order_ids_name_their_position():

@@ -11,6 +11,9 @@ import sys
 from typing import Mapping, Sequence, TextIO
 
 from actors.clock import Clock, WallClock
+from adapters.commands.engine_options import (
+    EngineOptionError, add_engine_arguments, engine_positions, format_engine_positions,
+)
 from adapters.commands.venue_options import (
     SETUP_ERRORS, add_venue_arguments, close_venue, describe, fmt_price, open_venue,
 )
@@ -22,6 +25,7 @@ from models.orders import OrderSnapshot, OrderStatus, VenuePosition
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("positions", help="print open positions and resting orders")
     add_venue_arguments(parser)
+    add_engine_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -54,6 +58,11 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None, o
         err: TextIO | None = None, clock: Clock | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
+        held = engine_positions(args, clock or WallClock())
+    except EngineOptionError as exc:
+        print(f"error: {exc}" if not str(exc).startswith("configuration error") else str(exc), file=err)
+        return 2
+    try:
         venue = open_venue(args, os.environ if environ is None else environ, clock or WallClock())
     except SETUP_ERRORS as exc:
         print(f"error: {exc}", file=err)
@@ -70,4 +79,6 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None, o
     finally:
         close_venue(venue)
     print(format_positions(positions, orders, describe(venue)), file=out)
+    if held is not None:
+        print(format_engine_positions(held[1], held[0]), file=out)
     return 0

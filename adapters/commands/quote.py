@@ -13,6 +13,9 @@ import sys
 from typing import Mapping, TextIO
 
 from actors.clock import Clock, WallClock
+from adapters.commands.engine_options import (
+    EngineOptionError, add_engine_arguments, engine_positions, format_engine_positions,
+)
 from adapters.commands.venue_options import (
     SETUP_ERRORS, add_venue_arguments, close_venue, describe, fmt_price, open_venue,
 )
@@ -24,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("quote", help="print a market's bid, ask, last, volume and close time")
     parser.add_argument("ticker", help="market ticker, e.g. KXNFLGAME-26JAN12HOUPIT-PIT")
     add_venue_arguments(parser)
+    add_engine_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -46,6 +50,11 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None, o
         err: TextIO | None = None, clock: Clock | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
+        held = engine_positions(args, clock or WallClock())
+    except EngineOptionError as exc:
+        print(f"error: {exc}" if not str(exc).startswith("configuration error") else str(exc), file=err)
+        return 2
+    try:
         venue = open_venue(args, os.environ if environ is None else environ, clock or WallClock())
     except SETUP_ERRORS as exc:
         print(f"error: {exc}", file=err)
@@ -64,4 +73,6 @@ def run(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None, o
         print(f"error: {describe(venue)} has no market {args.ticker}", file=err)
         return 1
     print(format_quote(quote, describe(venue)), file=out)
+    if held is not None:
+        print(format_engine_positions([p for p in held[1] if p.ticker == args.ticker], held[0]), file=out)
     return 0

@@ -20,9 +20,10 @@ orders that were in flight at the end have been looked up and their fills record
   match the venue's filled counts order by order; every filled entry became its position;
   every POSITION_CLOSED is closed in the database; no exit order rested after its position
   closed; the final reconciliation found nothing to correct.
-- call_budget: at most the configured number of venue calls in any sliding minute, over
-  every process of the session (each restart starts a new RateLimiter) and the start-up
-  reconciliations (which call the venue directly).
+- call_budget: at most the configured number of requests the venue saw in any sliding minute
+  (its own log: every request, whoever sent it), over every process of the session (each
+  restart starts a new RateLimiter) and the start-up reconciliations (which call the venue
+  directly). A call that makes several requests counts each.
 - engine_health: no actor crashed except those the simulation crashed on purpose, virtual
   time never stalled, no actor was left running.
 """
@@ -71,6 +72,7 @@ class Observation:
     call_times: Sequence[datetime]          # every RateLimiter's venue calls, across restarts
     budget: int
     reconcile_times: Sequence[datetime] = ()   # start-up reconciliation's calls (not through the RateLimiter)
+    request_times: Sequence[datetime] | None = None   # every request as the venue saw it (None: the calls above)
     planted_crashes: Counter = field(default_factory=Counter)   # position id -> crashes planted
     stale_exits: Sequence[str] = ()         # exit orders resting for closed positions at the end
     reconcile_alerts: Sequence[str] = ()    # what the final reconciliation had to correct
@@ -216,16 +218,18 @@ def _agree(obs: Observation, ledger: _Ledger) -> list[Violation]:
 
 
 def _budget(obs: Observation) -> list[Violation]:
-    times = sorted([*obs.call_times, *obs.reconcile_times])
+    seen = obs.request_times if obs.request_times is not None else [*obs.call_times, *obs.reconcile_times]
+    times = sorted(seen)
     worst = max_calls_in_any_window(times) if times else 0
     if worst <= obs.budget:
         return []
-    # Name the busiest window and where its calls came from.
+    # Name the busiest window and where its requests came from.
     start = next(t for t in times if max_calls_in_any_window([u for u in times if t <= u < t + WINDOW]) == worst)
     limiter = sum(1 for t in obs.call_times if start <= t < start + WINDOW)
-    return [Violation("call_budget", f"{worst} venue calls in the minute from {start.isoformat()} (budget "
-                                     f"{obs.budget}): {limiter} through RateLimiters, {worst - limiter} by "
-                                     f"start-up reconciliation")]
+    reconciling = sum(1 for t in obs.reconcile_times if start <= t < start + WINDOW)
+    return [Violation("call_budget", f"{worst} venue requests in the minute from {start.isoformat()} (budget "
+                                     f"{obs.budget}): {limiter} through RateLimiters, {reconciling} by "
+                                     f"start-up reconciliation, {max(0, worst - limiter - reconciling)} by neither")]
 
 
 def _health(obs: Observation) -> list[Violation]:

@@ -247,6 +247,7 @@ class SimRun:
     def observation(self) -> Observation:
         return Observation(venue=self.venue, repository=self.engine.repository, audit=self.audit,
                            call_times=tuple(self.call_times), reconcile_times=tuple(self.reconcile_times),
+                           request_times=tuple(t for t, _ in self.venue.call_log),
                            budget=self.config.monitoring.max_api_calls_per_minute,
                            planted_crashes=Counter(self.planted), stale_exits=tuple(self.stale_exits),
                            reconcile_alerts=tuple(self.final_alerts), errors=tuple(self.errors))

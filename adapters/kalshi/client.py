@@ -13,8 +13,9 @@ adapters/venue.py:
     400, other 4xx -> OrderRejected
     3xx            -> VenueError         (redirects are not followed: they would carry the headers away)
 
-The engine's RateLimiter actor owns the request budget; the retries here only smooth over a
-transient 429 or 5xx. Sleeping and jitter are injected (`sleep`, `rng`) so tests never wait.
+The engine's RateLimiter actor owns the request budget and hands the client its gate
+(`request_gate`): every request, a retry or a page as much as the first, is admitted by it first
+or not sent (BudgetExhausted). The retries here only smooth over a transient 429 or 5xx. Sleeping and jitter are injected (`sleep`, `rng`) so tests never wait.
 The session belongs to the event loop that first uses the client: build it anywhere, use it on
 one loop (KalshiVenue runs that loop on its own thread).
 """
@@ -38,8 +39,8 @@ from adapters.kalshi import parsing
 from adapters.kalshi.auth import KalshiCredentials, timestamp_ms
 from adapters.kalshi.parsing import ExchangeStatus
 from adapters.venue import (
-    AuthError, DuplicateClientOrderId, MalformedPayload, OrderNotFound, OrderRejected, RateLimited,
-    VenueError, VenueUnavailable,
+    AuthError, BudgetExhausted, DuplicateClientOrderId, MalformedPayload, OrderNotFound, OrderRejected, RateLimited,
+    RequestGate, VenueError, VenueUnavailable,
 )
 from models.market import Quote
 from models.money import HUNDRED, ONE, ZERO
@@ -141,6 +142,7 @@ class KalshiClient:
         self._rng = rng or random.Random()
         self._page_limit = page_limit
         self._session: aiohttp.ClientSession | None = None
+        self.request_gate: RequestGate | None = None   # set by whoever owns the call budget
 
     @property
     def base_url(self) -> str:
@@ -189,6 +191,10 @@ class KalshiClient:
 
     async def _send_once(self, method: str, endpoint: str, params: Mapping[str, Any] | None,
                          body: Mapping[str, Any] | None) -> Any:
+        gate = self.request_gate
+        if gate is not None and not gate(self._clock.now(), f"{method} {endpoint}"):
+            raise BudgetExhausted(f"Kalshi {method} {endpoint}: not sent, the call budget has no room for another "
+                                  "request this minute")
         url = URL(self._base_url + endpoint, encoded=True)
         headers = self._credentials.headers(self._clock, method, self._base_path + endpoint)
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}

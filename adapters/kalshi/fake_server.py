@@ -10,7 +10,7 @@ KalshiClient at it, so the engine -> client -> HTTP -> fake path is exercised fo
   `drop_next()` (does the work, then closes the connection unanswered) and `hang_next()` (does
   the work, then never answers), the two ways a create can "time out" after it took effect;
 - serves today's wire format only (adapters/kalshi/wire.py) and records every exchange
-  (`exchanges`) for the contract tests.
+  (`exchanges`, each with the clock time it arrived) for the contract and call-budget tests.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterator
@@ -53,6 +53,7 @@ class Exchange:
     request_json: Any
     status: int
     response_json: Any
+    at: datetime | None = None   # the fake's clock when the request arrived (the call budget is checked on it)
 
 
 @dataclass(slots=True)
@@ -139,6 +140,7 @@ class FakeKalshi:
         resource = request.match_info.route.resource
         route = resource.canonical[len(BASE_PATH):] if resource is not None else request.path
         path = request.raw_path.split("?", 1)[0]
+        arrived = self.clock.now()
         try:
             request_json = await request.json() if request.can_read_body else None
         except ValueError:
@@ -158,7 +160,8 @@ class FakeKalshi:
                 status, body = 400, wire.error("invalid_parameters", str(exc))
             except VenueError as exc:
                 status, body = _status_for(exc), wire.error(type(exc).__name__, str(exc))
-        self.exchanges.append(Exchange(request.method, route, path, dict(request.query), request_json, status, body))
+        self.exchanges.append(Exchange(request.method, route, path, dict(request.query), request_json, status, body,
+                                       arrived))
         if fault is not None and fault.kind == "drop":
             request.transport.close()  # the work is done; the answer is lost
             raise web.HTTPInternalServerError()  # never delivered: the connection is gone

@@ -27,7 +27,7 @@ from loguru import logger
 
 from adapters.kalshi.client import KalshiClient
 from adapters.kalshi.parsing import ExchangeStatus
-from adapters.venue import DuplicateClientOrderId, OrderNotFound, VenueUnavailable
+from adapters.venue import DuplicateClientOrderId, OrderNotFound, RequestGate, VenueUnavailable
 from models.market import Quote
 from models.orders import Fill, OrderBook, OrderRequest, OrderSnapshot, OrderStatus, VenuePosition
 
@@ -52,6 +52,12 @@ class KalshiVenue:
 
     def __repr__(self) -> str:
         return f"KalshiVenue(name={self.name!r}, base_url={self._client.base_url!r})"
+
+    def set_request_gate(self, gate: RequestGate | None) -> RequestGate | None:
+        """Every HTTP request (pages, retries, look-ups) is admitted by `gate` first; returns the
+        gate it replaces."""
+        previous, self._client.request_gate = self._client.request_gate, gate
+        return previous
 
     def __enter__(self) -> "KalshiVenue":
         return self
