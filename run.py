@@ -29,6 +29,7 @@ from actors.scheduler import VirtualScheduler
 from actors.system import System
 from adapters.audit_log import Audit, configure_logging
 from adapters.database import connect, migrate
+from adapters.engine_lock import EngineLocked, lock_database, lock_kalshi_key
 from adapters.repository import Repository
 from adapters.summary import build_summary, format_summary
 from config.loader import ConfigError, load_config
@@ -57,9 +58,14 @@ class PaperEngine:
     repository: Repository
     system: System
     audit: Audit
+    lock: Any = None        # one engine per database (adapters/engine_lock.py), released by stop()
 
     def stop(self) -> None:
-        self.system.stop()
+        try:
+            self.system.stop()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 def _fresh(path: str) -> None:
@@ -73,7 +79,7 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
                        fresh: bool = True, seed: int = 0, recorder: list | None = None,
                        balance: str = "100000",
                        venue_factory: Callable[[VirtualClock], Any] | None = None,
-                       streamed_quotes: bool = False) -> PaperEngine:
+                       streamed_quotes: bool = False, lock: Any = None) -> PaperEngine:
     """A virtual-time engine on a PaperVenue. `venue_factory(clock)`, when given, builds the
     engine's venue on the engine's clock instead (the end-to-end tests hand in a KalshiVenue
     talking to the loopback fake Kalshi, whose PaperVenue shares that clock)."""
@@ -81,6 +87,9 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
 
     from adapters.paper_venue import PaperVenue
 
+    # One engine per database: EngineLocked if another holds it (`lock`: taken already by the
+    # caller); released by PaperEngine.stop().
+    lock = lock or lock_database(db_path)
     if fresh and not os.environ.get("DATABASE_URL"):
         _fresh(db_path)
     clock = VirtualClock(start)
@@ -94,7 +103,7 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
              else PaperVenue(clock, starting_balance=Decimal(balance)))
     rt = Runtime(clock, scheduler, activity, audit, streamed_quotes=streamed_quotes)
     system = System.start(rt, config, venue, repository, seed=seed)
-    return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
+    return PaperEngine(config, clock, scheduler, venue, repository, system, audit, lock)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -105,10 +114,12 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
 
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     audit_path = args.audit or SIM_AUDIT
+    lock = lock_database(args.db or SIM_DB)  # before anything is wiped: another engine may be using them
     _fresh(audit_path)                      # a simulated run starts a new audit log
     configure_logging(Path(audit_path), verbose=args.verbose)
     games: list[SimulatedGame] = make_session(args.seed, start, tuple(args.sports))
-    engine = build_paper_engine(config, start, db_path=args.db or SIM_DB, audit_path=audit_path, seed=args.seed)
+    engine = build_paper_engine(config, start, db_path=args.db or SIM_DB, audit_path=audit_path, seed=args.seed,
+                                lock=lock)
     for g in games:
         logger.info("simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
                     g.home, args.seed, g.ticker, g.home)
@@ -160,11 +171,12 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     if not events:
         raise UsageError(f"{args.file}: no events")
     audit_path = args.audit or REPLAY_AUDIT
+    lock = lock_database(args.db or REPLAY_DB)  # before anything is wiped: another engine may be using them
     _fresh(audit_path)
     configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
     # The recording is the market: between its lines nothing changed (streamed quotes).
     engine = build_paper_engine(config, events[0][0], db_path=args.db or REPLAY_DB, audit_path=audit_path,
-                                streamed_quotes=True)
+                                streamed_quotes=True, lock=lock)
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
                              links=links, model=home_win_probability)
     try:
@@ -204,6 +216,12 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         venue = open_kalshi_venue(os.environ, clock, env=args.env, confirm_prod=args.confirm_prod)
     except SETUP_ERRORS as exc:
         raise UsageError(str(exc)) from None
+    try:   # one engine per account: per database and per Kalshi key (adapters/engine_lock.py)
+        locks = [lock_database(args.db or config.storage.database_path),
+                 lock_kalshi_key(os.environ.get("KALSHI_KEY_ID", ""))]
+    except EngineLocked:
+        close_venue(venue)
+        raise
     audit_path = args.audit or config.storage.audit_path
     configure_logging(Path(audit_path), verbose=args.verbose)
     activity = ActivityTracker()
@@ -255,6 +273,8 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     espn.close()
     close_venue(venue)
     print(format_summary(build_summary(repository)))
+    for lock in locks:
+        lock.release()
     return 0
 
 
@@ -356,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Config], int] = args.handler
     try:
         return handler(args, config)
-    except UsageError as exc:
+    except (UsageError, EngineLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

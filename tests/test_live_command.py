@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pykka
@@ -22,6 +22,11 @@ from models.market import Side
 KEY_ID = "live-command-key-id"
 TICKER = "KXNBAGAME-26JAN11LALBOS-BOS"
 D = Decimal
+
+
+def _now_iso() -> str:
+    """Signals are dated when written: a live run refuses one older than signals.max_age_secs."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ def fake_kalshi(tmp_path, monkeypatch):
 
 
 def signal_line(**overrides) -> str:
-    event = {"type": "signal", "ts": "2026-01-11T18:00:00Z", "signal_id": "user-1", "ticker": TICKER,
+    event = {"type": "signal", "ts": _now_iso(), "signal_id": "user-1", "ticker": TICKER,
              "side": "yes", "signal_type": "default", "win_probability": "0.90", "market_price": "0.50",
              "game_id": "G1", "sport": "nba", "contracts": 10}
     event.update(overrides)
