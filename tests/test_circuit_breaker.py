@@ -7,9 +7,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import argparse
+
 import yaml
 
 import run
+from actors.clock import VirtualClock
+from adapters.commands import breaker as breaker_command
 from adapters.venue import MalformedPayload
 
 D = Decimal
@@ -114,6 +118,9 @@ def test_breaker_reset_asks_for_yes_is_audited_and_lets_the_next_start_trade(mak
             "--audit", str(audit)]
     assert run.main(argv) == 2
     assert "--yes" in capsys.readouterr().err
+    status = argparse.Namespace(db=str(a.db_path), config=_config_file(tmp_path, limits))
+    assert breaker_command.status(status, clock=VirtualClock(a.now())) == 0
+    assert "HOLDS today" in capsys.readouterr().out
     b = make_engine(limits, start=a.now() + timedelta(minutes=5), database_of=a)
     b.market("M2", "0.49", "0.50")
     sig = b.signal("M2", contracts=5, signal_id="b-M2")

@@ -91,6 +91,23 @@ def test_live_opens_the_signalled_position_on_kalshi_and_skips_a_malformed_line(
     assert "TRADE_EXECUTED" in events
 
 
+def test_a_second_live_engine_with_the_same_kalshi_key_exits_2_before_anything_is_sent(fake_kalshi, tmp_path,
+                                                                                       capsys):
+    from adapters.engine_lock import lock_kalshi_key
+
+    _, fake = fake_kalshi
+    held = lock_kalshi_key(KEY_ID)           # the first engine, on another database
+    try:
+        code = run.main(["live", "--duration-s", "0", "--db", str(tmp_path / "second.db"),
+                         "--audit", str(tmp_path / "second.jsonl")])
+    finally:
+        held.release()
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "another Arbees engine is already running on the same Kalshi key" in err and KEY_ID not in err
+    assert not fake.requests_to("POST", "/portfolio/orders") and not (tmp_path / "second.db").exists()
+
+
 def test_missing_credentials_exit_2_with_a_clear_message(fake_kalshi, tmp_path, monkeypatch, capsys):
     _, fake = fake_kalshi
     monkeypatch.delenv("KALSHI_KEY_ID")
