@@ -17,6 +17,7 @@ from adapters.commands import breaker as breaker_command
 from adapters.venue import MalformedPayload
 
 D = Decimal
+T0_START = datetime(2026, 1, 10, 0, 0, tzinfo=timezone.utc)
 
 
 def rejections(h, signal_id):  # type: ignore[no-untyped-def]
@@ -60,6 +61,25 @@ def test_the_days_loss_is_rebuilt_from_the_database_at_start(make_engine):
     lose_by_settlement(b, "M2", 7)                       # another -3.63: -7.26 for the day
     tripped = b.events("CIRCUIT_BREAKER_TRIPPED")
     assert len(tripped) == 1 and D(tripped[0]["realized_pnl"]) == D("-7.26")
+
+
+def test_the_rebuilt_realized_pnl_is_what_the_positions_realized_through_exits_and_settlements(make_engine):
+    h = make_engine()
+    for m in ("M1", "M2", "M3"):
+        h.market(m, "0.49", "0.50")
+    stopped = h.enter("M1", contracts=37, signal_id="stop")
+    partial = h.enter("M2", contracts=23, signal_id="partial")
+    settled = h.enter("M3", contracts=11, signal_id="settle")
+    h.levels("M1", [(D("0.43"), 10), (D("0.41"), None)], [(D("0.45"), None)])   # stop loss in two fills
+    h.levels("M2", [(D("0.60"), 7), (D("0.59"), None)], [(D("0.61"), None)])    # partial stages, then more
+    h.run(120)
+    h.settle("M3", "yes")
+    h.run(5)
+    h.system.flush()
+    positions = [h.repo.load_position(pid) for pid in (stopped, partial, settled)]
+    assert positions[0].status.value == "closed" and positions[1].realized_pnl != 0
+    assert h.repo.realized_pnl_since(T0_START) == sum((p.realized_pnl for p in positions), D(0))
+    assert h.repo.realized_pnl_since(h.now() + timedelta(seconds=1)) == 0
 
 
 def test_a_tripped_breaker_stays_tripped_across_restarts_until_the_day_ends_in_its_time_zone(make_engine):
@@ -196,3 +216,34 @@ def test_occasional_failures_and_too_few_calls_do_not_trip_the_api_failure_break
         g.signal(f"K{i}", contracts=1)
         g.run(5)
     assert not g.events("CIRCUIT_BREAKER_TRIPPED")
+
+
+# --- the settings ----------------------------------------------------------------------------------------
+
+def test_bad_breaker_and_signal_settings_are_errors_naming_their_key(tmp_path):
+    import pytest
+
+    from config.loader import ConfigError, load_config
+
+    cases = [
+        ({"circuit_breaker": {"day_timezone": "Mars/Olympus_Mons"}}, "circuit_breaker.day_timezone", "IANA"),
+        ({"circuit_breaker": {"api_failure_rate_pct": 150}}, "circuit_breaker.api_failure_rate_pct", "percentage"),
+        ({"circuit_breaker": {"api_failure_min_calls": 0}}, "circuit_breaker.api_failure_min_calls", "above 0"),
+        ({"circuit_breaker": {"api_failure_limit": 10}}, "circuit_breaker.api_failure_limit", "unknown key"),
+        ({"signals": {"max_age_secs": {"default": 0}}}, "signals.max_age_secs.default", "above 0"),
+        ({"signals": {"max_age_secs": {"sim": -5}}}, "signals.max_age_secs.sim", "above 0"),
+        ({"signals": {"max_clock_skew_secs": -1}}, "signals.max_clock_skew_secs", "0 or more"),
+        ({"signals": {"max_slippage_cents": 100}}, "signals.max_slippage_cents", "below 100"),
+    ]
+    for n, (override, key, expected) in enumerate(cases):
+        path = tmp_path / f"bad{n}.yaml"
+        path.write_text(yaml.safe_dump(override), encoding="utf-8")
+        with pytest.raises(ConfigError) as bad:
+            load_config(path)
+        message = str(bad.value)
+        assert message.startswith(f"{path}: {key}") and expected in message, message
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(yaml.safe_dump({"circuit_breaker": {"day_timezone": "America/New_York"},
+                                  "signals": {"max_age_secs": {"default": 30, "my-model": 120}}}), encoding="utf-8")
+    c = load_config(ok)
+    assert c.signals.max_age_for("my-model") == 120 and c.signals.max_age_for("other") == 30
