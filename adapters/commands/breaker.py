@@ -62,7 +62,8 @@ def _open(args: argparse.Namespace, err: TextIO, environ: Mapping[str, str], clo
     except Exception as exc:  # noqa: BLE001 - an unreadable database is bad input, named
         print(f"error: cannot open the database {db_path}: {type(exc).__name__}", file=err)
         return None
-    return config, db_path, db, Repository(db, clock)
+    shown = "the PostgreSQL database of DATABASE_URL" if environ.get("DATABASE_URL") else db_path
+    return config, shown, db, Repository(db, clock)
 
 
 def status(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None,
@@ -116,7 +117,7 @@ def reset(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | 
         print(f"reset: {t.day} {t.kind}: {t.reason}", file=out)
     print(f"the day's loss counts again from now; written to {audit_path}", file=out)
     try:
-        lock_database(db_path, environ=environ).release()
+        lock_database(getattr(args, "db", None) or config.storage.database_path, environ=environ).release()
     except EngineLocked:
         print("note: an engine is running on this database: it keeps entries halted until it is restarted",
               file=out)
