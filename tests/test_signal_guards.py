@@ -129,3 +129,17 @@ def test_a_signal_still_undecided_at_shutdown_is_pending_in_the_database_and_dec
     b.system.flush()
     assert b.repo.pending_signals() == ()
     assert b.repo.signal("in-flight").decision is SignalDecision.REJECTED
+
+
+def test_every_signal_of_a_whole_simulated_session_ends_in_one_decision(tmp_path, monkeypatch, capsys):
+    import run
+    from adapters.audit_log import read_audit
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    audit = tmp_path / "paper.jsonl"
+    assert run.main(["paper", "--db", str(tmp_path / "paper.db"), "--audit", str(audit)]) == 0
+    capsys.readouterr()
+    events = read_audit(audit)
+    received = [e["signal_id"] for e in events if e["event"] == "SIGNAL_RECEIVED"]
+    ends = [e["signal_id"] for e in events if e["event"] in ("TRADE_EXECUTED", "SIGNAL_REJECTED")]
+    assert received and sorted(received) == sorted(ends)
