@@ -25,6 +25,7 @@ from loguru import logger
 
 from adapters.audit_log import configure_logging
 from adapters.engine import Engine, HoldingsNotCompared, build_engine, remove_sqlite_files
+from adapters.engine_lock import EngineLocked, lock_database, lock_kalshi_key
 from adapters.input_checks import BadPath, check_paths
 from adapters.interrupt import EXIT_INTERRUPTED, interrupt_note, interruptible, stop_requested
 from adapters.summary import build_summary, format_summary
@@ -53,8 +54,9 @@ def _fresh(path: str) -> None:
 def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_path: str | None = None,
                        mode: str = "paper", seed: int | None = 0, **kw: Any) -> Engine:
     """`adapters.engine.build_engine` in a virtual-time mode (paper by default), under the name
-    callers knew; every engine is built and started there. A paper run's retry jitter follows
-    its simulation seed (0 unless given), so the run is reproducible."""
+    callers knew; every engine is built and started there (and takes the database's engine lock
+    unless the caller hands in the one it took). A paper run's retry jitter follows its
+    simulation seed (0 unless given), so the run is reproducible."""
     return build_engine(mode, config, db_path=db_path, start=start, seed=seed, **kw)
 
 
@@ -66,10 +68,12 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
 
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     audit_path = args.audit or SIM_AUDIT
+    lock = lock_database(args.db or SIM_DB)  # before anything is wiped: another engine may be using them
     _fresh(audit_path)                      # a simulated run starts a new audit log
     configure_logging(Path(audit_path), verbose=args.verbose)
     games: list[SimulatedGame] = make_session(args.seed, start, tuple(args.sports))
-    engine = build_engine("paper", config, db_path=args.db or SIM_DB, start=start, fresh=True, seed=args.seed)
+    engine = build_engine("paper", config, db_path=args.db or SIM_DB, start=start, fresh=True, seed=args.seed,
+                          lock=lock)
     for g in games:
         logger.info("simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
                     g.home, args.seed, g.ticker, g.home)
@@ -121,10 +125,12 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     if not events:
         raise UsageError(f"{args.file}: no events")
     audit_path = args.audit or REPLAY_AUDIT
+    lock = lock_database(args.db or REPLAY_DB)  # before anything is wiped: another engine may be using them
     _fresh(audit_path)
     configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
     # The recording is the market: between its lines nothing changed (streamed quotes).
-    engine = build_engine("replay", config, db_path=args.db or REPLAY_DB, start=events[0][0], fresh=True, seed=0)
+    engine = build_engine("replay", config, db_path=args.db or REPLAY_DB, start=events[0][0], fresh=True, seed=0,
+                          lock=lock)
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
                              links=links, model=home_win_probability)
     try:
@@ -164,6 +170,12 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         venue = open_kalshi_venue(os.environ, WallClock(), env=args.env, confirm_prod=args.confirm_prod)
     except SETUP_ERRORS as exc:
         raise UsageError(str(exc)) from None
+    try:   # one engine per account: per database and per Kalshi key (adapters/engine_lock.py)
+        db_lock = lock_database(args.db or config.storage.database_path)
+        key_lock = lock_kalshi_key(os.environ.get("KALSHI_KEY_ID", ""))
+    except EngineLocked:
+        close_venue(venue)
+        raise
     audit_path = args.audit or config.storage.audit_path
     configure_logging(Path(audit_path), verbose=args.verbose)
     # Reconcile with Kalshi before anything is sent (retried with back-off until the holdings are
@@ -171,8 +183,9 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     deadline = datetime.now(timezone.utc) + timedelta(seconds=args.duration_s) if args.duration_s is not None else None
     try:
         engine = build_engine("live", config, db_path=args.db or config.storage.database_path,
-                              venue_factory=lambda clock: venue, deadline=deadline)
+                              venue_factory=lambda clock: venue, deadline=deadline, lock=db_lock)
     except HoldingsNotCompared:
+        key_lock.release()
         close_venue(venue)
         print("error: the venue's holdings were never compared with the database (venue unreachable or "
               "interrupted); nothing was traded", file=sys.stderr)
@@ -209,6 +222,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     espn.close()
     close_venue(venue)
     print(format_summary(build_summary(engine.repository)))
+    key_lock.release()
     return 0
 
 
@@ -343,7 +357,7 @@ def _main(argv: Sequence[str] | None) -> int:
             with interruptible():   # Ctrl-C asks the session to stop; see adapters/interrupt.py
                 return handler(args, config)
         return handler(args, config)
-    except UsageError as exc:
+    except (UsageError, EngineLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -4,11 +4,20 @@ Because it is a single actor, two identical signals can never both open a positi
 market+side key is reserved the moment the first signal arrives (before any venue call),
 and released only when that entry ends unfilled or its position closes.
 
-For each signal: audit SIGNAL_RECEIVED, refuse a duplicate (same market and side open or
-pending) or any signal while entries are halted, read a fresh quote, size it (edge after fees,
-fractional Kelly by sport, confidence, exposure caps), and buy with a marketable limit at the
-ask (immediate_or_cancel: whatever is not there is not chased). A fill becomes a
+For each signal: audit SIGNAL_RECEIVED, refuse one older than its source's max age or dated
+in the future beyond the clock skew, a duplicate (same market and side open or pending) or any
+signal while entries are halted, write it down as pending, read a fresh quote (an unknown
+market is refused as such), refuse it when the ask is above the signal's market_price by more
+than the slippage allowed, size it (edge after fees, fractional Kelly by sport, confidence,
+exposure caps), and buy with a marketable limit at the ask (immediate_or_cancel: whatever is
+not there is not chased; the limit is never above market_price + slippage). A fill becomes a
 PositionState handed to the supervisor, which starts its PositionActor.
+
+Every SIGNAL_RECEIVED ends in TRADE_EXECUTED or SIGNAL_REJECTED (an entry that finds nothing,
+or that the venue rejects, rejects its signal), or the signal is still pending in the
+database: ResumePendingSignals at the next start decides it (SIGNAL_RESUMED, then the same
+checks, its age first). The one exception is an entry whose order state stays unknown: its
+signal stays accepted until reconciliation resolves the order.
 """
 from __future__ import annotations
 
@@ -42,7 +51,10 @@ from models.messages import (
     RecordOrderRejected,
     RecordOrderUpdate,
     RecordSignal,
+    RecordSignalPending,
     RestoreExposure,
+    ResumeEntries,
+    ResumePendingSignals,
     SavePosition,
     SignalReceived,
     StartPosition,
@@ -52,7 +64,7 @@ from models.messages import (
 from models.money import ZERO, fmt_money, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState
-from models.signal import TradingSignal
+from models.signal import TradingSignal, slippage_problem, timing_problem
 from models.sizing import Exposure, size_entry
 
 
@@ -123,6 +135,10 @@ class EntryManager(ArbeesActor):
                 self._edges.pop(pid, None)
             case HaltEntries(reason=why):
                 self.halted = why
+            case ResumeEntries():
+                self.halted = None
+            case ResumePendingSignals():
+                self._resume_pending()
             case RestoreExposure():
                 self._restore(message)
             case HoldUnconfirmedEntry():
@@ -138,12 +154,13 @@ class EntryManager(ArbeesActor):
                            signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason)
         self.send(self.refs.store, RecordSignal(sig, "rejected", reason))
 
-    def _on_signal(self, sig: TradingSignal) -> None:
+    def _on_signal(self, sig: TradingSignal, resumed: bool = False) -> None:
         assert self.refs is not None, "entry manager used before wiring"
         self.rt.audit.emit(
-            "SIGNAL_RECEIVED",
+            "SIGNAL_RESUMED" if resumed else "SIGNAL_RECEIVED",
             f"{sig.ticker} {sig.side.value}: SIGNAL {sig.signal_type} from {sig.source}, model "
-            f"{sig.win_probability:.4f} vs price {_px(sig.market_price)}, edge {_pct(sig.edge)}",
+            f"{sig.win_probability:.4f} vs price {_px(sig.market_price)}, edge {_pct(sig.edge)}"
+            + (" (pending when the last process stopped)" if resumed else ""),
             signal_id=sig.signal_id, game_id=sig.game_id, platform=sig.platform, market=sig.ticker,
             direction=f"buy_{sig.side.value}", side=sig.side, signal_type=sig.signal_type,
             expected_price=sig.market_price, market_price=sig.market_price, edge=sig.edge,
@@ -155,6 +172,11 @@ class EntryManager(ArbeesActor):
         if sig.contracts is not None and sig.contracts <= 0:
             self._reject(sig, f"contracts {sig.contracts} must be a positive whole number")
             return
+        guards = self.config.signals
+        late = timing_problem(sig, self.rt.clock.now(), guards.max_age_for(sig.source), guards.max_clock_skew_secs)
+        if late is not None:
+            self._reject(sig, late)
+            return
         if self.halted:
             self._reject(sig, f"entries halted ({self.halted})")
             return
@@ -165,13 +187,23 @@ class EntryManager(ArbeesActor):
             # Kalshi nets YES and NO of one market: buying the other side would sell ours.
             self._reject(sig, f"{sig.ticker} {sig.side.other.value} is held and Kalshi nets the two sides")
             return
-        if sig.signal_id in self._seen or self._known_signal(sig.signal_id):
+        if sig.signal_id in self._seen or (not resumed and self._known_signal(sig.signal_id)):
             self._reject(sig, "duplicate signal id (already handled)")
             return
         self._seen.add(sig.signal_id)
         self._keys[key] = sig.signal_id
         self._pending[sig.signal_id] = _Pending(sig)
+        if not resumed:   # written down until decided: a stop before the quote leaves it for the next start
+            self.send(self.refs.store, RecordSignalPending(sig, self.rt.clock.now()))
         self.send(self.refs.price_cache, GetQuote(sig.ticker, self.actor_ref, sig.signal_id))
+
+    def _resume_pending(self) -> None:
+        """Decide the signals the last process received and never decided (at start)."""
+        if self.repository is None:
+            return
+        for sig in self.repository.pending_signals():
+            if sig.signal_id not in self._seen:
+                self._on_signal(sig, resumed=True)
 
     def _known_signal(self, signal_id: str) -> bool:
         if self.repository is None:
@@ -194,11 +226,20 @@ class EntryManager(ArbeesActor):
         sig = p.signal
         ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
         q = msg.quote
+        if msg.unknown:
+            self._release(sig)
+            self._reject(sig, f"unknown market {sig.ticker}")
+            return
         if q is None or not q.is_fresh(self.rt.clock.now(), ttl) or q.ask(sig.side) is None:
             self._release(sig)
             self._reject(sig, "no fresh quote with an ask")
             return
         ask = q.ask(sig.side)
+        moved = slippage_problem(sig, ask, self.config.signals.max_slippage_cents)
+        if moved is not None:
+            self._release(sig)
+            self._reject(sig, moved)
+            return
         decision = size_entry(sig, ask, self._book.view(sig.ticker, sig.game_id), self.config,
                               halted=bool(self.halted))
         if not decision.accepted:
@@ -219,6 +260,7 @@ class EntryManager(ArbeesActor):
             self._release(sig)
             self.rt.audit.emit("ALERT", f"ALERT entry {cid} not sent: the order could not be written down",
                                signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid)
+            self._reject(sig, "the entry order could not be written down, so it was not sent")
             return
         p.request = req
         p.reserved = ask * decision.contracts
@@ -257,6 +299,7 @@ class EntryManager(ArbeesActor):
                                    signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
                                    error=str(r.error))
                 self._release(sig)
+                self._reject(sig, f"the venue rejected the entry order: {r.error}")
                 return
             p.lookups += 1   # ambiguous: look it up by client_order_id before anything else
             self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: looking it up after {r.error}",
@@ -288,6 +331,7 @@ class EntryManager(ArbeesActor):
                                signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
                                order_id=snap.order_id)
             self._release(sig)
+            self._reject(sig, f"the entry found nothing to buy at {req.limit_price} (immediate_or_cancel)")
             return
         self._opened(p, snap)
 

@@ -34,6 +34,7 @@ from models.messages import (
     ModelProbabilityUpdated,
     PnlRealized,
     PositionClosed,
+    PositionMarked,
     QuoteUpdated,
     RebalanceOffer,
     RecordExitEvent,
@@ -77,6 +78,7 @@ class PositionActor(ArbeesActor):
         # poll: the position is evaluated on each change and woken only for time-based exits.
         self.streamed = getattr(rt, "streamed_quotes", False)
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
+        self._marked: Decimal | None = None             # the unrealized P&L last told to the RiskManager
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -162,6 +164,7 @@ class PositionActor(ArbeesActor):
             self.quote = dataclasses.replace(self.quote, ts=now)   # the stream says: unchanged since
         if self.quote is not None and self.quote.is_fresh(now, ttl):
             self.state = mark_position(self.state, self.quote, now, self.config)
+            self._report_mark()
         elif not persist:
             # Not a wake-up (a model update, a breaker, an exit ending) and the quote is stale:
             # evaluate what does not need a price now, and ask for a fresh quote for the rest.
@@ -229,6 +232,7 @@ class PositionActor(ArbeesActor):
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
         self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, fill.ts))
+        self._report_mark()
         if self.state.contracts == 0:
             self._close(fill.condition, fill.priority.name)
         else:
@@ -278,6 +282,7 @@ class PositionActor(ArbeesActor):
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
         self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, msg.ts))
+        self._report_mark()
         self._close("settlement", None)
 
     def _close(self, reason: str, priority: str | None) -> None:
@@ -297,6 +302,15 @@ class PositionActor(ArbeesActor):
             self.send(ref, closed)
         self.send(self.refs.price_cache, Unsubscribe(s.ticker, self.key))
         self.actor_ref.stop(block=False)
+
+    def _report_mark(self) -> None:
+        """Tell the RiskManager the unrealized P&L of what is held, at the mark, when it changed
+        (the daily loss limit counts it; 0 once nothing is held)."""
+        s = self.state
+        u = (s.current_price - s.entry_price) * s.contracts if s.current_price is not None and s.contracts else ZERO
+        if u != self._marked:
+            self._marked = u
+            self.send(self.refs.risk_manager, PositionMarked(self.key, u, self.rt.clock.now()))
 
     def _save(self) -> None:
         self._saved = self.state

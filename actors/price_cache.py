@@ -156,9 +156,10 @@ class PriceCache(ArbeesActor):
                 self._store_and_forward(q)
             current = self._quotes.get(ticker)
             fresh = current if current is not None and current.is_fresh(self.rt.clock.now(), self.ttl) else None
+            unknown = result.ok and q is None and current is None    # the venue answered without it
             for ref, rid in self._waiting.pop(ticker, []):
                 # On failure the waiters get the last known quote: they see its age and treat it as stale.
-                self.send(ref, QuoteUpdated(ticker, fresh or current, rid))
+                self.send(ref, QuoteUpdated(ticker, fresh or current, rid, unknown=unknown))
 
 
 

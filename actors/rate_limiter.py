@@ -35,6 +35,7 @@ from adapters.venue import BudgetExhausted, RateLimited, Venue, VenueError, Venu
 from models.budget import WINDOW, CallBudget
 from models.messages import (
     ApiCallFailed,
+    ApiCallSucceeded,
     BudgetFreed,
     CallKind,
     PriorCalls,
@@ -150,6 +151,7 @@ class RateLimiter(ArbeesActor):
             self._failed(call, VenueUnavailable(f"{call.method}: {type(exc).__name__}: {exc}"), now)
             return
         self._retries.pop(call.request_id, None)
+        self.send(self.risk_manager, ApiCallSucceeded(call.method, now))   # the failure breaker counts a rate
         self.send(call.reply_to, VenueResult(call.request_id, call.method, value=value))
 
     def _failed(self, call: VenueCall, exc: VenueError, now: datetime) -> None:

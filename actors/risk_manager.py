@@ -1,10 +1,15 @@
 """RiskManager: the circuit breakers.
 
-- Daily loss: realized P&L of the (UTC, clock) day; at or below -daily_loss_limit it trips.
-- API failures: venue call failures within a sliding window; at the limit it trips.
-A trip is audited once, halts entries, and sends circuit_breaker (a CRITICAL exit) to every
-open position through the supervisor. It stays tripped until the process is restarted by a
-person who has looked (documented in the README).
+- Daily loss: the trading day's realized P&L plus the open positions' unrealized P&L at their
+  marks; at or below -daily_loss_limit it trips. The trading day runs midnight to midnight in
+  `circuit_breaker.day_timezone` (UTC by default) on the injected clock.
+- API failures: the share of venue calls that failed within a sliding window; with at least
+  `api_failure_min_calls` calls in it and `api_failure_rate_pct`% or more failed, it trips.
+A trip is audited once, written to the database, halts entries, and sends circuit_breaker (a
+CRITICAL exit) to every open position through the supervisor. It holds until the trading day
+ends (then entries resume, audited) or an operator runs `python run.py breaker reset --yes`
+(which takes effect at the next start). At start (Wired) `load_persisted_state` rebuilds the
+day's P&L and any trip of the day from the database.
 """
 from __future__ import annotations
 
@@ -12,55 +17,156 @@ from collections import deque
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from actors.base import ArbeesActor
+from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.durations import seconds
 from models.messages import (
     ApiCallFailed,
+    ApiCallSucceeded,
     CircuitBreakerTripped,
     HaltEntries,
     PnlRealized,
+    PositionMarked,
+    RecordBreakerTrip,
+    ResumeEntries,
+    TradingDayEnded,
 )
 from models.money import ZERO, fmt_money
+from models.risk import daily_loss_breached, day_start, failure_rate_breached, next_day_start, trading_day
 
 
 class RiskManager(ArbeesActor):
     kind = "risk_manager"
     survives_errors = True
 
-    def __init__(self, rt, config: Config, supervisor) -> None:
+    def __init__(self, rt, config: Config, supervisor, repository=None) -> None:
         super().__init__(rt, "risk", supervisor)
         self.cfg = config.circuit_breaker
-        self.daily: dict[date, Decimal] = {}
-        self.failures: deque[datetime] = deque()
+        self.tz = ZoneInfo(self.cfg.day_timezone)
+        self.repository = repository           # read-only: the day's P&L and trips at start
+        self.refs: Refs | None = None
+        self.day: date = trading_day(rt.clock.now(), self.tz)
+        self.realized = ZERO                    # of the trading day (since an operator's reset, if any)
+        self.unrealized: dict[str, Decimal] = {}
+        self.calls: deque[tuple[datetime, bool]] = deque()
+        self.failures = 0
         self.tripped: str | None = None
+        self._day_timer = None
 
     def handle(self, message: Any) -> None:
         match message:
-            case PnlRealized(amount=amount, ts=ts):
-                day = ts.date()
-                self.daily[day] = self.daily.get(day, ZERO) + amount
-                if self.daily[day] <= -self.cfg.daily_loss_limit_dollars:
-                    self._trip(f"daily loss {fmt_money(self.daily[day])} reached the limit "
-                               f"-${self.cfg.daily_loss_limit_dollars}")
+            case Wired(refs=refs):
+                self.refs = refs
+                self.load_persisted_state()
+            case PnlRealized(amount=amount):
+                self._roll_day()
+                self.realized += amount
+                self._check_daily_loss()
+            case PositionMarked(position_id=pid, unrealized_pnl=u):
+                self._roll_day()
+                if u:
+                    self.unrealized[pid] = u
+                else:
+                    self.unrealized.pop(pid, None)
+                self._check_daily_loss()
             case ApiCallFailed(ts=ts, method=method, error=error):
-                window = seconds(self.cfg.api_failure_window_secs)
-                self.failures.append(ts)
-                while self.failures and self.failures[0] <= ts - window:
-                    self.failures.popleft()
-                if len(self.failures) >= self.cfg.api_failure_limit:
-                    self._trip(f"{len(self.failures)} venue call failures within {self.cfg.api_failure_window_secs}s "
-                               f"(last: {method} {error})")
+                self._count_call(ts, False, f"{method} {error}")
+            case ApiCallSucceeded(ts=ts, method=method):
+                self._count_call(ts, True, method)
+            case TradingDayEnded():
+                self._roll_day()
             case _:
                 self.unknown(message)
 
-    def _trip(self, reason: str) -> None:
+    # state ---------------------------------------------------------------------------------
+    def load_persisted_state(self) -> None:
+        """Rebuild the breaker from the database (at start, and whenever this actor is rebuilt):
+        the trading day's realized P&L (since midnight, or since an operator's reset that day),
+        the open positions' unrealized P&L at their last saved marks, and a trip of this day that
+        no operator has cleared, which is re-applied (entries halted, positions closed)."""
+        if self.repository is None:
+            return
+        now = self.rt.clock.now()
+        self.day = trading_day(now, self.tz)
+        trips = self.repository.breaker_trips(self.day.isoformat())
+        since = max([day_start(self.day, self.tz)] + [t.cleared_at for t in trips if t.cleared_at is not None])
+        self.realized = self.repository.realized_pnl_since(since)
+        self.unrealized = {p.position_id: p.unrealized_pnl for p in self.repository.load_open_positions()
+                           if p.unrealized_pnl}
+        active = [t for t in trips if t.cleared_at is None]
+        if active:
+            self.tripped = active[0].reason
+            self.rt.audit.emit("CIRCUIT_BREAKER_RESTORED",
+                               f"CIRCUIT BREAKER still tripped today ({self.day}): {self.tripped}; entries halted "
+                               "until the day ends or `python run.py breaker reset --yes`",
+                               reason=self.tripped, kind=active[0].kind, day=self.day.isoformat(),
+                               tripped_at=active[0].tripped_at, realized_pnl=self.realized,
+                               unrealized_pnl=sum(self.unrealized.values(), ZERO))
+            self._halt(self.tripped, now)
+            return
+        self._check_daily_loss()
+
+    def _roll_day(self) -> None:
+        """A new trading day: the day's realized P&L starts again from 0, and a trip of the day
+        before is cleared (audited) and entries resume."""
+        now = self.rt.clock.now()
+        today = trading_day(now, self.tz)
+        if today <= self.day:
+            return
+        ended, self.day = self.day, today
+        self.realized = ZERO
+        self.calls.clear()
+        self.failures = 0
+        if self.tripped:
+            reason, self.tripped = self.tripped, None
+            why = f"the trading day {ended} ended ({self.cfg.day_timezone})"
+            self.rt.audit.emit("CIRCUIT_BREAKER_RESET", f"CIRCUIT BREAKER reset: {why}; entries resume",
+                               reason=reason, by="day_end", day=ended.isoformat())
+            self.send(self.supervisor, ResumeEntries(why))
+
+    # the two breakers --------------------------------------------------------------------------
+    def _check_daily_loss(self) -> None:
+        unrealized = sum(self.unrealized.values(), ZERO)
+        if self.tripped or not daily_loss_breached(self.realized, unrealized, self.cfg.daily_loss_limit_dollars):
+            return
+        total = self.realized + unrealized
+        self._trip("daily_loss", f"daily loss {fmt_money(total)} (realized {fmt_money(self.realized)}, unrealized "
+                                 f"{fmt_money(unrealized)}) reached the limit -${self.cfg.daily_loss_limit_dollars}",
+                   realized_pnl=self.realized, unrealized_pnl=unrealized, day_pnl=total)
+
+    def _count_call(self, ts: datetime, ok: bool, what: str) -> None:
+        window = seconds(self.cfg.api_failure_window_secs)
+        self.calls.append((ts, ok))
+        self.failures += 0 if ok else 1
+        while self.calls and self.calls[0][0] <= ts - window:
+            _, was_ok = self.calls.popleft()
+            self.failures -= 0 if was_ok else 1
+        n = len(self.calls)
+        if ok or self.tripped or not failure_rate_breached(n, self.failures, self.cfg.api_failure_min_calls,
+                                                           self.cfg.api_failure_rate_pct):
+            return
+        self._trip("api_failures", f"venue call failure rate {self.failures}/{n} "
+                                   f"({Decimal(self.failures * 100) / n:.0f}%) within {self.cfg.api_failure_window_secs}s "
+                                   f"reached {self.cfg.api_failure_rate_pct}% (last: {what})",
+                   calls=n, failures=self.failures)
+
+    def _trip(self, kind: str, reason: str, **fields: Any) -> None:
         if self.tripped:
             return
         self.tripped = reason
         now = self.rt.clock.now()
         self.rt.audit.emit("CIRCUIT_BREAKER_TRIPPED", f"CIRCUIT BREAKER: {reason}; closing every position, entries halted",
-                           reason=reason)
+                           reason=reason, kind=kind, day=self.day.isoformat(), **fields)
+        if self.refs is not None:
+            self.send(self.refs.store, RecordBreakerTrip(self.day.isoformat(), kind, reason, now))
+        self._halt(reason, now)
+
+    def _halt(self, reason: str, now: datetime) -> None:
         self.send(self.supervisor, HaltEntries(reason))
         self.send(self.supervisor, CircuitBreakerTripped(reason, now))
+        if self._day_timer is not None:
+            self._day_timer.cancel()
+        self._day_timer = self.rt.scheduler.call_at(next_day_start(now, self.tz), self.actor_ref, TradingDayEnded())

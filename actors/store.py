@@ -14,11 +14,12 @@ from typing import Any
 from loguru import logger
 
 from actors.base import ArbeesActor
-from adapters.repository import ExitAttemptRecord, ExitRecord, Repository
+from adapters.repository import BreakerTrip, ExitAttemptRecord, ExitRecord, Repository
 from models.ledger import totals
 from models.messages import (
     Flush,
     LedgerTotals,
+    RecordBreakerTrip,
     RecordExitAttempt,
     RecordExitEvent,
     RecordFill,
@@ -27,6 +28,7 @@ from models.messages import (
     RecordOrderRejected,
     RecordOrderUpdate,
     RecordSignal,
+    RecordSignalPending,
     SavePosition,
 )
 from models.position import PositionState
@@ -84,6 +86,11 @@ class Store(ArbeesActor):
                                          client_order_id=m.client_order_id, price=m.price, contracts=m.contracts,
                                          action=AttemptAction(m.action), ts=m.ts, order_id=m.order_id, detail=m.detail)
                 self._write(lambda: self.repo.record_exit_attempt(rec2))
+            case RecordSignalPending(signal=sig, ts=ts):
+                self._write(lambda: self.repo.record_signal_pending(sig, ts))
+            case RecordBreakerTrip(day=day, kind=kind, reason=reason, ts=ts):
+                self._write(lambda: self.repo.record_breaker_trip(BreakerTrip(day, kind, reason, ts)))
+                self._commit()   # a trip must hold across a restart
             case Flush():
                 self._commit()
                 return True

@@ -33,6 +33,7 @@ from models.messages import (
     MarketSettled,
     PnlRealized,
     PositionClosed,
+    ResumeEntries,
     SavePosition,
     StartPosition,
 )
@@ -95,6 +96,9 @@ class Supervisor(ArbeesActor):
                 for pid in tuple(self.by_market.get(t, ())):
                     self.send(self.positions.get(pid), m)
             case HaltEntries():
+                self.send(self.refs.entry_manager, message)
+            case ResumeEntries():    # the breaker cleared (a new trading day): new positions start normally
+                self.breaker = None
                 self.send(self.refs.entry_manager, message)
             case CircuitBreakerTripped():
                 self.breaker = message

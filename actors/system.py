@@ -37,6 +37,7 @@ from models.messages import (
     PriorCalls,
     QuotePushed,
     RestoreExposure,
+    ResumePendingSignals,
     SignalReceived,
     StartPosition,
 )
@@ -62,7 +63,7 @@ class System:
             epoch = uuid.uuid4().hex[:6]
         store = Store.start(rt, repository)
         supervisor = Supervisor.start(rt, config, repository)
-        risk = RiskManager.start(rt, config, supervisor)
+        risk = RiskManager.start(rt, config, supervisor, repository)
         limiter = RateLimiter.start(rt, venue, config.monitoring.max_api_calls_per_minute, risk, seed=seed,
                                     reserved_for_orders=int(config.monitoring.max_api_calls_per_minute
                                                             * config.monitoring.reserved_for_orders_pct / 100))
@@ -70,7 +71,7 @@ class System:
         router = ExitRouter.start(rt, config, epoch=epoch)
         entries = EntryManager.start(rt, config, platform, repository)
         refs = Refs(store, supervisor, risk, limiter, cache, router, entries)
-        for ref in (supervisor, router, entries):
+        for ref in (supervisor, router, entries, risk):
             rt.send(ref, Wired(refs))
         return cls(rt, config, refs, repository)
 
@@ -87,6 +88,7 @@ class System:
         rebuilt = [rebuild_position(self.repository, s) for s in self.repository.load_open_positions()]
         held = [(s, applied) for s, applied in rebuilt if s.contracts > 0]
         self.rt.send(self.refs.entry_manager, RestoreExposure(tuple(s for s, _ in held)))
+        self.rt.send(self.refs.entry_manager, ResumePendingSignals())   # after the keys are restored
         live = [(s, applied) for s, applied in held if s.position_id not in skip]
         for state, applied in live:
             self.rt.send(self.refs.supervisor, StartPosition(state, applied))

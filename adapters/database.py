@@ -22,10 +22,14 @@ import peewee
 
 from actors.clock import Clock, WallClock
 from adapters.repository import ExitAttemptRecord, ExitRecord, OrderRecord, Repository, SignalRecord
-from models.tables import ALL_TABLES, SchemaVersion, database_proxy
+from models.tables import (
+    ALL_TABLES, OPEN_POSITION_INDEX, OPEN_POSITION_WHERE, BreakerTripRow, PendingSignalRow, SchemaVersion,
+    database_proxy,
+)
 
 __all__ = [
-    "connect", "migrate", "MIGRATIONS", "SCHEMA_VERSION", "DatabaseUrlError", "SchemaTooNew",
+    "connect", "migrate", "MIGRATIONS", "SCHEMA_VERSION", "DatabaseUrlError", "SchemaTooNew", "MigrationError",
+    "OPEN_POSITION_INDEX",
     "Repository", "ExitRecord", "ExitAttemptRecord", "OrderRecord", "SignalRecord",
 ]
 
@@ -44,6 +48,10 @@ class DatabaseUrlError(ValueError):
 
 class SchemaTooNew(RuntimeError):
     """The database was migrated by newer code than this; refuse rather than corrupt it."""
+
+
+class MigrationError(RuntimeError):
+    """The database holds data a migration cannot take as it is; the message says what to fix."""
 
 
 def connect(database_path: str | None = None, database_url: str | None = None, *,
@@ -106,10 +114,25 @@ class Migration:
     apply: Callable[[peewee.Database], None] | None = None
 
 
+def _risk_guards(db: peewee.Database) -> None:
+    """Version 2 (issue 9): the breaker_trips and pending_signals tables, and at most one open
+    position per market and side (refused, naming them, if two are open already)."""
+    db.create_tables([BreakerTripRow, PendingSignalRow], safe=True)
+    twice = db.execute_sql(f"SELECT ticker, side, COUNT(*) FROM positions WHERE {OPEN_POSITION_WHERE} "
+                           "GROUP BY ticker, side HAVING COUNT(*) > 1").fetchall()
+    if twice:
+        listed = ", ".join(f"{t} {s} ({n} open)" for t, s, n in twice)
+        raise MigrationError(f"cannot add the one-open-position-per-market-and-side constraint: {listed}; "
+                             "close all but one of each (or restore a backup) and start again")
+    db.execute_sql(f"CREATE UNIQUE INDEX IF NOT EXISTS {OPEN_POSITION_INDEX} ON positions (ticker, side) "
+                   f"WHERE {OPEN_POSITION_WHERE}")
+
+
 # Append only. A change to a table is a new Migration (playhouse.migrate or SQL) that brings
 # a database at the previous version to the models as they now stand.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: positions, position_exits, exit_attempts, signals, orders, fills"),
+    Migration(2, "breaker_trips, pending_signals; one open position per market and side", _risk_guards),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -35,6 +35,7 @@ from actors.scheduler import RealScheduler, VirtualScheduler
 from actors.system import System
 from adapters.audit_log import Audit
 from adapters.database import connect, migrate
+from adapters.engine_lock import lock_database
 from adapters.reconcile import ReconcileReport, reconcile
 from adapters.repository import Repository
 from config.schema import Config
@@ -90,10 +91,15 @@ class Engine:
     system: System
     audit: Audit
     startup: Startup
+    lock: Any = None        # one engine per database (adapters/engine_lock.py), released by stop()
 
     def stop(self) -> None:
-        self.system.stop()
-        self.scheduler.stop()
+        try:
+            self.system.stop()
+            self.scheduler.stop()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 def remove_sqlite_files(path: str) -> None:
@@ -113,7 +119,7 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
                  venue_factory: Callable[[Clock], Any] | None = None, recorder: list | None = None,
                  fresh: bool = False, seed: int | None = None, prior_calls: Sequence[datetime] = (),
                  balance: str = "100000", streamed_quotes: bool | None = None,
-                 deadline: datetime | None = None) -> Engine:
+                 deadline: datetime | None = None, lock: Any = None) -> Engine:
     """Build the engine of `mode` (a key of MODES) and start it: reconcile, start, resume.
 
     `venue_factory(clock)` builds the venue on the engine's clock (default: a PaperVenue
@@ -121,15 +127,18 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
     the SQLite file first (virtual modes only). `seed` fixes the retry jitter (None: drawn per
     process). `prior_calls` are venue calls already made in the last minute by this session's
     earlier processes: reconciliation and the RateLimiter count them. `deadline` bounds live's
-    wait for the venue's holdings to be compared (HoldingsNotCompared past it)."""
+    wait for the venue's holdings to be compared (HoldingsNotCompared past it). `lock` is the
+    database's engine lock when the caller took it already (before wiping files of its own);
+    otherwise it is taken here, first (EngineLocked: another engine runs on this database)."""
     try:
         spec = MODES[mode]
     except KeyError:
         raise ValueError(f"engine mode {mode!r}: expected one of {', '.join(MODES)}") from None
     clock: Any
+    if spec.virtual_time and start is None:
+        raise ValueError(f"engine mode {mode!r} runs on virtual time: `start` is required")
+    lock = lock if lock is not None else lock_database(db_path)
     if spec.virtual_time:
-        if start is None:
-            raise ValueError(f"engine mode {mode!r} runs on virtual time: `start` is required")
         if fresh and not os.environ.get("DATABASE_URL"):
             remove_sqlite_files(db_path)
         clock = VirtualClock(start)
@@ -190,12 +199,15 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
                                                   "held reserved", resumed=resumed, entries_held=held,
                            not_resumed=len(report.unconfirmed_positions)))
     except BaseException:
-        if system is not None:
-            system.stop()
-        scheduler.stop()
+        try:
+            if system is not None:
+                system.stop()
+            scheduler.stop()
+        finally:
+            lock.release()
         raise
     return Engine(config, clock, scheduler, venue, repository, system, audit,
-                  Startup(mode, tuple(steps), report, retry_seed, resumed, held))
+                  Startup(mode, tuple(steps), report, retry_seed, resumed, held), lock)
 
 
 def _step(audit: Audit, mode: str, step: str, text: str, **fields: Any) -> str:

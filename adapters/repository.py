@@ -12,6 +12,7 @@ client_order_id), a signal (by signal_id) and an exit's outcome (by exit_id and 
 from __future__ import annotations
 
 import dataclasses
+import json
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,9 +27,10 @@ from models.money import ZERO
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
 from models.position import PositionState, PositionStatus
 from models.signal import TradingSignal
+from models.pnl import realized_pnl
 from models.tables import (
-    AttemptAction, ExitAttemptRow, ExitStatus, FillRow, OrderRow, PositionExitRow, PositionRow,
-    SignalDecision, SignalRow, StoredOrderStatus, database_proxy,
+    AttemptAction, BreakerTripRow, ExitAttemptRow, ExitStatus, FillRow, OrderRow, PendingSignalRow,
+    PositionExitRow, PositionRow, SignalDecision, SignalRow, StoredOrderStatus, database_proxy,
 )
 
 POSITION_FIELDS = tuple(f.name for f in dataclasses.fields(PositionState))
@@ -80,6 +82,18 @@ class SignalRecord:
     signal: TradingSignal
     decision: SignalDecision
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerTrip:
+    """A breaker_trips row: a trip of the circuit breaker on one trading day."""
+
+    day: str
+    kind: str
+    reason: str
+    tripped_at: datetime
+    cleared_at: datetime | None = None
+    cleared_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +199,18 @@ class Repository:
 
     # signals -------------------------------------------------------------------------------
     def record_signal(self, signal: TradingSignal, decision: SignalDecision, reason: str = "") -> bool:
-        """Record a signal and the decision on it; False (nothing written) if already recorded."""
+        """Record a signal and the decision on it (and forget it as pending); False (nothing
+        written) if already recorded, except that an accepted signal whose entry ended without a
+        fill becomes rejected, with that reason."""
         with self._db.atomic():
-            if SignalRow.get_or_none(SignalRow.signal_id == signal.signal_id) is not None:
+            PendingSignalRow.delete().where(PendingSignalRow.signal_id == signal.signal_id).execute()
+            existing = SignalRow.get_or_none(SignalRow.signal_id == signal.signal_id)
+            if existing is not None:
+                if existing.decision == SignalDecision.ACCEPTED.value and \
+                        SignalDecision(decision) is SignalDecision.REJECTED:
+                    SignalRow.update(decision=SignalDecision.REJECTED.value, reason=reason).where(
+                        SignalRow.signal_id == signal.signal_id).execute()
+                    return True
                 return False
             SignalRow.insert(
                 signal_id=signal.signal_id, ts=signal.ts, game_id=signal.game_id, sport=signal.sport,
@@ -341,6 +364,79 @@ class Repository:
             exit_id=r.exit_id, position_id=r.position_id, attempt=r.attempt, client_order_id=r.client_order_id,
             price=r.price, contracts=r.contracts, action=AttemptAction(r.action), ts=r.ts, order_id=r.order_id,
             detail=r.detail, row_id=r.id) for r in query)
+
+
+    # the circuit breaker and pending signals (issue 9) ---------------------------------------
+    def realized_pnl_since(self, since: datetime) -> Decimal:
+        """Realized P&L of every exit fill and settlement at or after `since`, each charged its
+        share of the entry fee, as the positions counted it (the breaker's day, rebuilt at start)."""
+        total = ZERO
+        position = (PositionRow.entry_price, PositionRow.entry_fees, PositionRow.initial_contracts)
+        sells = (FillRow.select(FillRow.price, FillRow.count, FillRow.fee, *position)
+                 .join(OrderRow, on=(FillRow.client_order_id == OrderRow.client_order_id))
+                 .join(PositionRow, on=(OrderRow.position_id == PositionRow.position_id))
+                 .where((FillRow.action == Action.SELL.value) & (FillRow.ts >= since)))
+        for price, count, fee, entry, entry_fees, initial in sells.tuples():
+            total += realized_pnl(entry, price, count, fee, entry_fees * count / initial)
+        settled = (PositionExitRow.select(PositionExitRow.price, PositionExitRow.contracts, *position)
+                   .join(PositionRow)
+                   .where((PositionExitRow.reason == "settlement") & (PositionExitRow.status == ExitStatus.FILLED.value)
+                          & (PositionExitRow.filled_at >= since)))
+        for payout, count, entry, entry_fees, initial in settled.tuples():
+            total += realized_pnl(entry, payout, count, ZERO, entry_fees * count / initial)
+        return total
+
+    def record_breaker_trip(self, trip: BreakerTrip) -> None:
+        with self._db.atomic():
+            BreakerTripRow.insert(day=trip.day, kind=trip.kind, reason=trip.reason, tripped_at=trip.tripped_at,
+                                  cleared_at=trip.cleared_at, cleared_by=trip.cleared_by).execute()
+
+    def breaker_trips(self, day: str | None = None) -> tuple[BreakerTrip, ...]:
+        """The trips of `day` (every day if None), oldest first."""
+        query = BreakerTripRow.select().order_by(BreakerTripRow.tripped_at, BreakerTripRow.id)
+        if day is not None:
+            query = query.where(BreakerTripRow.day == day)
+        return tuple(BreakerTrip(r.day, r.kind, r.reason, r.tripped_at, r.cleared_at, r.cleared_by) for r in query)
+
+    def clear_breaker_trips(self, at: datetime, by: str) -> tuple[BreakerTrip, ...]:
+        """Clear every trip not yet cleared (an operator's reset); returns them as they were."""
+        with self._db.atomic():
+            open_trips = [t for t in self.breaker_trips() if t.cleared_at is None]
+            BreakerTripRow.update(cleared_at=at, cleared_by=by).where(BreakerTripRow.cleared_at.is_null()).execute()
+        return tuple(open_trips)
+
+    def record_signal_pending(self, signal: TradingSignal, received_at: datetime) -> bool:
+        """Write down a signal received and not yet decided; False if it is already pending or decided."""
+        with self._db.atomic():
+            if self._exists(PendingSignalRow, signal_id=signal.signal_id) or \
+                    self._exists(SignalRow, signal_id=signal.signal_id):
+                return False
+            PendingSignalRow.insert(signal_id=signal.signal_id, received_at=received_at,
+                                    payload=signal_to_json(signal)).execute()
+        return True
+
+    def pending_signals(self) -> tuple[TradingSignal, ...]:
+        """Signals received and not decided when the last process stopped, oldest first."""
+        query = PendingSignalRow.select().order_by(PendingSignalRow.received_at, PendingSignalRow.signal_id)
+        return tuple(signal_from_json(r.payload) for r in query)
+
+
+def signal_to_json(signal: TradingSignal) -> str:
+    data = {f.name: getattr(signal, f.name) for f in dataclasses.fields(TradingSignal)}
+    data["ts"] = signal.ts.isoformat()
+    data["side"] = signal.side.value
+    for name in ("win_probability", "market_price"):
+        data[name] = None if data[name] is None else str(data[name])
+    return json.dumps(data, sort_keys=True)
+
+
+def signal_from_json(text: str) -> TradingSignal:
+    data = json.loads(text)
+    data["ts"] = datetime.fromisoformat(data["ts"])
+    data["side"] = Side(data["side"])
+    for name in ("win_probability", "market_price"):
+        data[name] = None if data[name] is None else Decimal(data[name])
+    return TradingSignal(**data)
 
 
 def _upsert_query(data: dict[str, object]) -> peewee.Insert:

@@ -346,7 +346,31 @@ def _validate(c: Config, conv: _Converter) -> None:
           f"at most exposure_limits.portfolio_dollars ({x.portfolio_dollars})", x.per_game_dollars,
           "exposure_limits.portfolio_dollars")
 
+    _validate_risk_guards(c, check, positive, pct)
+
+
+def _validate_risk_guards(c: Config, check, positive, pct) -> None:  # type: ignore[no-untyped-def]
+    """The circuit breaker and the signal guards (issue 9 §1, §2)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     cb = c.circuit_breaker
     positive(cb.daily_loss_limit_dollars, "circuit_breaker.daily_loss_limit_dollars")
-    positive(cb.api_failure_limit, "circuit_breaker.api_failure_limit")
+    try:
+        ZoneInfo(cb.day_timezone)
+        known = True
+    except (ZoneInfoNotFoundError, ValueError):
+        known = False
+    check(known, "circuit_breaker.day_timezone", "an IANA time zone name such as UTC or America/New_York",
+          repr(cb.day_timezone))
+    pct(cb.api_failure_rate_pct, "circuit_breaker.api_failure_rate_pct")
+    positive(cb.api_failure_min_calls, "circuit_breaker.api_failure_min_calls")
     positive(cb.api_failure_window_secs, "circuit_breaker.api_failure_window_secs")
+
+    sg = c.signals
+    check("default" in sg.max_age_secs, "signals.max_age_secs", "a 'default' entry (sources without their own)",
+          sorted(sg.max_age_secs))
+    for source, age in sg.max_age_secs.items():
+        positive(age, f"signals.max_age_secs.{source}")
+    check(sg.max_clock_skew_secs >= 0, "signals.max_clock_skew_secs", "0 or more", sg.max_clock_skew_secs)
+    check(0 <= sg.max_slippage_cents < 100, "signals.max_slippage_cents", "0 or more and below 100",
+          sg.max_slippage_cents)

@@ -128,8 +128,21 @@ class ExposureConfig:
 @dataclass(frozen=True, slots=True)
 class CircuitBreakerConfig:
     daily_loss_limit_dollars: Decimal
-    api_failure_limit: int
+    day_timezone: str
+    api_failure_rate_pct: Decimal
+    api_failure_min_calls: int
     api_failure_window_secs: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SignalsConfig:
+    """Guards on incoming signals (issue 9 §2): age per source, clock skew, slippage."""
+    max_age_secs: dict[str, Decimal]
+    max_clock_skew_secs: Decimal
+    max_slippage_cents: Decimal
+
+    def max_age_for(self, source: str) -> Decimal:
+        return self.max_age_secs.get(source, self.max_age_secs["default"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +166,7 @@ class Config:
     exposure_limits: ExposureConfig
     circuit_breaker: CircuitBreakerConfig
     storage: StorageConfig
+    signals: SignalsConfig
 
     def signal_type(self, name: str) -> SignalTypeConfig:
         """Thresholds for a signal type; types without a section use `default`."""

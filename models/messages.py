@@ -98,10 +98,12 @@ class GetQuote:
 
 @dataclass(frozen=True, slots=True)
 class QuoteUpdated:
-    """A quote for a subscriber, pushed or in answer to GetQuote (`quote` None: unavailable)."""
+    """A quote for a subscriber, pushed or in answer to GetQuote (`quote` None: unavailable;
+    `unknown`: the venue answered and does not know the market)."""
     ticker: str
     quote: Quote | None
     request_id: str = ""
+    unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,32 @@ class ApiCallFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiCallSucceeded:
+    """A venue call that answered (the API failure breaker counts a rate: failures / calls)."""
+    method: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMarked:
+    """A position's unrealized P&L at its mark changed (0 once closed): the daily loss counts it."""
+    position_id: str
+    unrealized_pnl: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TradingDayEnded:
+    """The RiskManager's own timer at the start of the next trading day."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeEntries:
+    """The breaker was cleared (the trading day ended): entries may open positions again."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CircuitBreakerTripped:
     reason: str
     ts: datetime
@@ -286,6 +314,26 @@ class RebalanceOffer:
 @dataclass(frozen=True, slots=True)
 class SavePosition:
     state: PositionState
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBreakerTrip:
+    day: str
+    kind: str
+    reason: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSignalPending:
+    """A signal received whose decision waits on a quote: pending in the database until decided."""
+    signal: TradingSignal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePendingSignals:
+    """At start, after RestoreExposure: decide the signals the last process left pending."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,3 +35,27 @@ class TradingSignal:
         if self.market_price is None:
             return None
         return self.win_probability - self.market_price
+
+
+def timing_problem(signal: TradingSignal, now: datetime, max_age_secs: Decimal,
+                   max_clock_skew_secs: Decimal) -> str | None:
+    """Why a signal is too old or dated too far in the future to act on (None when it is not)."""
+    age = Decimal(str((now - signal.ts).total_seconds()))
+    if age > max_age_secs:
+        return (f"signal is {age:.0f}s old, older than the {max_age_secs}s allowed for source "
+                f"{signal.source!r}")
+    if -age > max_clock_skew_secs:
+        return (f"signal is dated {-age:.0f}s in the future (ts {signal.ts.isoformat()}), beyond the "
+                f"{max_clock_skew_secs}s clock skew allowed")
+    return None
+
+
+def slippage_problem(signal: TradingSignal, ask: Decimal, max_slippage_cents: Decimal) -> str | None:
+    """Why the ask is too far above the price the signal was made at (None when it is not, or
+    when the signal gives no price). A lower ask is no problem: the edge only grows."""
+    if signal.market_price is None:
+        return None
+    if ask - signal.market_price > max_slippage_cents / 100:
+        return (f"the ask moved from the signal's {signal.market_price:.2f} to {ask:.2f}, more than the "
+                f"{max_slippage_cents}c slippage allowed")
+    return None

@@ -309,7 +309,44 @@ class FillRow(BaseModel):
         table_name = "fills"
 
 
+# One engine per account (issue 9 §4): at most one open (or exiting) position per market and
+# side, enforced by the database itself (a partial unique index, on SQLite and PostgreSQL).
+OPEN_POSITION_INDEX = "positions_one_open_per_market_side"
+OPEN_POSITION_WHERE = "status IN ('open', 'exiting')"
+PositionRow.add_index(peewee.SQL(
+    f"CREATE UNIQUE INDEX IF NOT EXISTS {OPEN_POSITION_INDEX} ON positions (ticker, side) WHERE {OPEN_POSITION_WHERE}"))
+
+
+class BreakerTripRow(BaseModel):
+    """A circuit-breaker trip: it holds for its trading day (`day`, YYYY-MM-DD in the configured
+    time zone) until an operator clears it (`cleared_at`, `cleared_by`)."""
+
+    id = peewee.AutoField()
+    day = peewee.CharField(index=True)
+    kind = peewee.CharField()
+    reason = peewee.TextField()
+    tripped_at = UtcDateTimeField()
+    cleared_at = UtcDateTimeField(null=True)
+    cleared_by = peewee.CharField(null=True)
+
+    class Meta:
+        table_name = "breaker_trips"
+
+
+class PendingSignalRow(BaseModel):
+    """A signal received and not yet decided (its quote read in flight): decided at the next
+    start if the process stops first. Removed when the signal's decision is recorded."""
+
+    signal_id = peewee.CharField(primary_key=True)
+    received_at = UtcDateTimeField()
+    payload = peewee.TextField()
+
+    class Meta:
+        table_name = "pending_signals"
+
+
 # Creation order (positions before the tables that reference it).
 ALL_TABLES: tuple[type[BaseModel], ...] = (
     SchemaVersion, PositionRow, PositionExitRow, ExitAttemptRow, SignalRow, OrderRow, FillRow,
+    BreakerTripRow, PendingSignalRow,
 )

@@ -32,7 +32,8 @@ def D(x: Any) -> Decimal:
 class EngineHarness:
     """One paper engine (actors, paper venue, SQLite, audit recorder) on virtual time."""
 
-    def __init__(self, tmp_path: Path, overrides: dict | None, start: datetime, name: str) -> None:
+    def __init__(self, tmp_path: Path, overrides: dict | None, start: datetime, name: str,
+                 db_path: Path | None = None) -> None:
         from run import build_paper_engine
 
         config_path = None
@@ -41,9 +42,9 @@ class EngineHarness:
             config_path.write_text(yaml.safe_dump(overrides), encoding="utf-8")
         self.config = load_config(config_path)
         self.audit: list[dict[str, Any]] = []
-        self.db_path = tmp_path / f"{name}.db"
+        self.db_path = db_path or tmp_path / f"{name}.db"
         self.engine = build_paper_engine(self.config, start, db_path=str(self.db_path), audit_path=None,
-                                         recorder=self.audit)
+                                         recorder=self.audit, fresh=db_path is None)
         self.venue = self.engine.venue
         self.system = self.engine.system
         self.scheduler = self.engine.scheduler
@@ -186,13 +187,16 @@ class EngineHarness:
 
 @pytest.fixture
 def make_engine(tmp_path, monkeypatch):
-    """Build engines (`make_engine(overrides=None, start=T0)`); all are stopped after the test,
+    """Build engines (`make_engine(overrides=None, start=T0, database_of=None)`); all are stopped after the test,
     and the test fails if any pykka actor is still alive."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     built: list[EngineHarness] = []
 
-    def make(overrides: dict | None = None, *, start: datetime = T0) -> EngineHarness:
-        h = EngineHarness(tmp_path, overrides, start, f"engine{len(built)}")
+    def make(overrides: dict | None = None, *, start: datetime = T0,
+             database_of: EngineHarness | None = None) -> EngineHarness:
+        # database_of: a new process on that engine's database (not wiped), with a new paper venue
+        h = EngineHarness(tmp_path, overrides, start, f"engine{len(built)}",
+                          db_path=database_of.db_path if database_of is not None else None)
         built.append(h)
         return h
 
@@ -212,3 +216,9 @@ def make_engine(tmp_path, monkeypatch):
 def engine(make_engine) -> EngineHarness:
     """An engine with the default configuration."""
     return make_engine()
+
+
+@pytest.fixture(autouse=True)
+def _own_lock_dir(tmp_path, monkeypatch):
+    """Kalshi-key engine locks go to the test's own folder, never a folder shared with other runs."""
+    monkeypatch.setenv("ARBEES_LOCK_DIR", str(tmp_path / "engine-locks"))

@@ -67,7 +67,7 @@ def test_the_defaults_load_with_the_design_values() -> None:
     assert [c.kelly_fraction(s) for s in ("nfl", "nba", "tennis")] == [D("0.25"), D("0.22"), D("0.18")]
     x = c.exposure_limits
     assert x.per_market_dollars <= x.per_game_dollars <= x.portfolio_dollars
-    assert c.circuit_breaker.daily_loss_limit_dollars > 0 and c.circuit_breaker.api_failure_limit > 0
+    assert c.circuit_breaker.daily_loss_limit_dollars > 0 and c.circuit_breaker.api_failure_min_calls > 0
 
 
 def test_money_and_thresholds_are_decimals_and_the_config_is_frozen() -> None:
@@ -245,7 +245,7 @@ def leaves(data: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
 
 def mappings(data: Any, path: tuple = ()) -> list[tuple]:
     """Paths of every mapping that is a fixed set of keys (not a free-form name -> value map)."""
-    free_form = {("exit_priorities",), ("signal_types",), ("sizing", "kelly_fraction")}
+    free_form = {("exit_priorities",), ("signal_types",), ("sizing", "kelly_fraction"), ("signals", "max_age_secs")}
     out = [] if path in free_form else [path]
     if isinstance(data, dict):
         for k, v in data.items():
@@ -323,6 +323,7 @@ NEGATIVE_REPORTED_AT = {"edge_exits.early_exit_edge_pct": "edge_exits.edge_disap
 OPTIONAL = {"sizing.kelly_fraction.nfl", "sizing.kelly_fraction.ncaaf", "sizing.kelly_fraction.nba",
             "sizing.kelly_fraction.ncaab", "sizing.kelly_fraction.tennis"}
 DROP_REPORTED_AT = {"sizing.kelly_fraction.default": "sizing.kelly_fraction",
+                    "signals.max_age_secs.default": "signals.max_age_secs",
                     **{f"exit_priorities.{level}": "exit_priorities" for level in ("CRITICAL", "HIGH", "MEDIUM", "LOW")}}
 
 

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -85,6 +85,11 @@ exit_execution:
   LOW:
     timeout_secs: 1
 """
+
+
+def _now_iso() -> str:
+    """Signals are dated when written: a live run refuses one older than signals.max_age_secs."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 class RecordingVenue(PaperVenue):
@@ -236,7 +241,7 @@ class Session:
         st.last_exchange = len(self.fake.exchanges)
 
     def append_signal(self, signal_id: str, contracts: int) -> None:
-        event = {"type": "signal", "ts": "2026-01-11T18:00:00Z", "signal_id": signal_id, "ticker": TICKER,
+        event = {"type": "signal", "ts": _now_iso(), "signal_id": signal_id, "ticker": TICKER,
                  "side": "yes", "signal_type": "default", "win_probability": "0.90", "market_price": "0.50",
                  "game_id": "G1", "sport": "nba", "contracts": contracts}
         with self.signals.open("a", encoding="utf-8") as f:

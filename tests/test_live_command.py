@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pykka
@@ -22,6 +22,11 @@ from models.market import Side
 KEY_ID = "live-command-key-id"
 TICKER = "KXNBAGAME-26JAN11LALBOS-BOS"
 D = Decimal
+
+
+def _now_iso() -> str:
+    """Signals are dated when written: a live run refuses one older than signals.max_age_secs."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ def fake_kalshi(tmp_path, monkeypatch):
 
 
 def signal_line(**overrides) -> str:
-    event = {"type": "signal", "ts": "2026-01-11T18:00:00Z", "signal_id": "user-1", "ticker": TICKER,
+    event = {"type": "signal", "ts": _now_iso(), "signal_id": "user-1", "ticker": TICKER,
              "side": "yes", "signal_type": "default", "win_probability": "0.90", "market_price": "0.50",
              "game_id": "G1", "sport": "nba", "contracts": 10}
     event.update(overrides)
@@ -84,6 +89,23 @@ def test_live_opens_the_signalled_position_on_kalshi_and_skips_a_malformed_line(
     assert position.position_id == "pos-user-1"
     events = [json.loads(line)["event"] for line in audit.read_text(encoding="utf-8").splitlines()]
     assert "TRADE_EXECUTED" in events
+
+
+def test_a_second_live_engine_with_the_same_kalshi_key_exits_2_before_anything_is_sent(fake_kalshi, tmp_path,
+                                                                                       capsys):
+    from adapters.engine_lock import lock_kalshi_key
+
+    _, fake = fake_kalshi
+    held = lock_kalshi_key(KEY_ID)           # the first engine, on another database
+    try:
+        code = run.main(["live", "--duration-s", "0", "--db", str(tmp_path / "second.db"),
+                         "--audit", str(tmp_path / "second.jsonl")])
+    finally:
+        held.release()
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "another Arbees engine is already running on the same Kalshi key" in err and KEY_ID not in err
+    assert not fake.requests_to("POST", "/portfolio/orders") and not (tmp_path / "second.db").exists()
 
 
 def test_missing_credentials_exit_2_with_a_clear_message(fake_kalshi, tmp_path, monkeypatch, capsys):

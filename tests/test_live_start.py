@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pykka
@@ -53,7 +53,9 @@ def fake_kalshi(tmp_path, monkeypatch, key):
 
 
 def signal_line() -> str:
-    return json.dumps({"type": "signal", "ts": "2026-01-11T18:00:00Z", "signal_id": "user-1", "ticker": TICKER,
+    # dated now: the engine refuses signals older than signals.max_age_secs
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return json.dumps({"type": "signal", "ts": now, "signal_id": "user-1", "ticker": TICKER,
                        "side": "yes", "signal_type": "default", "win_probability": "0.90", "market_price": "0.50",
                        "game_id": "G1", "sport": "nba", "contracts": 10})
 

@@ -119,7 +119,7 @@ def test_upserting_a_position_again_replaces_its_state(repo):
 
 def test_open_and_exiting_positions_are_loaded_oldest_first_and_closed_ones_are_not(repo):
     repo.upsert_position(a_position("late", opened_at=T0 + timedelta(minutes=2), status=PositionStatus.EXITING))
-    repo.upsert_position(a_position("early", opened_at=T0))
+    repo.upsert_position(a_position("early", opened_at=T0, side=Side.NO))   # one open per market and side
     repo.upsert_position(a_position("done", opened_at=T0 + timedelta(minutes=1), status=PositionStatus.CLOSED,
                                     contracts=0, closed_at=T0 + timedelta(minutes=9)))
     assert [p.position_id for p in repo.load_open_positions()] == ["early", "late"]
@@ -338,7 +338,10 @@ def test_migrating_again_changes_nothing_and_keeps_the_data(db, repo):
     repo.upsert_position(a_position())
     assert migrate(db, VirtualClock(T0 + timedelta(days=1))) == SCHEMA_VERSION
     assert migrate(db) == SCHEMA_VERSION
-    assert [(v.version, v.applied_at) for v in SchemaVersion.select()] == [(SCHEMA_VERSION, T0)]
+    from adapters.database import MIGRATIONS
+
+    assert [(v.version, v.applied_at) for v in SchemaVersion.select().order_by(SchemaVersion.version)] == \
+        [(m.version, T0) for m in MIGRATIONS]
     assert repo.load_position("pos-1") == a_position()
 
 

@@ -47,7 +47,7 @@ def test_the_prepared_statement_is_in_use(repo):
 
 
 def test_the_prepared_upsert_writes_what_peewees_query_writes(repo):
-    a, b = full_state("fast"), full_state("slow")
+    a, b = full_state("fast"), full_state("slow", side=Side.YES)   # one open position per market and side
     repo.upsert_position(a)                                   # inserts
     repo.upsert_position(a.replace(contracts=5, current_price=Decimal("0.7")))   # updates
     with repo.atomic():
@@ -55,6 +55,6 @@ def test_the_prepared_upsert_writes_what_peewees_query_writes(repo):
         _upsert_query(_position_row(b.replace(contracts=5, current_price=Decimal("0.7")))).execute()
     fast, slow = repo.load_position("fast"), repo.load_position("slow")
     assert fast is not None and slow is not None
-    assert fast == dataclasses.replace(slow, position_id="fast")
+    assert fast == dataclasses.replace(slow, position_id="fast", side=Side.NO)
     assert fast.contracts == 5 and fast.current_price == Decimal("0.7")
     assert len(repo.all_positions()) == 2

@@ -106,7 +106,7 @@ def test_fills_taken_in_by_a_restart_are_reported_and_close_the_position(make_en
     assert h.events("ACTOR_CRASHED", key=pid)
     pos = h.position(pid)
     print("db position:", pos.status, pos.contracts, pos.realized_pnl)
-    daily = h.system.proxy_attr(h.system.refs.risk_manager, "daily")
+    daily = h.system.proxy_attr(h.system.refs.risk_manager, "realized")
     print("risk daily:", daily)
     print("POSITION_CLOSED events:", h.events("POSITION_CLOSED", position_id=pid))
     h.market(TICKER_restart_pnl, "0.49", "0.50", push=True)

@@ -15,7 +15,7 @@ import secrets
 import socket
 import sys
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -34,6 +34,11 @@ from adapters.paper_venue import PaperVenue
 KEY_ID = f"planted-key-id-{secrets.token_hex(8)}"
 TICKER = "KXNBAGAME-26JAN11LALBOS-BOS"
 D = Decimal
+
+
+def _now_iso() -> str:
+    """Signals are dated when written: a live run refuses one older than signals.max_age_secs."""
+    return datetime.now(timezone.utc).isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +118,7 @@ def test_a_live_run_leaves_the_key_in_no_output_file_or_log(kalshi, tmp_path, ca
     fake, key_path, paper = kalshi
     signals = tmp_path / "signals.jsonl"
     signals.write_text(json.dumps({
-        "type": "signal", "ts": "2026-01-11T18:00:00Z", "signal_id": "sec-1", "ticker": TICKER, "side": "yes",
+        "type": "signal", "ts": _now_iso(), "signal_id": "sec-1", "ticker": TICKER, "side": "yes",
         "signal_type": "default", "win_probability": "0.90", "market_price": "0.50", "game_id": "G1",
         "sport": "nba", "contracts": 5}) + "\n{not json\n", encoding="utf-8")
     db, audit = tmp_path / "live.db", tmp_path / "live-audit.jsonl"
