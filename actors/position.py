@@ -73,8 +73,8 @@ class PositionActor(ArbeesActor):
         self._normal = seconds(m.normal_interval_secs)
         self._urgent = seconds(m.urgent_interval_secs)
         self.evaluations = 0
-        # Streamed quotes (a replay, a live stream): every change is pushed, so there is nothing to
-        # poll: the position is evaluated on each change and woken only for time-based exits.
+        # Streamed quotes (a replay, a live stream): every change is pushed and evaluated at once;
+        # the cadence's wake-ups are answered by the cache from the last pushed quote.
         self.streamed = getattr(rt, "streamed_quotes", False)
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
 
@@ -87,8 +87,7 @@ class PositionActor(ArbeesActor):
         slot = zlib.crc32(self.key.encode()) % 10
         if self.streamed:
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
-        else:
-            self._schedule(self.rt.clock.now() + timedelta(milliseconds=100 * slot))
+        self._schedule(self.rt.clock.now() + timedelta(milliseconds=100 * slot))
 
     def handle(self, message: Any) -> None:
         match message:
@@ -135,15 +134,32 @@ class PositionActor(ArbeesActor):
 
     def _on_wake(self) -> None:
         now = self.rt.clock.now()
-        if self.streamed:                   # the time-based exit is due: evaluate now
-            self._next_wake = None
-            self._evaluate(persist=True)
+        recent = self._last_eval is not None and now - self._last_eval < self._interval()
+        if recent and not self._close_window_opened(now):
+            self._schedule(self._next_wake_after(self._last_eval + self._interval(), now))
             return
-        if self._last_eval is not None and now - self._last_eval < self._interval():
-            self._schedule(self._last_eval + self._interval())
-            return
-        self._schedule(now + self._interval())
+        self._schedule(self._next_wake_after(now + self._interval(), now))
+        # Streamed quotes: the cache answers from the last pushed quote (no venue read), so a
+        # market whose quotes never change is still evaluated at the cadence: clock rules
+        # (time_based_urgent) and measures that dry up with time (recent volume) need it.
         self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "wake"))
+
+    def _time_exit_due(self):  # type: ignore[no-untyped-def]
+        """The moment time_based_urgent becomes due (close - minutes_before_close), or None."""
+        close = (self.quote.close_time if self.quote is not None else None) or self.state.close_time
+        if close is None:
+            return None
+        return close - seconds(self.config.time_based_urgent.minutes_before_close * 60)
+
+    def _close_window_opened(self, now) -> bool:  # type: ignore[no-untyped-def]
+        due = self._time_exit_due()
+        return due is not None and self._last_eval is not None and self._last_eval < due <= now
+
+    def _next_wake_after(self, wanted, now):  # type: ignore[no-untyped-def]
+        """`wanted`, or the time-exit boundary when that comes first: a clock rule no quote
+        announces, so the position wakes exactly there (and at the cadence after it)."""
+        due = self._time_exit_due()
+        return due if due is not None and now < due < wanted else wanted
 
     def _on_quote(self, quote: Quote | None, from_wake: bool) -> None:
         if quote is not None and (self.quote is None or quote.ts >= self.quote.ts):
@@ -174,22 +190,9 @@ class PositionActor(ArbeesActor):
                 self.actor_ref, now))
         if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
             self._save()
-        if self.streamed:
-            self._schedule_time_exit(now)
-            return
-        wanted = self._last_eval + self._interval()
-        if self._next_wake is None or wanted < self._next_wake:
+        wanted = self._next_wake_after(self._last_eval + self._interval(), now)
+        if self._next_wake is None or wanted < self._next_wake or self._next_wake < now:
             self._schedule(wanted)
-
-    def _schedule_time_exit(self, now) -> None:  # type: ignore[no-untyped-def]
-        """Streamed markets: every change is pushed, so the only wake-up needed is the moment
-        time_based_urgent becomes due (a clock rule no quote announces)."""
-        close = (self.quote.close_time if self.quote is not None else None) or self.state.close_time
-        if close is None:
-            return
-        due = close - seconds(self.config.time_based_urgent.minutes_before_close * 60)
-        if due > now and due != self._next_wake:
-            self._schedule(due)
 
     def _record_new_triggers(self, triggers, now) -> None:  # type: ignore[no-untyped-def]
         firing = {t.condition for t in triggers}

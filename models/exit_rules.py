@@ -74,7 +74,7 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
     close_time = (quote.close_time if quote is not None else None) or state.close_time
     if close_time is not None:
         minutes_left = Decimal((close_time - now).total_seconds()) / 60
-        if minutes_left < config.time_based_urgent.minutes_before_close:
+        if minutes_left <= config.time_based_urgent.minutes_before_close:
             fire("time_based_urgent", minutes_left.quantize(Decimal("0.1")),
                  config.time_based_urgent.minutes_before_close, f"{minutes_left:.1f} min to close")
 

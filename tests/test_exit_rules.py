@@ -198,8 +198,10 @@ ROWS = [
     # time_based_urgent: fires when strictly less than 5 minutes are left (or the close has passed)
     Row("time_based_urgent: 4 min 59 s to close -> fires",
         YES, "0.50", 10, "0.50", "0.51", (("time_based_urgent", "HIGH", 10),), close_in=4 * MIN + 59 * SECS),
-    Row("time_based_urgent: exactly 5 min to close -> silent (< 5, not <=)",
-        YES, "0.50", 10, "0.50", "0.51", (), close_in=5 * MIN),
+    Row("time_based_urgent: exactly 5 min to close -> fires (<= 5: the boundary wake-up lands there)",
+        YES, "0.50", 10, "0.50", "0.51", (("time_based_urgent", "HIGH", 10),), close_in=5 * MIN),
+    Row("time_based_urgent: 5 min 1 s to close -> silent",
+        YES, "0.50", 10, "0.50", "0.51", (), close_in=5 * MIN + SECS),
     Row("time_based_urgent: close passed a minute ago -> fires",
         YES, "0.50", 10, "0.50", "0.51", (("time_based_urgent", "HIGH", 10),), close_in=-MIN),
     Row("time_based_urgent: no close time known -> silent",

@@ -1,0 +1,58 @@
+"""Every exit rule can fire where it should (issue 8 §2), through the actors on virtual time.
+
+Hostile markets on purpose: quotes that never change, markets that go silent, a side with no
+bid, a model that stops updating, a blocked signal that should take a weaker position's room.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import T0
+
+CADENCE = 30   # monitoring.normal_interval_secs
+
+
+def _ts(event) -> datetime:  # type: ignore[no-untyped-def]
+    return datetime.fromisoformat(event["ts"])
+
+
+def _first_trigger(h, pid: str, condition: str):  # type: ignore[no-untyped-def]
+    found = h.events("EXIT_TRIGGERED", position_id=pid, condition=condition)
+    return found[0] if found else None
+
+
+# -- time_based_urgent ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["replay-streamed", "paper-polling"])
+def test_time_based_urgent_fires_within_one_cadence_of_the_boundary_on_an_unchanging_market(make_engine, streamed):
+    h = make_engine(streamed=streamed)
+    close = T0 + timedelta(minutes=20)
+    h.market("T", "0.50", "0.51", close_time=close, push=streamed)   # the only quote there will ever be
+    pid = h.enter("T", win_probability="0.60", market_price="0.51")
+    boundary = close - timedelta(minutes=5)
+    h.run((boundary - h.now()).total_seconds() - 1)
+    assert _first_trigger(h, pid, "time_based_urgent") is None        # not before the boundary
+    h.run(CADENCE + 1)
+    fired = _first_trigger(h, pid, "time_based_urgent")
+    assert fired is not None, "time_based_urgent never fired on a market whose quotes do not change"
+    assert boundary <= _ts(fired) <= boundary + timedelta(seconds=CADENCE)
+
+
+def test_a_streamed_position_inside_the_close_window_is_still_evaluated_at_the_cadence(make_engine):
+    """Re-armed: an exit that could not be done (no bid at all) is tried again later, with no
+    quote change to wake the position."""
+    h = make_engine(streamed=True)
+    close = T0 + timedelta(minutes=10)
+    h.market("T", "0.50", "0.51", close_time=close, push=True)
+    pid = h.enter("T", win_probability="0.60", market_price="0.51")
+    h.venue.set_book("T", [], [(Decimal("0.51"), 100)])   # the bids vanish at the venue; the stream says nothing
+    h.run((close - timedelta(minutes=5) - h.now()).total_seconds() + 1)
+    assert _first_trigger(h, pid, "time_based_urgent") is not None
+    h.run(300)                                 # the exit finds nothing and gives up; the position stays
+    assert h.position_ref(pid) is not None
+    before = h.evaluations(pid)
+    h.run(3 * CADENCE)
+    assert h.evaluations(pid) >= before + 2
