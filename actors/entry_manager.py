@@ -23,6 +23,7 @@ from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
 from models.durations import seconds
+from models.exit_rules import minutes_to_close
 from models.ledger import fill_id
 from models.messages import (
     CallKind,
@@ -185,6 +186,13 @@ class EntryManager(ArbeesActor):
             self._reject(sig, "no fresh quote with an ask")
             return
         ask = q.ask(sig.side)
+        left = minutes_to_close(q.close_time, self.rt.clock.now())
+        if left is not None and left <= self.config.time_based_urgent.minutes_before_close:
+            # time_based_urgent would sell it at once: a round trip through the spread for nothing.
+            self._release(sig)
+            self._reject(sig, f"market closes in {left:.1f} min, within time_based_urgent's "
+                              f"{self.config.time_based_urgent.minutes_before_close} min")
+            return
         decision = size_entry(sig, ask, self._book.view(sig.ticker, sig.game_id), self.config,
                               halted=bool(self.halted))
         if not decision.accepted:

@@ -55,6 +55,14 @@ def partial_stage_size(state: PositionState, fraction_pct: Decimal) -> int:
     return min(size, state.contracts)
 
 
+def minutes_to_close(close_time: datetime | None, now: datetime) -> Decimal | None:
+    """Minutes left before the market closes (negative once closed); None when unknown.
+    time_based_urgent fires at or below `minutes_before_close`; entries are refused there."""
+    if close_time is None:
+        return None
+    return Decimal((close_time - now).total_seconds()) / 60
+
+
 def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, config: Config,
                    context: ExitContext = ExitContext()) -> tuple[ExitTrigger, ...]:
     if state.contracts <= 0:
@@ -72,11 +80,10 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
         fire("circuit_breaker", None, None, "circuit breaker tripped")
 
     close_time = (quote.close_time if quote is not None else None) or state.close_time
-    if close_time is not None:
-        minutes_left = Decimal((close_time - now).total_seconds()) / 60
-        if minutes_left <= config.time_based_urgent.minutes_before_close:
-            fire("time_based_urgent", minutes_left.quantize(Decimal("0.1")),
-                 config.time_based_urgent.minutes_before_close, f"{minutes_left:.1f} min to close")
+    minutes_left = minutes_to_close(close_time, now)
+    if minutes_left is not None and minutes_left <= config.time_based_urgent.minutes_before_close:
+        fire("time_based_urgent", minutes_left.quantize(Decimal("0.1")),
+             config.time_based_urgent.minutes_before_close, f"{minutes_left:.1f} min to close")
 
     fresh = quote is not None and quote.is_fresh(now, seconds(config.monitoring.price_cache_ttl_secs))
     mark = quote.bid(state.side) if fresh else None
@@ -161,4 +168,4 @@ def near_threshold(state: PositionState, config: Config) -> bool:
     return False
 
 
-__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "near_threshold", "partial_stage_size", "price_at_pct"]
+__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "minutes_to_close", "near_threshold", "partial_stage_size", "price_at_pct"]

@@ -56,3 +56,33 @@ def test_a_streamed_position_inside_the_close_window_is_still_evaluated_at_the_c
     before = h.evaluations(pid)
     h.run(3 * CADENCE)
     assert h.evaluations(pid) >= before + 2
+
+
+def test_python_run_py_paper_exercises_time_based_urgent_over_six_seeds(tmp_path, monkeypatch):
+    """`python run.py paper --seed 1..6 --sports nba nfl nhl`: the simulated markets close
+    shortly after the final whistle, so at least one position is exited by time_based_urgent."""
+    import json
+
+    import run
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    completed: dict[str, int] = {}
+    for seed in range(1, 7):
+        audit = tmp_path / f"s{seed}.jsonl"
+        assert run.main(["paper", "--seed", str(seed), "--sports", "nba", "nfl", "nhl",
+                         "--db", str(tmp_path / f"s{seed}.db"), "--audit", str(audit)]) == 0
+        for line in audit.read_text(encoding="utf-8").splitlines():
+            e = json.loads(line)
+            if e["event"] == "EXIT_COMPLETED" and e.get("filled", 0) > 0:
+                completed[e["condition"]] = completed.get(e["condition"], 0) + 1
+    assert completed.get("time_based_urgent", 0) >= 1, completed
+
+
+def test_an_entry_inside_the_close_window_is_refused_not_sold_straight_back(make_engine):
+    h = make_engine()
+    h.market("T", "0.50", "0.51", close_time=T0 + timedelta(minutes=4, seconds=30))
+    sig = h.signal("T", win_probability="0.70", market_price="0.51")
+    h.run(0)
+    assert not h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
+    (rejected,) = h.events("SIGNAL_REJECTED", signal_id=sig.signal_id)
+    assert "closes in 4.5 min" in rejected["reason"] and "time_based_urgent" in rejected["reason"]
