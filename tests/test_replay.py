@@ -3,6 +3,7 @@ Kalshi NBA recording converted and replayed end to end (skipped when ../shared i
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from adapters.replay import ReplayError, read_replay
 from adapters.repository import Repository
 from models.market import Quote
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = next((p / "shared" for p in Path(__file__).resolve().parents[2:4] if (p / "shared").is_dir()),
+              Path(__file__).resolve().parents[2] / "shared")   # beside the checkout (or its worktree folder)
 NBA = SHARED / "data" / "kalshi-nba-2025-11-22-LAC-CHA"
 
 
@@ -124,3 +126,31 @@ def test_the_real_nba_recording_converts_and_replays_end_to_end(tmp_path, monkey
     from adapters.database import connect
     repo = Repository(connect(str(tmp_path / run.REPLAY_DB)), None)
     assert sorted(p.position_id for p in repo.all_positions()) == sorted(p["position_id"] for p in out["positions"])
+
+
+def _recording(path, ticker, rows):  # type: ignore[no-untyped-def]
+    path.write_text("".join(json.dumps({"ts_iso": ts, "market_ticker": ticker, "yes_bid_prob": b, "yes_ask_prob": a,
+                                        "volume": v}) + "\n" for ts, b, a, v in rows), encoding="utf-8")
+    return path
+
+
+def test_convert_recording_writes_the_close_time_on_every_quote_for_all_or_per_market(tmp_path, capsys):
+    a = _recording(tmp_path / "A.jsonl", "KX-A", [("2025-11-22T18:00:00Z", 0.4, 0.41, 10),
+                                                   ("2025-11-22T18:00:05Z", 0.42, 0.43, 20)])
+    b = _recording(tmp_path / "B.jsonl", "KX-B", [("2025-11-22T18:00:01Z", 0.58, 0.6, 10)])
+    out = tmp_path / "r.jsonl"
+    assert run.main(["convert-recording", str(a), str(b), "--out", str(out), "--signals", "0",
+                     "--close-time", "2025-11-22T20:25:28Z", "--close-time", "KX-B=2025-11-22T21:00:00+00:00"]) == 0
+    quotes = [json.loads(x) for x in out.read_text().splitlines() if json.loads(x)["type"] == "quote"]
+    assert {q["ticker"]: q["close_time"] for q in quotes} == {"KX-A": "2025-11-22T20:25:28Z",
+                                                             "KX-B": "2025-11-22T21:00:00Z"}
+    assert all("close_time" in q for q in quotes)
+    events, _ = read_replay(out)
+    assert {p.ticker: p.close_time for _, p in events if isinstance(p, Quote)}["KX-A"] == \
+        datetime(2025, 11, 22, 20, 25, 28, tzinfo=timezone.utc)
+    capsys.readouterr()
+    assert run.main(["convert-recording", str(a), "--out", str(out), "--close-time", "20:25"]) == 2
+    err = capsys.readouterr().err
+    assert "--close-time" in err and "ISO-8601" in err
+    assert run.main(["convert-recording", str(a), "--out", str(out), "--close-time", "KX-Z=2025-11-22T20:25:28Z"]) == 2
+    assert "KX-Z" in capsys.readouterr().err          # a market that is not in the recording: a typo
