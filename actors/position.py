@@ -184,7 +184,7 @@ class PositionActor(ArbeesActor):
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
         self._record_new_triggers(triggers, now)
-        if triggers:
+        if triggers and self._settlement is None:   # a settled market takes no more orders
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
                 self.actor_ref, now))

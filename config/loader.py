@@ -230,6 +230,7 @@ def _validate(c: Config, conv: _Converter) -> None:
 
     check(c.liquidity.max_spread_cents > 0, "liquidity.max_spread_cents", "a value above 0", c.liquidity.max_spread_cents)
     check(c.liquidity.min_volume >= 0, "liquidity.min_volume", "0 or more", c.liquidity.min_volume)
+    positive(c.liquidity.volume_window_secs, "liquidity.volume_window_secs")
     positive(c.time_based_urgent.minutes_before_close, "time_based_urgent.minutes_before_close")
     check(c.edge_exits.edge_disappeared_edge_pct <= c.edge_exits.early_exit_edge_pct,
           "edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct",

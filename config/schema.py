@@ -68,7 +68,8 @@ class PartialExitsConfig:
 @dataclass(frozen=True, slots=True)
 class LiquidityConfig:
     max_spread_cents: Decimal
-    min_volume: int
+    min_volume: int                 # contracts traded within volume_window_secs
+    volume_window_secs: Decimal
 
 
 @dataclass(frozen=True, slots=True)

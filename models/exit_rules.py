@@ -20,6 +20,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from config.schema import Config
 from models.durations import seconds
+from models.liquidity import liquidity_breach
 from models.market import Quote
 from models.money import HUNDRED
 from models.pnl import pnl_pct, price_at_pct
@@ -96,12 +97,9 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
 
 def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ignore[no-untyped-def]
     st = config.signal_type(state.signal_type)
-    liq = config.liquidity
-    spread = quote.spread
-    if spread is not None and spread * HUNDRED > liq.max_spread_cents:
-        fire("liquidity_dried_up", spread * HUNDRED, liq.max_spread_cents, f"spread {spread * HUNDRED}c")
-    elif quote.volume is not None and quote.volume < liq.min_volume:
-        fire("liquidity_dried_up", Decimal(quote.volume), Decimal(liq.min_volume), f"volume {quote.volume}")
+    breach = liquidity_breach(quote, state.side, config.liquidity)
+    if breach is not None:
+        fire("liquidity_dried_up", breach.value, breach.threshold, breach.detail)
     if mark is None:
         return
     pct = pnl_pct(state.entry_price, mark)

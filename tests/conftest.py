@@ -37,6 +37,12 @@ class EngineHarness:
         from run import build_paper_engine
 
         config_path = None
+        # The harness's markets are books set once and left: nothing trades in them, so with
+        # the defaults every position would be exited by liquidity_dried_up (recent volume 0)
+        # five minutes in. Tests of other rules run with the recent-volume test off; a test of
+        # liquidity sets `liquidity.min_volume` itself (tests/test_exit_reachability.py).
+        overrides = dict(overrides or {})
+        overrides["liquidity"] = {"min_volume": 0, **overrides.get("liquidity", {})}
         if overrides:
             config_path = tmp_path / f"{name}.yaml"
             config_path.write_text(yaml.safe_dump(overrides), encoding="utf-8")

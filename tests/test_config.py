@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any, Callable
@@ -222,7 +223,7 @@ def test_a_tab_in_the_indentation_is_reported_where_it_is(tmp_path: Path) -> Non
 
 
 def test_a_broken_defaults_file_is_named_as_such(tmp_path: Path) -> None:
-    broken = write(tmp_path, DEFAULT_TEXT.replace("  min_volume: 50\n", ""), "defaults.yaml")
+    broken = write(tmp_path, re.sub(r"  min_volume: 50.*\n", "", DEFAULT_TEXT), "defaults.yaml")
     msg = error_of(defaults_path=broken)
     assert msg.startswith(f"{broken}: liquidity.min_volume: missing"), msg
 
@@ -471,3 +472,8 @@ def test_a_bad_config_stops_a_run_before_it_touches_the_database(tmp_path: Path,
     assert run.main(argv) == 2
     assert "monitoring.urgent_interval_secs" in capsys.readouterr().err
     assert not db.exists() and not audit.exists()
+
+
+def test_the_liquidity_window_must_be_positive(tmp_path: Path) -> None:
+    path = write(tmp_path, "liquidity:\n  volume_window_secs: 0\n")
+    assert error_of(path).startswith(f"{path}: liquidity.volume_window_secs: expected a value above 0")

@@ -13,6 +13,11 @@ import pytest
 from tests.conftest import T0
 
 CADENCE = 30   # monitoring.normal_interval_secs
+# A market whose quotes never change also trades nothing: liquidity_dried_up would close the
+# position first. Tests of other rules switch the recent-volume test off (the harness's default);
+# the liquidity tests switch it back on with the shipped default.
+QUIET_IS_LIQUID = {"liquidity": {"min_volume": 0}}
+LIQUIDITY_ON = {"liquidity": {"min_volume": 50}}
 
 
 def _ts(event) -> datetime:  # type: ignore[no-untyped-def]
@@ -28,7 +33,7 @@ def _first_trigger(h, pid: str, condition: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("streamed", [True, False], ids=["replay-streamed", "paper-polling"])
 def test_time_based_urgent_fires_within_one_cadence_of_the_boundary_on_an_unchanging_market(make_engine, streamed):
-    h = make_engine(streamed=streamed)
+    h = make_engine(QUIET_IS_LIQUID, streamed=streamed)
     close = T0 + timedelta(minutes=20)
     h.market("T", "0.50", "0.51", close_time=close, push=streamed)   # the only quote there will ever be
     pid = h.enter("T", win_probability="0.60", market_price="0.51")
@@ -44,7 +49,7 @@ def test_time_based_urgent_fires_within_one_cadence_of_the_boundary_on_an_unchan
 def test_a_streamed_position_inside_the_close_window_is_still_evaluated_at_the_cadence(make_engine):
     """Re-armed: an exit that could not be done (no bid at all) is tried again later, with no
     quote change to wake the position."""
-    h = make_engine(streamed=True)
+    h = make_engine(QUIET_IS_LIQUID, streamed=True)
     close = T0 + timedelta(minutes=10)
     h.market("T", "0.50", "0.51", close_time=close, push=True)
     pid = h.enter("T", win_probability="0.60", market_price="0.51")
@@ -86,3 +91,37 @@ def test_an_entry_inside_the_close_window_is_refused_not_sold_straight_back(make
     assert not h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
     (rejected,) = h.events("SIGNAL_REJECTED", signal_id=sig.signal_id)
     assert "closes in 4.5 min" in rejected["reason"] and "time_based_urgent" in rejected["reason"]
+
+
+# -- liquidity_dried_up ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["replay-streamed", "paper-polling"])
+def test_a_busy_market_that_goes_silent_dries_up(make_engine, streamed):
+    """Lifetime volume in the millions, then nothing trades and nothing moves: within one
+    window (5 min) and a cadence, liquidity_dried_up fires. Lifetime volume alone never could."""
+    h = make_engine(LIQUIDITY_ON, streamed=streamed)
+    h.market("T", "0.50", "0.51", volume=2_000_000, push=streamed)
+    pid = h.enter("T", win_probability="0.60", market_price="0.51")
+    h.run(240)
+    assert _first_trigger(h, pid, "liquidity_dried_up") is None     # less history than the window: unknown
+    h.run(300 + CADENCE)
+    fired = _first_trigger(h, pid, "liquidity_dried_up")
+    assert fired is not None and "traded" in fired["detail"]
+
+
+def test_a_thin_new_market_is_not_judged_on_volume_before_a_window_of_history(make_engine):
+    h = make_engine(LIQUIDITY_ON)
+    h.market("T", "0.50", "0.51", volume=10)                       # lifetime 10 < 50, but it just opened
+    pid = h.enter("T", win_probability="0.60", market_price="0.51")
+    h.run(200)
+    assert _first_trigger(h, pid, "liquidity_dried_up") is None
+
+
+def test_a_position_whose_side_has_no_bid_at_all_is_exited_as_illiquid(make_engine):
+    h = make_engine()
+    h.market("T", "0.50", "0.51")
+    pid = h.enter("T", win_probability="0.60", market_price="0.51")
+    h.market("T", None, "0.51")                                     # every YES bid pulled
+    h.run(CADENCE + 1)
+    fired = _first_trigger(h, pid, "liquidity_dried_up")
+    assert fired is not None and "no bid" in fired["detail"]
