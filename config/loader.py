@@ -235,6 +235,10 @@ def _validate(c: Config, conv: _Converter) -> None:
     check(c.edge_exits.edge_disappeared_edge_pct <= c.edge_exits.early_exit_edge_pct,
           "edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct",
           c.edge_exits.edge_disappeared_edge_pct, "edge_exits.early_exit_edge_pct")
+    ages = c.edge_exits.max_model_age_secs
+    check("default" in ages, "edge_exits.max_model_age_secs", "a 'default' entry", sorted(ages))
+    for sport, age in ages.items():
+        positive(age, f"edge_exits.max_model_age_secs.{sport}")
     check(c.rebalance.min_free_capital_dollars >= 0, "rebalance.min_free_capital_dollars", "0 or more",
           c.rebalance.min_free_capital_dollars)
     check(c.rebalance.edge_margin_pct >= 0, "rebalance.edge_margin_pct", "0 or more", c.rebalance.edge_margin_pct)

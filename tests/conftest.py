@@ -124,7 +124,8 @@ class EngineHarness:
                market_price: Any = "0.50", signal_type: str = "default", game_id: str | None = "G1",
                sport: str = "nba", signal_id: str | None = None) -> TradingSignal:
         sig = TradingSignal(signal_id or f"s{next(self._signals)}", self.now(), game_id, sport, ticker, "paper",
-                            Side(side), signal_type, D(win_probability), D(market_price), contracts=contracts)
+                            Side(side), signal_type, D(win_probability),
+                            None if market_price is None else D(market_price), contracts=contracts)
         self.system.push_signal(sig)
         return sig
 

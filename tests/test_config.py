@@ -246,7 +246,8 @@ def leaves(data: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
 
 def mappings(data: Any, path: tuple = ()) -> list[tuple]:
     """Paths of every mapping that is a fixed set of keys (not a free-form name -> value map)."""
-    free_form = {("exit_priorities",), ("signal_types",), ("sizing", "kelly_fraction")}
+    free_form = {("exit_priorities",), ("signal_types",), ("sizing", "kelly_fraction"),
+                 ("edge_exits", "max_model_age_secs")}
     out = [] if path in free_form else [path]
     if isinstance(data, dict):
         for k, v in data.items():
@@ -322,8 +323,10 @@ def _add_unknown(path: tuple) -> Change:
 NEGATIVE_OK = {"edge_exits.edge_disappeared_edge_pct"}
 NEGATIVE_REPORTED_AT = {"edge_exits.early_exit_edge_pct": "edge_exits.edge_disappeared_edge_pct"}
 OPTIONAL = {"sizing.kelly_fraction.nfl", "sizing.kelly_fraction.ncaaf", "sizing.kelly_fraction.nba",
-            "sizing.kelly_fraction.ncaab", "sizing.kelly_fraction.tennis"}
+            "sizing.kelly_fraction.ncaab", "sizing.kelly_fraction.tennis",
+            *(f"edge_exits.max_model_age_secs.{s}" for s in ("nba", "ncaab", "nhl", "nfl", "ncaaf"))}
 DROP_REPORTED_AT = {"sizing.kelly_fraction.default": "sizing.kelly_fraction",
+                    "edge_exits.max_model_age_secs.default": "edge_exits.max_model_age_secs",
                     **{f"exit_priorities.{level}": "exit_priorities" for level in ("CRITICAL", "HIGH", "MEDIUM", "LOW")}}
 
 

@@ -125,3 +125,116 @@ def test_a_position_whose_side_has_no_bid_at_all_is_exited_as_illiquid(make_engi
     h.run(CADENCE + 1)
     fired = _first_trigger(h, pid, "liquidity_dried_up")
     assert fired is not None and "no bid" in fired["detail"]
+
+
+# -- edge exits and the model probability's age --------------------------------------------------
+
+def test_an_entry_probability_that_aged_past_the_limit_drives_no_edge_exit_and_the_position_says_so_once(make_engine):
+    """nba limit 120 s. The entry signal's 0.60 ages like any model update: once it is older
+    than the limit, the market catching up (edge 0.60 - 0.59 = 1 point < 2) exits nothing."""
+    h = make_engine()
+    h.market("T", "0.50", "0.51")
+    pid = h.enter("T", win_probability="0.60", market_price="0.51", sport="nba")
+    h.run(125)
+    h.market("T", "0.59", "0.60")
+    h.run(3 * CADENCE)
+    assert _first_trigger(h, pid, "early_exit") is None
+    said = [e for e in h.events("ALERT") + h.events("MODEL_STALE") if e.get("position_id") == pid]
+    assert len(said) == 1 and "old" in said[0]["message"] and said[0]["limit_secs"] == "120"
+    # A fresh model estimate brings the edge rules back (and may be said stale again later).
+    h.set_model("T", "0.60")
+    h.run(CADENCE + 1)
+    assert _first_trigger(h, pid, "early_exit") is not None
+
+
+def test_a_fresh_entry_probability_still_drives_edge_exits(make_engine):
+    h = make_engine()
+    h.market("T", "0.50", "0.51")
+    pid = h.enter("T", win_probability="0.60", market_price="0.51", sport="nba")
+    h.market("T", "0.59", "0.60")
+    h.run(CADENCE + 1)
+    assert _first_trigger(h, pid, "early_exit") is not None
+
+
+# -- rebalance -----------------------------------------------------------------------------------
+
+
+# Caps count cost as price x contracts but size with the fee included: 20 contracts at 0.51
+# (0.5275 with the fee) fit $10.55 and leave $0.35, less than one more contract of anything.
+FULL = "10.55"
+
+
+def _caps(portfolio=FULL, game=FULL, market=FULL) -> dict:  # type: ignore[no-untyped-def]
+    return {"exposure_limits": {"per_market_dollars": market, "per_game_dollars": game,
+                                "portfolio_dollars": portfolio}}
+
+
+def _closed_reason(h, pid):  # type: ignore[no-untyped-def]
+    closed = h.events("POSITION_CLOSED", position_id=pid)
+    return closed[0]["reason"] if closed else None
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["replay-streamed", "paper-polling"])
+@pytest.mark.parametrize("market_price", ["0.50", None], ids=["with-market_price", "without-market_price"])
+def test_a_better_signal_blocked_by_the_caps_exits_the_weakest_position_and_is_entered(make_engine, streamed,
+                                                                                       market_price):
+    h = make_engine(_caps(), streamed=streamed)
+    h.market("A", "0.50", "0.51", push=streamed)
+    h.market("B", "0.49", "0.50", push=streamed)
+    weak = h.enter("A", contracts=20, win_probability="0.58", market_price=market_price and "0.51", game_id="GA")
+    h.run(25)    # polling: A's last quote is now older than the 10 s TTL (the offer must refresh it)
+    sig = h.signal("B", contracts=20, win_probability="0.90", market_price=market_price, game_id="GB")
+    h.run(0)
+    asked = h.events("REBALANCE", signal_id=sig.signal_id, step="asked")
+    assert asked and "exposure caps" in asked[0]["reason"] and asked[0]["positions"] == weak
+    h.run(600)
+    assert _closed_reason(h, weak) == "rebalance"
+    (routed,) = [e for e in h.events("EXIT_ROUTED", position_id=weak)]
+    assert routed["priority"] == "LOW"
+    opened = h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
+    assert opened and opened[0]["contracts"] == 20, "the better signal was never entered with the freed capital"
+
+
+def test_the_weakest_current_edge_is_exited_not_the_weakest_entry_edge(make_engine):
+    """Two positions; the one that entered with the smaller edge has since gained edge (the
+    model moved), so the other, now weakest, is the one exited."""
+    h = make_engine(_caps(portfolio="14.63", game="14.63", market="10"))   # 2 x 14 at 0.51 leave $0.35
+    h.market("A1", "0.50", "0.51")
+    h.market("A2", "0.50", "0.51")
+    h.market("B", "0.49", "0.50")
+    first = h.enter("A1", contracts=14, win_probability="0.57", market_price="0.51", game_id="G1")
+    second = h.enter("A2", contracts=14, win_probability="0.70", market_price="0.51", game_id="G2")
+    h.set_model("A1", "0.75")       # A1's edge is now 25 points
+    h.set_model("A2", "0.56")       # A2's edge is now 6 points: the weakest now
+    sig = h.signal("B", contracts=20, win_probability="0.90", market_price="0.50", game_id="G3")
+    h.run(600)
+    assert _closed_reason(h, second) == "rebalance"
+    assert _closed_reason(h, first) is None
+    assert h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
+
+
+def test_only_a_position_whose_exit_frees_room_under_the_blocking_cap_is_exited(make_engine):
+    """The per-game cap blocks the signal: exiting a position in another game frees nothing
+    under it, however weak that position is; the weaker one in the same game goes."""
+    h = make_engine(_caps(portfolio="100"))
+    h.market("OTHER", "0.50", "0.51")
+    h.market("SAME", "0.50", "0.51")
+    h.market("B", "0.49", "0.50")
+    other = h.enter("OTHER", contracts=20, win_probability="0.56", market_price="0.51", game_id="G1")   # weakest
+    same = h.enter("SAME", contracts=20, win_probability="0.60", market_price="0.51", game_id="G2")
+    sig = h.signal("B", contracts=20, win_probability="0.90", market_price="0.50", game_id="G2")
+    h.run(600)
+    assert _closed_reason(h, other) is None
+    assert _closed_reason(h, same) == "rebalance"
+    assert h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
+
+
+def test_no_position_is_exited_when_none_is_beaten_by_the_margin(make_engine):
+    h = make_engine(_caps())
+    h.market("A", "0.50", "0.51")
+    h.market("B", "0.49", "0.50")
+    held = h.enter("A", contracts=20, win_probability="0.90", market_price="0.51", game_id="GA")
+    sig = h.signal("B", contracts=20, win_probability="0.56", market_price="0.50", game_id="GB")
+    h.run(120)
+    assert _closed_reason(h, held) is None
+    assert not h.events("TRADE_EXECUTED", signal_id=sig.signal_id)

@@ -90,6 +90,7 @@ class Row:
     age: timedelta = timedelta(seconds=0)
     no_quote: bool = False
     model_probability: str | None = None       # of OUR side
+    model_age: timedelta | None = timedelta(0)  # how old that probability is (None: unknown, e.g. after a restart)
     breaker: bool = False
     rebalance_edge: str | None = None
     config: str = "default"
@@ -118,7 +119,8 @@ def quote_of(row: Row) -> Quote | None:
 
 def context_of(row: Row) -> ExitContext:
     return ExitContext(None if row.model_probability is None else D(row.model_probability), row.breaker,
-                       None if row.rebalance_edge is None else D(row.rebalance_edge))
+                       None if row.rebalance_edge is None else D(row.rebalance_edge),
+                       model_probability_ts=None if row.model_age is None else T0 - row.model_age)
 
 
 def run(row: Row, configs: dict[str, Config]) -> tuple[ExitTrigger, ...]:
@@ -296,6 +298,15 @@ ROWS = [
         YES, "0.50", 10, "0.50", "0.51", ()),
     Row("edge rules: stale quote -> silent even with edge -20",
         YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.30", age=11 * SECS),
+    Row("edge rules: model probability exactly 2 min old (nba limit 120 s) -> still drives exits",
+        YES, "0.50", 10, "0.50", "0.51", (("edge_disappeared", "LOW", 10),), model_probability="0.30",
+        model_age=2 * MIN),
+    Row("edge rules: model probability 2 min 1 s old (nba) -> silent even with edge -20",
+        YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.30", model_age=2 * MIN + SECS),
+    Row("edge rules: model probability of unknown age (restored after a restart) -> silent",
+        YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.30", model_age=None),
+    Row("rebalance: our edge from a model probability too old -> silent",
+        YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.55", rebalance_edge="0.50", model_age=10 * MIN),
 
     # rebalance: new edge (points) - our edge >= margin 5 (inclusive); needs our model probability
     Row("rebalance: our edge 5, new edge 10 -> beats by 5 exactly -> fires",
@@ -433,7 +444,7 @@ def test_a_no_position_is_judged_exactly_like_a_yes_position_on_the_mirrored_quo
     yes_state = state_of(Row("", YES, str(entry), 10, None, None, (), peak=None if peak is None else str(peak),
                              stages_done=stages_done))
     no_state = yes_state.replace(side=NO)
-    context = ExitContext(model_probability=D("0.5"))
+    context = ExitContext(model_probability=D("0.5"), model_probability_ts=T0)
     assert shape(evaluate_exits(yes_state, yes_quote, T0, config, context)) == \
         shape(evaluate_exits(no_state, mirror(yes_quote), T0, config, context))
 
