@@ -239,8 +239,6 @@ def _validate(c: Config, conv: _Converter) -> None:
     check("default" in ages, "edge_exits.max_model_age_secs", "a 'default' entry", sorted(ages))
     for sport, age in ages.items():
         positive(age, f"edge_exits.max_model_age_secs.{sport}")
-    check(c.rebalance.min_free_capital_dollars >= 0, "rebalance.min_free_capital_dollars", "0 or more",
-          c.rebalance.min_free_capital_dollars)
     check(c.rebalance.edge_margin_pct >= 0, "rebalance.edge_margin_pct", "0 or more", c.rebalance.edge_margin_pct)
 
     check("default" in c.signal_types, "signal_types", "a 'default' section for signal types without their own",

@@ -88,7 +88,6 @@ class EdgeExitConfig:
 class RebalanceConfig:
     enabled: bool
     edge_margin_pct: Decimal
-    min_free_capital_dollars: Decimal
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,8 +195,8 @@ ERRORS = [
      ["exposure_limits.per_game_dollars", "portfolio_dollars (120)", "found 150"]),
     ("edge_disappeared above early_exit", "edge_exits:\n  early_exit_edge_pct: -1\n",
      ["edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct", "found 0"]),
-    ("negative free capital", "rebalance:\n  min_free_capital_dollars: -10\n",
-     ["rebalance.min_free_capital_dollars", "0 or more", "found -10"]),
+    ("the retired rebalance key", "rebalance:\n  min_free_capital_dollars: 50\n",
+     ["rebalance.min_free_capital_dollars", "unknown key"]),
     ("top level not a mapping", "- monitoring\n- sizing\n", ["expected a mapping of sections", "found list"]),
     ("a section that is not a mapping", "monitoring: 30\n", ["monitoring:", "expected a mapping", "found int 30"]),
 ]
