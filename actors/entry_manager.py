@@ -98,6 +98,7 @@ class _Book:
 
 
 REBALANCE_ANSWER_SECS = 5   # how long a rebalance waits for the candidates' current edges
+REBALANCE_EXIT_SECS = 1200  # ... and for the chosen exit (LOW walks slowly: 10 walks a minute apart)
 
 
 class EntryManager(ArbeesActor):
@@ -141,6 +142,8 @@ class EntryManager(ArbeesActor):
                 self._rebalance_freed(pid, sold=None)
             case RebalanceEdge(signal_id=sid, position_id=pid, edge=edge):
                 self._on_rebalance_edge(sid, pid, edge)
+            case RebalanceDecide(signal_id=sid, expire=True):
+                self._expire_rebalance(sid)
             case RebalanceDecide(signal_id=sid):
                 self._decide_rebalance(sid)
             case RebalanceEnded(position_id=pid, sold=sold):
@@ -381,6 +384,15 @@ class EntryManager(ArbeesActor):
                            signal_id=sid, market=sig.ticker, side=sig.side, step="exit", position_id=weakest,
                            position_edge=r.edges[weakest], edge=r.edge)
         self.send(self.refs.supervisor, ForwardToPosition(weakest, RebalanceExit(sid, r.edge)))
+        self.rt.scheduler.call_later(seconds(REBALANCE_EXIT_SECS), self.actor_ref, RebalanceDecide(sid, expire=True))
+
+    def _expire_rebalance(self, sid: str) -> None:
+        r = self._rebalances.pop(sid, None)
+        if r is None:
+            return
+        self._release(r.signal)
+        self._reject(r.signal, f"{r.reason}; rebalance: the exit of {r.exiting} did not end within "
+                               f"{REBALANCE_EXIT_SECS // 60} min")
 
     def _rebalance_freed(self, pid: str, sold: int | None) -> None:
         """The weakest position's rebalance exit ended (`sold`) or the position closed (None):

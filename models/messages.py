@@ -308,8 +308,10 @@ class RebalanceEnded:
 
 @dataclass(frozen=True, slots=True)
 class RebalanceDecide:
-    """EntryManager's timer: decide a rebalance with the answers received so far."""
+    """EntryManager's timer: decide a rebalance with the answers received so far, or (expire)
+    give up a rebalance whose exit never reported its end (a restarted position forgets it)."""
     signal_id: str
+    expire: bool = False
 
 
 # --- store (the one writer) ---------------------------------------------------------------
