@@ -21,6 +21,7 @@ signal stays accepted until reconciliation resolves the order.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -33,6 +34,7 @@ from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
 from models.durations import seconds
+from models.exit_rules import minutes_to_close
 from models.ledger import fill_id
 from models.messages import (
     CallKind,
@@ -44,6 +46,10 @@ from models.messages import (
     LookUpEntryAgain,
     PositionClosed,
     QuoteUpdated,
+    RebalanceDecide,
+    RebalanceEdge,
+    RebalanceEnded,
+    RebalanceExit,
     RebalanceOffer,
     RecordFill,
     RecordOrderNeverSent,
@@ -64,8 +70,9 @@ from models.messages import (
 from models.money import ZERO, fmt_money, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState
+from models.rebalance import Holding, pick_weakest, rebalance_candidates
 from models.signal import TradingSignal, slippage_problem, timing_problem
-from models.sizing import Exposure, size_entry
+from models.sizing import Exposure, fee_per_contract, size_entry
 
 
 @dataclass
@@ -76,6 +83,19 @@ class _Pending:
     lookups: int = 0
     resumed: bool = False        # held since start-up: reconciliation could not confirm it
     alerted: bool = False
+    rebalanced: bool = False      # a second try with capital a rebalance freed: never rebalances again
+
+
+@dataclass
+class _Rebalance:
+    """A signal blocked by the caps, waiting for the candidates' current edges, then for the
+    weakest one's exit to free its capital."""
+    signal: TradingSignal
+    edge: Decimal
+    asked: frozenset[str]
+    reason: str
+    edges: dict[str, Decimal | None] = field(default_factory=dict)
+    exiting: str | None = None
 
 
 @dataclass
@@ -97,6 +117,8 @@ class _Book:
 
 LOOKUPS_BEFORE_ALERT = 5
 LOOKUP_BACKOFF_CAP_S = 60
+REBALANCE_ANSWER_SECS = 5   # how long a rebalance waits for the candidates' current edges
+REBALANCE_EXIT_SECS = 1200  # ... and for the chosen exit (LOW walks slowly: 10 walks a minute apart)
 
 
 class EntryManager(ArbeesActor):
@@ -114,7 +136,8 @@ class EntryManager(ArbeesActor):
         self._keys: dict[tuple[str, str], str] = {}          # (ticker, side) -> signal id or position id
         self._pending: dict[str, _Pending] = {}
         self._book = _Book()
-        self._edges: dict[str, tuple[Decimal, str]] = {}      # position id -> (entry edge, ticker)
+        self._holdings: dict[str, Holding] = {}               # position id -> where its cost counts (rebalance)
+        self._rebalances: dict[str, _Rebalance] = {}          # signal id -> rebalance in progress
 
     def handle(self, message: Any) -> None:
         match message:
@@ -128,11 +151,23 @@ class EntryManager(ArbeesActor):
                 pass
             case VenueResult():
                 self._on_result(message)
-            case ExposureReleased(ticker=t, game_id=g, cost=c):
+            case ExposureReleased(position_id=pid, ticker=t, game_id=g, cost=c):
                 self._book.add(t, g, -c)
+                held = self._holdings.get(pid)
+                if held is not None:
+                    self._holdings[pid] = dataclasses.replace(held, cost=held.cost - c)
             case PositionClosed(position_id=pid, ticker=t, side=side):
                 self._keys.pop((t, side.value), None)
-                self._edges.pop(pid, None)
+                self._holdings.pop(pid, None)
+                self._rebalance_freed(pid, sold=None)
+            case RebalanceEdge(signal_id=sid, position_id=pid, edge=edge):
+                self._on_rebalance_edge(sid, pid, edge)
+            case RebalanceDecide(signal_id=sid, expire=True):
+                self._expire_rebalance(sid)
+            case RebalanceDecide(signal_id=sid):
+                self._decide_rebalance(sid)
+            case RebalanceEnded(position_id=pid, sold=sold):
+                self._rebalance_freed(pid, sold=sold)
             case HaltEntries(reason=why):
                 self.halted = why
             case ResumeEntries():
@@ -240,13 +275,22 @@ class EntryManager(ArbeesActor):
             self._release(sig)
             self._reject(sig, moved)
             return
+        left = minutes_to_close(q.close_time, self.rt.clock.now())
+        if left is not None and left <= self.config.time_based_urgent.minutes_before_close:
+            # time_based_urgent would sell it at once: a round trip through the spread for nothing.
+            self._release(sig)
+            self._reject(sig, f"market closes in {left:.1f} min, within time_based_urgent's "
+                              f"{self.config.time_based_urgent.minutes_before_close} min")
+            return
         decision = size_entry(sig, ask, self._book.view(sig.ticker, sig.game_id), self.config,
                               halted=bool(self.halted))
         if not decision.accepted:
+            if ("exposure caps" in decision.reason and decision.edge_after_fees is not None and not p.rebalanced
+                    and self._offer_rebalance(sig, decision.edge_after_fees, ask, decision.reason)):
+                self._pending.pop(sig.signal_id, None)   # waits in _rebalances, its key still reserved
+                return
             self._release(sig)
             self._reject(sig, decision.reason)
-            if "exposure caps" in decision.reason and decision.edge_after_fees is not None:
-                self._offer_rebalance(sig, decision.edge_after_fees)
             return
         cid = f"en-{sig.signal_id}"[:64]
         req = OrderRequest(cid, sig.ticker, sig.side, Action.BUY, decision.contracts, ask, TimeInForce.IOC)
@@ -343,13 +387,12 @@ class EntryManager(ArbeesActor):
         self._book.add(sig.ticker, sig.game_id, cost - p.reserved)
         self._pending.pop(sig.signal_id, None)
         self._keys[(sig.ticker, sig.side.value)] = pid
-        if sig.edge is not None:
-            self._edges[pid] = (sig.win_probability - price, sig.ticker)
+        self._holdings[pid] = Holding(pid, sig.ticker, sig.game_id, cost)
         state = PositionState(
             position_id=pid, ticker=sig.ticker, side=sig.side, signal_type=sig.signal_type, sport=sig.sport,
             game_id=sig.game_id, entry_price=price, initial_contracts=snap.filled_count,
             contracts=snap.filled_count, entry_fees=snap.fees, opened_at=self.rt.clock.now(),
-            model_probability=sig.win_probability)
+            model_probability=sig.win_probability, model_probability_ts=sig.ts)
         self.rt.audit.emit(
             "TRADE_EXECUTED",
             f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {price:.4f}, cost "
@@ -364,14 +407,79 @@ class EntryManager(ArbeesActor):
         self.send(self.refs.store, SavePosition(state))
         self.send(self.refs.supervisor, StartPosition(state))
 
-    def _offer_rebalance(self, sig: TradingSignal, edge: Decimal) -> None:
-        if not self.config.rebalance.enabled or not self._edges:
+    # rebalance (models/rebalance.py) ---------------------------------------------------------
+    def _offer_rebalance(self, sig: TradingSignal, edge: Decimal, ask: Decimal, reason: str) -> bool:
+        """Ask every position whose exit frees room under the blocking caps for its current edge;
+        True when a rebalance started (the signal waits for it)."""
+        if not self.config.rebalance.enabled:
+            return False
+        candidates = rebalance_candidates(sig.ticker, sig.game_id, self._book.view(sig.ticker, sig.game_id),
+                                          ask + fee_per_contract(ask), self._holdings.values(), self.config)
+        if not candidates:
+            return False
+        self._rebalances[sig.signal_id] = _Rebalance(sig, edge, frozenset(candidates), reason)
+        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: {reason}; edge after fees {_pct(edge)}: "
+                                        f"asking {len(candidates)} position(s) that would free room for their edge",
+                           signal_id=sig.signal_id, market=sig.ticker, side=sig.side, step="asked", edge=edge,
+                           reason=reason, positions=",".join(candidates))
+        for pid in candidates:
+            self.send(self.refs.supervisor, ForwardToPosition(pid, RebalanceOffer(sig.signal_id, edge)))
+        # Answers come at once from fresh quotes; a stale one is refreshed first (a venue read).
+        self.rt.scheduler.call_later(seconds(REBALANCE_ANSWER_SECS), self.actor_ref, RebalanceDecide(sig.signal_id))
+        return True
+
+    def _on_rebalance_edge(self, sid: str, pid: str, edge: Decimal | None) -> None:
+        r = self._rebalances.get(sid)
+        if r is None or r.exiting is not None or pid not in r.asked:
             return
-        x = self.config.exposure_limits
-        if x.portfolio_dollars - self._book.total >= self.config.rebalance.min_free_capital_dollars:
+        r.edges[pid] = edge
+        if set(r.edges) == r.asked:
+            self._decide_rebalance(sid)
+
+    def _decide_rebalance(self, sid: str) -> None:
+        r = self._rebalances.get(sid)
+        if r is None or r.exiting is not None:
             return
-        weakest = min(self._edges.items(), key=lambda kv: kv[1][0])
-        self.send(self.refs.supervisor, ForwardToPosition(weakest[0], RebalanceOffer(sig.signal_id, edge)))
+        sig = r.signal
+        weakest = pick_weakest({p: r.edges.get(p) for p in r.asked if p in self._holdings}, r.edge, self.config)
+        if weakest is None:
+            del self._rebalances[sid]
+            known = {p: e for p, e in r.edges.items() if e is not None}
+            why = (f"no position's current edge is beaten by {self.config.rebalance.edge_margin_pct} points "
+                   f"(weakest {min(known.values()):.2f})" if known else "no candidate's current edge is known")
+            self._release(sig)
+            self._reject(sig, f"{r.reason}; rebalance: {why}")
+            return
+        r.exiting = weakest
+        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: rebalance exits {weakest} (current edge "
+                                        f"{r.edges[weakest]:.2f} vs {r.edge * 100:.2f}) to enter this signal",
+                           signal_id=sid, market=sig.ticker, side=sig.side, step="exit", position_id=weakest,
+                           position_edge=r.edges[weakest], edge=r.edge)
+        self.send(self.refs.supervisor, ForwardToPosition(weakest, RebalanceExit(sid, r.edge)))
+        self.rt.scheduler.call_later(seconds(REBALANCE_EXIT_SECS), self.actor_ref, RebalanceDecide(sid, expire=True))
+
+    def _expire_rebalance(self, sid: str) -> None:
+        r = self._rebalances.pop(sid, None)
+        if r is None:
+            return
+        self._release(r.signal)
+        self._reject(r.signal, f"{r.reason}; rebalance: the exit of {r.exiting} did not end within "
+                               f"{REBALANCE_EXIT_SECS // 60} min")
+
+    def _rebalance_freed(self, pid: str, sold: int | None) -> None:
+        """The weakest position's rebalance exit ended (`sold`) or the position closed (None):
+        enter the waiting signal with what was freed, or give it up when nothing was."""
+        sid = next((k for k, r in self._rebalances.items() if r.exiting == pid), None)
+        if sid is None:
+            return
+        r = self._rebalances.pop(sid)
+        sig = r.signal
+        if sold == 0:
+            self._release(sig)
+            self._reject(sig, f"{r.reason}; rebalance: the exit of {pid} sold nothing")
+            return
+        self._pending[sid] = _Pending(sig, rebalanced=True)
+        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.actor_ref, sid))
 
     def _look_up(self, signal_id: str) -> None:
         p = self._pending.get(signal_id)
@@ -405,8 +513,7 @@ class EntryManager(ArbeesActor):
         for s in msg.positions:
             self._keys[(s.ticker, s.side.value)] = s.position_id
             self._book.add(s.ticker, s.game_id, s.entry_price * s.contracts)
-            if s.model_probability is not None:
-                self._edges[s.position_id] = (s.model_probability - s.entry_price, s.ticker)
+            self._holdings[s.position_id] = Holding(s.position_id, s.ticker, s.game_id, s.entry_price * s.contracts)
 
 
 def _px(price: Decimal | None) -> str:

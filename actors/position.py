@@ -20,7 +20,7 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs
 from config.schema import Config
 from models.durations import seconds
-from models.exit_rules import ExitContext, evaluate_exits, near_threshold
+from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
 from models.messages import (
     CircuitBreakerTripped,
@@ -36,6 +36,9 @@ from models.messages import (
     PositionClosed,
     PositionMarked,
     QuoteUpdated,
+    RebalanceEdge,
+    RebalanceEnded,
+    RebalanceExit,
     RebalanceOffer,
     RecordExitEvent,
     SavePosition,
@@ -61,7 +64,9 @@ class PositionActor(ArbeesActor):
         self.state = state
         self.quote: Quote | None = None
         self.context = ExitContext(
-            model_probability=state.model_probability, circuit_breaker=breaker_tripped)
+            model_probability=state.model_probability, circuit_breaker=breaker_tripped,
+            model_probability_ts=state.model_probability_ts)
+        self._said_model_stale = False
         self.sold = state.initial_contracts - state.contracts
         self._saved: PositionState | None = None   # the last state sent to the Store
         self._applied: set[str] = set(applied_fills)   # exit fills already in `state` (idempotence)
@@ -74,11 +79,13 @@ class PositionActor(ArbeesActor):
         self._normal = seconds(m.normal_interval_secs)
         self._urgent = seconds(m.urgent_interval_secs)
         self.evaluations = 0
-        # Streamed quotes (a replay, a live stream): every change is pushed, so there is nothing to
-        # poll: the position is evaluated on each change and woken only for time-based exits.
+        # Streamed quotes (a replay, a live stream): every change is pushed and evaluated at once;
+        # the cadence's wake-ups are answered by the cache from the last pushed quote.
         self.streamed = getattr(rt, "streamed_quotes", False)
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
         self._marked: Decimal | None = None             # the unrealized P&L last told to the RiskManager
+        self._offers: list[str] = []                    # rebalance offers waiting for a fresh quote
+        self._rebalance_for: str | None = None          # the signal our rebalance exit makes room for
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -89,8 +96,7 @@ class PositionActor(ArbeesActor):
         slot = zlib.crc32(self.key.encode()) % 10
         if self.streamed:
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
-        else:
-            self._schedule(self.rt.clock.now() + timedelta(milliseconds=100 * slot))
+        self._schedule(self.rt.clock.now() + timedelta(milliseconds=100 * slot))
 
     def handle(self, message: Any) -> None:
         match message:
@@ -107,18 +113,19 @@ class PositionActor(ArbeesActor):
                     self._save()
             case ExitEnded():
                 self._on_exit_ended(message)
-            case ModelProbabilityUpdated(yes_probability=p):
+            case ModelProbabilityUpdated(yes_probability=p, ts=ts):
                 mine = p if self.state.side is Side.YES else ONE - p
-                self.context = ExitContext(mine, self.context.circuit_breaker, self.context.rebalance_edge)
-                self.state = self.state.replace(model_probability=mine)
+                self.context = dataclasses.replace(self.context, model_probability=mine, model_probability_ts=ts)
+                self.state = self.state.replace(model_probability=mine, model_probability_ts=ts)
+                self._said_model_stale = False
                 self._evaluate()
             case CircuitBreakerTripped():
-                self.context = ExitContext(self.context.model_probability, True, self.context.rebalance_edge)
+                self.context = dataclasses.replace(self.context, circuit_breaker=True)
                 self._evaluate()
-            case RebalanceOffer(edge=edge):
-                self.context = ExitContext(self.context.model_probability, self.context.circuit_breaker, edge)
-                self._evaluate()
-                self.context = ExitContext(self.context.model_probability, self.context.circuit_breaker, None)
+            case RebalanceOffer(signal_id=sid):
+                self._on_rebalance_offer(sid)
+            case RebalanceExit(signal_id=sid, edge=edge):
+                self._on_rebalance_exit(sid, edge)
             case MarketSettled():
                 self._on_settled(message)
             case _:
@@ -137,24 +144,77 @@ class PositionActor(ArbeesActor):
 
     def _on_wake(self) -> None:
         now = self.rt.clock.now()
-        if self.streamed:                   # the time-based exit is due: evaluate now
-            self._next_wake = None
-            self._evaluate(persist=True)
+        recent = self._last_eval is not None and now - self._last_eval < self._interval()
+        if recent and not self._close_window_opened(now):
+            self._schedule(self._next_wake_after(self._last_eval + self._interval(), now))
             return
-        if self._last_eval is not None and now - self._last_eval < self._interval():
-            self._schedule(self._last_eval + self._interval())
-            return
-        self._schedule(now + self._interval())
+        self._schedule(self._next_wake_after(now + self._interval(), now))
+        # Streamed quotes: the cache answers from the last pushed quote (no venue read), so a
+        # market whose quotes never change is still evaluated at the cadence: clock rules
+        # (time_based_urgent) and measures that dry up with time (recent volume) need it.
         self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "wake"))
+
+    def _time_exit_due(self):  # type: ignore[no-untyped-def]
+        """The moment time_based_urgent becomes due (close - minutes_before_close), or None."""
+        close = (self.quote.close_time if self.quote is not None else None) or self.state.close_time
+        if close is None:
+            return None
+        return close - seconds(self.config.time_based_urgent.minutes_before_close * 60)
+
+    def _close_window_opened(self, now) -> bool:  # type: ignore[no-untyped-def]
+        due = self._time_exit_due()
+        return due is not None and self._last_eval is not None and self._last_eval < due <= now
+
+    def _next_wake_after(self, wanted, now):  # type: ignore[no-untyped-def]
+        """`wanted`, or the time-exit boundary when that comes first: a clock rule no quote
+        announces, so the position wakes exactly there (and at the cadence after it)."""
+        due = self._time_exit_due()
+        return due if due is not None and now < due < wanted else wanted
 
     def _on_quote(self, quote: Quote | None, from_wake: bool) -> None:
         if quote is not None and (self.quote is None or quote.ts >= self.quote.ts):
             self.quote = quote
         self._evaluate(persist=from_wake)
+        if self._offers:
+            self._answer_offers()
 
-    def _evaluate(self, persist: bool = False) -> None:
+    # rebalance -------------------------------------------------------------------------
+    def _on_rebalance_offer(self, signal_id: str) -> None:
+        """Answer with our current edge, from a fresh quote: a stale one is refreshed first
+        (polling), never answered from and never dropped."""
+        self._offers.append(signal_id)
+        now = self.rt.clock.now()
+        fresh = self.quote is not None and self.quote.is_fresh(now, seconds(self.config.monitoring.price_cache_ttl_secs))
+        if self.streamed or fresh:
+            self._answer_offers()
+        else:
+            self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "rebalance"))
+
+    def _answer_offers(self) -> None:
+        now = self.rt.clock.now()
+        quote = self.quote
+        if self.streamed and quote is not None and quote.ts < now:
+            quote = dataclasses.replace(quote, ts=now)      # the stream says: unchanged since
+        edge = None
+        if self.state.status is PositionStatus.OPEN and self._settlement is None:
+            edge = current_edge(self.state, quote, now, self.config, self.context)
+        offers, self._offers = self._offers, []
+        for sid in offers:
+            self.send(self.refs.entry_manager, RebalanceEdge(sid, self.key, edge))
+
+    def _on_rebalance_exit(self, signal_id: str, edge: Decimal) -> None:
+        self.context = dataclasses.replace(self.context, rebalance_edge=edge)
+        triggers = self._evaluate()
+        self.context = dataclasses.replace(self.context, rebalance_edge=None)
+        if any(t.condition == "rebalance" for t in triggers or ()) and self._settlement is None:
+            self._rebalance_for = signal_id
+        else:   # the market moved since the answer: the margin is no longer there
+            self.send(self.refs.entry_manager, RebalanceEnded(signal_id, self.key, 0))
+
+    def _evaluate(self, persist: bool = False):  # type: ignore[no-untyped-def]
+        """Mark, evaluate every rule, send the triggers; returns them."""
         if self.state.status is PositionStatus.CLOSED:
-            return
+            return ()
         now = self.rt.clock.now()
         self._last_eval = now
         self.evaluations += 1
@@ -170,29 +230,34 @@ class PositionActor(ArbeesActor):
             # evaluate what does not need a price now, and ask for a fresh quote for the rest.
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
+        self._say_if_model_stale(now)
         self._record_new_triggers(triggers, now)
-        if triggers:
+        if triggers and self._settlement is None:   # a settled market takes no more orders
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
                 self.actor_ref, now))
         if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
             self._save()
-        if self.streamed:
-            self._schedule_time_exit(now)
-            return
-        wanted = self._last_eval + self._interval()
-        if self._next_wake is None or wanted < self._next_wake:
+        wanted = self._next_wake_after(self._last_eval + self._interval(), now)
+        if self._next_wake is None or wanted < self._next_wake or self._next_wake < now:
             self._schedule(wanted)
+        return triggers
 
-    def _schedule_time_exit(self, now) -> None:  # type: ignore[no-untyped-def]
-        """Streamed markets: every change is pushed, so the only wake-up needed is the moment
-        time_based_urgent becomes due (a clock rule no quote announces)."""
-        close = (self.quote.close_time if self.quote is not None else None) or self.state.close_time
-        if close is None:
+    def _say_if_model_stale(self, now) -> None:  # type: ignore[no-untyped-def]
+        """Once per stale episode: the model probability is too old to drive edge exits."""
+        c = self.context
+        if self._said_model_stale or c.model_probability is None or \
+                model_is_fresh(c.model_probability_ts, now, self.config, self.state.sport):
             return
-        due = close - seconds(self.config.time_based_urgent.minutes_before_close * 60)
-        if due > now and due != self._next_wake:
-            self._schedule(due)
+        self._said_model_stale = True
+        limit = self.config.max_model_age_secs(self.state.sport)
+        age = "of unknown age (restored)" if c.model_probability_ts is None else \
+            f"{(now - c.model_probability_ts).total_seconds() / 60:.1f} min old"
+        self.rt.audit.emit(
+            "MODEL_STALE", f"{self.state.ticker} {self.state.side.value}: model probability {c.model_probability:.4f} "
+                           f"is {age} (limit {limit}s for {self.state.sport}): edge exits wait for a fresh one",
+            position_id=self.key, market=self.state.ticker, side=self.state.side, sport=self.state.sport,
+            model_probability=c.model_probability, estimated_at=c.model_probability_ts, limit_secs=limit)
 
     def _record_new_triggers(self, triggers, now) -> None:  # type: ignore[no-untyped-def]
         firing = {t.condition for t in triggers}
@@ -247,6 +312,9 @@ class PositionActor(ArbeesActor):
             self.state = self.state.replace(status=PositionStatus.OPEN)
         self._save()
         self._active.discard(ended.condition)
+        if self._rebalance_for is not None and ended.condition == "rebalance":
+            self.send(self.refs.entry_manager, RebalanceEnded(self._rebalance_for, self.key, ended.filled))
+            self._rebalance_for = None
         if self._settlement is not None:
             settlement, self._settlement = self._settlement, None
             self._on_settled(settlement)

@@ -14,18 +14,22 @@
   refreshes up to `max_batch` markets and the wake-ups that follow within the TTL are hits:
   reads a minute grow with markets / max_batch, not with markets or positions. It never adds
   a read (only tickers to a read already going out).
+- Every quote it stores is a volume sample of its market; the quotes it hands out carry
+  `recent_volume`, the contracts traded within `volume_window` (models/liquidity.py; None
+  until a window of history exists). It is the one place that sees every quote.
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections import defaultdict
+from collections import defaultdict, deque
 from typing import Any
 
 from loguru import logger
 
 from actors.base import ArbeesActor
 from models.durations import seconds
+from models.liquidity import recent_volume
 from models.market import Quote
 from models.messages import (
     CallKind,
@@ -45,7 +49,8 @@ class PriceCache(ArbeesActor):
     survives_errors = True
     fills_reads_with_stale_markets = True     # see the module docstring (read by the benchmark's model)
 
-    def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100, streamed: bool = False) -> None:
+    def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100, streamed: bool = False,
+                 volume_window_secs=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(rt, "cache")
         self.rate_limiter = rate_limiter
         self.ttl = seconds(ttl_secs)
@@ -54,6 +59,8 @@ class PriceCache(ArbeesActor):
         # the last pushed quote IS the market now; a request is answered from it, stamped now.
         self.streamed = streamed
         self._quotes: dict[str, Quote] = {}
+        self.volume_window = None if volume_window_secs is None else seconds(volume_window_secs)
+        self._volumes: dict[str, deque] = defaultdict(deque)   # ticker -> (ts, lifetime volume), oldest first
         self._subs: dict[str, dict[str, Any]] = defaultdict(dict)
         self._waiting: dict[str, list[tuple[Any, str]]] = defaultdict(list)
         self._in_flight: set[str] = set()
@@ -94,6 +101,7 @@ class PriceCache(ArbeesActor):
         old = self._quotes.get(q.ticker)
         if old is not None and q.ts < old.ts:
             return  # out of order: keep the newer
+        q = self._with_recent_volume(q, sample=True)
         self._quotes[q.ticker] = q
         if old is not None and _same_for_holders(old, q):
             return
@@ -105,7 +113,7 @@ class PriceCache(ArbeesActor):
         q = self._quotes.get(msg.ticker)
         now = self.rt.clock.now()
         if self.streamed and q is not None and q.ts < now:
-            q = self._quotes[msg.ticker] = dataclasses.replace(q, ts=now)
+            q = self._quotes[msg.ticker] = self._with_recent_volume(dataclasses.replace(q, ts=now))
         if q is not None and q.is_fresh(now, self.ttl):
             self.hits += 1
             self.send(msg.reply_to, QuoteUpdated(msg.ticker, q, msg.request_id))
@@ -161,6 +169,22 @@ class PriceCache(ArbeesActor):
                 # On failure the waiters get the last known quote: they see its age and treat it as stale.
                 self.send(ref, QuoteUpdated(ticker, fresh or current, rid, unknown=unknown))
 
+
+    def _with_recent_volume(self, q: Quote, sample: bool = False) -> Quote:
+        """`q` stamped with the volume traded in the window before its time; with `sample`, its
+        lifetime volume is first recorded (keeping one sample at or before the window's start)."""
+        if self.volume_window is None:
+            return q
+        samples = self._volumes[q.ticker]
+        if sample and q.volume is not None:
+            if samples and samples[-1][0] == q.ts:
+                samples[-1] = (q.ts, q.volume)
+            elif not samples or samples[-1][0] < q.ts:
+                samples.append((q.ts, q.volume))
+            start = q.ts - self.volume_window
+            while len(samples) >= 2 and samples[1][0] <= start:
+                samples.popleft()
+        return dataclasses.replace(q, recent_volume=recent_volume(samples, q.ts, self.volume_window))
 
 
 def _same_for_holders(a: Quote, b: Quote) -> bool:

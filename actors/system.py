@@ -67,7 +67,8 @@ class System:
         limiter = RateLimiter.start(rt, venue, config.monitoring.max_api_calls_per_minute, risk, seed=seed,
                                     reserved_for_orders=int(config.monitoring.max_api_calls_per_minute
                                                             * config.monitoring.reserved_for_orders_pct / 100))
-        cache = PriceCache.start(rt, limiter, config.monitoring.price_cache_ttl_secs, streamed=rt.streamed_quotes)
+        cache = PriceCache.start(rt, limiter, config.monitoring.price_cache_ttl_secs, streamed=rt.streamed_quotes,
+                                 volume_window_secs=config.liquidity.volume_window_secs)
         router = ExitRouter.start(rt, config, epoch=epoch)
         entries = EntryManager.start(rt, config, platform, repository)
         refs = Refs(store, supervisor, risk, limiter, cache, router, entries)

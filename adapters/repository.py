@@ -33,7 +33,8 @@ from models.tables import (
     PositionExitRow, PositionRow, SignalDecision, SignalRow, StoredOrderStatus, database_proxy,
 )
 
-POSITION_FIELDS = tuple(f.name for f in dataclasses.fields(PositionState))
+POSITION_FIELDS = tuple(f.name for f in dataclasses.fields(PositionState)
+                        if f.name != "model_probability_ts")   # not a column: unknown after a restart
 LIVE_ORDER_STATUSES = (StoredOrderStatus.PENDING, StoredOrderStatus.RESTING)
 _VENUE_STATUSES = frozenset(s.value for s in OrderStatus)
 

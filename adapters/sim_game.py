@@ -12,6 +12,8 @@ How it works (see /work/notes/paper_venue.md):
   exist. The spread is 1c until the final minutes of regulation, then widens to 3-5c;
   depth is 3-5 levels a side with sizes shrinking late; volume only grows. The book is
   redrawn every 3-7 s of virtual time.
+- The market closes 30 s to 2 min after the final whistle, as a Kalshi game market closes early
+  once the result is known; every book carries that close time.
 - The sim's "model" is fair value plus a small slow noise; when it beats a side's ask by
   more than the threshold (4c), a TradingSignal for that side is emitted, at most one per
   side per cooldown (3 min), only while the game is in progress and the ask is in [5c, 95c].
@@ -38,7 +40,6 @@ TEAMS = {
     "nfl": ("KC", "BUF", "PHI", "SF", "DAL", "BAL", "DET", "GB", "MIA", "CIN", "NYJ", "SEA"),
     "nhl": ("BOS", "TOR", "NYR", "EDM", "COL", "VGK", "FLA", "DAL", "CAR", "TBL", "SEA", "MIN"),
 }
-NOMINAL_HOURS = {"nba": 2.4, "nfl": 2.9, "nhl": 2.5}       # scheduled length after the start
 LATE_WINDOW_SECS = {"nba": 480.0, "nfl": 600.0, "nhl": 600.0}   # game clock over which the spread widens
 
 
@@ -93,7 +94,7 @@ class SimulatedGame:
 
     def __init__(self, sport: str, seed: int, start: datetime, home: str, away: str, *,
                  pregame: timedelta = timedelta(minutes=5), signal_threshold: Decimal = Decimal("0.04"),
-                 signal_cooldown: timedelta = timedelta(minutes=3), close_buffer: timedelta = timedelta(minutes=30),
+                 signal_cooldown: timedelta = timedelta(minutes=3),
                  platform: str = "paper") -> None:
         if sport not in PROCESSES:
             raise ValueError(f"sport: expected one of {sorted(PROCESSES)}, found {sport!r}")
@@ -109,10 +110,11 @@ class SimulatedGame:
         key = f"{seed}:{sport}:{away}@{home}"
         self._game_rng = random.Random(f"{key}:game")
         self._rng = random.Random(f"{key}:market")
+        self._rng_close = random.Random(f"{key}:close")   # its own stream: the game and book draws stay as they were
         rules = PROCESSES[sport].rules
         self.home_spread = Decimal(round(self._game_rng.gauss(rules.spread_mean, rules.spread_sd) * 2)) / 2
         self._process: SportProcess = PROCESSES[sport](self._game_rng, float(self.home_spread))
-        self._states = self._play(close_buffer)
+        self._states = self._play()
         self._events = tuple(self._build())
 
     # -- public -------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ class SimulatedGame:
         return {GameStatus.SCHEDULED: "Scheduled", GameStatus.HALFTIME: "Halftime",
                 GameStatus.FINAL: "Final"}.get(status, f"End of {name}")
 
-    def _play(self, close_buffer: timedelta) -> list[tuple[datetime, GameState, float]]:
+    def _play(self) -> list[tuple[datetime, GameState, float]]:
         """The whole game as (ts, state, fair home-win probability), and the market close time."""
         p = self._process
         states = [(self.start, self._state(self.start, GameStatus.SCHEDULED), p.fair_home())]
@@ -157,8 +159,10 @@ class SimulatedGame:
         states.append((t, self._state(t, GameStatus.FINAL), 1.0 if p.home > p.away else 0.0))
         self.final_time = t
         self.settle_time = t + timedelta(seconds=round(self._game_rng.uniform(120, 360)))
-        scheduled_end = self.tipoff + timedelta(hours=NOMINAL_HOURS[self.sport])
-        self.close_time = max(scheduled_end + close_buffer, self.settle_time + timedelta(minutes=15))
+        # A Kalshi game market closes early once the result is known: trading stops shortly
+        # after the final whistle (its API close_time is only a backstop weeks later). The sim's
+        # quotes carry that real close, 30 s to 2 min after the final, before settlement.
+        self.close_time = t + timedelta(seconds=round(self._rng_close.uniform(30, 120)))
         return states
 
     # -- the market ---------------------------------------------------------------------------

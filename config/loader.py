@@ -302,14 +302,17 @@ def _validate(c: Config, conv: _Converter) -> None:
 
     check(c.liquidity.max_spread_cents > 0, "liquidity.max_spread_cents", "a value above 0", c.liquidity.max_spread_cents)
     check(c.liquidity.min_volume >= 0, "liquidity.min_volume", "0 or more", c.liquidity.min_volume)
+    positive(c.liquidity.volume_window_secs, "liquidity.volume_window_secs")
     positive(c.time_based_urgent.minutes_before_close, "time_based_urgent.minutes_before_close")
     check(c.edge_exits.early_exit_edge_pct <= EDGE_PCT_MAX, "edge_exits.early_exit_edge_pct",
           f"at most {EDGE_PCT_MAX}", c.edge_exits.early_exit_edge_pct)
     check(c.edge_exits.edge_disappeared_edge_pct <= c.edge_exits.early_exit_edge_pct,
           "edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct",
           c.edge_exits.edge_disappeared_edge_pct, "edge_exits.early_exit_edge_pct")
-    check(c.rebalance.min_free_capital_dollars >= 0, "rebalance.min_free_capital_dollars", "0 or more",
-          c.rebalance.min_free_capital_dollars)
+    ages = c.edge_exits.max_model_age_secs
+    check("default" in ages, "edge_exits.max_model_age_secs", "a 'default' entry", sorted(ages))
+    for sport, age in ages.items():
+        positive(age, f"edge_exits.max_model_age_secs.{sport}")
     check(0 <= c.rebalance.edge_margin_pct <= EDGE_PCT_MAX, "rebalance.edge_margin_pct",
           f"0 or more and at most {EDGE_PCT_MAX}", c.rebalance.edge_margin_pct)
 

@@ -68,7 +68,8 @@ class PartialExitsConfig:
 @dataclass(frozen=True, slots=True)
 class LiquidityConfig:
     max_spread_cents: Decimal
-    min_volume: int
+    min_volume: int                 # contracts traded within volume_window_secs
+    volume_window_secs: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +81,13 @@ class TimeBasedConfig:
 class EdgeExitConfig:
     early_exit_edge_pct: Decimal
     edge_disappeared_edge_pct: Decimal
+    max_model_age_secs: dict[str, Decimal]     # by sport, with "default": older drives no edge exit
 
 
 @dataclass(frozen=True, slots=True)
 class RebalanceConfig:
     enabled: bool
     edge_margin_pct: Decimal
-    min_free_capital_dollars: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,11 @@ class Config:
     def signal_type(self, name: str) -> SignalTypeConfig:
         """Thresholds for a signal type; types without a section use `default`."""
         return self.signal_types.get(name) or self.signal_types["default"]
+
+    def max_model_age_secs(self, sport: str) -> Decimal:
+        """How old a model probability may be and still drive an edge exit, for `sport`."""
+        ages = self.edge_exits.max_model_age_secs
+        return ages.get(sport.lower()) or ages["default"]
 
     def kelly_fraction(self, sport: str) -> Decimal:
         return self.sizing.kelly_fraction.get(sport.lower()) or self.sizing.kelly_fraction["default"]

@@ -11,15 +11,20 @@ Decisions worth knowing:
   stop (or any other condition). With partial exits disabled, profit_target closes all.
 - early_exit fires for edge in [edge_disappeared, early_exit) and edge_disappeared below
   that, so the two never fire together and the reason names the real state.
+- The edge rules (and rebalance) use the model probability only while it is no older than
+  edge_exits.max_model_age_secs for the sport (`model_is_fresh`); the entry signal's
+  probability ages from the signal's ts like any update.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from config.schema import Config
 from models.durations import seconds
+from models.liquidity import liquidity_breach
 from models.market import Quote
 from models.money import HUNDRED
 from models.pnl import pnl_pct, price_at_pct
@@ -36,6 +41,7 @@ class ExitContext:
     model_probability: Decimal | None = None
     circuit_breaker: bool = False
     rebalance_edge: Decimal | None = None
+    model_probability_ts: datetime | None = None   # when it was estimated; None = unknown age
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,20 @@ def partial_stage_size(state: PositionState, fraction_pct: Decimal) -> int:
     return min(size, state.contracts)
 
 
+def minutes_to_close(close_time: datetime | None, now: datetime) -> Decimal | None:
+    """Minutes left before the market closes (negative once closed); None when unknown.
+    time_based_urgent fires at or below `minutes_before_close`; entries are refused there."""
+    if close_time is None:
+        return None
+    return Decimal((close_time - now).total_seconds()) / 60
+
+
+def model_is_fresh(estimated_at: datetime | None, now: datetime, config: Config, sport: str) -> bool:
+    """A model probability drives edge exits (early_exit, edge_disappeared, rebalance) only while
+    its age is at most edge_exits.max_model_age_secs for the sport; unknown age is too old."""
+    return estimated_at is not None and now - estimated_at <= seconds(config.max_model_age_secs(sport))
+
+
 def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, config: Config,
                    context: ExitContext = ExitContext()) -> tuple[ExitTrigger, ...]:
     if state.contracts <= 0:
@@ -72,15 +92,16 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
         fire("circuit_breaker", None, None, "circuit breaker tripped")
 
     close_time = (quote.close_time if quote is not None else None) or state.close_time
-    if close_time is not None:
-        minutes_left = Decimal((close_time - now).total_seconds()) / 60
-        if minutes_left < config.time_based_urgent.minutes_before_close:
-            fire("time_based_urgent", minutes_left.quantize(Decimal("0.1")),
-                 config.time_based_urgent.minutes_before_close, f"{minutes_left:.1f} min to close")
+    minutes_left = minutes_to_close(close_time, now)
+    if minutes_left is not None and minutes_left <= config.time_based_urgent.minutes_before_close:
+        fire("time_based_urgent", minutes_left.quantize(Decimal("0.1")),
+             config.time_based_urgent.minutes_before_close, f"{minutes_left:.1f} min to close")
 
     fresh = quote is not None and quote.is_fresh(now, seconds(config.monitoring.price_cache_ttl_secs))
     mark = quote.bid(state.side) if fresh else None
     if fresh and quote is not None:
+        if not model_is_fresh(context.model_probability_ts, now, config, state.sport):
+            context = dataclasses.replace(context, model_probability=None)   # too old to act on
         _price_rules(state, quote, mark, config, context, fire)
 
     found.sort(key=lambda t: t.rank)
@@ -89,12 +110,9 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
 
 def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ignore[no-untyped-def]
     st = config.signal_type(state.signal_type)
-    liq = config.liquidity
-    spread = quote.spread
-    if spread is not None and spread * HUNDRED > liq.max_spread_cents:
-        fire("liquidity_dried_up", spread * HUNDRED, liq.max_spread_cents, f"spread {spread * HUNDRED}c")
-    elif quote.volume is not None and quote.volume < liq.min_volume:
-        fire("liquidity_dried_up", Decimal(quote.volume), Decimal(liq.min_volume), f"volume {quote.volume}")
+    breach = liquidity_breach(quote, state.side, config.liquidity)
+    if breach is not None:
+        fire("liquidity_dried_up", breach.value, breach.threshold, breach.detail)
     if mark is None:
         return
     pct = pnl_pct(state.entry_price, mark)
@@ -137,6 +155,19 @@ def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ig
                      f"new edge beats ours by {gain:.1f} points")
 
 
+def current_edge(state: PositionState, quote: Quote | None, now: datetime, config: Config,
+                 context: ExitContext) -> Decimal | None:
+    """Our edge now, in points: model probability of our side - our best bid, from a fresh quote
+    and a model probability no older than its limit; None when either is missing or too old."""
+    if quote is None or not quote.is_fresh(now, seconds(config.monitoring.price_cache_ttl_secs)):
+        return None
+    mark = quote.bid(state.side)
+    if mark is None or context.model_probability is None or \
+            not model_is_fresh(context.model_probability_ts, now, config, state.sport):
+        return None
+    return (context.model_probability - mark) * HUNDRED
+
+
 def near_threshold(state: PositionState, config: Config) -> bool:
     """True when the mark is within `urgent_threshold_pct` P&L points of the stop loss, the
     profit target (or next partial stage) or the trailing stop: monitor at the urgent cadence."""
@@ -161,4 +192,4 @@ def near_threshold(state: PositionState, config: Config) -> bool:
     return False
 
 
-__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "near_threshold", "partial_stage_size", "price_at_pct"]
+__all__ = ["ExitContext", "ExitTrigger", "current_edge", "evaluate_exits", "minutes_to_close", "model_is_fresh", "near_threshold", "partial_stage_size", "price_at_pct"]

@@ -35,6 +35,9 @@ class Quote:
     last: Decimal | None = None
     volume: int | None = None
     close_time: datetime | None = None
+    # Contracts traded within liquidity.volume_window_secs before `ts` (models/liquidity.py);
+    # None = unknown (less history than the window). Stamped by the PriceCache.
+    recent_volume: int | None = None
 
     def bid(self, side: Side) -> Decimal | None:
         if side is Side.YES:

@@ -304,8 +304,42 @@ class ActorCrashed:
 
 @dataclass(frozen=True, slots=True)
 class RebalanceOffer:
+    """EntryManager -> position: a signal blocked by the caps (edge after fees `edge`, a
+    fraction) could use your capital; answer with your current edge (RebalanceEdge)."""
     signal_id: str
     edge: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceEdge:
+    """Position -> EntryManager: my current edge in points (None: unknown, or not open)."""
+    signal_id: str
+    position_id: str
+    edge: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceExit:
+    """EntryManager -> the weakest position: exit for the signal (the rebalance rule, LOW)."""
+    signal_id: str
+    edge: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceEnded:
+    """Position -> EntryManager: the rebalance exit ended (or never started) with `sold`
+    contracts sold and the position still open. (A position that closes says PositionClosed.)"""
+    signal_id: str
+    position_id: str
+    sold: int
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceDecide:
+    """EntryManager's timer: decide a rebalance with the answers received so far, or (expire)
+    give up a rebalance whose exit never reported its end (a restarted position forgets it)."""
+    signal_id: str
+    expire: bool = False
 
 
 # --- store (the one writer) ---------------------------------------------------------------

@@ -73,6 +73,9 @@ class PositionState:
     exit_priority: str | None = None
     closed_at: datetime | None = None
     close_time: datetime | None = None
+    # When model_probability was estimated (the entry signal's ts, then each model update). Not
+    # persisted: after a restart its age is unknown and it drives no edge exit until a new one.
+    model_probability_ts: datetime | None = None
 
     def replace(self, **changes: object) -> "PositionState":
         if "status" in changes:

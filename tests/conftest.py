@@ -33,10 +33,16 @@ class EngineHarness:
     """One paper engine (actors, paper venue, SQLite, audit recorder) on virtual time."""
 
     def __init__(self, tmp_path: Path, overrides: dict | None, start: datetime, name: str,
-                 db_path: Path | None = None) -> None:
+                 db_path: Path | None = None, streamed: bool = False) -> None:
         from run import build_paper_engine
 
         config_path = None
+        # The harness's markets are books set once and left: nothing trades in them, so with
+        # the defaults every position would be exited by liquidity_dried_up (recent volume 0)
+        # five minutes in. Tests of other rules run with the recent-volume test off; a test of
+        # liquidity sets `liquidity.min_volume` itself (tests/test_exit_reachability.py).
+        overrides = dict(overrides or {})
+        overrides["liquidity"] = {"min_volume": 0, **overrides.get("liquidity", {})}
         if overrides:
             config_path = tmp_path / f"{name}.yaml"
             config_path.write_text(yaml.safe_dump(overrides), encoding="utf-8")
@@ -44,7 +50,7 @@ class EngineHarness:
         self.audit: list[dict[str, Any]] = []
         self.db_path = db_path or tmp_path / f"{name}.db"
         self.engine = build_paper_engine(self.config, start, db_path=str(self.db_path), audit_path=None,
-                                         recorder=self.audit, fresh=db_path is None)
+                                         recorder=self.audit, fresh=db_path is None, streamed_quotes=streamed)
         self.venue = self.engine.venue
         self.system = self.engine.system
         self.scheduler = self.engine.scheduler
@@ -118,7 +124,8 @@ class EngineHarness:
                market_price: Any = "0.50", signal_type: str = "default", game_id: str | None = "G1",
                sport: str = "nba", signal_id: str | None = None) -> TradingSignal:
         sig = TradingSignal(signal_id or f"s{next(self._signals)}", self.now(), game_id, sport, ticker, "paper",
-                            Side(side), signal_type, D(win_probability), D(market_price), contracts=contracts)
+                            Side(side), signal_type, D(win_probability),
+                            None if market_price is None else D(market_price), contracts=contracts)
         self.system.push_signal(sig)
         return sig
 
@@ -187,16 +194,17 @@ class EngineHarness:
 
 @pytest.fixture
 def make_engine(tmp_path, monkeypatch):
-    """Build engines (`make_engine(overrides=None, start=T0, database_of=None)`); all are stopped after the test,
+    """Build engines (`make_engine(overrides=None, start=T0, database_of=None, streamed=False)`;
+    streamed: quotes are pushed, as in a replay); all are stopped after the test,
     and the test fails if any pykka actor is still alive."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     built: list[EngineHarness] = []
 
     def make(overrides: dict | None = None, *, start: datetime = T0,
-             database_of: EngineHarness | None = None) -> EngineHarness:
+             database_of: EngineHarness | None = None, streamed: bool = False) -> EngineHarness:
         # database_of: a new process on that engine's database (not wiped), with a new paper venue
         h = EngineHarness(tmp_path, overrides, start, f"engine{len(built)}",
-                          db_path=database_of.db_path if database_of is not None else None)
+                          db_path=database_of.db_path if database_of is not None else None, streamed=streamed)
         built.append(h)
         return h
 

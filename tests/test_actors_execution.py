@@ -105,9 +105,11 @@ def test_critical_gives_up_after_its_marketable_attempts_and_the_position_stays_
     sent = exit_orders(h, pid, t0)
     assert [s[0] for s in sent] == [0, 5, 10]           # then no bid at all: nothing to send, alerts
     assert all(s[3] == "immediate_or_cancel" for s in sent)
-    assert len([e for e in h.events("ALERT") if e.get("position_id") == pid]) == max_attempts - len(sent)
+    stop_exit = gave_up[0]["exit_id"]     # (no bid at all also fires liquidity_dried_up: its own exit)
+    assert len([e for e in h.events("ALERT") if e.get("exit_id") == stop_exit]) == max_attempts - len(sent)
     p = h.position(pid)
-    assert (p.status.value, p.contracts) == ("open", 20)
+    # Still held; "exiting" when liquidity_dried_up (no bid at all) has its own exit waiting for a bid.
+    assert p.status.value in ("open", "exiting") and p.contracts == 20
     evaluations = h.evaluations(pid)
     h.run(60)
     assert h.evaluations(pid) > evaluations             # still monitored

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any, Callable
@@ -194,8 +195,8 @@ ERRORS = [
      ["exposure_limits.per_game_dollars", "portfolio_dollars (120)", "found 150"]),
     ("edge_disappeared above early_exit", "edge_exits:\n  early_exit_edge_pct: -1\n",
      ["edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct", "found 0"]),
-    ("negative free capital", "rebalance:\n  min_free_capital_dollars: -10\n",
-     ["rebalance.min_free_capital_dollars", "0 or more", "found -10"]),
+    ("the retired rebalance key", "rebalance:\n  min_free_capital_dollars: 50\n",
+     ["rebalance.min_free_capital_dollars", "unknown key"]),
     ("top level not a mapping", "- monitoring\n- sizing\n", ["expected a mapping of sections", "found list"]),
     ("a section that is not a mapping", "monitoring: 30\n", ["monitoring:", "expected a mapping", "found int 30"]),
 ]
@@ -222,7 +223,7 @@ def test_a_tab_in_the_indentation_is_reported_where_it_is(tmp_path: Path) -> Non
 
 
 def test_a_broken_defaults_file_is_named_as_such(tmp_path: Path) -> None:
-    broken = write(tmp_path, DEFAULT_TEXT.replace("  min_volume: 50\n", ""), "defaults.yaml")
+    broken = write(tmp_path, re.sub(r"  min_volume: 50.*\n", "", DEFAULT_TEXT), "defaults.yaml")
     msg = error_of(defaults_path=broken)
     assert msg.startswith(f"{broken}: liquidity.min_volume: missing"), msg
 
@@ -245,7 +246,8 @@ def leaves(data: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
 
 def mappings(data: Any, path: tuple = ()) -> list[tuple]:
     """Paths of every mapping that is a fixed set of keys (not a free-form name -> value map)."""
-    free_form = {("exit_priorities",), ("signal_types",), ("sizing", "kelly_fraction"), ("signals", "max_age_secs")}
+    free_form = {("exit_priorities",), ("signal_types",), ("sizing", "kelly_fraction"), ("signals", "max_age_secs"),
+                 ("edge_exits", "max_model_age_secs")}
     out = [] if path in free_form else [path]
     if isinstance(data, dict):
         for k, v in data.items():
@@ -321,9 +323,11 @@ def _add_unknown(path: tuple) -> Change:
 NEGATIVE_OK = {"edge_exits.edge_disappeared_edge_pct"}
 NEGATIVE_REPORTED_AT = {"edge_exits.early_exit_edge_pct": "edge_exits.edge_disappeared_edge_pct"}
 OPTIONAL = {"sizing.kelly_fraction.nfl", "sizing.kelly_fraction.ncaaf", "sizing.kelly_fraction.nba",
-            "sizing.kelly_fraction.ncaab", "sizing.kelly_fraction.tennis"}
+            "sizing.kelly_fraction.ncaab", "sizing.kelly_fraction.tennis",
+            *(f"edge_exits.max_model_age_secs.{s}" for s in ("nba", "ncaab", "nhl", "nfl", "ncaaf"))}
 DROP_REPORTED_AT = {"sizing.kelly_fraction.default": "sizing.kelly_fraction",
                     "signals.max_age_secs.default": "signals.max_age_secs",
+                    "edge_exits.max_model_age_secs.default": "edge_exits.max_model_age_secs",
                     **{f"exit_priorities.{level}": "exit_priorities" for level in ("CRITICAL", "HIGH", "MEDIUM", "LOW")}}
 
 
@@ -472,3 +476,8 @@ def test_a_bad_config_stops_a_run_before_it_touches_the_database(tmp_path: Path,
     assert run.main(argv) == 2
     assert "monitoring.urgent_interval_secs" in capsys.readouterr().err
     assert not db.exists() and not audit.exists()
+
+
+def test_the_liquidity_window_must_be_positive(tmp_path: Path) -> None:
+    path = write(tmp_path, "liquidity:\n  volume_window_secs: 0\n")
+    assert error_of(path).startswith(f"{path}: liquidity.volume_window_secs: expected a value above 0")

@@ -251,3 +251,17 @@ def test_a_profit_target_exit_rests_then_walks_by_http_cancel_and_replace(kx):
     assert kx.repo.order_by_client_id(first.request_json["client_order_id"]).status is StoredOrderStatus.CANCELED
     assert kx.paper.holding(TARGET, Side.YES) == 0
     assert_database_agrees_with_the_wire(kx, TARGET)
+
+
+def test_live_time_based_urgent_fires_within_one_cadence_of_the_close_window_on_an_unchanging_market(kx):
+    """Live (polling the Kalshi API): a market whose quotes never change still gets its
+    time-based exit, at most one 30 s cadence after close - 5 min (issue 8 §2)."""
+    close = T0 + timedelta(minutes=9)          # the boundary comes before 5 min of silence (liquidity)
+    kx.paper.set_book(STOP, [(D("0.48"), 200)], [(D("0.50"), 200)], volume=1000, close_time=close)
+    pid = kx.enter(STOP, contracts=10)
+    boundary = close - timedelta(minutes=5)
+    kx.run((boundary - kx.now()).total_seconds() - 1)
+    assert not kx.events("EXIT_TRIGGERED", position_id=pid, condition="time_based_urgent")
+    kx.run(31)
+    fired = kx.events("EXIT_TRIGGERED", position_id=pid, condition="time_based_urgent")
+    assert fired and boundary <= datetime.fromisoformat(fired[0]["ts"]) <= boundary + timedelta(seconds=30)

@@ -84,11 +84,13 @@ class Row:
     trailing_active: bool = False
     trailing_price: str | None = None
     stages_done: int = 0
-    volume: int | None = 1000
+    volume: int | None = 1000                  # lifetime volume (only grows: never judged)
+    recent_volume: int | None = 1000           # traded within liquidity.volume_window_secs (None: unknown)
     close_in: timedelta | None = timedelta(hours=2)
     age: timedelta = timedelta(seconds=0)
     no_quote: bool = False
     model_probability: str | None = None       # of OUR side
+    model_age: timedelta | None = timedelta(0)  # how old that probability is (None: unknown, e.g. after a restart)
     breaker: bool = False
     rebalance_edge: str | None = None
     config: str = "default"
@@ -111,12 +113,14 @@ def quote_of(row: Row) -> Quote | None:
     return Quote(TICKER, T0 - row.age,
                  yes_bid=None if row.yes_bid is None else D(row.yes_bid),
                  yes_ask=None if row.yes_ask is None else D(row.yes_ask),
-                 volume=row.volume, close_time=None if row.close_in is None else T0 + row.close_in)
+                 volume=row.volume, close_time=None if row.close_in is None else T0 + row.close_in,
+                 recent_volume=row.recent_volume)
 
 
 def context_of(row: Row) -> ExitContext:
     return ExitContext(None if row.model_probability is None else D(row.model_probability), row.breaker,
-                       None if row.rebalance_edge is None else D(row.rebalance_edge))
+                       None if row.rebalance_edge is None else D(row.rebalance_edge),
+                       model_probability_ts=None if row.model_age is None else T0 - row.model_age)
 
 
 def run(row: Row, configs: dict[str, Config]) -> tuple[ExitTrigger, ...]:
@@ -198,8 +202,10 @@ ROWS = [
     # time_based_urgent: fires when strictly less than 5 minutes are left (or the close has passed)
     Row("time_based_urgent: 4 min 59 s to close -> fires",
         YES, "0.50", 10, "0.50", "0.51", (("time_based_urgent", "HIGH", 10),), close_in=4 * MIN + 59 * SECS),
-    Row("time_based_urgent: exactly 5 min to close -> silent (< 5, not <=)",
-        YES, "0.50", 10, "0.50", "0.51", (), close_in=5 * MIN),
+    Row("time_based_urgent: exactly 5 min to close -> fires (<= 5: the boundary wake-up lands there)",
+        YES, "0.50", 10, "0.50", "0.51", (("time_based_urgent", "HIGH", 10),), close_in=5 * MIN),
+    Row("time_based_urgent: 5 min 1 s to close -> silent",
+        YES, "0.50", 10, "0.50", "0.51", (), close_in=5 * MIN + SECS),
     Row("time_based_urgent: close passed a minute ago -> fires",
         YES, "0.50", 10, "0.50", "0.51", (("time_based_urgent", "HIGH", 10),), close_in=-MIN),
     Row("time_based_urgent: no close time known -> silent",
@@ -214,18 +220,24 @@ ROWS = [
         YES, "0.50", 10, "0.50", "0.54", (("liquidity_dried_up", "HIGH", 10),)),
     Row("liquidity_dried_up: spread exactly 3c -> silent (> 3, not >=)",
         YES, "0.50", 10, "0.50", "0.53", ()),
-    Row("liquidity_dried_up: volume 49 -> fires",
-        YES, "0.50", 10, "0.50", "0.51", (("liquidity_dried_up", "HIGH", 10),), volume=49),
-    Row("liquidity_dried_up: volume exactly 50 -> silent (< 50, not <=)",
-        YES, "0.50", 10, "0.50", "0.51", (), volume=50),
-    Row("liquidity_dried_up: volume unknown -> not judged on volume",
-        YES, "0.50", 10, "0.50", "0.51", (), volume=None),
+    Row("liquidity_dried_up: 49 contracts traded in the window -> fires",
+        YES, "0.50", 10, "0.50", "0.51", (("liquidity_dried_up", "HIGH", 10),), recent_volume=49),
+    Row("liquidity_dried_up: exactly 50 traded in the window -> silent (< 50, not <=)",
+        YES, "0.50", 10, "0.50", "0.51", (), recent_volume=50),
+    Row("liquidity_dried_up: a million contracts in its life, none in the window -> fires (lifetime never judged)",
+        YES, "0.50", 10, "0.50", "0.51", (("liquidity_dried_up", "HIGH", 10),), volume=1_000_000, recent_volume=0),
+    Row("liquidity_dried_up: lifetime volume 10 but less history than the window -> unknown, silent",
+        YES, "0.50", 10, "0.50", "0.51", (), volume=10, recent_volume=None),
     Row("liquidity_dried_up: wide AND thin -> one trigger, not two",
-        YES, "0.50", 10, "0.50", "0.60", (("liquidity_dried_up", "HIGH", 10),), volume=10),
+        YES, "0.50", 10, "0.50", "0.60", (("liquidity_dried_up", "HIGH", 10),), recent_volume=10),
     Row("liquidity_dried_up: NO position, same spread in NO terms -> fires",
         NO, "0.50", 10, "0.46", "0.50", (("liquidity_dried_up", "HIGH", 10),)),
-    Row("liquidity_dried_up: no bid on our side (no spread) but volume 10 -> fires; no mark, no P&L rules",
-        YES, "0.50", 10, None, "0.50", (("liquidity_dried_up", "HIGH", 10),), volume=10),
+    Row("liquidity_dried_up: no bid on our side at all (busy market) -> fires; no mark, no P&L rules",
+        YES, "0.50", 10, None, "0.50", (("liquidity_dried_up", "HIGH", 10),)),
+    Row("liquidity_dried_up: NO position, no YES ask (so no NO bid) -> fires",
+        NO, "0.50", 10, "0.50", None, (("liquidity_dried_up", "HIGH", 10),)),
+    Row("liquidity_dried_up: the other side has no bid, ours is 1c wide -> silent",
+        YES, "0.50", 10, "0.50", None, (), recent_volume=1000),
     Row("liquidity_dried_up: judged on a fresh quote only (stale, 20c wide) -> silent",
         YES, "0.50", 10, "0.40", "0.60", (), age=11 * SECS),
 
@@ -286,6 +298,15 @@ ROWS = [
         YES, "0.50", 10, "0.50", "0.51", ()),
     Row("edge rules: stale quote -> silent even with edge -20",
         YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.30", age=11 * SECS),
+    Row("edge rules: model probability exactly 2 min old (nba limit 120 s) -> still drives exits",
+        YES, "0.50", 10, "0.50", "0.51", (("edge_disappeared", "LOW", 10),), model_probability="0.30",
+        model_age=2 * MIN),
+    Row("edge rules: model probability 2 min 1 s old (nba) -> silent even with edge -20",
+        YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.30", model_age=2 * MIN + SECS),
+    Row("edge rules: model probability of unknown age (restored after a restart) -> silent",
+        YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.30", model_age=None),
+    Row("rebalance: our edge from a model probability too old -> silent",
+        YES, "0.50", 10, "0.50", "0.51", (), model_probability="0.55", rebalance_edge="0.50", model_age=10 * MIN),
 
     # rebalance: new edge (points) - our edge >= margin 5 (inclusive); needs our model probability
     Row("rebalance: our edge 5, new edge 10 -> beats by 5 exactly -> fires",
@@ -317,12 +338,12 @@ ROWS = [
         YES, "0.50", 10, "0.40", "0.45",
         (("stop_loss", "CRITICAL", 10), ("circuit_breaker", "CRITICAL", 10), ("time_based_urgent", "HIGH", 10),
          ("liquidity_dried_up", "HIGH", 10), ("edge_disappeared", "LOW", 10), ("rebalance", "LOW", 10)),
-        volume=10, close_in=MIN, breaker=True, model_probability="0.30", rebalance_edge="0.20"),
+        recent_volume=10, close_in=MIN, breaker=True, model_probability="0.30", rebalance_edge="0.20"),
     Row("order: same scenario with the levels reordered in config -> circuit_breaker, stop_loss, liquidity, time",
         YES, "0.50", 10, "0.40", "0.45",
         (("circuit_breaker", "CRITICAL", 10), ("stop_loss", "CRITICAL", 10), ("liquidity_dried_up", "HIGH", 10),
          ("time_based_urgent", "HIGH", 10), ("edge_disappeared", "LOW", 10), ("rebalance", "LOW", 10)),
-        volume=10, close_in=MIN, breaker=True, model_probability="0.30", rebalance_edge="0.20", config="reordered"),
+        recent_volume=10, close_in=MIN, breaker=True, model_probability="0.30", rebalance_edge="0.20", config="reordered"),
     Row("order: HIGH ties in config order -> trailing_stop, time_based_urgent, liquidity_dried_up",
         YES, "0.50", 10, "0.55", "0.60",
         (("trailing_stop", "HIGH", 10), ("time_based_urgent", "HIGH", 10), ("liquidity_dried_up", "HIGH", 10)),
@@ -401,7 +422,8 @@ def test_partial_stage_size_floors_and_caps_at_contracts_held() -> None:
 
 def mirror(q: Quote) -> Quote:
     """The same market seen from the NO side: NO bid = 1 - YES ask, NO ask = 1 - YES bid."""
-    return Quote(q.ticker, q.ts, 1 - q.yes_ask, 1 - q.yes_bid, volume=q.volume, close_time=q.close_time)
+    return Quote(q.ticker, q.ts, 1 - q.yes_ask, 1 - q.yes_bid, volume=q.volume, close_time=q.close_time,
+                 recent_volume=q.recent_volume)
 
 
 cents = st.integers(min_value=2, max_value=97).map(lambda c: D(c) / 100)
@@ -422,7 +444,7 @@ def test_a_no_position_is_judged_exactly_like_a_yes_position_on_the_mirrored_quo
     yes_state = state_of(Row("", YES, str(entry), 10, None, None, (), peak=None if peak is None else str(peak),
                              stages_done=stages_done))
     no_state = yes_state.replace(side=NO)
-    context = ExitContext(model_probability=D("0.5"))
+    context = ExitContext(model_probability=D("0.5"), model_probability_ts=T0)
     assert shape(evaluate_exits(yes_state, yes_quote, T0, config, context)) == \
         shape(evaluate_exits(no_state, mirror(yes_quote), T0, config, context))
 

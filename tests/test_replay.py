@@ -3,6 +3,7 @@ Kalshi NBA recording converted and replayed end to end (skipped when ../shared i
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from adapters.replay import ReplayError, read_replay
 from adapters.repository import Repository
 from models.market import Quote
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = next((p / "shared" for p in Path(__file__).resolve().parents[2:4] if (p / "shared").is_dir()),
+              Path(__file__).resolve().parents[2] / "shared")   # beside the checkout (or its worktree folder)
 NBA = SHARED / "data" / "kalshi-nba-2025-11-22-LAC-CHA"
 
 
@@ -124,3 +126,60 @@ def test_the_real_nba_recording_converts_and_replays_end_to_end(tmp_path, monkey
     from adapters.database import connect
     repo = Repository(connect(str(tmp_path / run.REPLAY_DB)), None)
     assert sorted(p.position_id for p in repo.all_positions()) == sorted(p["position_id"] for p in out["positions"])
+
+
+def _recording(path, ticker, rows):  # type: ignore[no-untyped-def]
+    path.write_text("".join(json.dumps({"ts_iso": ts, "market_ticker": ticker, "yes_bid_prob": b, "yes_ask_prob": a,
+                                        "volume": v}) + "\n" for ts, b, a, v in rows), encoding="utf-8")
+    return path
+
+
+def test_convert_recording_writes_the_close_time_on_every_quote_for_all_or_per_market(tmp_path, capsys):
+    a = _recording(tmp_path / "A.jsonl", "KX-A", [("2025-11-22T18:00:00Z", 0.4, 0.41, 10),
+                                                   ("2025-11-22T18:00:05Z", 0.42, 0.43, 20)])
+    b = _recording(tmp_path / "B.jsonl", "KX-B", [("2025-11-22T18:00:01Z", 0.58, 0.6, 10)])
+    out = tmp_path / "r.jsonl"
+    assert run.main(["convert-recording", str(a), str(b), "--out", str(out), "--signals", "0",
+                     "--close-time", "2025-11-22T20:25:28Z", "--close-time", "KX-B=2025-11-22T21:00:00+00:00"]) == 0
+    quotes = [json.loads(x) for x in out.read_text().splitlines() if json.loads(x)["type"] == "quote"]
+    assert {q["ticker"]: q["close_time"] for q in quotes} == {"KX-A": "2025-11-22T20:25:28Z",
+                                                             "KX-B": "2025-11-22T21:00:00Z"}
+    assert all("close_time" in q for q in quotes)
+    events, _ = read_replay(out)
+    assert {p.ticker: p.close_time for _, p in events if isinstance(p, Quote)}["KX-A"] == \
+        datetime(2025, 11, 22, 20, 25, 28, tzinfo=timezone.utc)
+    capsys.readouterr()
+    assert run.main(["convert-recording", str(a), "--out", str(out), "--close-time", "20:25"]) == 2
+    err = capsys.readouterr().err
+    assert "--close-time" in err and "ISO-8601" in err
+    assert run.main(["convert-recording", str(a), "--out", str(out), "--close-time", "KX-Z=2025-11-22T20:25:28Z"]) == 2
+    assert "KX-Z" in capsys.readouterr().err          # a market that is not in the recording: a typo
+
+
+@pytest.mark.skipif(not NBA.exists(), reason="../shared/data/kalshi-nba-2025-11-22-LAC-CHA is absent")
+def test_the_nba_recording_with_its_close_time_exercises_time_based_urgent(tmp_path, monkeypatch, capsys):
+    """The LAC-CHA book sits at 99/100 after the game and empties at 20:25:28Z: trading closed
+    (Kalshi closes a game market early once the result is determined). Converted with that
+    close time, a position still held five minutes before is exited by time_based_urgent, at
+    most one cadence after 20:20:28, although the quotes barely change by then."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert run.main(["convert-recording", str(NBA), "--out", "nba.jsonl", "--signals", "0",
+                     "--close-time", "2025-11-22T20:25:28Z"]) == 0
+    signal = {"ts": "2025-11-22T19:56:17Z", "type": "signal", "ticker": "KXNBAGAME-25NOV22LACCHA-LAC",
+              "side": "yes", "signal_type": "default", "win_probability": "0.99", "market_price": "0.94",
+              "game_id": "KXNBAGAME-25NOV22LACCHA", "sport": "nba", "signal_id": "late-lac", "source": "test"}
+    lines = (tmp_path / "nba.jsonl").read_text().splitlines()
+    lines.append(json.dumps(signal))
+    lines.sort(key=lambda x: json.loads(x)["ts"])
+    (tmp_path / "nba.jsonl").write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert run.main(["replay", "nba.jsonl", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (pos,) = out["positions"]
+    assert [e["reason"] for e in pos["exits"]] == ["time_based_urgent"], pos["exits"]
+    fired = [e for e in read_audit(tmp_path / run.REPLAY_AUDIT) if e["event"] == "EXIT_TRIGGERED"]
+    assert [e["condition"] for e in fired] == ["time_based_urgent"]
+    at = datetime.fromisoformat(fired[0]["ts"])
+    boundary = datetime(2025, 11, 22, 20, 20, 28, tzinfo=timezone.utc)
+    assert boundary <= at <= boundary + timedelta(seconds=30)

@@ -105,13 +105,23 @@ def test_the_spread_is_one_cent_early_and_widens_to_3_to_5_cents_late_while_dept
 
 
 @pytest.mark.parametrize("sport", SPORTS)
-def test_volume_only_grows_and_the_close_time_is_after_settlement(sport):
+def test_volume_only_grows(sport):
     evs = events(sport, 3)
     books = of_type(evs, BookUpdate)
     assert all(a.volume <= b.volume for a, b in zip(books, books[1:]))
     assert books[-1].volume > books[0].volume
-    assert len({b.close_time for b in books}) == 1
-    assert books[0].close_time > evs[-1].ts
+
+
+@pytest.mark.parametrize("sport", SPORTS)
+def test_the_market_closes_shortly_after_the_final_whistle_and_before_settlement(sport):
+    """As a Kalshi game market does (it closes early once the result is known): so the
+    5-minute time_based_urgent rule is reached in the last minutes of every game."""
+    for seed in SEEDS:
+        game = SimulatedGame(sport, seed, START, "BOS", "LAL")
+        books = of_type(list(game.events()), BookUpdate)
+        assert len({b.close_time for b in books}) == 1 and books[0].close_time == game.close_time
+        assert timedelta(seconds=30) <= game.close_time - game.final_time <= timedelta(minutes=3)
+        assert game.close_time < game.settle_time
 
 
 @pytest.mark.parametrize("sport", SPORTS)

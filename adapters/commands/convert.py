@@ -7,6 +7,13 @@ adapters/replay.py) with the quotes of every input merged in time order, a settl
 market whose last quote is decided (bid >= 0.90 -> yes, ask <= 0.10 -> no), and, unless
 `--signals 0`, N synthetic signals spread over the busiest stretch (clearly marked
 "source": "synthetic": the recording has no model), so the replay trades.
+
+The recording carries no close time (nor does the market index). `--close-time TIME` writes
+one on every quote of every market, `--close-time TICKER=TIME` on one market's (that wins over
+the one for all). A Kalshi game market closes when its result is determined (it "can close
+early"; the API's `close_time` is a backstop weeks later): in a recording, the moment the
+book empties after sitting at 99/100 (20:25:28Z for the LAC-CHA recording). See the README,
+"Close times".
 """
 from __future__ import annotations
 
@@ -57,10 +64,38 @@ def read_recording(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def convert(paths: list[Path], *, signals: int = 6, sport: str = "nba", edge: Decimal = Decimal("0.06")) -> list[dict]:
+def parse_close_times(values: list[str]) -> dict[str | None, datetime]:
+    """`--close-time` values: "TIME" (every market, key None) or "TICKER=TIME" (one market)."""
+    out: dict[str | None, datetime] = {}
+    for value in values:
+        ticker, sep, text = value.rpartition("=") if "=" in value else (None, "", value)
+        key = ticker if sep else None
+        if sep and not ticker:
+            raise ConvertError(f"--close-time {value!r}: expected TIME or TICKER=TIME, found an empty ticker")
+        try:
+            t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            t = None
+        if t is None or t.tzinfo is None:
+            raise ConvertError(f"--close-time {value!r}: expected an ISO-8601 time with a UTC offset "
+                               "(e.g. 2025-11-22T20:25:28Z), optionally after TICKER=")
+        out[key] = t.astimezone(timezone.utc)
+    return out
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def convert(paths: list[Path], *, signals: int = 6, sport: str = "nba", edge: Decimal = Decimal("0.06"),
+            close_times: dict[str | None, datetime] | None = None) -> list[dict]:
     records = sorted((r for p in paths for r in read_recording(p)), key=lambda r: (r["ts"], r["ticker"]))
     if not records:
         raise ConvertError("no records in the input")
+    close_times = close_times or {}
+    unknown = sorted(t for t in close_times if t is not None and t not in {r["ticker"] for r in records})
+    if unknown:
+        raise ConvertError(f"--close-time: {', '.join(unknown)} is not a market of the recording")
     lines: list[dict[str, Any]] = []
     game_id = records[0]["ticker"].rsplit("-", 1)[0]
 
@@ -70,6 +105,9 @@ def convert(paths: list[Path], *, signals: int = 6, sport: str = "nba", edge: De
                              "yes_ask": None if r["ask"] is None else str(r["ask"])}
         if r["volume"] is not None:
             q["volume"] = r["volume"]
+        close = close_times.get(r["ticker"], close_times.get(None))
+        if close is not None:
+            q["close_time"] = _iso(close)
         lines.append(q)
     if signals > 0:
         lines.extend(_signals(records, signals, game_id, sport, edge))
@@ -126,6 +164,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="the replay file to write")
     p.add_argument("--signals", type=int, default=6, help="synthetic signals to add (default 6; 0 for none)")
     p.add_argument("--sport", default="nba")
+    p.add_argument("--close-time", action="append", default=[], metavar="[TICKER=]TIME",
+                   help="the market's close time (ISO-8601 with offset), written on every quote; "
+                        "TICKER=TIME for one market; repeatable")
     p.set_defaults(func=run)
 
 
@@ -144,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --signals: expected 0 or more", file=sys.stderr)
         return 2
     try:
-        lines = convert(paths, signals=args.signals, sport=args.sport)
+        lines = convert(paths, signals=args.signals, sport=args.sport, close_times=parse_close_times(args.close_time))
     except ConvertError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
