@@ -23,6 +23,7 @@ from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
 from models.durations import seconds
+from models.entry_checks import exit_at_once
 from models.ledger import fill_id
 from models.messages import (
     CallKind,
@@ -58,6 +59,7 @@ class _Pending:
     request: OrderRequest | None = None
     reserved: Decimal = ZERO
     lookups: int = 0
+    bid: Decimal | None = None          # our side's bid when the entry was priced: the stop's basis
 
 
 @dataclass
@@ -185,6 +187,12 @@ class EntryManager(ArbeesActor):
             self._reject(sig, "no fresh quote with an ask")
             return
         ask = q.ask(sig.side)
+        at_once = exit_at_once(q, sig.side, sig.signal_type, self.config)
+        if at_once is not None:
+            self._release(sig)
+            self._reject(sig, at_once)
+            return
+        p.bid = q.bid(sig.side)
         decision = size_entry(sig, ask, self._book.view(sig.ticker, sig.game_id), self.config,
                               halted=bool(self.halted))
         if not decision.accepted:
@@ -276,13 +284,14 @@ class EntryManager(ArbeesActor):
             position_id=pid, ticker=sig.ticker, side=sig.side, signal_type=sig.signal_type, sport=sig.sport,
             game_id=sig.game_id, entry_price=price, initial_contracts=snap.filled_count,
             contracts=snap.filled_count, entry_fees=snap.fees, opened_at=self.rt.clock.now(),
-            model_probability=sig.win_probability)
+            model_probability=sig.win_probability, stop_basis=p.bid)
         self.rt.audit.emit(
             "TRADE_EXECUTED",
             f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {price:.4f}, cost "
             f"{fmt_money(cost).lstrip('+')}, fee {snap.fees}",
             trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
+            stop_basis=p.bid,
             platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id)
         self.send(self.refs.store, RecordFill(Fill(
             fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id, sig.ticker, sig.side,

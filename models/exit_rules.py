@@ -4,8 +4,11 @@
 most urgent first (priority, then config order). It reads no clock and does no I/O.
 
 Decisions worth knowing:
-- The mark is the best bid of our side; a quote older than the cache TTL is stale and no
+- The mark is the best bid of our side (none: unknown); a quote older than the cache TTL is stale and no
   price-based condition is evaluated on it (only circuit_breaker and time_based_urgent).
+- The stop loss is measured from the entry-time mark (`stop_basis`: our side's bid when the
+  entry was priced), not from the price paid: the spread crossed to enter is not a loss the
+  market made, and a real adverse move of stop_loss_pct fires it (see `stop_price`).
 - With partial exits enabled, profit_target stays silent: stage 1 (+15%) sells 50% of the
   initial contracts, stage 2 (+25%) sells 25%, each once, and the rest rides the trailing
   stop (or any other condition). With partial exits disabled, profit_target closes all.
@@ -55,6 +58,35 @@ def partial_stage_size(state: PositionState, fraction_pct: Decimal) -> int:
     return min(size, state.contracts)
 
 
+def stop_basis(state: PositionState) -> Decimal:
+    """What the stop loss is measured from: the entry-time mark (our side's bid when the entry
+    was priced), else the price paid (positions recorded before the basis existed)."""
+    return state.entry_price if state.stop_basis is None else state.stop_basis
+
+
+def stop_price(state: PositionState, config: Config) -> Decimal:
+    """The mark at or below which stop_loss fires: stop_loss_pct below the entry-time bid. The
+    spread crossed to enter is not counted as a loss; a real adverse move of the stop's size is."""
+    return price_at_pct(stop_basis(state), -config.signal_type(state.signal_type).stop_loss_pct)
+
+
+def liquidity_breach(quote: Quote, config: Config) -> tuple[Decimal, Decimal, str] | None:
+    """(value, threshold, detail) when the quote breaches `liquidity` (spread first), else None.
+    The entry checks use the same test, so an entry is never refused or allowed by another measure."""
+    liq = config.liquidity
+    spread = quote.spread
+    if spread is not None and spread * HUNDRED > liq.max_spread_cents:
+        return spread * HUNDRED, liq.max_spread_cents, f"spread {_num(spread * HUNDRED)}c > {_num(liq.max_spread_cents)}c"
+    if quote.volume is not None and quote.volume < liq.min_volume:
+        return Decimal(quote.volume), Decimal(liq.min_volume), f"volume {quote.volume} < {liq.min_volume}"
+    return None
+
+
+def _num(d: Decimal) -> str:
+    """4.00 -> '4', 3.5 -> '3.5' (cents and counts in reasons)."""
+    return f"{Decimal(d).normalize():f}"
+
+
 def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, config: Config,
                    context: ExitContext = ExitContext()) -> tuple[ExitTrigger, ...]:
     if state.contracts <= 0:
@@ -89,17 +121,17 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
 
 def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ignore[no-untyped-def]
     st = config.signal_type(state.signal_type)
-    liq = config.liquidity
-    spread = quote.spread
-    if spread is not None and spread * HUNDRED > liq.max_spread_cents:
-        fire("liquidity_dried_up", spread * HUNDRED, liq.max_spread_cents, f"spread {spread * HUNDRED}c")
-    elif quote.volume is not None and quote.volume < liq.min_volume:
-        fire("liquidity_dried_up", Decimal(quote.volume), Decimal(liq.min_volume), f"volume {quote.volume}")
+    breach = liquidity_breach(quote, config)
+    if breach is not None:
+        fire("liquidity_dried_up", *breach)
     if mark is None:
         return
     pct = pnl_pct(state.entry_price, mark)
-    if pct <= -st.stop_loss_pct:
-        fire("stop_loss", pct, -st.stop_loss_pct, f"P&L {pct:.1f}% <= -{st.stop_loss_pct}%")
+    move = pnl_pct(stop_basis(state), mark)
+    if move <= -st.stop_loss_pct:
+        fire("stop_loss", move, -st.stop_loss_pct,
+             f"bid {mark:.4f} <= stop {stop_price(state, config):.4f}, {st.stop_loss_pct}% below the entry-time bid "
+             f"{stop_basis(state):.4f}")
 
     peak = mark if state.peak_price is None else max(state.peak_price, mark)
     active = state.trailing_stop_active or pnl_pct(state.entry_price, peak) >= st.trailing_stop.activation_pct
@@ -145,7 +177,7 @@ def near_threshold(state: PositionState, config: Config) -> bool:
     st = config.signal_type(state.signal_type)
     band = config.monitoring.urgent_threshold_pct
     pct = pnl_pct(state.entry_price, state.current_price)
-    if abs(pct - (-st.stop_loss_pct)) <= band:
+    if abs(pnl_pct(stop_basis(state), state.current_price) - (-st.stop_loss_pct)) <= band:
         return True
     pe = config.partial_exits
     if pe.enabled:
@@ -161,4 +193,4 @@ def near_threshold(state: PositionState, config: Config) -> bool:
     return False
 
 
-__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "near_threshold", "partial_stage_size", "price_at_pct"]
+__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "liquidity_breach", "stop_basis", "stop_price", "near_threshold", "partial_stage_size", "price_at_pct"]
