@@ -76,6 +76,7 @@ class ExitOrder:
     priority: Priority
     contracts: int
     stage: int | None = None
+    min_price: Decimal | None = None     # a profit-taking exit never offers below this (ExitTrigger.min_price)
 
 
 class ExecutorActor(ArbeesActor):
@@ -206,14 +207,15 @@ class ExecutorActor(ArbeesActor):
         try:
             if quote is None or not quote.is_fresh(self.rt.clock.now(), ttl):
                 raise NoMarket(f"{self.o.ticker}: no fresh quote")
+            floor = self.o.min_price
             if self.next_kind == "marketable" or self.cfg.order_type == "marketable":
-                priced = marketable_price(quote, self.o.side)
+                priced = marketable_price(quote, self.o.side, floor=floor)
             elif self.next_kind == "walk" and self.price is not None:
                 priced = PricedOrder(
-                    walked_price(self.price, self.walks, self.config.exit_execution, quote, self.o.side),
+                    walked_price(self.price, self.walks, self.config.exit_execution, quote, self.o.side, floor=floor),
                     TimeInForce.GTC)
             else:
-                priced = initial_exit_price(self.cfg, quote, self.o.side)
+                priced = initial_exit_price(self.cfg, quote, self.o.side, floor=floor)
         except NoMarket as exc:
             self._no_market(str(exc))
             return

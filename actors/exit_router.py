@@ -7,7 +7,10 @@
 - An exit in flight of lower priority: preempt it (the executor cancels, confirms, reports
   what filled) and start the more urgent one for what is left.
 - An exit that gave up puts its condition on a cooldown for that position, so a condition that
-  cannot be executed (no bids) does not loop; more urgent conditions are not held back.
+  cannot be executed (no bids) does not loop; more urgent conditions are not held back. When
+  the cooldown ends the position is told to evaluate again. A capital-protection exit (stop
+  loss, circuit breaker) is not held by its cooldown once our side's bid or size has changed
+  since it gave up: it is re-attacked for as long as the position is past its stop.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from config.schema import Config
 from models.exit_rules import ExitTrigger
 from models.messages import (
     CancelExit,
+    CooldownOver,
     ExecutorCrashed,
     ExitEnded,
     ExitStarted,
@@ -31,6 +35,9 @@ from models.messages import (
     Preempt,
 )
 from models.priorities import Priority
+
+# Exits that protect capital: never left given up while the market they need comes back.
+CAPITAL_PROTECTION = frozenset({"stop_loss", "circuit_breaker"})
 
 
 @dataclass
@@ -60,7 +67,8 @@ class ExitRouter(ArbeesActor):
         self._inflight: dict[str, _InFlight] = {}
         self._sold: dict[str, int] = {}
         self._pending: dict[str, ExitTriggered] = {}
-        self._cool: dict[tuple[str, str], datetime] = {}
+        self._cool: dict[tuple[str, str], tuple[datetime, int]] = {}   # -> (until, book changes at give-up)
+        self._book: dict[str, int] = {}        # position -> book changes in its last trigger list
         self._seq: dict[str, int] = {}
         self.started = 0
 
@@ -78,7 +86,7 @@ class ExitRouter(ArbeesActor):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
                     self.send(flight.ref, CancelExit("position closed"))
-                for d in (self._sold, self._pending, self._seq):
+                for d in (self._sold, self._pending, self._seq, self._book):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
                     del self._cool[key]
@@ -101,9 +109,10 @@ class ExitRouter(ArbeesActor):
     def _best(self, msg: ExitTriggered) -> ExitTrigger | None:
         now = self.rt.clock.now()
         for trig in msg.triggers:
-            until = self._cool.get((msg.position_id, trig.condition))
-            if until is not None and now < until:
-                continue
+            cool = self._cool.get((msg.position_id, trig.condition))
+            if cool is not None and now < cool[0]:
+                if not (trig.condition in CAPITAL_PROTECTION and msg.book_changes > cool[1]):
+                    continue
             return trig
         return None
 
@@ -114,6 +123,7 @@ class ExitRouter(ArbeesActor):
             return  # stale: made before the position saw fills we know of
         if msg.sold_so_far > sold:
             self._sold[pid] = sold = msg.sold_so_far
+        self._book[pid] = max(self._book.get(pid, 0), msg.book_changes)
         best = self._best(msg)
         if best is None:
             return
@@ -143,7 +153,8 @@ class ExitRouter(ArbeesActor):
         self._seq[pid] = n
         # A partial stage's exit names its stage, so a restart can tell the stage sold (reconcile).
         exit_id = f"{pid}-{self.epoch}x{n}" + (f"p{trig.stage}" if trig.stage is not None else "")
-        order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage)
+        order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage,
+                          trig.min_price)
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,
                                         sold_at_start=self._sold.get(pid, 0))
@@ -189,7 +200,10 @@ class ExitRouter(ArbeesActor):
         # exit's fills to what was sold when it started, never to what was learned since.
         self._sold[pid] = max(self._sold.get(pid, 0), flight.sold_at_start + ended.filled)
         if ended.outcome == "gave_up":
-            self._cool[(pid, ended.condition)] = self.rt.clock.now() + self.cooldown
+            until = self.rt.clock.now() + self.cooldown
+            self._cool[(pid, ended.condition)] = (until, self._book.get(pid, 0))
+            assert self.refs is not None
+            self.rt.scheduler.call_at(until, self.refs.supervisor, ForwardToPosition(pid, CooldownOver(ended.condition)))
         self._to_position(pid, ended)
         pending = self._pending.pop(pid, None)
         if pending is not None:

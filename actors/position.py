@@ -24,6 +24,7 @@ from models.exit_rules import ExitContext, evaluate_exits, near_threshold
 from models.market import Quote, Side
 from models.messages import (
     CircuitBreakerTripped,
+    CooldownOver,
     ExitEnded,
     ExitFill,
     ExitStarted,
@@ -77,6 +78,8 @@ class PositionActor(ArbeesActor):
         # poll: the position is evaluated on each change and woken only for time-based exits.
         self.streamed = getattr(rt, "streamed_quotes", False)
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
+        self._book: tuple | None = None     # our side's (bid, bid size) in the last quote evaluated
+        self.book_changes = 0
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -119,6 +122,8 @@ class PositionActor(ArbeesActor):
                 self.context = ExitContext(self.context.model_probability, self.context.circuit_breaker, None)
             case MarketSettled():
                 self._on_settled(message)
+            case CooldownOver():
+                self._evaluate()
             case _:
                 self.unknown(message)
 
@@ -162,6 +167,10 @@ class PositionActor(ArbeesActor):
             self.quote = dataclasses.replace(self.quote, ts=now)   # the stream says: unchanged since
         if self.quote is not None and self.quote.is_fresh(now, ttl):
             self.state = mark_position(self.state, self.quote, now, self.config)
+            book = (self.quote.bid(self.state.side), self.quote.bid_size(self.state.side))
+            if book != self._book:
+                self._book = book
+                self.book_changes += 1
         elif not persist:
             # Not a wake-up (a model update, a breaker, an exit ending) and the quote is stale:
             # evaluate what does not need a price now, and ask for a fresh quote for the rest.
@@ -171,7 +180,7 @@ class PositionActor(ArbeesActor):
         if triggers:
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
-                self.actor_ref, now))
+                self.actor_ref, now, self.book_changes))
         if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
             self._save()
         if self.streamed:

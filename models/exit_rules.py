@@ -24,7 +24,7 @@ from decimal import ROUND_FLOOR, Decimal
 from config.schema import Config
 from models.durations import seconds
 from models.market import Quote
-from models.money import HUNDRED
+from models.money import CENT, HUNDRED, round_to_tick
 from models.pnl import pnl_pct, price_at_pct
 from models.position import PositionState
 from models.priorities import Priority
@@ -51,6 +51,9 @@ class ExitTrigger:
     threshold: Decimal | None
     detail: str = ""
     stage: int | None = None  # partial_exit_target: the stage index
+    # A profit-taking exit's lowest acceptable price: its threshold price rounded up to the tick,
+    # never below entry. Capital protection and the rest sell wherever they can (None).
+    min_price: Decimal | None = None
 
 
 def partial_stage_size(state: PositionState, fraction_pct: Decimal) -> int:
@@ -68,6 +71,12 @@ def stop_price(state: PositionState, config: Config) -> Decimal:
     """The mark at or below which stop_loss fires: stop_loss_pct below the entry-time bid. The
     spread crossed to enter is not counted as a loss; a real adverse move of the stop's size is."""
     return price_at_pct(stop_basis(state), -config.signal_type(state.signal_type).stop_loss_pct)
+
+
+def take_profit_price(entry_price: Decimal, profit_pct: Decimal, tick: Decimal = CENT) -> Decimal:
+    """The lowest price a profit-taking exit offers: its threshold rounded up to the tick, and
+    never below entry (+15% on 0.50 -> 0.575 -> 0.58)."""
+    return max(round_to_tick(price_at_pct(entry_price, profit_pct), tick, up=True), entry_price)
 
 
 def liquidity_breach(quote: Quote, config: Config) -> tuple[Decimal, Decimal, str] | None:
@@ -94,11 +103,11 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
     found: list[ExitTrigger] = []
 
     def fire(condition: str, value: Decimal | None, threshold: Decimal | None, detail: str,
-             contracts: int | None = None, stage: int | None = None) -> None:
+             contracts: int | None = None, stage: int | None = None, min_price: Decimal | None = None) -> None:
         level = config.priority_of(condition)
         found.append(ExitTrigger(condition, Priority[level], config.condition_rank(condition),
                                  state.contracts if contracts is None else contracts,
-                                 value, threshold, detail, stage))
+                                 value, threshold, detail, stage, min_price))
 
     if context.circuit_breaker:
         fire("circuit_breaker", None, None, "circuit breaker tripped")
@@ -150,10 +159,11 @@ def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ig
             if size > 0:
                 fire("partial_exit_target", pct, stage.profit_pct,
                      f"stage {index + 1}: P&L {pct:.1f}% >= {stage.profit_pct}%, sell {size}",
-                     contracts=size, stage=index)
+                     contracts=size, stage=index, min_price=take_profit_price(state.entry_price, stage.profit_pct))
                 break
     elif pct >= st.profit_target_pct:
-        fire("profit_target", pct, st.profit_target_pct, f"P&L {pct:.1f}% >= {st.profit_target_pct}%")
+        fire("profit_target", pct, st.profit_target_pct, f"P&L {pct:.1f}% >= {st.profit_target_pct}%",
+             min_price=take_profit_price(state.entry_price, st.profit_target_pct))
 
     if context.model_probability is not None:
         edge = (context.model_probability - mark) * HUNDRED
@@ -193,4 +203,4 @@ def near_threshold(state: PositionState, config: Config) -> bool:
     return False
 
 
-__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "liquidity_breach", "stop_basis", "stop_price", "near_threshold", "partial_stage_size", "price_at_pct"]
+__all__ = ["ExitContext", "ExitTrigger", "evaluate_exits", "liquidity_breach", "stop_basis", "stop_price", "take_profit_price", "near_threshold", "partial_stage_size", "price_at_pct"]

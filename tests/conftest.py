@@ -32,7 +32,8 @@ def D(x: Any) -> Decimal:
 class EngineHarness:
     """One paper engine (actors, paper venue, SQLite, audit recorder) on virtual time."""
 
-    def __init__(self, tmp_path: Path, overrides: dict | None, start: datetime, name: str) -> None:
+    def __init__(self, tmp_path: Path, overrides: dict | None, start: datetime, name: str,
+                 streamed: bool = False) -> None:
         from run import build_paper_engine
 
         config_path = None
@@ -43,7 +44,7 @@ class EngineHarness:
         self.audit: list[dict[str, Any]] = []
         self.db_path = tmp_path / f"{name}.db"
         self.engine = build_paper_engine(self.config, start, db_path=str(self.db_path), audit_path=None,
-                                         recorder=self.audit)
+                                         recorder=self.audit, streamed_quotes=streamed)
         self.venue = self.engine.venue
         self.system = self.engine.system
         self.scheduler = self.engine.scheduler
@@ -186,13 +187,14 @@ class EngineHarness:
 
 @pytest.fixture
 def make_engine(tmp_path, monkeypatch):
-    """Build engines (`make_engine(overrides=None, start=T0)`); all are stopped after the test,
+    """Build engines (`make_engine(overrides=None, start=T0, streamed=False)`; streamed: every
+    market change is pushed and positions do not poll, as in a replay); all are stopped after the test,
     and the test fails if any pykka actor is still alive."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     built: list[EngineHarness] = []
 
-    def make(overrides: dict | None = None, *, start: datetime = T0) -> EngineHarness:
-        h = EngineHarness(tmp_path, overrides, start, f"engine{len(built)}")
+    def make(overrides: dict | None = None, *, start: datetime = T0, streamed: bool = False) -> EngineHarness:
+        h = EngineHarness(tmp_path, overrides, start, f"engine{len(built)}", streamed)
         built.append(h)
         return h
 

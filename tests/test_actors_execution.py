@@ -181,7 +181,7 @@ def test_medium_exit_starts_at_the_mid_and_fills_on_its_fourth_walk(make_engine)
         (30, "ORDER_WALKED", D("0.63"), "good_till_canceled"),     # -1c
         (60, "ORDER_WALKED", D("0.61"), "good_till_canceled"),     # -2c
         (90, "ORDER_WALKED", D("0.59"), "good_till_canceled"),     # -2c
-        (120, "ORDER_WALKED", D("0.56"), "good_till_canceled"),    # -3c: through the 0.58 bid
+        (120, "ORDER_WALKED", D("0.58"), "good_till_canceled"),    # -3c, held at the stage's floor (0.575 -> 0.58)
     ]
     assert fills(h, pid) == [(10, D("0.58"))]                     # a taker fill at the bid
     done = h.events("EXIT_COMPLETED", position_id=pid)
