@@ -46,7 +46,7 @@ from models.messages import (
     VenueCall,
     VenueResult,
 )
-from models.money import ZERO, fmt_money, q6
+from models.money import ZERO, fmt_pct, fmt_price, fmt_usd, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState
 from models.signal import TradingSignal
@@ -131,7 +131,7 @@ class EntryManager(ArbeesActor):
         self.rt.audit.emit(
             "SIGNAL_RECEIVED",
             f"{sig.ticker} {sig.side.value}: SIGNAL {sig.signal_type} from {sig.source}, model "
-            f"{sig.win_probability:.4f} vs price {_px(sig.market_price)}, edge {_pct(sig.edge)}",
+            f"{fmt_price(sig.win_probability)} vs price {fmt_price(sig.market_price)}, edge {_pct(sig.edge)}",
             signal_id=sig.signal_id, game_id=sig.game_id, platform=sig.platform, market=sig.ticker,
             direction=f"buy_{sig.side.value}", side=sig.side, signal_type=sig.signal_type,
             expected_price=sig.market_price, market_price=sig.market_price, edge=sig.edge,
@@ -217,7 +217,7 @@ class EntryManager(ArbeesActor):
         p.request = req
         p.reserved = ask * decision.contracts
         self._book.add(sig.ticker, sig.game_id, p.reserved)
-        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at {ask} (IOC), "
+        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at {fmt_price(ask)} (IOC), "
                                            f"{decision.reason}",
                            signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
                            contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
@@ -263,7 +263,7 @@ class EntryManager(ArbeesActor):
             return
         self.send(self.refs.store, RecordOrderUpdate(snap))
         if snap.filled_count <= 0:
-            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} found nothing at {req.limit_price}",
+            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} found nothing at {fmt_price(req.limit_price)}",
                                signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
                                order_id=snap.order_id)
             self._release(sig)
@@ -287,8 +287,8 @@ class EntryManager(ArbeesActor):
             model_probability=sig.win_probability, stop_basis=p.bid)
         self.rt.audit.emit(
             "TRADE_EXECUTED",
-            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {price:.4f}, cost "
-            f"{fmt_money(cost).lstrip('+')}, fee {snap.fees}",
+            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {fmt_price(price)}, cost "
+            f"{fmt_usd(cost)}, fee {fmt_usd(snap.fees)}",
             trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
             stop_basis=p.bid,
@@ -316,9 +316,5 @@ class EntryManager(ArbeesActor):
                 self._edges[s.position_id] = (s.model_probability - s.entry_price, s.ticker)
 
 
-def _px(price: Decimal | None) -> str:
-    return "-" if price is None else f"{price:.2f}"
-
-
 def _pct(edge: Decimal | None) -> str:
-    return "-" if edge is None else f"{edge * 100:.1f}%"
+    return "-" if edge is None else fmt_pct(edge * 100)

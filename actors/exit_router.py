@@ -31,9 +31,11 @@ from models.messages import (
     ExitStarted,
     ExitTriggered,
     ForwardToPosition,
+    LinkTriggerToExit,
     PositionClosed,
     Preempt,
 )
+from models.money import plural
 from models.priorities import Priority
 
 # Exits that protect capital: never left given up while the market they need comes back.
@@ -69,6 +71,8 @@ class ExitRouter(ArbeesActor):
         self._pending: dict[str, ExitTriggered] = {}
         self._cool: dict[tuple[str, str], tuple[datetime, int]] = {}   # -> (until, book changes at give-up)
         self._book: dict[str, int] = {}        # position -> book changes in its last trigger list
+        self._held: dict[str, dict[str, str]] = {}   # position -> condition -> why it was last held (said once)
+        self._stages_sold: dict[str, set[int]] = {}  # position -> partial stages whose exit sold something
         self._seq: dict[str, int] = {}
         self.started = 0
 
@@ -86,7 +90,7 @@ class ExitRouter(ArbeesActor):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
                     self.send(flight.ref, CancelExit("position closed"))
-                for d in (self._sold, self._pending, self._seq, self._book):
+                for d in (self._sold, self._pending, self._seq, self._book, self._held, self._stages_sold):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
                     del self._cool[key]
@@ -126,8 +130,15 @@ class ExitRouter(ArbeesActor):
         self._book[pid] = max(self._book.get(pid, 0), msg.book_changes)
         best = self._best(msg)
         if best is None:
+            self._say_held(msg, msg.triggers[0], self._cooling_reason(pid, msg.triggers[0].condition))
+            return
+        if best.stage is not None and best.stage in self._stages_sold.get(pid, ()):
+            self._say_held(msg, best, f"stage {best.stage + 1} already sold")
             return
         flight = self._inflight.get(pid)
+        if flight is not None and best.condition != flight.condition and not best.priority < flight.priority:
+            self._say_held(msg, best, f"the {flight.condition} ({flight.priority.name}) exit is already in flight",
+                           exit_id=flight.exit_id)
         if flight is None:
             self._start(msg, best, msg.contracts_held)
         elif best.priority < flight.priority and not flight.preempting:
@@ -142,6 +153,21 @@ class ExitRouter(ArbeesActor):
             self.send(flight.ref, Preempt(best.condition, best.priority))
         elif flight.preempting and pid in self._pending and best.priority < self._best(self._pending[pid]).priority:  # type: ignore[union-attr]
             self._pending[pid] = msg
+
+    def _cooling_reason(self, pid: str, condition: str) -> str:
+        until = self._cool[(pid, condition)][0]
+        return f"cooling down until {until:%H:%M:%S} after its exit gave up"
+
+    def _say_held(self, msg: ExitTriggered, trig: ExitTrigger, why: str, exit_id: str | None = None) -> None:
+        """A trigger that leads to nothing says why, once per reason (not on every evaluation)."""
+        said = self._held.setdefault(msg.position_id, {})
+        if said.get(trig.condition) == why:
+            return
+        said[trig.condition] = why
+        self.rt.audit.emit("EXIT_HELD", f"{msg.ticker} {msg.side.value}: {trig.condition} ({trig.priority.name}) "
+                                        f"not started: {why}",
+                           position_id=msg.position_id, market=msg.ticker, condition=trig.condition,
+                           priority=trig.priority.name, reason=why, exit_id=exit_id)
 
     def _start(self, msg: ExitTriggered, trig: ExitTrigger, held: int) -> None:
         assert self.refs is not None, "router used before wiring"
@@ -159,10 +185,12 @@ class ExitRouter(ArbeesActor):
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,
                                         sold_at_start=self._sold.get(pid, 0))
         self.started += 1
+        self._held.pop(pid, None)
+        self.send(self.refs.store, LinkTriggerToExit(pid, trig.condition, exit_id))
         also = [t.condition for t in msg.triggers if t is not trig]
         self.rt.audit.emit("EXIT_ROUTED",
                            f"{msg.ticker} {msg.side.value}: EXIT {trig.condition} ({trig.priority.name}) for "
-                           f"{contracts} contracts" + (f" (also firing: {', '.join(also)})" if also else ""),
+                           f"{plural(contracts, 'contract')}" + (f" (also firing: {', '.join(also)})" if also else ""),
                            position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
                            priority=trig.priority.name, contracts=contracts,
                            also_firing=also)
@@ -196,6 +224,9 @@ class ExitRouter(ArbeesActor):
         if flight is None or flight.exit_id != ended.exit_id:
             return
         del self._inflight[pid]
+        self._held.pop(pid, None)
+        if ended.stage is not None and ended.filled > 0:
+            self._stages_sold.setdefault(pid, set()).add(ended.stage)
         # A trigger sent mid-exit may already have counted some of this exit's fills: add the
         # exit's fills to what was sold when it started, never to what was learned since.
         self._sold[pid] = max(self._sold.get(pid, 0), flight.sold_at_start + ended.filled)

@@ -43,7 +43,7 @@ from models.messages import (
     Unsubscribe,
     Wake,
 )
-from models.money import ONE, ZERO, fmt_money
+from models.money import ONE, ZERO, fmt_money, fmt_usd
 from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus
 
@@ -69,7 +69,7 @@ class PositionActor(ArbeesActor):
         self._timer = None
         self._next_wake = None
         self._last_eval = None
-        self._active: set[str] = set()
+        self._active: set[tuple[str, int | None]] = set()   # (condition, stage) announced and not yet over
         m = config.monitoring
         self._normal = seconds(m.normal_interval_secs)
         self._urgent = seconds(m.urgent_interval_secs)
@@ -165,7 +165,8 @@ class PositionActor(ArbeesActor):
         ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
         if self.streamed and self.quote is not None and self.quote.ts < now:
             self.quote = dataclasses.replace(self.quote, ts=now)   # the stream says: unchanged since
-        if self.quote is not None and self.quote.is_fresh(now, ttl):
+        priced = self.quote is not None and self.quote.is_fresh(now, ttl)
+        if priced:
             self.state = mark_position(self.state, self.quote, now, self.config)
             book = (self.quote.bid(self.state.side), self.quote.bid_size(self.state.side))
             if book != self._book:
@@ -176,7 +177,7 @@ class PositionActor(ArbeesActor):
             # evaluate what does not need a price now, and ask for a fresh quote for the rest.
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
-        self._record_new_triggers(triggers, now)
+        self._record_new_triggers(triggers, now, priced)
         if triggers:
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
@@ -200,10 +201,14 @@ class PositionActor(ArbeesActor):
         if due > now and due != self._next_wake:
             self._schedule(due)
 
-    def _record_new_triggers(self, triggers, now) -> None:  # type: ignore[no-untyped-def]
-        firing = {t.condition for t in triggers}
+    def _record_new_triggers(self, triggers, now, priced: bool) -> None:  # type: ignore[no-untyped-def]
+        """Announce each trigger once per episode. An episode ends when the condition stops
+        firing on a priced evaluation while no exit is in flight: a condition flickering during
+        an exit, or still firing after its exit gave up, is not announced again (the router says
+        once why it waits)."""
+        firing = {(t.condition, t.stage) for t in triggers}
         for t in triggers:
-            if t.condition in self._active:
+            if (t.condition, t.stage) in self._active:
                 continue
             self.rt.audit.emit(
                 "EXIT_TRIGGERED",
@@ -214,7 +219,10 @@ class PositionActor(ArbeesActor):
             self.send(self.refs.store, RecordExitEvent(
                 self.key, "", t.condition, t.priority.name, t.contracts, "triggered", now,
                 price=self.state.current_price, trigger_value=t.value, threshold=t.threshold, detail=t.detail))
-        self._active = firing
+        if priced and self.state.status is PositionStatus.OPEN:
+            self._active = firing
+        else:
+            self._active |= firing
 
     # exits -----------------------------------------------------------------------------
     def _on_fill(self, fill: ExitFill) -> None:
@@ -251,7 +259,6 @@ class PositionActor(ArbeesActor):
         if self.state.status is PositionStatus.EXITING:
             self.state = self.state.replace(status=PositionStatus.OPEN)
         self._save()
-        self._active.discard(ended.condition)
         if self._settlement is not None:
             settlement, self._settlement = self._settlement, None
             self._on_settled(settlement)
@@ -279,7 +286,7 @@ class PositionActor(ArbeesActor):
         self.sold += n
         self.rt.audit.emit("POSITION_SETTLED",
                            f"{self.state.ticker} {self.state.side.value}: SETTLED {msg.result.value}, {n} "
-                           f"paid {payout} each, {fmt_money(pnl)}",
+                           f"paid {fmt_usd(payout)} each, {fmt_money(pnl)}",
                            position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
                            payout=payout, realized_pnl=pnl)
         self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n, "filled", msg.ts,

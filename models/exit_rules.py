@@ -24,7 +24,7 @@ from decimal import ROUND_FLOOR, Decimal
 from config.schema import Config
 from models.durations import seconds
 from models.market import Quote
-from models.money import CENT, HUNDRED, round_to_tick
+from models.money import CENT, HUNDRED, fmt_pct, fmt_price, round_to_tick
 from models.pnl import pnl_pct, price_at_pct
 from models.position import PositionState
 from models.priorities import Priority
@@ -139,15 +139,16 @@ def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ig
     move = pnl_pct(stop_basis(state), mark)
     if move <= -st.stop_loss_pct:
         fire("stop_loss", move, -st.stop_loss_pct,
-             f"bid {mark:.4f} <= stop {stop_price(state, config):.4f}, {st.stop_loss_pct}% below the entry-time bid "
-             f"{stop_basis(state):.4f}")
+             f"bid {fmt_price(mark)} <= stop {fmt_price(stop_price(state, config))}, {_num(st.stop_loss_pct)}% below "
+             f"the entry-time bid {fmt_price(stop_basis(state))}")
 
     peak = mark if state.peak_price is None else max(state.peak_price, mark)
     active = state.trailing_stop_active or pnl_pct(state.entry_price, peak) >= st.trailing_stop.activation_pct
     if active:
         trail = peak - st.trailing_stop.distance_cents / HUNDRED
         if mark <= trail:
-            fire("trailing_stop", mark, trail, f"mark {mark} <= peak {peak} - {st.trailing_stop.distance_cents}c")
+            fire("trailing_stop", mark, trail, f"mark {fmt_price(mark)} <= trail {fmt_price(trail)} (peak "
+                                               f"{fmt_price(peak)} - {_num(st.trailing_stop.distance_cents)}c)")
 
     pe = config.partial_exits
     if pe.enabled:
@@ -158,25 +159,29 @@ def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ig
             size = partial_stage_size(state, stage.sell_fraction_pct)
             if size > 0:
                 fire("partial_exit_target", pct, stage.profit_pct,
-                     f"stage {index + 1}: P&L {pct:.1f}% >= {stage.profit_pct}%, sell {size}",
+                     f"stage {index + 1}: P&L {fmt_pct(pct, stage.profit_pct)} >= {_num(stage.profit_pct)}%, "
+                     f"sell {size}",
                      contracts=size, stage=index, min_price=take_profit_price(state.entry_price, stage.profit_pct))
                 break
     elif pct >= st.profit_target_pct:
-        fire("profit_target", pct, st.profit_target_pct, f"P&L {pct:.1f}% >= {st.profit_target_pct}%",
+        fire("profit_target", pct, st.profit_target_pct,
+             f"P&L {fmt_pct(pct, st.profit_target_pct)} >= {_num(st.profit_target_pct)}%",
              min_price=take_profit_price(state.entry_price, st.profit_target_pct))
 
     if context.model_probability is not None:
         edge = (context.model_probability - mark) * HUNDRED
         ee = config.edge_exits
         if edge < ee.edge_disappeared_edge_pct:
-            fire("edge_disappeared", edge, ee.edge_disappeared_edge_pct, f"edge {edge:.1f}% < {ee.edge_disappeared_edge_pct}%")
+            fire("edge_disappeared", edge, ee.edge_disappeared_edge_pct,
+                 f"edge {fmt_pct(edge, ee.edge_disappeared_edge_pct)} < {_num(ee.edge_disappeared_edge_pct)}%")
         elif edge < ee.early_exit_edge_pct:
-            fire("early_exit", edge, ee.early_exit_edge_pct, f"edge {edge:.1f}% < {ee.early_exit_edge_pct}%")
+            fire("early_exit", edge, ee.early_exit_edge_pct,
+                 f"edge {fmt_pct(edge, ee.early_exit_edge_pct)} < {_num(ee.early_exit_edge_pct)}%")
         if context.rebalance_edge is not None and config.rebalance.enabled:
             gain = context.rebalance_edge * HUNDRED - edge
             if gain >= config.rebalance.edge_margin_pct:
                 fire("rebalance", gain, config.rebalance.edge_margin_pct,
-                     f"new edge beats ours by {gain:.1f} points")
+                     f"new edge beats ours by {fmt_pct(gain, config.rebalance.edge_margin_pct)[:-1]} points")
 
 
 def near_threshold(state: PositionState, config: Config) -> bool:

@@ -339,6 +339,15 @@ class RecordExitEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkTriggerToExit:
+    """Store: the latest `triggered` row of (position, condition) without an exit_id gets the
+    exit_id of the exit it started."""
+    position_id: str
+    condition: str
+    exit_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordExitAttempt:
     exit_id: str
     position_id: str
