@@ -129,17 +129,13 @@ class ExitRouter(ArbeesActor):
             self._sold[pid] = sold = msg.sold_so_far
         self._book[pid] = max(self._book.get(pid, 0), msg.book_changes)
         best = self._best(msg)
-        if best is None:
-            self._say_held(msg, msg.triggers[0], self._cooling_reason(pid, msg.triggers[0].condition))
-            return
-        if best.stage is not None and best.stage in self._stages_sold.get(pid, ()):
+        if best is not None and best.stage is not None and best.stage in self._stages_sold.get(pid, ()):
             self._say_held(msg, best, f"stage {best.stage + 1} already sold")
-            return
+            best = None
         flight = self._inflight.get(pid)
-        if flight is not None and best.condition != flight.condition and not best.priority < flight.priority:
-            self._say_held(msg, best, f"the {flight.condition} ({flight.priority.name}) exit is already in flight",
-                           exit_id=flight.exit_id)
-        if flight is None:
+        if best is None:
+            pass
+        elif flight is None:
             self._start(msg, best, msg.contracts_held)
         elif best.priority < flight.priority and not flight.preempting:
             flight.preempting = True
@@ -153,6 +149,24 @@ class ExitRouter(ArbeesActor):
             self.send(flight.ref, Preempt(best.condition, best.priority))
         elif flight.preempting and pid in self._pending and best.priority < self._best(self._pending[pid]).priority:  # type: ignore[union-attr]
             self._pending[pid] = msg
+        self._explain_held(msg, best)
+
+    def _explain_held(self, msg: ExitTriggered, best: ExitTrigger | None) -> None:
+        """Every trigger of the list that leads to nothing says why, once: cooling down after a
+        give-up, or another exit in flight. The exit's own condition, and the trigger that
+        preempts it, lead somewhere and say nothing."""
+        pid = msg.position_id
+        flight = self._inflight.get(pid)
+        now = self.rt.clock.now()
+        for trig in msg.triggers:
+            if flight is not None and (trig.condition == flight.condition
+                                       or (trig is best and best.priority < flight.priority)):
+                continue
+            cool = self._cool.get((pid, trig.condition))
+            if cool is not None and now < cool[0] and trig is not best:
+                self._say_held(msg, trig, self._cooling_reason(pid, trig.condition))
+            elif flight is not None:
+                self._say_held(msg, trig, _in_flight(flight), exit_id=flight.exit_id)
 
     def _cooling_reason(self, pid: str, condition: str) -> str:
         until = self._cool[(pid, condition)][0]
@@ -185,9 +199,10 @@ class ExitRouter(ArbeesActor):
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,
                                         sold_at_start=self._sold.get(pid, 0))
         self.started += 1
-        self._held.pop(pid, None)
         self.send(self.refs.store, LinkTriggerToExit(pid, trig.condition, exit_id))
         also = [t.condition for t in msg.triggers if t is not trig]
+        # The EXIT line names them "also firing": that is their "why", said once already.
+        self._held[pid] = {c: _in_flight(self._inflight[pid]) for c in also}
         self.rt.audit.emit("EXIT_ROUTED",
                            f"{msg.ticker} {msg.side.value}: EXIT {trig.condition} ({trig.priority.name}) for "
                            f"{plural(contracts, 'contract')}" + (f" (also firing: {', '.join(also)})" if also else ""),
@@ -242,3 +257,7 @@ class ExitRouter(ArbeesActor):
             held = pending.contracts_held - (self._sold[pid] - pending.sold_so_far)
             if best is not None and held > 0:
                 self._start(pending, best, held)
+
+
+def _in_flight(flight: _InFlight) -> str:
+    return f"the {flight.condition} ({flight.priority.name}) exit is already in flight"

@@ -66,3 +66,17 @@ def test_a_condition_cooling_down_after_giving_up_says_so_once(make_engine):
     assert "cooling down" in held["message"] and "gave up" in held["message"]
     h.run(60)                                             # the cooldown is over: tried again
     assert len(h.events("EXIT_ROUTED", position_id=pid, condition="partial_exit_target")) == 2
+
+
+def test_a_less_urgent_trigger_during_a_more_urgent_exit_says_once_that_it_waits(make_engine):
+    h = make_engine(WIDE)
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20)
+    h.run(3)
+    h.market("M1", "0.58", "0.84", push=True)             # stage 1 (MEDIUM) rests at the 0.71 mid
+    for _ in range(3):
+        h.set_model("M1", "0.59")                         # edge 1 point: early_exit (LOW), evaluated again and again
+        h.run(10)
+    (held,) = lines(h, pid, "EXIT_HELD", "early_exit")
+    assert "the partial_exit_target (MEDIUM) exit is already in flight" in held["message"]
+    assert len(lines(h, pid, "EXIT_TRIGGERED", "early_exit")) == 1
