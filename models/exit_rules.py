@@ -186,9 +186,11 @@ def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ig
 
 def near_threshold(state: PositionState, config: Config) -> bool:
     """True when the mark is within `urgent_threshold_pct` P&L points of the stop loss, the
-    profit target (or next partial stage) or the trailing stop: monitor at the urgent cadence."""
+    profit target (or next partial stage) or the trailing stop: monitor at the urgent cadence.
+    A position that has been marked and has lost its bid is watched at the urgent cadence too:
+    it is blind, and a bid coming back may have to re-attack its stop at once."""
     if state.current_price is None:
-        return False
+        return state.last_update is not None
     st = config.signal_type(state.signal_type)
     band = config.monitoring.urgent_threshold_pct
     pct = pnl_pct(state.entry_price, state.current_price)

@@ -93,6 +93,27 @@ def test_a_side_with_no_bid_has_no_mark_and_no_unrealized_pnl():
     assert back.current_price == D("0.52")
 
 
+def test_a_position_that_lost_its_bid_is_watched_at_the_urgent_cadence():
+    from models.exit_rules import near_threshold
+    marked = mark_position(position(), q("0.50", "0.51"), T0, CFG)
+    assert not near_threshold(marked, CFG)
+    assert near_threshold(mark_position(marked, q(None, "0.51"), T0, CFG), CFG)
+    assert not near_threshold(position(), CFG)          # never marked yet: the normal cadence
+
+
+def test_a_position_without_a_bid_polls_at_the_urgent_cadence(engine):
+    h = engine
+    h.market("M1", "0.49", "0.50")
+    h.enter("M1", contracts=20)
+    h.run(31)
+    h.market("M1", None, "0.50")                         # the bid vanishes
+    h.run(31)                                            # seen at the next wake-up
+    before = len(h.calls("get_quotes"))
+    h.run(60)
+    # wakes every 5 s; the cache serves a quote while it is at most 10 s old: a read every 15 s, not 30 s
+    assert len(h.calls("get_quotes")) - before >= 4
+
+
 def test_a_position_whose_bid_vanished_is_saved_with_an_unknown_mark(engine):
     h = engine
     h.market("M1", "0.49", "0.50")

@@ -8,6 +8,7 @@ has stop losses on real moves after the fix.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 
@@ -49,9 +50,11 @@ def test_stop_losses_still_fire_on_real_moves(seed_runs):
     stops = [(seed, dt) for seed, events in seed_runs.items()
              for cond, dt in routed_after_entry(events) if cond == "stop_loss"]
     assert stops, "no stop loss fired in any seed: the stop must still react to real adverse moves"
-    # Each stop came after the market moved: the bid at the trigger is past the stop measured
-    # from the position's entry-time bid (the trigger's value is that move, in percent).
+    # Each stop came after the market moved: the bid at the trigger is at least the stop's size
+    # below the entry-time bid the entry recorded (TRADE_EXECUTED.stop_basis).
     for events in seed_runs.values():
+        basis = {e["position_id"]: Decimal(e["stop_basis"]) for e in events if e["event"] == "TRADE_EXECUTED"}
         for e in events:
             if e["event"] == "EXIT_TRIGGERED" and e["condition"] == "stop_loss":
-                assert float(e["value"]) <= float(e["threshold"])
+                stop = basis[e["position_id"]] * (1 + Decimal(e["threshold"]) / 100)
+                assert Decimal(e["mark"]) <= stop, e
