@@ -217,7 +217,8 @@ class EntryManager(ArbeesActor):
         p.request = req
         p.reserved = ask * decision.contracts
         self._book.add(sig.ticker, sig.game_id, p.reserved)
-        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at {fmt_price(ask)} (IOC), "
+        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at "
+                                           f"{fmt_price(ask)} (IOC), "
                                            f"{decision.reason}",
                            signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
                            contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
@@ -263,7 +264,8 @@ class EntryManager(ArbeesActor):
             return
         self.send(self.refs.store, RecordOrderUpdate(snap))
         if snap.filled_count <= 0:
-            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} found nothing at {fmt_price(req.limit_price)}",
+            self.rt.audit.emit("ENTRY_NOT_FILLED",
+                               f"entry {req.client_order_id} found nothing at {fmt_price(req.limit_price)}",
                                signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
                                order_id=snap.order_id)
             self._release(sig)

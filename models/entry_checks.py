@@ -16,6 +16,7 @@ from __future__ import annotations
 from config.schema import Config
 from models.exit_rules import liquidity_breach
 from models.market import Quote, Side
+from models.money import fmt_price
 from models.pnl import price_at_pct
 
 
@@ -27,8 +28,8 @@ def exit_at_once(quote: Quote, side: Side, signal_type: str, config: Config) -> 
         pct = config.signal_type(signal_type).stop_loss_pct
         stop = price_at_pct(ask, -pct)
         if bid <= stop:
-            return (f"the {side.value} bid {bid:.4f} is already at or past the {signal_type} stop loss "
-                    f"{stop:.4f} ({pct}% below the ask {ask:.4f}): the spread alone would stop it out")
+            return (f"the {side.value} bid {fmt_price(bid)} is already at or past the {signal_type} stop loss "
+                    f"{fmt_price(stop)} ({pct}% below the ask {fmt_price(ask)}): the spread alone would stop it out")
     breach = liquidity_breach(quote, config)
     if breach is not None:
         return f"liquidity already breached: {breach[2]} (liquidity_dried_up would fire at once)"
