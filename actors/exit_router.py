@@ -115,7 +115,8 @@ class ExitRouter(ArbeesActor):
         for trig in msg.triggers:
             cool = self._cool.get((msg.position_id, trig.condition))
             if cool is not None and now < cool[0]:
-                if not (trig.condition in CAPITAL_PROTECTION and msg.book_changes > cool[1]):
+                # (!= rather than >: a restarted position actor counts from 0 again)
+                if not (trig.condition in CAPITAL_PROTECTION and msg.book_changes != cool[1]):
                     continue
             return trig
         return None
@@ -127,7 +128,7 @@ class ExitRouter(ArbeesActor):
             return  # stale: made before the position saw fills we know of
         if msg.sold_so_far > sold:
             self._sold[pid] = sold = msg.sold_so_far
-        self._book[pid] = max(self._book.get(pid, 0), msg.book_changes)
+        self._book[pid] = msg.book_changes
         best = self._best(msg)
         if best is not None and best.stage is not None and best.stage in self._stages_sold.get(pid, ()):
             self._say_held(msg, best, f"stage {best.stage + 1} already sold")
