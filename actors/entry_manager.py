@@ -34,6 +34,7 @@ from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
 from models.durations import seconds
+from models.entry_checks import exit_at_once
 from models.exit_rules import minutes_to_close
 from models.ledger import fill_id
 from models.messages import (
@@ -67,7 +68,7 @@ from models.messages import (
     VenueCall,
     VenueResult,
 )
-from models.money import ZERO, fmt_money, q6
+from models.money import ZERO, fmt_pct, fmt_price, fmt_usd, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState
 from models.rebalance import Holding, pick_weakest, rebalance_candidates
@@ -84,6 +85,7 @@ class _Pending:
     resumed: bool = False        # held since start-up: reconciliation could not confirm it
     alerted: bool = False
     rebalanced: bool = False      # a second try with capital a rebalance freed: never rebalances again
+    bid: Decimal | None = None    # our side's bid when the entry was priced: the stop's basis
 
 
 @dataclass
@@ -194,7 +196,7 @@ class EntryManager(ArbeesActor):
         self.rt.audit.emit(
             "SIGNAL_RESUMED" if resumed else "SIGNAL_RECEIVED",
             f"{sig.ticker} {sig.side.value}: SIGNAL {sig.signal_type} from {sig.source}, model "
-            f"{sig.win_probability:.4f} vs price {_px(sig.market_price)}, edge {_pct(sig.edge)}"
+            f"{fmt_price(sig.win_probability)} vs price {fmt_price(sig.market_price)}, edge {_pct(sig.edge)}"
             + (" (pending when the last process stopped)" if resumed else ""),
             signal_id=sig.signal_id, game_id=sig.game_id, platform=sig.platform, market=sig.ticker,
             direction=f"buy_{sig.side.value}", side=sig.side, signal_type=sig.signal_type,
@@ -282,6 +284,12 @@ class EntryManager(ArbeesActor):
             self._reject(sig, f"market closes in {left:.1f} min, within time_based_urgent's "
                               f"{self.config.time_based_urgent.minutes_before_close} min")
             return
+        at_once = exit_at_once(q, sig.side, sig.signal_type, self.config)
+        if at_once is not None:
+            self._release(sig)
+            self._reject(sig, at_once)
+            return
+        p.bid = q.bid(sig.side)
         decision = size_entry(sig, ask, self._book.view(sig.ticker, sig.game_id), self.config,
                               halted=bool(self.halted))
         if not decision.accepted:
@@ -309,7 +317,8 @@ class EntryManager(ArbeesActor):
         p.request = req
         p.reserved = ask * decision.contracts
         self._book.add(sig.ticker, sig.game_id, p.reserved)
-        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at {ask} (IOC), "
+        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at "
+                                           f"{fmt_price(ask)} (IOC), "
                                            f"{decision.reason}",
                            signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
                            contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
@@ -371,7 +380,8 @@ class EntryManager(ArbeesActor):
             return
         self.send(self.refs.store, RecordOrderUpdate(snap))
         if snap.filled_count <= 0:
-            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} found nothing at {req.limit_price}",
+            self.rt.audit.emit("ENTRY_NOT_FILLED",
+                               f"entry {req.client_order_id} found nothing at {fmt_price(req.limit_price)}",
                                signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
                                order_id=snap.order_id)
             self._release(sig)
@@ -392,13 +402,14 @@ class EntryManager(ArbeesActor):
             position_id=pid, ticker=sig.ticker, side=sig.side, signal_type=sig.signal_type, sport=sig.sport,
             game_id=sig.game_id, entry_price=price, initial_contracts=snap.filled_count,
             contracts=snap.filled_count, entry_fees=snap.fees, opened_at=self.rt.clock.now(),
-            model_probability=sig.win_probability, model_probability_ts=sig.ts)
+            model_probability=sig.win_probability, model_probability_ts=sig.ts, stop_basis=p.bid)
         self.rt.audit.emit(
             "TRADE_EXECUTED",
-            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {price:.4f}, cost "
-            f"{fmt_money(cost).lstrip('+')}, fee {snap.fees}",
+            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {fmt_price(price)}, cost "
+            f"{fmt_usd(cost)}, fee {fmt_usd(snap.fees)}",
             trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
+            stop_basis=p.bid,
             platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id,
             fill_id=fill_id(snap.order_id, snap.filled_count))
         self.send(self.refs.store, RecordFill(Fill(
@@ -516,9 +527,5 @@ class EntryManager(ArbeesActor):
             self._holdings[s.position_id] = Holding(s.position_id, s.ticker, s.game_id, s.entry_price * s.contracts)
 
 
-def _px(price: Decimal | None) -> str:
-    return "-" if price is None else f"{price:.2f}"
-
-
 def _pct(edge: Decimal | None) -> str:
-    return "-" if edge is None else f"{edge * 100:.1f}%"
+    return "-" if edge is None else fmt_pct(edge * 100)

@@ -52,7 +52,7 @@ from models.messages import (
     VenueCall,
     VenueResult,
 )
-from models.money import ZERO, q6
+from models.money import ZERO, fmt_price, fmt_usd, plural, q6
 from models.orders import (
     Action,
     Fill,
@@ -76,6 +76,7 @@ class ExitOrder:
     priority: Priority
     contracts: int
     stage: int | None = None
+    min_price: Decimal | None = None     # a profit-taking exit never offers below this (ExitTrigger.min_price)
 
 
 class ExecutorActor(ArbeesActor):
@@ -206,14 +207,15 @@ class ExecutorActor(ArbeesActor):
         try:
             if quote is None or not quote.is_fresh(self.rt.clock.now(), ttl):
                 raise NoMarket(f"{self.o.ticker}: no fresh quote")
+            floor = self.o.min_price
             if self.next_kind == "marketable" or self.cfg.order_type == "marketable":
-                priced = marketable_price(quote, self.o.side)
+                priced = marketable_price(quote, self.o.side, floor=floor)
             elif self.next_kind == "walk" and self.price is not None:
                 priced = PricedOrder(
-                    walked_price(self.price, self.walks, self.config.exit_execution, quote, self.o.side),
+                    walked_price(self.price, self.walks, self.config.exit_execution, quote, self.o.side, floor=floor),
                     TimeInForce.GTC)
             else:
-                priced = initial_exit_price(self.cfg, quote, self.o.side)
+                priced = initial_exit_price(self.cfg, quote, self.o.side, floor=floor)
         except NoMarket as exc:
             self._no_market(str(exc))
             return
@@ -243,10 +245,10 @@ class ExecutorActor(ArbeesActor):
             return
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
                                                      price, self.remaining, now))
-        what = {"placed": "placed", "walked": f"walked {prev:.2f} ->" if prev is not None else "walked",
+        what = {"placed": "placed", "walked": f"walked {fmt_price(prev)} ->" if prev is not None else "walked",
                 "escalated": "escalated to marketable"}[action]
         self.rt.audit.emit(event, f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} "
-                                  f"{what} {price:.2f} ({tif.name}) for {self.o.condition}",
+                                  f"{what} {fmt_price(price)} ({tif.name}) for {self.o.condition}",
                            position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                            client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
                            time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
@@ -369,7 +371,7 @@ class ExecutorActor(ArbeesActor):
             now = self.rt.clock.now()
             fid = fill_id(snap.order_id, snap.filled_count)
             self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
-                                               f"at {price:.4f} (fee {fee}) for {self.o.condition}",
+                                               f"at {fmt_price(price)} (fee {fmt_usd(fee)}) for {self.o.condition}",
                                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
                                price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
@@ -443,7 +445,8 @@ class ExecutorActor(ArbeesActor):
         if strat == "immediate_market" or self.next_kind == "marketable":
             self.marketable_tries += 1
             if self.marketable_tries >= self.cfg.max_marketable_attempts:
-                self._finish("gave_up", f"{self.marketable_tries} marketable attempts left {self.remaining} unsold")
+                self._finish("gave_up", f"{plural(self.marketable_tries, 'marketable attempt')} left "
+                                        f"{self.remaining} unsold")
                 return False
             self.next_kind = "marketable"
             return True
@@ -454,7 +457,7 @@ class ExecutorActor(ArbeesActor):
         if strat == "walk_then_market":
             self.next_kind = "marketable"
             return True
-        self._finish("gave_up", f"{self.walks} walks left {self.remaining} unsold")
+        self._finish("gave_up", f"{plural(self.walks, 'walk')} left {self.remaining} unsold")
         return False
 
     def _stop_for(self, reason: str) -> None:
@@ -476,7 +479,7 @@ class ExecutorActor(ArbeesActor):
         now = self.rt.clock.now()
         if outcome == "gave_up":
             self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT {self.o.ticker} {self.o.side.value}: exit for {self.o.condition} gave up: {detail}; "
-                                               f"{self.remaining} contracts still held and monitored",
+                                               f"{plural(self.remaining, 'contract')} still held and monitored",
                                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                condition=self.o.condition, priority=self.o.priority.name, filled=self.filled,
                                remaining=self.remaining, walks=self.walks, detail=detail)

@@ -7,7 +7,10 @@
 - An exit in flight of lower priority: preempt it (the executor cancels, confirms, reports
   what filled) and start the more urgent one for what is left.
 - An exit that gave up puts its condition on a cooldown for that position, so a condition that
-  cannot be executed (no bids) does not loop; more urgent conditions are not held back.
+  cannot be executed (no bids) does not loop; more urgent conditions are not held back. When
+  the cooldown ends the position is told to evaluate again. A capital-protection exit (stop
+  loss, circuit breaker) is not held by its cooldown once our side's bid or size has changed
+  since it gave up: it is re-attacked for as long as the position is past its stop.
 """
 from __future__ import annotations
 
@@ -22,15 +25,21 @@ from config.schema import Config
 from models.exit_rules import ExitTrigger
 from models.messages import (
     CancelExit,
+    CooldownOver,
     ExecutorCrashed,
     ExitEnded,
     ExitStarted,
     ExitTriggered,
     ForwardToPosition,
+    LinkTriggerToExit,
     PositionClosed,
     Preempt,
 )
+from models.money import plural
 from models.priorities import Priority
+
+# Exits that protect capital: never left given up while the market they need comes back.
+CAPITAL_PROTECTION = frozenset({"stop_loss", "circuit_breaker"})
 
 
 @dataclass
@@ -60,7 +69,10 @@ class ExitRouter(ArbeesActor):
         self._inflight: dict[str, _InFlight] = {}
         self._sold: dict[str, int] = {}
         self._pending: dict[str, ExitTriggered] = {}
-        self._cool: dict[tuple[str, str], datetime] = {}
+        self._cool: dict[tuple[str, str], tuple[datetime, int]] = {}   # -> (until, book changes at give-up)
+        self._book: dict[str, int] = {}        # position -> book changes in its last trigger list
+        self._held: dict[str, dict[str, str]] = {}   # position -> condition -> why it was last held (said once)
+        self._stages_sold: dict[str, set[int]] = {}  # position -> partial stages whose exit sold something
         self._seq: dict[str, int] = {}
         self.started = 0
 
@@ -78,7 +90,7 @@ class ExitRouter(ArbeesActor):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
                     self.send(flight.ref, CancelExit("position closed"))
-                for d in (self._sold, self._pending, self._seq):
+                for d in (self._sold, self._pending, self._seq, self._book, self._held, self._stages_sold):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
                     del self._cool[key]
@@ -101,9 +113,11 @@ class ExitRouter(ArbeesActor):
     def _best(self, msg: ExitTriggered) -> ExitTrigger | None:
         now = self.rt.clock.now()
         for trig in msg.triggers:
-            until = self._cool.get((msg.position_id, trig.condition))
-            if until is not None and now < until:
-                continue
+            cool = self._cool.get((msg.position_id, trig.condition))
+            if cool is not None and now < cool[0]:
+                # (!= rather than >: a restarted position actor counts from 0 again)
+                if not (trig.condition in CAPITAL_PROTECTION and msg.book_changes != cool[1]):
+                    continue
             return trig
         return None
 
@@ -114,11 +128,15 @@ class ExitRouter(ArbeesActor):
             return  # stale: made before the position saw fills we know of
         if msg.sold_so_far > sold:
             self._sold[pid] = sold = msg.sold_so_far
+        self._book[pid] = msg.book_changes
         best = self._best(msg)
-        if best is None:
-            return
+        if best is not None and best.stage is not None and best.stage in self._stages_sold.get(pid, ()):
+            self._say_held(msg, best, f"stage {best.stage + 1} already sold")
+            best = None
         flight = self._inflight.get(pid)
-        if flight is None:
+        if best is None:
+            pass
+        elif flight is None:
             self._start(msg, best, msg.contracts_held)
         elif best.priority < flight.priority and not flight.preempting:
             flight.preempting = True
@@ -132,6 +150,39 @@ class ExitRouter(ArbeesActor):
             self.send(flight.ref, Preempt(best.condition, best.priority))
         elif flight.preempting and pid in self._pending and best.priority < self._best(self._pending[pid]).priority:  # type: ignore[union-attr]
             self._pending[pid] = msg
+        self._explain_held(msg, best)
+
+    def _explain_held(self, msg: ExitTriggered, best: ExitTrigger | None) -> None:
+        """Every trigger of the list that leads to nothing says why, once: cooling down after a
+        give-up, or another exit in flight. The exit's own condition, and the trigger that
+        preempts it, lead somewhere and say nothing."""
+        pid = msg.position_id
+        flight = self._inflight.get(pid)
+        now = self.rt.clock.now()
+        for trig in msg.triggers:
+            if flight is not None and (trig.condition == flight.condition
+                                       or (trig is best and best.priority < flight.priority)):
+                continue
+            cool = self._cool.get((pid, trig.condition))
+            if cool is not None and now < cool[0] and trig is not best:
+                self._say_held(msg, trig, self._cooling_reason(pid, trig.condition))
+            elif flight is not None:
+                self._say_held(msg, trig, _in_flight(flight), exit_id=flight.exit_id)
+
+    def _cooling_reason(self, pid: str, condition: str) -> str:
+        until = self._cool[(pid, condition)][0]
+        return f"cooling down until {until:%H:%M:%S} after its exit gave up"
+
+    def _say_held(self, msg: ExitTriggered, trig: ExitTrigger, why: str, exit_id: str | None = None) -> None:
+        """A trigger that leads to nothing says why, once per reason (not on every evaluation)."""
+        said = self._held.setdefault(msg.position_id, {})
+        if said.get(trig.condition) == why:
+            return
+        said[trig.condition] = why
+        self.rt.audit.emit("EXIT_HELD", f"{msg.ticker} {msg.side.value}: {trig.condition} ({trig.priority.name}) "
+                                        f"not started: {why}",
+                           position_id=msg.position_id, market=msg.ticker, condition=trig.condition,
+                           priority=trig.priority.name, reason=why, exit_id=exit_id)
 
     def _start(self, msg: ExitTriggered, trig: ExitTrigger, held: int) -> None:
         assert self.refs is not None, "router used before wiring"
@@ -143,15 +194,19 @@ class ExitRouter(ArbeesActor):
         self._seq[pid] = n
         # A partial stage's exit names its stage, so a restart can tell the stage sold (reconcile).
         exit_id = f"{pid}-{self.epoch}x{n}" + (f"p{trig.stage}" if trig.stage is not None else "")
-        order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage)
+        order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage,
+                          trig.min_price)
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,
                                         sold_at_start=self._sold.get(pid, 0))
         self.started += 1
+        self.send(self.refs.store, LinkTriggerToExit(pid, trig.condition, exit_id))
         also = [t.condition for t in msg.triggers if t is not trig]
+        # The EXIT line names them "also firing": that is their "why", said once already.
+        self._held[pid] = {c: _in_flight(self._inflight[pid]) for c in also}
         self.rt.audit.emit("EXIT_ROUTED",
                            f"{msg.ticker} {msg.side.value}: EXIT {trig.condition} ({trig.priority.name}) for "
-                           f"{contracts} contracts" + (f" (also firing: {', '.join(also)})" if also else ""),
+                           f"{plural(contracts, 'contract')}" + (f" (also firing: {', '.join(also)})" if also else ""),
                            position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
                            priority=trig.priority.name, contracts=contracts,
                            also_firing=also)
@@ -185,11 +240,18 @@ class ExitRouter(ArbeesActor):
         if flight is None or flight.exit_id != ended.exit_id:
             return
         del self._inflight[pid]
+        self._held.pop(pid, None)
+        if ended.stage is not None and ended.filled > 0:
+            self._stages_sold.setdefault(pid, set()).add(ended.stage)
         # A trigger sent mid-exit may already have counted some of this exit's fills: add the
         # exit's fills to what was sold when it started, never to what was learned since.
         self._sold[pid] = max(self._sold.get(pid, 0), flight.sold_at_start + ended.filled)
         if ended.outcome == "gave_up":
-            self._cool[(pid, ended.condition)] = self.rt.clock.now() + self.cooldown
+            until = self.rt.clock.now() + self.cooldown
+            self._cool[(pid, ended.condition)] = (until, self._book.get(pid, 0))
+            assert self.refs is not None
+            self.rt.scheduler.call_at(until, self.refs.supervisor,
+                                      ForwardToPosition(pid, CooldownOver(ended.condition)))
         self._to_position(pid, ended)
         pending = self._pending.pop(pid, None)
         if pending is not None:
@@ -197,3 +259,7 @@ class ExitRouter(ArbeesActor):
             held = pending.contracts_held - (self._sold[pid] - pending.sold_so_far)
             if best is not None and held > 0:
                 self._start(pending, best, held)
+
+
+def _in_flight(flight: _InFlight) -> str:
+    return f"the {flight.condition} ({flight.priority.name}) exit is already in flight"

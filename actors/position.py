@@ -24,6 +24,7 @@ from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_i
 from models.market import Quote, Side
 from models.messages import (
     CircuitBreakerTripped,
+    CooldownOver,
     ExitEnded,
     ExitFill,
     ExitStarted,
@@ -46,7 +47,7 @@ from models.messages import (
     Unsubscribe,
     Wake,
 )
-from models.money import ONE, ZERO, fmt_money
+from models.money import ONE, ZERO, fmt_money, fmt_usd
 from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus
 
@@ -74,7 +75,7 @@ class PositionActor(ArbeesActor):
         self._timer = None
         self._next_wake = None
         self._last_eval = None
-        self._active: set[str] = set()
+        self._active: set[tuple[str, int | None]] = set()   # (condition, stage) announced and not yet over
         m = config.monitoring
         self._normal = seconds(m.normal_interval_secs)
         self._urgent = seconds(m.urgent_interval_secs)
@@ -86,6 +87,8 @@ class PositionActor(ArbeesActor):
         self._marked: Decimal | None = None             # the unrealized P&L last told to the RiskManager
         self._offers: list[str] = []                    # rebalance offers waiting for a fresh quote
         self._rebalance_for: str | None = None          # the signal our rebalance exit makes room for
+        self._book: tuple | None = None     # our side's (bid, bid size) in the last quote evaluated
+        self.book_changes = 0
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -128,6 +131,8 @@ class PositionActor(ArbeesActor):
                 self._on_rebalance_exit(sid, edge)
             case MarketSettled():
                 self._on_settled(message)
+            case CooldownOver():
+                self._evaluate()
             case _:
                 self.unknown(message)
 
@@ -222,20 +227,25 @@ class PositionActor(ArbeesActor):
         ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
         if self.streamed and self.quote is not None and self.quote.ts < now:
             self.quote = dataclasses.replace(self.quote, ts=now)   # the stream says: unchanged since
-        if self.quote is not None and self.quote.is_fresh(now, ttl):
+        priced = self.quote is not None and self.quote.is_fresh(now, ttl)
+        if priced:
             self.state = mark_position(self.state, self.quote, now, self.config)
             self._report_mark()
+            book = (self.quote.bid(self.state.side), self.quote.bid_size(self.state.side))
+            if book != self._book:
+                self._book = book
+                self.book_changes += 1
         elif not persist:
             # Not a wake-up (a model update, a breaker, an exit ending) and the quote is stale:
             # evaluate what does not need a price now, and ask for a fresh quote for the rest.
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
         self._say_if_model_stale(now)
-        self._record_new_triggers(triggers, now)
+        self._record_new_triggers(triggers, now, priced)
         if triggers and self._settlement is None:   # a settled market takes no more orders
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
-                self.actor_ref, now))
+                self.actor_ref, now, self.book_changes))
         if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
             self._save()
         wanted = self._next_wake_after(self._last_eval + self._interval(), now)
@@ -259,10 +269,14 @@ class PositionActor(ArbeesActor):
             position_id=self.key, market=self.state.ticker, side=self.state.side, sport=self.state.sport,
             model_probability=c.model_probability, estimated_at=c.model_probability_ts, limit_secs=limit)
 
-    def _record_new_triggers(self, triggers, now) -> None:  # type: ignore[no-untyped-def]
-        firing = {t.condition for t in triggers}
+    def _record_new_triggers(self, triggers, now, priced: bool) -> None:  # type: ignore[no-untyped-def]
+        """Announce each trigger once per episode. An episode ends when the condition stops
+        firing on a priced evaluation while no exit is in flight: a condition flickering during
+        an exit, or still firing after its exit gave up, is not announced again (the router says
+        once why it waits)."""
+        firing = {(t.condition, t.stage) for t in triggers}
         for t in triggers:
-            if t.condition in self._active:
+            if (t.condition, t.stage) in self._active:
                 continue
             self.rt.audit.emit(
                 "EXIT_TRIGGERED",
@@ -273,7 +287,10 @@ class PositionActor(ArbeesActor):
             self.send(self.refs.store, RecordExitEvent(
                 self.key, "", t.condition, t.priority.name, t.contracts, "triggered", now,
                 price=self.state.current_price, trigger_value=t.value, threshold=t.threshold, detail=t.detail))
-        self._active = firing
+        if priced and self.state.status is PositionStatus.OPEN:
+            self._active = firing
+        else:
+            self._active |= firing
 
     # exits -----------------------------------------------------------------------------
     def _on_fill(self, fill: ExitFill) -> None:
@@ -311,7 +328,6 @@ class PositionActor(ArbeesActor):
         if self.state.status is PositionStatus.EXITING:
             self.state = self.state.replace(status=PositionStatus.OPEN)
         self._save()
-        self._active.discard(ended.condition)
         if self._rebalance_for is not None and ended.condition == "rebalance":
             self.send(self.refs.entry_manager, RebalanceEnded(self._rebalance_for, self.key, ended.filled))
             self._rebalance_for = None
@@ -342,7 +358,7 @@ class PositionActor(ArbeesActor):
         self.sold += n
         self.rt.audit.emit("POSITION_SETTLED",
                            f"{self.state.ticker} {self.state.side.value}: SETTLED {msg.result.value}, {n} "
-                           f"paid {payout} each, {fmt_money(pnl)}",
+                           f"paid {fmt_usd(payout)} each, {fmt_money(pnl)}",
                            position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
                            payout=payout, realized_pnl=pnl)
         self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n, "filled", msg.ts,

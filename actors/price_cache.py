@@ -188,9 +188,12 @@ class PriceCache(ArbeesActor):
 
 
 def _same_for_holders(a: Quote, b: Quote) -> bool:
-    """True when nothing a position marks at has changed: the bids of both sides (so the spread
-    too) and the close time. Volume alone does not wake positions; their next tick reads it."""
-    return (a.yes_bid == b.yes_bid and a.yes_ask == b.yes_ask and a.close_time == b.close_time)
+    """True when nothing a position marks at or sells into has changed: the bids of both sides
+    (so the spread too), their sizes (liquidity coming back at an unchanged price re-attacks a
+    stop loss that gave up) and the close time. Volume alone does not wake positions; their
+    next tick reads it."""
+    return (a.yes_bid == b.yes_bid and a.yes_ask == b.yes_ask and a.close_time == b.close_time
+            and a.yes_bid_size == b.yes_bid_size and a.yes_ask_size == b.yes_ask_size)
 
 
 def quote_problem(q: Quote) -> str | None:

@@ -20,6 +20,7 @@ from models.messages import (
     Flush,
     LedgerTotals,
     RecordBreakerTrip,
+    LinkTriggerToExit,
     RecordExitAttempt,
     RecordExitEvent,
     RecordFill,
@@ -80,6 +81,8 @@ class Store(ArbeesActor):
                                  filled_at=m.ts if m.status == "filled" else None, trigger_value=m.trigger_value,
                                  threshold=m.threshold, detail=m.detail)
                 self._write(lambda: self.repo.record_exit_event(rec))
+            case LinkTriggerToExit(position_id=pid, condition=cond, exit_id=xid):
+                self._write(lambda: self.repo.link_trigger(pid, cond, xid))
             case RecordExitAttempt():
                 m = message
                 rec2 = ExitAttemptRecord(exit_id=m.exit_id, position_id=m.position_id, attempt=m.attempt,

@@ -37,6 +37,7 @@ from models.messages import (
     SavePosition,
     StartPosition,
 )
+from models.money import fmt_money
 from models.orders import Action
 
 
@@ -152,7 +153,7 @@ class Supervisor(ArbeesActor):
             self.send(self.refs.store, SavePosition(state))
             self.rt.audit.emit("POSITION_CLOSED", f"{state.ticker} {state.side.value}: CLOSED by {state.exit_reason} "
                                                   "(fills taken in from the ledger after a restart), realized "
-                                                  f"{state.realized_pnl}",
+                                                  f"{fmt_money(state.realized_pnl)}",
                                position_id=state.position_id, market=state.ticker, side=state.side,
                                reason=state.exit_reason, priority=state.exit_priority,
                                realized_pnl=state.realized_pnl, exit_fees=state.exit_fees, entry_fees=state.entry_fees)

@@ -130,9 +130,35 @@ def _risk_guards(db: peewee.Database) -> None:
 
 # Append only. A change to a table is a new Migration (playhouse.migrate or SQL) that brings
 # a database at the previous version to the models as they now stand.
+def _v3_stop_basis_and_unknown_marks(db: peewee.Database) -> None:
+    """positions.stop_basis (the entry-time bid the stop loss is measured from), and the
+    unrealized P&L columns made nullable (a side with no bid has no mark, so no P&L)."""
+    if "stop_basis" not in {c.name for c in db.get_columns("positions")}:
+        db.execute_sql("ALTER TABLE positions ADD COLUMN stop_basis TEXT" if isinstance(db, peewee.SqliteDatabase)
+                       else "ALTER TABLE positions ADD COLUMN stop_basis NUMERIC")
+    if not isinstance(db, peewee.SqliteDatabase):
+        for column in ("unrealized_pnl", "unrealized_pnl_pct"):
+            db.execute_sql(f"ALTER TABLE positions ALTER COLUMN {column} DROP NOT NULL")
+        return
+    # SQLite cannot drop a NOT NULL in place, and rebuilding the table would cascade-delete its
+    # exits (foreign_keys is on). Removing a NOT NULL does not change what is stored, so the
+    # documented way (sqlite.org/lang_altertable.html, "other kinds of table schema changes")
+    # applies: edit the table's SQL in the schema and bump the schema version.
+    (sql,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'positions'").fetchone()
+    new = re.sub(r'("unrealized_pnl(?:_pct)?" \w+(?:\(\d+(?:, ?\d+)?\))?) NOT NULL', r"\1", sql)
+    if new == sql:
+        return
+    (version,) = db.execute_sql("PRAGMA schema_version").fetchone()
+    db.execute_sql("PRAGMA writable_schema = ON")
+    db.execute_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'positions'", (new,))
+    db.execute_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    db.execute_sql("PRAGMA writable_schema = OFF")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: positions, position_exits, exit_attempts, signals, orders, fills"),
     Migration(2, "breaker_trips, pending_signals; one open position per market and side", _risk_guards),
+    Migration(3, "positions.stop_basis; unrealized P&L nullable (no bid: no mark)", _v3_stop_basis_and_unknown_marks),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

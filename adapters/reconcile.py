@@ -29,7 +29,7 @@ from adapters.repository import ExitRecord
 from adapters.venue import BudgetExhausted, OrderNotFound, Venue, VenueError
 from models.ledger import RECONCILED_AWAY, fill_id, new_fill, totals
 from models.market import Side
-from models.money import ZERO, q6
+from models.money import ZERO, fmt_price, fmt_usd, q6
 from models.orders import Action, Fill, OrderSnapshot
 from models.position import PositionState, PositionStatus
 from models.tables import ExitStatus, StoredOrderStatus
@@ -292,7 +292,7 @@ def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # ty
                                      snap.ticker, snap.side, snap.action, n, price, fee,
                                      snap.created_ts or rec.updated_at))
     if ok and snap.action is Action.SELL and audit is not None:
-        audit.emit("ORDER_FILLED", f"{snap.ticker} {snap.side.value}: FILLED sold {n} at {price:.4f} (fee {fee}) "
+        audit.emit("ORDER_FILLED", f"{snap.ticker} {snap.side.value}: FILLED sold {n} at {fmt_price(price)} (fee {fmt_usd(fee)}) "
                                    "while no process watched (found by reconciliation)",
                    position_id=rec.position_id, market=snap.ticker, exit_id=rec.exit_id, order_id=snap.order_id,
                    client_order_id=snap.client_order_id, contracts=n, price=price, fee=fee, fill_id=fid,

@@ -333,6 +333,18 @@ class Repository:
                 trigger_value=record.trigger_value, threshold=record.threshold, detail=record.detail))
         return True
 
+    def link_trigger(self, position_id: str, condition: str, exit_id: str) -> bool:
+        """Give the latest `triggered` row of this position and condition that has no exit_id
+        yet the exit_id of the exit it started (False when there is none)."""
+        row = (PositionExitRow.select(PositionExitRow.id)
+               .where((PositionExitRow.position == position_id) & (PositionExitRow.reason == condition)
+                      & (PositionExitRow.status == ExitStatus.TRIGGERED.value) & PositionExitRow.exit_id.is_null())
+               .order_by(PositionExitRow.id.desc()).first())
+        if row is None or self._exists(PositionExitRow, exit_id=exit_id, status=ExitStatus.TRIGGERED.value):
+            return False
+        PositionExitRow.update(exit_id=exit_id).where(PositionExitRow.id == row.id).execute()
+        return True
+
     def exits_for(self, position_id: str) -> tuple[ExitRecord, ...]:
         query = PositionExitRow.select().where(PositionExitRow.position == position_id)
         return tuple(ExitRecord(

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.repository import Repository
-from models.money import ZERO, fmt_money
+from models.money import ZERO, fmt_money, fmt_price
 from models.tables import ExitStatus
 
 PRIORITY_OF_SETTLEMENT = None
@@ -56,9 +56,9 @@ def format_summary(summary: dict[str, Any], *, extra: dict[str, Any] | None = No
     else:
         lines.append(f"{'market':<30} {'side':<4} {'entry':>6} {'qty':>5} {'status':<7} {'P&L':>9}  exits")
         for p in summary["positions"]:
-            exits = ", ".join(f"{e['reason']}({e['priority'] or '-'}) {e['contracts']}@{Decimal(e['price']):.2f}"
+            exits = ", ".join(f"{e['reason']}({e['priority'] or '-'}) {e['contracts']}@{fmt_price(Decimal(e['price']))}"
                               for e in p["exits"]) or "-"
-            lines.append(f"{p['ticker'][:30]:<30} {p['side']:<4} {Decimal(p['entry_price']):>6.2f} "
+            lines.append(f"{p['ticker'][:30]:<30} {p['side']:<4} {fmt_price(Decimal(p['entry_price'])):>6} "
                          f"{p['contracts']:>5} {p['status']:<7} {fmt_money(Decimal(p['realized_pnl'])):>9}  {exits}")
     lines.append("-" * 86)
     lines.append(f"Positions: {t['positions']} ({t['closed']} closed, {t['open']} open)")

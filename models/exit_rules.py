@@ -4,8 +4,11 @@
 most urgent first (priority, then config order). It reads no clock and does no I/O.
 
 Decisions worth knowing:
-- The mark is the best bid of our side; a quote older than the cache TTL is stale and no
+- The mark is the best bid of our side (none: unknown); a quote older than the cache TTL is stale and no
   price-based condition is evaluated on it (only circuit_breaker and time_based_urgent).
+- The stop loss is measured from the entry-time mark (`stop_basis`: our side's bid when the
+  entry was priced), not from the price paid: the spread crossed to enter is not a loss the
+  market made, and a real adverse move of stop_loss_pct fires it (see `stop_price`).
 - With partial exits enabled, profit_target stays silent: stage 1 (+15%) sells 50% of the
   initial contracts, stage 2 (+25%) sells 25%, each once, and the rest rides the trailing
   stop (or any other condition). With partial exits disabled, profit_target closes all.
@@ -26,7 +29,7 @@ from config.schema import Config
 from models.durations import seconds
 from models.liquidity import liquidity_breach
 from models.market import Quote
-from models.money import HUNDRED
+from models.money import CENT, HUNDRED, fmt_pct, fmt_price, round_to_tick
 from models.pnl import pnl_pct, price_at_pct
 from models.position import PositionState
 from models.priorities import Priority
@@ -54,6 +57,9 @@ class ExitTrigger:
     threshold: Decimal | None
     detail: str = ""
     stage: int | None = None  # partial_exit_target: the stage index
+    # A profit-taking exit's lowest acceptable price: its threshold price rounded up to the tick,
+    # never below entry. Capital protection and the rest sell wherever they can (None).
+    min_price: Decimal | None = None
 
 
 def partial_stage_size(state: PositionState, fraction_pct: Decimal) -> int:
@@ -75,6 +81,30 @@ def model_is_fresh(estimated_at: datetime | None, now: datetime, config: Config,
     return estimated_at is not None and now - estimated_at <= seconds(config.max_model_age_secs(sport))
 
 
+def stop_basis(state: PositionState) -> Decimal:
+    """What the stop loss is measured from: the entry-time mark (our side's bid when the entry
+    was priced), else the price paid (positions recorded before the basis existed)."""
+    return state.entry_price if state.stop_basis is None else state.stop_basis
+
+
+def stop_price(state: PositionState, config: Config) -> Decimal:
+    """The mark at or below which stop_loss fires: stop_loss_pct below the entry-time bid. The
+    spread crossed to enter is not counted as a loss; a real adverse move of the stop's size is."""
+    return price_at_pct(stop_basis(state), -config.signal_type(state.signal_type).stop_loss_pct)
+
+
+def take_profit_price(entry_price: Decimal, profit_pct: Decimal, tick: Decimal = CENT) -> Decimal:
+    """The lowest price a profit-taking exit offers: its threshold rounded up to the tick, and
+    never below entry (+15% on 0.50 -> 0.575 -> 0.58)."""
+    return max(round_to_tick(price_at_pct(entry_price, profit_pct), tick, up=True), entry_price)
+
+
+
+def _num(d: Decimal) -> str:
+    """4.00 -> '4', 3.5 -> '3.5' (cents and counts in reasons)."""
+    return f"{Decimal(d).normalize():f}"
+
+
 def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, config: Config,
                    context: ExitContext = ExitContext()) -> tuple[ExitTrigger, ...]:
     if state.contracts <= 0:
@@ -82,11 +112,11 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
     found: list[ExitTrigger] = []
 
     def fire(condition: str, value: Decimal | None, threshold: Decimal | None, detail: str,
-             contracts: int | None = None, stage: int | None = None) -> None:
+             contracts: int | None = None, stage: int | None = None, min_price: Decimal | None = None) -> None:
         level = config.priority_of(condition)
         found.append(ExitTrigger(condition, Priority[level], config.condition_rank(condition),
                                  state.contracts if contracts is None else contracts,
-                                 value, threshold, detail, stage))
+                                 value, threshold, detail, stage, min_price))
 
     if context.circuit_breaker:
         fire("circuit_breaker", None, None, "circuit breaker tripped")
@@ -116,15 +146,19 @@ def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ig
     if mark is None:
         return
     pct = pnl_pct(state.entry_price, mark)
-    if pct <= -st.stop_loss_pct:
-        fire("stop_loss", pct, -st.stop_loss_pct, f"P&L {pct:.1f}% <= -{st.stop_loss_pct}%")
+    move = pnl_pct(stop_basis(state), mark)
+    if move <= -st.stop_loss_pct:
+        fire("stop_loss", move, -st.stop_loss_pct,
+             f"bid {fmt_price(mark)} <= stop {fmt_price(stop_price(state, config))}, {_num(st.stop_loss_pct)}% below "
+             f"the entry-time bid {fmt_price(stop_basis(state))}")
 
     peak = mark if state.peak_price is None else max(state.peak_price, mark)
     active = state.trailing_stop_active or pnl_pct(state.entry_price, peak) >= st.trailing_stop.activation_pct
     if active:
         trail = peak - st.trailing_stop.distance_cents / HUNDRED
         if mark <= trail:
-            fire("trailing_stop", mark, trail, f"mark {mark} <= peak {peak} - {st.trailing_stop.distance_cents}c")
+            fire("trailing_stop", mark, trail, f"mark {fmt_price(mark)} <= trail {fmt_price(trail)} (peak "
+                                               f"{fmt_price(peak)} - {_num(st.trailing_stop.distance_cents)}c)")
 
     pe = config.partial_exits
     if pe.enabled:
@@ -135,24 +169,29 @@ def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ig
             size = partial_stage_size(state, stage.sell_fraction_pct)
             if size > 0:
                 fire("partial_exit_target", pct, stage.profit_pct,
-                     f"stage {index + 1}: P&L {pct:.1f}% >= {stage.profit_pct}%, sell {size}",
-                     contracts=size, stage=index)
+                     f"stage {index + 1}: P&L {fmt_pct(pct, stage.profit_pct)} >= {_num(stage.profit_pct)}%, "
+                     f"sell {size}",
+                     contracts=size, stage=index, min_price=take_profit_price(state.entry_price, stage.profit_pct))
                 break
     elif pct >= st.profit_target_pct:
-        fire("profit_target", pct, st.profit_target_pct, f"P&L {pct:.1f}% >= {st.profit_target_pct}%")
+        fire("profit_target", pct, st.profit_target_pct,
+             f"P&L {fmt_pct(pct, st.profit_target_pct)} >= {_num(st.profit_target_pct)}%",
+             min_price=take_profit_price(state.entry_price, st.profit_target_pct))
 
     if context.model_probability is not None:
         edge = (context.model_probability - mark) * HUNDRED
         ee = config.edge_exits
         if edge < ee.edge_disappeared_edge_pct:
-            fire("edge_disappeared", edge, ee.edge_disappeared_edge_pct, f"edge {edge:.1f}% < {ee.edge_disappeared_edge_pct}%")
+            fire("edge_disappeared", edge, ee.edge_disappeared_edge_pct,
+                 f"edge {fmt_pct(edge, ee.edge_disappeared_edge_pct)} < {_num(ee.edge_disappeared_edge_pct)}%")
         elif edge < ee.early_exit_edge_pct:
-            fire("early_exit", edge, ee.early_exit_edge_pct, f"edge {edge:.1f}% < {ee.early_exit_edge_pct}%")
+            fire("early_exit", edge, ee.early_exit_edge_pct,
+                 f"edge {fmt_pct(edge, ee.early_exit_edge_pct)} < {_num(ee.early_exit_edge_pct)}%")
         if context.rebalance_edge is not None and config.rebalance.enabled:
             gain = context.rebalance_edge * HUNDRED - edge
             if gain >= config.rebalance.edge_margin_pct:
                 fire("rebalance", gain, config.rebalance.edge_margin_pct,
-                     f"new edge beats ours by {gain:.1f} points")
+                     f"new edge beats ours by {fmt_pct(gain, config.rebalance.edge_margin_pct)[:-1]} points")
 
 
 def current_edge(state: PositionState, quote: Quote | None, now: datetime, config: Config,
@@ -170,13 +209,15 @@ def current_edge(state: PositionState, quote: Quote | None, now: datetime, confi
 
 def near_threshold(state: PositionState, config: Config) -> bool:
     """True when the mark is within `urgent_threshold_pct` P&L points of the stop loss, the
-    profit target (or next partial stage) or the trailing stop: monitor at the urgent cadence."""
+    profit target (or next partial stage) or the trailing stop: monitor at the urgent cadence.
+    A position that has been marked and has lost its bid is watched at the urgent cadence too:
+    it is blind, and a bid coming back may have to re-attack its stop at once."""
     if state.current_price is None:
-        return False
+        return state.last_update is not None
     st = config.signal_type(state.signal_type)
     band = config.monitoring.urgent_threshold_pct
     pct = pnl_pct(state.entry_price, state.current_price)
-    if abs(pct - (-st.stop_loss_pct)) <= band:
+    if abs(pnl_pct(stop_basis(state), state.current_price) - (-st.stop_loss_pct)) <= band:
         return True
     pe = config.partial_exits
     if pe.enabled:
@@ -192,4 +233,4 @@ def near_threshold(state: PositionState, config: Config) -> bool:
     return False
 
 
-__all__ = ["ExitContext", "ExitTrigger", "current_edge", "evaluate_exits", "minutes_to_close", "model_is_fresh", "near_threshold", "partial_stage_size", "price_at_pct"]
+__all__ = ["ExitContext", "ExitTrigger", "current_edge", "evaluate_exits", "minutes_to_close", "model_is_fresh", "near_threshold", "partial_stage_size", "price_at_pct", "stop_basis", "stop_price", "take_profit_price"]

@@ -29,6 +29,13 @@ class Wake:
 
 
 @dataclass(frozen=True, slots=True)
+class CooldownOver:
+    """A condition's give-up cooldown has ended: the position evaluates again (a streamed
+    market whose quotes do not change would otherwise never retry the exit)."""
+    condition: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderTimedOut:
     """An executor's order has rested for its timeout."""
     generation: int
@@ -190,6 +197,9 @@ class ExitTriggered:
     triggers: tuple[ExitTrigger, ...]
     position_ref: Any
     ts: datetime
+    # How many times our side's bid or its size has changed in the quotes this position has
+    # evaluated: the router re-attacks a capital-protection exit that gave up once it moves.
+    book_changes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +418,15 @@ class RecordExitEvent:
     trigger_value: Decimal | None = None
     threshold: Decimal | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTriggerToExit:
+    """Store: the latest `triggered` row of (position, condition) without an exit_id gets the
+    exit_id of the exit it started."""
+    position_id: str
+    condition: str
+    exit_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,3 +73,36 @@ STORE_PLACES = Decimal("0.000001")
 def q6(d: Decimal) -> Decimal:
     """Round a derived amount (an average, a fee share) to the 6 places the database keeps."""
     return d.quantize(STORE_PLACES, rounding=ROUND_HALF_UP)
+
+
+# --- console formatting: one way to write each kind of number --------------------------------
+
+PRICE_PLACES = Decimal("0.0001")
+
+
+def fmt_price(p: Decimal | None) -> str:
+    """A price or probability, always 4 decimals (exact for every Kalshi price and for the
+    average fill prices the venues report): '0.3900'. None: '-'."""
+    return "-" if p is None else f"{Decimal(p).quantize(PRICE_PLACES, rounding=ROUND_HALF_UP)}"
+
+
+def fmt_usd(d: Decimal) -> str:
+    """Dollars without a sign for positive amounts (a cost, a fee): '$0.21', '-$0.40'."""
+    q = Decimal(d).quantize(CENT, rounding=ROUND_HALF_UP)
+    return f"-${abs(q)}" if q < 0 else f"${q}"
+
+
+def fmt_pct(value: Decimal, against: Decimal | None = None, places: int = 2) -> str:
+    """A percentage with `places` decimals, or more when fewer would misstate how it compares
+    with `against` (1.996 vs 2 is '1.996%', never '2.00%' next to '< 2%')."""
+    v = Decimal(value)
+    for n in range(places, 9):
+        shown = v.quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
+        if against is None or (shown > against) - (shown < against) == (v > against) - (v < against):
+            return f"{shown}%"
+    return f"{v}%"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 contract', '2 contracts', '0 contracts'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -28,13 +28,15 @@ def price_at_pct(entry_price: Decimal, pct: Decimal) -> Decimal:
 def mark_position(state: PositionState, quote: Quote, now: datetime, config: Config) -> PositionState:
     """Update mark, unrealized P&L, peak and trailing stop from a fresh quote.
 
-    A quote without a bid for our side leaves the mark unchanged (nothing to sell into).
+    A quote without a bid for our side makes the mark unknown (current_price and unrealized P&L
+    None): the last bid is a price that is gone. Peak and trailing stop keep their history.
     The trailing stop activates once the peak P&L reaches its activation and then stays
     active; its price only ever rises (peak - distance).
     """
     mark = quote.bid(state.side)
     if mark is None:
-        return state.replace(last_update=now, close_time=quote.close_time or state.close_time)
+        return state.replace(current_price=None, unrealized_pnl=None, unrealized_pnl_pct=None, last_update=now,
+                             close_time=quote.close_time or state.close_time)
     peak = mark if state.peak_price is None else max(state.peak_price, mark)
     ts_cfg = config.signal_type(state.signal_type).trailing_stop
     active = state.trailing_stop_active or pnl_pct(state.entry_price, peak) >= ts_cfg.activation_pct

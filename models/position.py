@@ -43,7 +43,8 @@ class PositionState:
 
     `entry_price` is the average price paid per contract of `side`; `contracts` is what is
     still held; `initial_contracts` what was bought. `partial_stages_done` counts the partial
-    exit stages already executed. P&L fields are derived from the last mark.
+    exit stages already executed. P&L fields are derived from the last mark; with no bid for
+    our side the mark is unknown (current_price and the unrealized P&L are None).
     """
 
     position_id: str
@@ -60,8 +61,8 @@ class PositionState:
     status: PositionStatus = PositionStatus.OPEN
     model_probability: Decimal | None = None
     current_price: Decimal | None = None
-    unrealized_pnl: Decimal = ZERO
-    unrealized_pnl_pct: Decimal = ZERO
+    unrealized_pnl: Decimal | None = ZERO
+    unrealized_pnl_pct: Decimal | None = ZERO
     last_update: datetime | None = None
     peak_price: Decimal | None = None
     trailing_stop_active: bool = False
@@ -76,6 +77,10 @@ class PositionState:
     # When model_probability was estimated (the entry signal's ts, then each model update). Not
     # persisted: after a restart its age is unknown and it drives no edge exit until a new one.
     model_probability_ts: datetime | None = None
+    # The entry-time mark: our side's best bid in the quote the entry was priced from. The stop
+    # loss is measured from it (models/exit_rules.stop_price), so the spread crossed to enter
+    # is not a loss the market made. None (positions recorded before it existed): entry_price.
+    stop_basis: Decimal | None = None
 
     def replace(self, **changes: object) -> "PositionState":
         if "status" in changes:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from config.schema import Config
-from models.money import HUNDRED, ONE, TAKER_FEE_RATE, ZERO
+from models.money import HUNDRED, ONE, TAKER_FEE_RATE, ZERO, fmt_pct
 from models.signal import TradingSignal
 
 
@@ -54,7 +54,8 @@ def size_entry(signal: TradingSignal, ask: Decimal, exposure: Exposure, config: 
     s = config.sizing
     edge = edge_after_fees(signal.win_probability, ask)
     if edge * HUNDRED < s.min_edge_pct:
-        return SizingDecision(False, 0, f"edge after fees {edge * HUNDRED:.2f}% below minimum {s.min_edge_pct}%", edge)
+        return SizingDecision(False, 0, f"edge after fees {fmt_pct(edge * HUNDRED, s.min_edge_pct)} below minimum "
+                                        f"{s.min_edge_pct}%", edge)
 
     unit_cost = ask + fee_per_contract(ask)
     if signal.contracts is not None:
@@ -77,7 +78,7 @@ def size_entry(signal: TradingSignal, ask: Decimal, exposure: Exposure, config: 
     if contracts <= 0:
         why = "Kelly stake below one contract" if wanted <= 0 else f"exposure caps leave ${max(headroom, ZERO):.2f}"
         return SizingDecision(False, 0, why, edge, stake)
-    reason = f"edge after fees {edge * HUNDRED:.2f}%"
+    reason = f"edge after fees {fmt_pct(edge * HUNDRED, s.min_edge_pct)}"
     if contracts < wanted:
         reason += f", cut from {wanted} to {contracts} by caps"
     return SizingDecision(True, contracts, reason, edge, stake)

@@ -179,8 +179,8 @@ class PositionRow(BaseModel):
     status = peewee.CharField(index=True, constraints=[peewee.Check("status IN ('open', 'exiting', 'closed')")])
     model_probability = RatioField(null=True)
     current_price = MoneyField(null=True)
-    unrealized_pnl = MoneyField(default=ZERO)
-    unrealized_pnl_pct = RatioField(default=ZERO)
+    unrealized_pnl = MoneyField(null=True)
+    unrealized_pnl_pct = RatioField(null=True)
     last_update = UtcDateTimeField(null=True)
     trailing_stop_active = peewee.BooleanField(default=False)
     peak_price = MoneyField(null=True)
@@ -192,6 +192,7 @@ class PositionRow(BaseModel):
     exit_fees = MoneyField(default=ZERO)
     closed_at = UtcDateTimeField(null=True)
     close_time = UtcDateTimeField(null=True)
+    stop_basis = MoneyField(null=True)
 
     class Meta:
         table_name = "positions"

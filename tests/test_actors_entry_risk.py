@@ -108,7 +108,7 @@ def test_a_daily_loss_over_the_limit_closes_every_position_critically_and_halts_
     others = [h.enter("M2", contracts=20, game_id="G2"), h.enter("M3", "no", contracts=20, game_id="G3",
                                                                   market_price="0.51")]
     h.run(3)
-    h.market("M1", "0.44", "0.46", push=True)       # stop loss: 100 x -0.06 and fees, over $5
+    h.market("M1", "0.43", "0.46", push=True)       # stop loss: 100 x -0.07 and fees, over $5
     h.run(10)
     tripped = h.events("CIRCUIT_BREAKER_TRIPPED")
     assert len(tripped) == 1 and "daily loss" in tripped[0]["reason"]

@@ -58,9 +58,9 @@ def opened(h, ticker: str = "M1", contracts: int = 20, **kw) -> str:  # type: ig
 def test_critical_stop_loss_sells_with_a_marketable_ioc_at_the_bid_and_fills(engine):
     h = engine
     pid = opened(h)
-    h.market("M1", "0.44", "0.46", push=True)          # -12%: the stop loss
-    assert exit_orders(h, pid) == [(0, "ORDER_PLACED", D("0.44"), "immediate_or_cancel")]
-    assert fills(h, pid) == [(20, D("0.44"))]
+    h.market("M1", "0.43", "0.46", push=True)          # 12.2% below the 0.49 entry-time bid: the stop loss
+    assert exit_orders(h, pid) == [(0, "ORDER_PLACED", D("0.43"), "immediate_or_cancel")]
+    assert fills(h, pid) == [(20, D("0.43"))]
     p = h.position(pid)
     assert (p.status.value, p.contracts, p.exit_reason, p.exit_priority) == ("closed", 0, "stop_loss", "CRITICAL")
     assert h.venue.holding("M1", Side.YES) == 0
@@ -71,17 +71,17 @@ def test_critical_ioc_that_finds_nothing_is_sent_again_marketable_every_5s_until
     h = engine
     pid = opened(h)
     h.market("M1", None, "0.46")                        # the venue: nobody bids
-    h.phantom("M1", "0.44", "0.46")                     # the stream still shows a 0.44 bid
+    h.phantom("M1", "0.43", "0.46")                     # the stream still shows a 0.43 bid
     t0 = h.now()
     h.run(12)
     h.market("M1", "0.42", "0.46")                      # a bid comes back, lower; not pushed
     h.run(10)
-    # Three IOCs at the stale 0.44 find nothing (5 s apart, the quote is fresh for 10 s); the
+    # Three IOCs at the stale 0.43 find nothing (5 s apart, the quote is fresh for 10 s); the
     # fourth reads the venue again and fills at 0.42.
     assert exit_orders(h, pid, t0) == [
-        (0, "ORDER_PLACED", D("0.44"), "immediate_or_cancel"),
-        (5, "ORDER_ESCALATED", D("0.44"), "immediate_or_cancel"),
-        (10, "ORDER_ESCALATED", D("0.44"), "immediate_or_cancel"),
+        (0, "ORDER_PLACED", D("0.43"), "immediate_or_cancel"),
+        (5, "ORDER_ESCALATED", D("0.43"), "immediate_or_cancel"),
+        (10, "ORDER_ESCALATED", D("0.43"), "immediate_or_cancel"),
         (15, "ORDER_ESCALATED", D("0.42"), "immediate_or_cancel"),
     ]
     assert fills(h, pid) == [(20, D("0.42"))]
@@ -93,7 +93,7 @@ def test_critical_gives_up_after_its_marketable_attempts_and_the_position_stays_
     h = engine
     pid = opened(h)
     h.market("M1", None, "0.46")
-    h.phantom("M1", "0.44", "0.46")
+    h.phantom("M1", "0.43", "0.46")
     t0 = h.now()
     h.run(60)
     max_attempts = h.config.exit_execution.CRITICAL.max_marketable_attempts
@@ -183,7 +183,7 @@ def test_medium_exit_starts_at_the_mid_and_fills_on_its_fourth_walk(make_engine)
         (30, "ORDER_WALKED", D("0.63"), "good_till_canceled"),     # -1c
         (60, "ORDER_WALKED", D("0.61"), "good_till_canceled"),     # -2c
         (90, "ORDER_WALKED", D("0.59"), "good_till_canceled"),     # -2c
-        (120, "ORDER_WALKED", D("0.56"), "good_till_canceled"),    # -3c: through the 0.58 bid
+        (120, "ORDER_WALKED", D("0.58"), "good_till_canceled"),    # -3c, held at the stage's floor (0.575 -> 0.58)
     ]
     assert fills(h, pid) == [(10, D("0.58"))]                     # a taker fill at the bid
     done = h.events("EXIT_COMPLETED", position_id=pid)

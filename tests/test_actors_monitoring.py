@@ -51,7 +51,8 @@ def evaluation_seconds(h, pid: str, seconds: int) -> list[int]:
 
 @pytest.mark.parametrize("setup, near, away", [
     # 20 YES bought at 0.50; default thresholds: stop loss -12%, stage 1 +15%, trailing 5c once +10%.
-    pytest.param(None, ("0.45", "0.46"), ("0.49", "0.50"), id="stop_loss: -10% is near -12%"),
+    pytest.param(None, ("0.44", "0.46"), ("0.49", "0.50"),
+                 id="stop_loss: 10.2% below the 0.49 entry-time bid is near -12%"),
     pytest.param(None, ("0.57", "0.58"), ("0.56", "0.57"), id="partial stage: +14% is near +15%"),
     pytest.param(("0.56", "0.57"), ("0.52", "0.53"), ("0.55", "0.56"),
                  id="trailing stop: mark 0.52 is 2 points above the 0.51 trail"),
@@ -89,13 +90,13 @@ def test_with_a_short_ttl_every_wake_up_is_one_venue_read_at_the_cadence(make_en
     calm = h.calls("get_quotes")[1:]         # the first read was the entry's
     assert len(calm) == 3 and set(gaps(calm)) == {30.0}
 
-    h.market("M1", "0.45", "0.46")
+    h.market("M1", "0.44", "0.46")
     h.run(60)
     h.market("M1", "0.49", "0.50")
     h.run(100)
     reads = h.calls("get_quotes")[3:]        # from the last calm read
     g = gaps(reads)
-    assert g[0] == 30.0                          # the 30 s wake that saw -10%
+    assert g[0] == 30.0                          # the 30 s wake that saw -10.2% from the 0.49 bid
     urgent = g[1:g.index(30.0, 1)]
     assert len(urgent) >= 6 and set(urgent) == {5.0}, g   # every 5 s while near the stop loss
     assert set(g[g.index(30.0, 1):]) == {30.0}, g          # then 30 s again

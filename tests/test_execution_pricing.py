@@ -41,13 +41,13 @@ FIRST_PRICES = [
     ("MEDIUM YES: mid of 0.50/0.54", "MEDIUM", YES, "0.50", "0.54", "0.52", GTC),
     ("MEDIUM YES: mid 0.515 rounds UP to 0.52", "MEDIUM", YES, "0.50", "0.53", "0.52", GTC),
     ("MEDIUM NO: NO 0.47/0.50 -> mid 0.485 rounds up to 0.49", "MEDIUM", NO, "0.50", "0.53", "0.49", GTC),
-    ("MEDIUM YES: no ask -> the bid", "MEDIUM", YES, "0.50", None, "0.50", GTC),
+    ("MEDIUM YES: no ask -> one tick above the bid (a maker)", "MEDIUM", YES, "0.50", None, "0.51", GTC),
     ("MEDIUM YES: mid 0.995 clamps to 0.99", "MEDIUM", YES, "0.99", "1.00", "0.99", GTC),
     ("LOW YES: near_ask = one tick below the ask", "LOW", YES, "0.50", "0.54", "0.53", GTC),
     ("LOW NO: NO 0.46/0.50 -> 0.49", "LOW", NO, "0.50", "0.54", "0.49", GTC),
-    ("LOW YES: 1c spread -> never below the bid", "LOW", YES, "0.50", "0.51", "0.50", GTC),
-    ("LOW YES: no ask -> the bid", "LOW", YES, "0.50", None, "0.50", GTC),
-    ("LOW NO: no YES bid (no NO ask) -> the NO bid", "LOW", NO, None, "0.54", "0.46", GTC),
+    ("LOW YES: 1c spread -> the ask, above the bid (a maker)", "LOW", YES, "0.50", "0.51", "0.51", GTC),
+    ("LOW YES: no ask -> one tick above the bid", "LOW", YES, "0.50", None, "0.51", GTC),
+    ("LOW NO: no YES bid (no NO ask) -> one tick above the NO bid", "LOW", NO, None, "0.54", "0.47", GTC),
 ]
 
 

@@ -563,11 +563,11 @@ def test_trailing_stop_for_a_no_position_follows_the_no_bid() -> None:
     assert [t.condition for t in evaluate_exits(state, yes_quote("0.54", "0.55"), T0, _DEFAULT)] == ["trailing_stop"]
 
 
-def test_a_quote_without_our_bid_leaves_the_mark_alone() -> None:
+def test_a_quote_without_our_bid_makes_the_mark_unknown_and_keeps_the_peak() -> None:
     marked = mark_position(fresh_state(), yes_quote("0.56", "0.57"), T0, _DEFAULT)
     later = T0 + timedelta(seconds=30)
     after = mark_position(marked, yes_quote(None, "0.57", at=later, close_in=2 * MIN), later, _DEFAULT)
-    assert (after.current_price, after.peak_price, after.unrealized_pnl) == (D("0.56"), D("0.56"), marked.unrealized_pnl)
+    assert (after.current_price, after.peak_price, after.unrealized_pnl) == (None, D("0.56"), None)
     assert after.last_update == later and after.close_time == T0 + 2 * MIN
 
 

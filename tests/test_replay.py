@@ -120,7 +120,12 @@ def test_the_real_nba_recording_converts_and_replays_end_to_end(tmp_path, monkey
     assert sum(isinstance(p, Quote) for _, p in events) == 11442
     assert run.main(["replay", "nba.jsonl", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["totals"]["positions"] == 6 and out["totals"]["open"] == 0
+    # six synthetic signals; the cheap one (NO at 0.07 with the bid at 0.06) is refused: the
+    # spread alone is past its stop (models/entry_checks.py)
+    assert out["totals"]["positions"] == 5 and out["totals"]["open"] == 0
+    refused = [json.loads(line) for line in (tmp_path / run.REPLAY_AUDIT).read_text().splitlines()
+               if '"SIGNAL_REJECTED"' in line]
+    assert [e for e in refused if "the spread alone would stop it out" in e["reason"]]
     for pos in out["positions"]:                 # every contract bought was sold or settled
         assert sum(e["contracts"] for e in pos["exits"]) == pos["contracts"]
     from adapters.database import connect
