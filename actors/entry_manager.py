@@ -9,6 +9,12 @@ pending) or any signal while entries are halted, read a fresh quote, size it (ed
 fractional Kelly by sport, confidence, exposure caps), and buy with a marketable limit at the
 ask (immediate_or_cancel: whatever is not there is not chased). A fill becomes a
 PositionState handed to the supervisor, which starts its PositionActor.
+
+Restart (actors/watchdog.py): `Rebuild` restores exposure and market+side keys from the open
+positions in the database, and keeps the market+side of every entry order that may still be
+live (pending or resting in the database) blocked: an answer to an entry the new actor never
+sent is alerted and left to reconciliation, never re-entered blind. A breaker the RiskManager
+tripped is re-announced to it.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from models.messages import (
     PositionClosed,
     QuoteUpdated,
     RebalanceOffer,
+    Rebuild,
     RecordFill,
     RecordOrderPending,
     RecordOrderRejected,
@@ -81,8 +88,8 @@ class EntryManager(ArbeesActor):
     kind = "entry_manager"
     survives_errors = True
 
-    def __init__(self, rt, config: Config, platform: str = "paper", repository=None) -> None:
-        super().__init__(rt, "entries")
+    def __init__(self, rt, config: Config, platform: str = "paper", repository=None, *, handle=None) -> None:
+        super().__init__(rt, "entries", handle=handle)
         self.repository = repository          # read-only: was a signal already handled (before a restart)?
         self._seen: set[str] = set()
         self.config = config
@@ -93,6 +100,7 @@ class EntryManager(ArbeesActor):
         self._pending: dict[str, _Pending] = {}
         self._book = _Book()
         self._edges: dict[str, tuple[Decimal, str]] = {}      # position id -> (entry edge, ticker)
+        self._rebuilt = False
 
     def handle(self, message: Any) -> None:
         match message:
@@ -115,6 +123,8 @@ class EntryManager(ArbeesActor):
                 self.halted = why
             case RestoreExposure():
                 self._restore(message)
+            case Rebuild():
+                self._rebuild()
             case _:
                 self.unknown(message)
 
@@ -157,7 +167,7 @@ class EntryManager(ArbeesActor):
         self._seen.add(sig.signal_id)
         self._keys[key] = sig.signal_id
         self._pending[sig.signal_id] = _Pending(sig)
-        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.actor_ref, sig.signal_id))
+        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.me, sig.signal_id))
 
     def _known_signal(self, signal_id: str) -> bool:
         if self.repository is None:
@@ -213,11 +223,15 @@ class EntryManager(ArbeesActor):
                                            f"{decision.reason}",
                            signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
                            contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
-        self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.actor_ref))
+        self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.me))
 
     def _on_result(self, r: VenueResult) -> None:
         p = self._pending.get(r.request_id)
         if p is None or p.request is None:
+            if self._rebuilt and r.method in ("place_order", "find_order", "get_order") and r.ok and r.value:
+                self.rt.audit.emit("ALERT", f"ALERT entry answer for {r.request_id} reached a restarted entry "
+                                            "manager that did not send it; its market stays blocked until "
+                                            "reconciliation", signal_id=r.request_id, method=r.method)
             return
         sig, req = p.signal, p.request
         if not r.ok:
@@ -241,17 +255,17 @@ class EntryManager(ArbeesActor):
             self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: looking it up after {r.error}",
                                client_order_id=req.client_order_id, market=sig.ticker)
             self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "find_order",
-                                                        (req.client_order_id,), self.actor_ref))
+                                                        (req.client_order_id,), self.me))
             return
         snap: OrderSnapshot | None = r.value
         if snap is None:   # the venue never got it: send the same request again
             self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,),
-                                                        self.actor_ref))
+                                                        self.me))
             return
         if not snap.is_done:
             # An IOC never rests; if a venue says so, look again shortly via the same path.
             self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "get_order",
-                                                        (snap.order_id,), self.actor_ref))
+                                                        (snap.order_id,), self.me))
             return
         self.send(self.refs.store, RecordOrderUpdate(snap))
         if snap.filled_count <= 0:
@@ -298,6 +312,25 @@ class EntryManager(ArbeesActor):
             return
         weakest = min(self._edges.items(), key=lambda kv: kv[1][0])
         self.send(self.refs.supervisor, ForwardToPosition(weakest[0], RebalanceOffer(sig.signal_id, edge)))
+
+    def _rebuild(self) -> None:
+        """After a restart: what the database says is held or may be in flight (see the module doc)."""
+        from actors.supervisor import rebuild_position
+        from models.messages import Flush
+
+        self._rebuilt = True
+        if self.repository is None or self.refs is None:
+            return
+        try:
+            self.rt.ask(self.refs.store, Flush())
+        except Exception as exc:  # noqa: BLE001 - rebuild from what is committed
+            logger.error("entry manager: store flush before rebuild failed: {}", type(exc).__name__)
+        held = [s for s, _ in (rebuild_position(self.repository, p) for p in self.repository.load_open_positions())
+                if s.contracts > 0]
+        self._restore(RestoreExposure(tuple(held)))
+        for o in self.repository.open_orders():
+            if o.position_id is None and o.request.action is Action.BUY:
+                self._keys.setdefault((o.request.ticker, o.request.side.value), o.client_order_id)
 
     def _restore(self, msg: RestoreExposure) -> None:
         for s in msg.positions:

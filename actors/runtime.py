@@ -53,6 +53,16 @@ class ActivityTracker:
             raise
         return future.get(timeout=timeout_s)
 
+    def add(self, urn: str) -> None:
+        """Count one more message for `urn` (one a handle sends again to a restarted actor)."""
+        with self._cond:
+            self._pending[urn] = self._pending.get(urn, 0) + 1
+            self._total += 1
+
+    def busy_urns(self) -> dict[str, int]:
+        with self._cond:
+            return dict(self._pending)
+
     def done(self, urn: str) -> None:
         with self._cond:
             n = self._pending.get(urn, 0)

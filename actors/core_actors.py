@@ -1,0 +1,104 @@
+"""The core actors of one engine: how each is built, rebuilt after a restart, and watched.
+
+`start_core` starts the Watchdog, one stable handle per core actor, and the actors behind
+them in dependency order (Store, Supervisor, RiskManager, RateLimiter, PriceCache, ExitRouter,
+EntryManager); it wires them and registers each with the Watchdog with how to rebuild it.
+Everyone is handed the handles (Refs), never the actors, so a restart is invisible to senders.
+`watch_game_feed` does the same for the live GameFeed.
+
+Limits (documented in the README's supervision table): a heartbeat every HEARTBEAT_SECS; an
+actor whose handler has run longer than its stall limit, whose heartbeat is unanswered that
+long, or with more than BACKLOG_LIMIT messages waiting is stuck and restarted; more than
+MAX_RESTARTS core restarts within RESTART_WINDOW_SECS fails the engine safe.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pykka
+
+from actors.entry_manager import EntryManager
+from actors.exit_router import ExitRouter
+from actors.price_cache import PriceCache
+from actors.rate_limiter import RateLimiter
+from actors.registry import ActorHandle, EngineFailure
+from actors.risk_manager import RiskManager
+from actors.runtime import Runtime
+from actors.store import Store
+from actors.supervisor import Supervisor
+from actors.watchdog import CoreSpec, Watch, Watchdog
+from actors.wiring import Refs, Wired
+from config.schema import Config
+from models.messages import CoreActorDown, Rebuild
+
+HEARTBEAT_SECS = 5.0
+MAX_RESTARTS = 8
+RESTART_WINDOW_SECS = 60.0
+BACKLOG_LIMIT = 50_000
+STALL_LIMIT_SECS = {"store": 30.0, "supervisor": 30.0, "risk_manager": 15.0, "rate_limiter": 30.0,
+                    "price_cache": 15.0, "exit_router": 15.0, "entry_manager": 15.0, "game_feed": 30.0}
+ORDER = ("store", "supervisor", "risk_manager", "rate_limiter", "price_cache", "exit_router", "entry_manager")
+WIRED = frozenset({"supervisor", "exit_router", "entry_manager"})
+
+
+@dataclass
+class Core:
+    refs: Refs
+    watchdog: pykka.ActorRef
+    failure: EngineFailure
+    handles: dict[str, ActorHandle]
+
+
+def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, platform: str, seed: int, epoch: str,
+               skip: Callable[[], frozenset]) -> Core:
+    """`skip()`: positions start-up left alone; a restarted Supervisor leaves them alone too."""
+    failure = EngineFailure()
+    watchdog = Watchdog.start(rt, failure, heartbeat_secs=HEARTBEAT_SECS, max_restarts=MAX_RESTARTS,
+                              window_secs=RESTART_WINDOW_SECS)
+
+    def down(name: str, why: str) -> None:
+        rt.send(watchdog, CoreActorDown(name, why))
+
+    handles = {name: ActorHandle(name, rt.activity, rt.clock, on_down=down) for name in ORDER}
+    refs = Refs(*(handles[name] for name in ORDER))
+    m = config.monitoring
+    call_log: deque = deque(maxlen=100_000)          # outlives each RateLimiter (the budget counts it)
+    incarnation = itertools.count()
+    builders: dict[str, Callable[[ActorHandle], pykka.ActorRef]] = {
+        "store": lambda h: Store.start(rt, repository, handle=h),
+        "supervisor": lambda h: Supervisor.start(rt, config, repository, handle=h),
+        "risk_manager": lambda h: RiskManager.start(rt, config, refs.supervisor, repository=repository, handle=h),
+        "rate_limiter": lambda h: RateLimiter.start(
+            rt, venue, m.max_api_calls_per_minute, refs.risk_manager, seed=seed, call_log=call_log, handle=h,
+            reserved_for_orders=int(m.max_api_calls_per_minute * m.reserved_for_orders_pct / 100)),
+        "price_cache": lambda h: PriceCache.start(rt, refs.rate_limiter, m.price_cache_ttl_secs,
+                                                  streamed=rt.streamed_quotes, handle=h),
+        # A restarted router's exit ids carry a new epoch: an id is never used twice.
+        "exit_router": lambda h: ExitRouter.start(rt, config, handle=h,
+                                                  epoch=epoch + (f"r{n}" if (n := next(incarnation)) else "")),
+        "entry_manager": lambda h: EntryManager.start(rt, config, platform, repository, handle=h),
+    }
+    for name in ORDER:
+        handles[name].attach(builders[name](handles[name]))
+    for name in sorted(WIRED):
+        rt.send(handles[name], Wired(refs))
+    for name in ORDER:
+        first: Callable[[], tuple] = ((lambda: (Wired(refs), Rebuild(skip()))) if name in WIRED
+                                      else (lambda: (Rebuild(skip()),)))
+        rt.send(watchdog, Watch(CoreSpec(name, builders[name], first, STALL_LIMIT_SECS[name], BACKLOG_LIMIT),
+                                handles[name]))
+    return Core(refs, watchdog, failure, handles)
+
+
+def watch_game_feed(core: Core, rt: Runtime, build: Callable[[ActorHandle], pykka.ActorRef]) -> ActorHandle:
+    """Start the live GameFeed behind a handle (`build(handle)` starts one) and watch it."""
+    handle = ActorHandle("game_feed", rt.activity, rt.clock, on_down=lambda name, why: rt.send(
+        core.watchdog, CoreActorDown(name, why)))
+    handle.attach(build(handle))
+    core.handles["game_feed"] = handle
+    rt.send(core.watchdog, Watch(CoreSpec("game_feed", build, lambda: (Rebuild(),), STALL_LIMIT_SECS["game_feed"],
+                                          BACKLOG_LIMIT), handle))
+    return handle
