@@ -27,6 +27,8 @@ from actors.clock import VirtualClock
 from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import VirtualScheduler
 from actors.system import System
+from adapters import fail_safe
+from adapters.fail_safe import EngineFailedSafe
 from adapters.audit_log import Audit, configure_logging
 from adapters.database import connect, migrate
 from adapters.repository import Repository
@@ -57,6 +59,20 @@ class PaperEngine:
     repository: Repository
     system: System
     audit: Audit
+
+    def stop(self) -> None:
+        self.system.stop()
+
+
+@dataclass
+class LiveEngine:
+    """What the fail-safe needs of a live run (the paper engine has the same fields)."""
+
+    venue: Any
+    repository: Repository
+    system: System
+    audit: Audit
+    clock: Any
 
     def stop(self) -> None:
         self.system.stop()
@@ -97,6 +113,33 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
 
 
+def _stop_engine(engine: Any) -> None:
+    """Flush and stop; after a fail-safe a core actor may be dead: stopping carries on."""
+    try:
+        engine.system.flush()
+    except Exception as exc:  # noqa: BLE001
+        if not (engine.system.failure and engine.system.failure.reason):
+            raise
+        logger.error("final flush failed after the engine failed safe: {}", type(exc).__name__)
+    try:
+        engine.stop()
+    except Exception as exc:  # noqa: BLE001
+        if not (engine.system.failure and engine.system.failure.reason):
+            raise
+        logger.error("stopping after the engine failed safe: {}", type(exc).__name__)
+
+
+def flatten_after_failure(engine: Any, reason: str) -> int:
+    """The Watchdog failed the engine safe: stop it, sell everything at the venue directly,
+    explain, and return the fail-safe exit status."""
+    _stop_engine(engine)
+    report = fail_safe.flatten(engine.venue, engine.repository, engine.audit, engine.clock)
+    print(f"ENGINE FAILED SAFE: {reason}\n  entries halted; {len(report.sent)} fail-safe sell orders sent at the "
+          "venue directly" + (f"; STILL HELD: {'; '.join(report.still_held)}" if report.still_held
+                              else "; nothing is held any more"), file=sys.stderr)
+    return fail_safe.EXIT_CODE
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 def cmd_paper(args: argparse.Namespace, config: Config) -> int:
@@ -123,9 +166,10 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
         events = heapq.merge(events, outside, key=lambda e: e[0])
     try:
         session.run(events)
+    except EngineFailedSafe as exc:
+        return flatten_after_failure(engine, str(exc))
     finally:
-        engine.system.flush()
-        engine.stop()
+        _stop_engine(engine)
     summary = build_summary(engine.repository)
     span = (session.last_ts - session.first_ts) if session.first_ts else None
     print(format_summary(summary, extra={
@@ -169,9 +213,10 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
                              links=links, model=home_win_probability)
     try:
         session.run(events)
+    except EngineFailedSafe as exc:
+        return flatten_after_failure(engine, str(exc))
     finally:
-        engine.system.flush()
-        engine.stop()
+        _stop_engine(engine)
     summary = build_summary(engine.repository)
     if args.json:
         print(json.dumps(summary, indent=None if args.compact else 2))
@@ -229,8 +274,9 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
                 args.db or config.storage.database_path)
     espn = EspnSource(EspnClient(clock))
     espn_gateway = RateLimiter.start(rt, espn, 60, None)
-    feed = GameFeed.start(rt, espn_gateway, system.refs.supervisor, system.refs.price_cache,
-                          system.refs.entry_manager, home_win_probability, auto_signals=not args.no_auto_signals)
+    feed = system.watch_game_feed(lambda handle: GameFeed.start(    # supervised: restarted by the Watchdog
+        rt, espn_gateway, system.refs.supervisor, system.refs.price_cache, system.refs.entry_manager,
+        home_win_probability, auto_signals=not args.no_auto_signals, handle=handle))
     for league, event_id, tickers in games:
         rt.send(feed, WatchGame(event_id, league, tickers))
     rt.send(system.refs.supervisor, FollowGames(feed))     # and the games of every open position
@@ -239,21 +285,28 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         follower = SignalFollower(Path(args.signals), system.push_signal, platform="kalshi")
         follower.start()
     done = threading.Event()
+    system.failure.listeners.append(done.set)     # the engine failed safe: stop waiting
     previous = {sig: os_signal.signal(sig, lambda *_: done.set()) for sig in (os_signal.SIGINT, os_signal.SIGTERM)}
     try:
         done.wait(args.duration_s)
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
         for sig, handler in previous.items():
             os_signal.signal(sig, handler)
-    logger.info("stopping: open positions stay on the venue and resume on the next start")
+    failed = system.failure.reason
+    if not failed:
+        logger.info("stopping: open positions stay on the venue and resume on the next start")
     if follower is not None:
         follower.stop()
-    feed.stop(timeout=10)
     espn_gateway.stop(timeout=10)
-    system.stop()
+    if failed:
+        status = flatten_after_failure(LiveEngine(venue, repository, system, audit, clock), failed)
+    else:
+        system.stop()
     scheduler.stop()
     espn.close()
     close_venue(venue)
+    if failed:
+        return status
     print(format_summary(build_summary(repository)))
     return 0
 

@@ -51,7 +51,6 @@ class ArbeesActor(pykka.ThreadingActor):
         self.handle_ref = handle          # the stable reference of a supervised core actor
         self._crashed = False
         self._crash_reason = ""
-        self._retained = False
         self._env: Envelope | None = None
         rt.activity.send(self.actor_ref, _Started())
 
@@ -79,14 +78,14 @@ class ArbeesActor(pykka.ThreadingActor):
         if self._crashed or not h.is_current(self.actor_ref):
             return None        # the new actor behind the handle was (or will be) sent it
         h.begin(env)
-        self._env, self._retained = env, False
+        self._env = env
         failed = False
         try:
             result = self._dispatch(env.message)
             failed = self._crashed
             return result
         finally:
-            h.finish(env, self._retained and not failed)
+            h.finish(env, self.actor_ref, failed=failed)
             self._env = None
             if failed:
                 h.report_down(self._crash_reason)
@@ -121,7 +120,7 @@ class ArbeesActor(pykka.ThreadingActor):
         is sent again to a restarted actor) until `release(token)`. 0 outside a handle."""
         if self._env is None or not self._env.seq:
             return 0
-        self._retained = True
+        self._env.handle.keep(self._env.seq)
         return self._env.seq
 
     def release(self, token: int) -> None:

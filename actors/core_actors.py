@@ -14,6 +14,7 @@ MAX_RESTARTS core restarts within RESTART_WINDOW_SECS fails the engine safe.
 from __future__ import annotations
 
 import itertools
+import time as _wall   # only to tell a stuck handler on virtual time (see VirtualScheduler)
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -90,7 +91,21 @@ def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, plat
                                       else (lambda: (Rebuild(skip()),)))
         rt.send(watchdog, Watch(CoreSpec(name, builders[name], first, STALL_LIMIT_SECS[name], BACKLOG_LIMIT),
                                 handles[name]))
+    if hasattr(rt.scheduler, "stuck_checks"):
+        rt.scheduler.stuck_checks.append(lambda after_s: report_stuck(handles, after_s))
     return Core(refs, watchdog, failure, handles)
+
+
+def report_stuck(handles: dict[str, ActorHandle], after_s: float) -> bool:
+    """Virtual time: report every core actor whose handler has run `after_s` of wall time (the
+    clock cannot move while it runs). True when one was found (a restart is under way)."""
+    found = False
+    for h in tuple(handles.values()):
+        current = h.current
+        if current is not None and not h.closed and _wall.monotonic() - current[2] >= after_s:
+            h.report_down(f"stuck: a handler has not returned for {after_s:.0f}s while virtual time waited")
+            found = True
+    return found
 
 
 def watch_game_feed(core: Core, rt: Runtime, build: Callable[[ActorHandle], pykka.ActorRef]) -> ActorHandle:

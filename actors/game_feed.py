@@ -85,6 +85,7 @@ class GameFeed(ArbeesActor):
     def handle(self, message: Any) -> None:
         match message:
             case WatchGame():
+                self.retain()       # kept in the handle's journal: a restarted feed follows it again
                 known = self.games.get(message.game_id)
                 if known is not None:     # another market of a game already followed
                     tickers = tuple(dict.fromkeys(known.tickers + message.tickers))

@@ -56,10 +56,12 @@ class ActorHandle:
         self._target: pykka.ActorRef | None = None
         self._journal: OrderedDict[int, Envelope] = OrderedDict()
         self._handled: set[int] = set()          # retained envelopes whose handler has returned
+        self._kept: set[int] = set()             # envelopes the actor retains
         self._seq = itertools.count(1)
         self._restarting = False
         self._down_reported = False
         self.closed = False
+        self._given_up = False
         self.current: tuple[int, datetime, float] | None = None   # (seq, clock start, monotonic start)
 
     # what senders use --------------------------------------------------------------------------
@@ -76,7 +78,7 @@ class ActorHandle:
 
     def tell(self, message: Any) -> None:
         with self._cond:
-            if self.closed:
+            if self.closed or (self._given_up and (self._target is None or not self._target.is_alive())):
                 raise pykka.ActorDeadError(f"{self.name} is stopped")
             env = Envelope(self, next(self._seq), message)
             self._journal[env.seq] = env
@@ -89,8 +91,11 @@ class ActorHandle:
 
     def ask(self, message: Any, block: bool = True, timeout: float | None = None) -> Any:
         deadline = _wall.monotonic() + (timeout if timeout is not None else RESTART_WAIT_S)
-        for _ in range(2):
+        for _ in range(3):
             target = self._ready(deadline)
+            if not target.is_alive():
+                self.report_down("its actor is dead (found by an ask)")
+                continue
             try:
                 future = target.ask(Envelope(self, 0, message), block=False)
             except pykka.ActorDeadError:
@@ -123,15 +128,25 @@ class ActorHandle:
     def begin(self, env: Envelope) -> None:
         self.current = (env.seq, self.clock.now() if self.clock is not None else None, _wall.monotonic())
 
-    def finish(self, env: Envelope, retained: bool) -> None:
-        """The handler of `env` returned: count it done; forget it unless the actor retained it."""
+    def keep(self, seq: int) -> None:
+        """The actor retains the envelope it is handling (see ArbeesActor.retain)."""
         with self._cond:
+            if seq in self._journal:
+                self._kept.add(seq)
+
+    def finish(self, env: Envelope, ref: pykka.ActorRef, *, failed: bool = False) -> None:
+        """The handler of `env` returned: count it done; forget it unless the actor kept it (a
+        handler that raised: forget it anyway). Nothing, for an actor already replaced."""
+        with self._cond:
+            if not self.is_current(ref):
+                return
             self.current = None
             self.activity.done(self.actor_urn)
             if env.seq:
-                if retained and env.seq in self._journal:
+                if env.seq in self._kept and not failed:
                     self._handled.add(env.seq)
                 else:
+                    self._kept.discard(env.seq)
                     self._journal.pop(env.seq, None)
 
     def release(self, seq: int | None) -> None:
@@ -141,6 +156,7 @@ class ActorHandle:
         with self._cond:
             self._journal.pop(seq, None)
             self._handled.discard(seq)
+            self._kept.discard(seq)
 
     # what the Watchdog uses ----------------------------------------------------------------
     def _report_down(self, why: str) -> None:
@@ -154,15 +170,25 @@ class ActorHandle:
         with self._cond:
             self._report_down(why)
 
-    def begin_restart(self) -> None:
-        """Hold new tells until `complete_restart`. A handler still running (stuck) is abandoned:
-        its envelope stays in the journal and goes to the new actor (counted busy once); a stuck
-        ask is counted done (its asker times out)."""
+    def begin_restart(self) -> Any:
+        """Hold new tells until `complete_restart`. A handler still running (stuck) is abandoned.
+        Its message is the suspect: it is dropped and returned (to be alerted), unless the actor
+        had kept it as accepted work (a venue call under way), which goes to the new actor. A
+        stuck ask is counted done (its asker times out)."""
         with self._cond:
             self._restarting = True
-            if self.current is not None and self.current[0] == 0:
-                self.activity.done(self.actor_urn)
+            dropped = None
+            if self.current is not None:
+                seq = self.current[0]
+                if seq == 0:
+                    self.activity.done(self.actor_urn)
+                elif seq not in self._kept:
+                    env = self._journal.pop(seq, None)
+                    if env is not None:
+                        self.activity.done(self.actor_urn)
+                        dropped = env.message
             self.current = None
+            return dropped
 
     def complete_restart(self, new_ref: pykka.ActorRef, first: tuple = ()) -> int:
         """Point at the new actor, send it `first` (its wiring and Rebuild), then the journal,
@@ -186,6 +212,21 @@ class ActorHandle:
             self._cond.notify_all()
             return resent
 
+    def give_up(self) -> None:
+        """The engine failed safe: no restart will come; asks stop waiting for one."""
+        with self._cond:
+            self._given_up = True
+            target = self._target
+            if self._restarting or target is None or not target.is_alive():
+                # Nobody will handle what was held for it: count it done (virtual time moves on).
+                for seq in self._journal:
+                    if seq not in self._handled:
+                        self.activity.done(self.actor_urn)
+                self._journal.clear()
+                self._handled.clear()
+                self._kept.clear()
+            self._cond.notify_all()
+
     def attach(self, ref: pykka.ActorRef) -> None:
         """The first actor behind this handle."""
         with self._cond:
@@ -199,8 +240,8 @@ class ActorHandle:
 
     def _ready(self, deadline: float | None) -> pykka.ActorRef:
         with self._cond:
-            while self._restarting or self._target is None:
-                if self.closed:
+            while self._restarting or self._target is None or self._down_reported:
+                if self.closed or self._given_up:
                     break
                 left = _left(deadline)
                 if left is not None and left <= 0:
@@ -237,8 +278,12 @@ class EngineFailure:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.reason: str | None = None
+        self.listeners: list[Callable[[], None]] = []     # e.g. the live loop's "stop waiting"
 
     def fail(self, reason: str) -> None:
         with self._lock:
-            if self.reason is None:
-                self.reason = reason
+            if self.reason is not None:
+                return
+            self.reason = reason
+        for listener in tuple(self.listeners):
+            listener()

@@ -87,15 +87,16 @@ class ActivityTracker:
                 self._refs.pop(urn, None)
                 self._total -= n
 
-    def wait_idle(self, timeout_s: float = 60.0) -> bool:
+    def wait_idle(self, timeout_s: float = 60.0, quiet: bool = False) -> bool:
         """Block until no message is in flight. Returns False on timeout (a hung actor)."""
         deadline = _wall.monotonic() + timeout_s
         with self._cond:
             while self._total > 0:
                 remaining = deadline - _wall.monotonic()
                 if remaining <= 0:
-                    stuck = {urn: n for urn, n in self._pending.items()}
-                    logger.error("actors still busy after {}s: {}", timeout_s, stuck)
+                    if not quiet:
+                        stuck = {urn: n for urn, n in self._pending.items()}
+                        logger.error("actors still busy after {}s: {}", timeout_s, stuck)
                     return False
                 if not self._cond.wait(min(remaining, 0.05)):
                     self._forget_dead()

@@ -152,7 +152,10 @@ class Watchdog(ArbeesActor):
                             f"(the last: {name}, {why})")
             return
         old = h.target
-        h.begin_restart()
+        dropped = h.begin_restart()
+        if dropped is not None:
+            self.rt.audit.emit("ALERT", f"ALERT {name} was stuck on a {type(dropped).__name__}: that message is "
+                                        "dropped", actor=name, message_type=type(dropped).__name__)
         if old is not None:
             try:
                 old.stop(block=False)
@@ -191,4 +194,6 @@ class Watchdog(ArbeesActor):
         breaker = CircuitBreakerTripped(f"engine failing safe: {reason}", now)
         for ref in pykka.ActorRegistry.get_by_class(PositionActor):
             self.send(ref, breaker)
+        for h in self.handles.values():
+            h.give_up()
         self.failure.fail(reason)

@@ -65,3 +65,77 @@ def test_with_the_store_killed_the_exit_does_not_give_up(make_engine):
     (sell,) = h.sells(TICKER)
     assert h.repo.order_by_client_id(sell.client_order_id) is not None    # written down before it was sent
     assert _alerts(h, "store")
+
+
+def test_a_stuck_rate_limiter_is_restarted_and_the_stop_goes_out(make_engine):
+    """A handler that never returns stops virtual time; the scheduler reports it stuck, the
+    Watchdog replaces the actor, drops the message it was stuck on (with an ALERT) and the new
+    RateLimiter is sent everything else (here: the stop's order)."""
+    from actors.registry import Stall
+
+    h = make_engine()
+    h.scheduler.stuck_after_s = 0.3
+    pid = _open(h)
+    release = threading.Event()
+    h.system.rt.send(h.system.refs.rate_limiter, Stall(release, max_wait_s=20))
+    try:
+        h.market(TICKER, "0.29", "0.30", push=True)
+        h.run_until(lambda: h.position(pid).status is PositionStatus.CLOSED, limit=120)
+    finally:
+        release.set()
+    assert [o.count for o in h.sells(TICKER)] == [10]
+    (stuck,) = [a for a in _alerts(h, "rate_limiter") if a.get("message_type") == "Stall"]
+    assert "dropped" in stuck["message"]
+    (restart,) = h.events("ACTOR_RESTARTED", actor="rate_limiter")
+    assert restart["reason"].startswith("stuck")
+
+
+@pytest.mark.parametrize("name", ["supervisor", "exit_router", "entry_manager", "risk_manager", "store",
+                                  "price_cache", "rate_limiter"])
+def test_a_core_actor_killed_mid_exit_is_rebuilt_and_the_exit_completes(make_engine, name):
+    """Killed while a HIGH exit's limit order rests: the exit is neither lost nor doubled."""
+    h = make_engine()
+    pid = _open(h)
+    h.market(TICKER, "0.60", "0.61", push=True)       # +20%: trailing stop active, peak 0.60
+    h.levels(TICKER, [("0.55", 1)], [("0.56", 100)])  # the trailing stop fires; one contract of bid
+    h.run_until(lambda: bool(h.events("EXIT_ROUTED", position_id=pid)), limit=120)
+    _kill(getattr(h.system.refs, name))
+    h.market(TICKER, "0.55", "0.56")                  # liquidity comes back
+    h.run_until(lambda: h.position(pid).status is PositionStatus.CLOSED, limit=600)
+    assert h.events("ACTOR_RESTARTED", actor=name)
+    assert not h.double_exit_orders
+    h.system.flush()
+    assert sum(o.filled_count for o in h.sells(TICKER)) == 10
+    assert h.venue.holding(TICKER, h.position(pid).side) == 0
+
+
+def test_past_the_restart_intensity_limit_the_engine_fails_safe_and_flattens_at_the_venue(make_engine):
+    """More core restarts than the limit within the window: entries halt, an ALERT goes out,
+    every position is sent a CRITICAL exit, and the owner (run.py) flattens at the venue
+    directly (the dead actor is not on that path) and exits non-zero."""
+    from actors.core_actors import MAX_RESTARTS
+    from adapters.fail_safe import EXIT_CODE, EngineFailedSafe, check
+    from models.market import Quote
+    from run import flatten_after_failure
+
+    h = make_engine()
+    pid = _open(h)
+    for _ in range(MAX_RESTARTS + 1):
+        _kill(h.system.refs.price_cache)
+        h.system.push_quote(Quote(TICKER, h.now(), h.repo.load_position(pid).entry_price, None))   # finds it dead
+        h.run(1)
+    assert h.system.failure.reason and "restarts within" in h.system.failure.reason
+    (failed,) = h.events("ENGINE_FAILED_SAFE")
+    assert any("failing safe" in a["message"] for a in h.events("ALERT"))
+    assert len(h.events("ACTOR_RESTARTED", actor="price_cache")) == MAX_RESTARTS
+    h.signal("KXSUP-OTHER", "yes", contracts=5)          # entries are halted
+    h.run(0)
+    assert not h.events("TRADE_EXECUTED", market="KXSUP-OTHER")
+    with pytest.raises(EngineFailedSafe):
+        check(h.system)
+    h.market(TICKER, "0.47", "0.48")
+    assert flatten_after_failure(h.engine, h.system.failure.reason) == EXIT_CODE
+    h._stopped = True
+    assert h.venue.holding(TICKER, h.repo.load_position(pid).side) == 0
+    assert h.repo.load_position(pid).status is PositionStatus.CLOSED
+    assert not pykka.ActorRegistry.get_all()
