@@ -23,7 +23,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from actors.registry import ActorHandle, Envelope, Stall
+from actors.registry import ActorHandle, Crash, Envelope, InjectedCrash, Stall
 from actors.runtime import Runtime
 from models.messages import ActorCrashed, Heartbeat, HeartbeatAck, PeerRestarted
 
@@ -102,6 +102,8 @@ class ArbeesActor(pykka.ThreadingActor):
                 case Stall():
                     message.block()
                     return None
+                case Crash(reason=why):
+                    raise InjectedCrash(why)
             return self.handle(message)
         except Exception as exc:  # noqa: BLE001 - the actor boundary
             if self.handle_ref is not None:

@@ -263,6 +263,16 @@ class Stall:
         self.release.wait(self.max_wait_s)
 
 
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """Fault injection (the simulator's core_crash): the handler that gets this raises."""
+    reason: str
+
+
+class InjectedCrash(RuntimeError):
+    """What a Crash makes a handler raise."""
+
+
 def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - _wall.monotonic(), 0.0)
 
