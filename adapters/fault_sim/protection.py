@@ -87,6 +87,18 @@ def _exit_windows(audit: Sequence[dict[str, Any]], restarts: Sequence[datetime],
     return out
 
 
+def past_stop_at(p: Any, config: Any, books: dict[str, list], t: datetime) -> bool:
+    """Was open position `p` past its stop at `t` (the book as of t, or the change made at t)?"""
+    if t < p.opened_at or (p.closed_at is not None and t > p.closed_at):
+        return False
+    book = books.get(p.ticker, [])
+    i = bisect_right([b[0] for b in book], t) - 1
+    if i < 0:
+        return False
+    bid = _bid(p.side, book[i][1], book[i][2])
+    return bid is not None and bid <= price_at_pct(p.entry_price, -config.signal_type(p.signal_type).stop_loss_pct)
+
+
 def unprotected_episodes(positions: Iterable[Any], config: Any, books: dict[str, list], audit: Sequence[dict[str, Any]],
                          restarts: Sequence[datetime], end: datetime) -> list[Episode]:
     gave_up: set[tuple[str, datetime]] = set()

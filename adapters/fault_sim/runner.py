@@ -32,7 +32,7 @@ import pykka
 from adapters.fault_sim.faults import CORE_KINDS, Fault, FaultPlan, plan_faults
 from adapters.fault_sim.invariants import Observation, Violation, check_invariants
 from adapters.fault_sim.market import Scenario, make_scenario
-from adapters.fault_sim.protection import Episode, books_by_ticker, unprotected_episodes
+from adapters.fault_sim.protection import Episode, books_by_ticker, past_stop_at, unprotected_episodes
 from adapters.fault_sim.venue import ObservedVenue, SwitchableClock, position_of
 from adapters.reconcile import reconcile
 from adapters.session import Settle
@@ -390,11 +390,17 @@ class SimRun:
 
     def unprotected_after(self, episodes: list[Episode]) -> list[tuple[float, str, str, str, float | None]]:
         """Per core fault: virtual seconds from it to the next exit decision for a position that
-        was past its stop at that moment (None: no position was)."""
+        was past its stop at that moment or went past it right after (0: its exit was in flight
+        or routed at once; None: no position was past its stop)."""
         out = []
+        books = books_by_ticker(self.scenario.events)
+        positions = self.engine.repository.all_positions()
+        soon = timedelta(seconds=1)
         for at, f in self.core_faults:
-            hit = [e for e in episodes if e.start <= at + timedelta(seconds=1) and e.end > at]
+            hit = [e for e in episodes if e.start <= at + soon and e.end > at]
             worst = max(((e.end - max(e.start, at)).total_seconds() for e in hit), default=None)
+            if worst is None and any(past_stop_at(p, self.config, books, at) for p in positions):
+                worst = 0.0
             out.append(((at - self.scenario.start).total_seconds(), f.kind, f.actor or "", f.point or "", worst))
         return out
 
