@@ -139,3 +139,20 @@ def test_past_the_restart_intensity_limit_the_engine_fails_safe_and_flattens_at_
     assert h.venue.holding(TICKER, h.repo.load_position(pid).side) == 0
     assert h.repo.load_position(pid).status is PositionStatus.CLOSED
     assert not pykka.ActorRegistry.get_all()
+
+
+def test_a_restarted_rate_limiter_counts_the_calls_of_the_last_minute(make_engine):
+    """Its own calls (the call log outlives it) and those made before it started (a previous
+    process, start-up reconciliation) still count against the minute's budget."""
+    from datetime import timedelta
+
+    h = make_engine()
+    _open(h)
+    before = h.now()
+    h.system.count_prior_calls([before - timedelta(seconds=10)] * 3)
+    h.run(0)
+    used = h.system.refs.rate_limiter.proxy().budget.get(timeout=10).used(h.now())
+    _kill(h.system.refs.rate_limiter)
+    h.run(6)                                          # the heartbeat finds it dead: restarted
+    assert h.events("ACTOR_RESTARTED", actor="rate_limiter")
+    assert h.system.refs.rate_limiter.proxy().budget.get(timeout=10).used(h.now()) >= used >= 4
