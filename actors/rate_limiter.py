@@ -82,6 +82,7 @@ class RateLimiter(ArbeesActor):
                 heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message, self.retain()))
                 self._drain()
             case PriorCalls(times=times):
+                self.retain()      # kept: a restarted RateLimiter counts them too
                 now = self.rt.clock.now()
                 for t in times:
                     if t > now - WINDOW:
