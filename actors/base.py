@@ -37,9 +37,9 @@ class _Started:
 
 class ArbeesActor(pykka.ThreadingActor):
     kind = "actor"
-    # Core actors (one each, long-lived state that is not persisted, everyone holds their ref)
-    # survive a failing message: it is logged, alerted and skipped. Position and executor actors
-    # crash instead and are restarted from persisted state.
+    # Core actors built without a handle (alone, in a test) survive a failing message: it is
+    # logged, alerted and skipped. Behind a handle they are restarted by the Watchdog; position
+    # and executor actors crash and are restarted by the Supervisor / ExitRouter.
     survives_errors = False
 
     def __init__(self, rt: Runtime, key: str = "", supervisor: pykka.ActorRef | None = None, *,

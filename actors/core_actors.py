@@ -60,8 +60,8 @@ def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, plat
     watchdog = Watchdog.start(rt, failure, heartbeat_secs=HEARTBEAT_SECS, max_restarts=MAX_RESTARTS,
                               window_secs=RESTART_WINDOW_SECS)
 
-    def down(name: str, why: str) -> None:
-        rt.send(watchdog, CoreActorDown(name, why))
+    def down(name: str, why: str, urn: str) -> None:
+        rt.send(watchdog, CoreActorDown(name, why, urn))
 
     handles = {name: ActorHandle(name, rt.activity, rt.clock, on_down=down) for name in ORDER}
     refs = Refs(*(handles[name] for name in ORDER))
@@ -78,7 +78,7 @@ def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, plat
         "price_cache": lambda h: PriceCache.start(rt, refs.rate_limiter, m.price_cache_ttl_secs,
                                                   streamed=rt.streamed_quotes, handle=h),
         # A restarted router's exit ids carry a new epoch: an id is never used twice.
-        "exit_router": lambda h: ExitRouter.start(rt, config, handle=h,
+        "exit_router": lambda h: ExitRouter.start(rt, config, handle=h, repository=repository,
                                                   epoch=epoch + (f"r{n}" if (n := next(incarnation)) else "")),
         "entry_manager": lambda h: EntryManager.start(rt, config, platform, repository, handle=h),
     }
@@ -110,8 +110,8 @@ def report_stuck(handles: dict[str, ActorHandle], after_s: float) -> bool:
 
 def watch_game_feed(core: Core, rt: Runtime, build: Callable[[ActorHandle], pykka.ActorRef]) -> ActorHandle:
     """Start the live GameFeed behind a handle (`build(handle)` starts one) and watch it."""
-    handle = ActorHandle("game_feed", rt.activity, rt.clock, on_down=lambda name, why: rt.send(
-        core.watchdog, CoreActorDown(name, why)))
+    handle = ActorHandle("game_feed", rt.activity, rt.clock, on_down=lambda name, why, urn: rt.send(
+        core.watchdog, CoreActorDown(name, why, urn)))
     handle.attach(build(handle))
     core.handles["game_feed"] = handle
     rt.send(core.watchdog, Watch(CoreSpec("game_feed", build, lambda: (Rebuild(),), STALL_LIMIT_SECS["game_feed"],

@@ -11,7 +11,10 @@
 
 Restart (actors/watchdog.py): executors report to the router's stable handle, so they outlive
 it. `Rebuild` adopts every live executor as the exit in flight of its position (so nothing is
-placed beside it), and the new router's exit ids carry a new epoch (never reusing an id). Lost:
+placed beside it), and the new router's exit ids carry a new epoch (never reusing an id). What
+each position sold is read from the fills ledger (after a Store flush) the first time the new
+router meets the position, so a trigger made before the position saw a fill is still dropped
+as stale (an exit is never sized from contracts already sold). Lost:
 pending preemptions (the next evaluation preempts again) and give-up cooldowns. An exit that
 ended while the router was down is passed on to its position all the same.
 """
@@ -59,8 +62,9 @@ class ExitRouter(ArbeesActor):
     survives_errors = True
 
     def __init__(self, rt, config: Config, *, give_up_cooldown_secs: float = 120.0, epoch: str = "",
-                 handle=None) -> None:
+                 repository=None, handle=None) -> None:
         super().__init__(rt, "router", handle=handle)
+        self.repository = repository          # read-only: what positions sold, after a restart
         # Exit ids (and so client_order_ids) carry the process's epoch: a restarted process never
         # reuses an id that an earlier one sent, which a look-up by id would mistake for its own.
         self.epoch = epoch
@@ -122,6 +126,8 @@ class ExitRouter(ArbeesActor):
 
     def _on_triggered(self, msg: ExitTriggered) -> None:
         pid = msg.position_id
+        if self._rebuilt and pid not in self._sold:
+            self._sold[pid] = self._ledger_sold(pid)
         sold = self._sold.setdefault(pid, msg.sold_so_far)
         if msg.sold_so_far < sold:
             return  # stale: made before the position saw fills we know of
@@ -203,10 +209,28 @@ class ExitRouter(ArbeesActor):
                 continue
             if not mine:
                 continue          # another engine's (tests run several)
-            self._inflight[order.position_id] = _InFlight(order.exit_id, order.condition, order.priority, ref, order)
+            sold = self._ledger_sold(order.position_id)
+            filled = proxy.filled.get(timeout=self.rt.ask_timeout_s)
+            self._sold[order.position_id] = sold
+            self._inflight[order.position_id] = _InFlight(order.exit_id, order.condition, order.priority, ref, order,
+                                                          sold_at_start=max(sold - filled, 0))
         if self._inflight:
             self.rt.audit.emit("EXITS_ADOPTED", f"restarted exit router took over {len(self._inflight)} exits in flight",
                                exit_ids=sorted(f.exit_id for f in self._inflight.values()))
+
+    def _ledger_sold(self, pid: str) -> int:
+        """Contracts the fills ledger says this position sold (everything the Store was sent first)."""
+        if self.repository is None or self.refs is None:
+            return 0
+        from models.messages import Flush
+        from models.orders import Action
+
+        try:
+            self.rt.ask(self.refs.store, Flush())
+        except Exception:  # noqa: BLE001 - read what is committed
+            pass
+        return sum(f.count for o in self.repository.orders_for(pid) if o.order_id and o.request.action is Action.SELL
+                   for f in self.repository.fills_for_order(o.order_id))
 
     def _on_ended(self, ended: ExitEnded) -> None:
         pid = ended.position_id

@@ -46,7 +46,7 @@ class ActorHandle:
     """Looks like a pykka ActorRef to its users (tell, ask, proxy, is_alive, stop, actor_urn)."""
 
     def __init__(self, name: str, activity: Any, clock: Any = None,
-                 on_down: Callable[[str, str], None] | None = None) -> None:
+                 on_down: Callable[[str, str, str], None] | None = None) -> None:
         self.name = name
         self.clock = clock
         self.actor_urn = f"core:{name}"
@@ -164,7 +164,7 @@ class ActorHandle:
             return
         self._down_reported = True
         if self.on_down is not None:
-            self.on_down(self.name, why)
+            self.on_down(self.name, why, self._target.actor_urn if self._target is not None else "")
 
     def report_down(self, why: str) -> None:
         with self._cond:

@@ -102,7 +102,10 @@ class Watchdog(ArbeesActor):
                     self._arm()
             case HeartbeatAck(name=name, seq=seq):
                 self._acked[name] = max(seq, self._acked.get(name, 0))
-            case CoreActorDown(name=name, reason=why):
+            case CoreActorDown(name=name, reason=why, urn=urn):
+                target = self.handles[name].target if name in self.handles else None
+                if urn and target is not None and target.actor_urn != urn:
+                    return        # about an actor already replaced (the heartbeat got there first)
                 self._restart(name, why)
             case _:
                 self.unknown(message)

@@ -409,6 +409,7 @@ class CoreActorDown:
     """To the Watchdog: a core actor died, raised in a handler, or was found stuck."""
     name: str
     reason: str
+    urn: str = ""          # the actor reported (a report about an actor since replaced is stale)
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,3 +156,30 @@ def test_a_restarted_rate_limiter_counts_the_calls_of_the_last_minute(make_engin
     h.run(6)                                          # the heartbeat finds it dead: restarted
     assert h.events("ACTOR_RESTARTED", actor="rate_limiter")
     assert h.system.refs.rate_limiter.proxy().budget.get(timeout=10).used(h.now()) >= used >= 4
+
+
+def test_a_restarted_router_drops_a_trigger_made_before_the_position_saw_its_fills(make_engine):
+    """The new router has not seen what was sold: it reads the fills ledger, so an evaluation
+    made before the position saw a fill (10 held, 0 sold; the ledger says 5 sold) starts no exit
+    for 10 contracts (which would sell more than is held)."""
+    from decimal import Decimal
+
+    from models.exit_rules import ExitTrigger
+    from models.market import Side
+    from models.messages import ExitTriggered
+    from models.priorities import Priority
+
+    h = make_engine()
+    h.market(TICKER, "0.49", "0.50", push=True)
+    pid = h.enter(TICKER, "yes", contracts=10, win_probability="0.80", market_price="0.50")
+    h.market(TICKER, "0.58", "0.59", push=True)        # +16%: stage 1 sells 5
+    h.run_until(lambda: h.position(pid).contracts == 5, limit=300)
+    routed = len(h.events("EXIT_ROUTED", position_id=pid))
+    _kill(h.system.refs.exit_router)
+    stale = ExitTriggered(pid, TICKER, Side.YES, 10, 0, (ExitTrigger(
+        "stop_loss", Priority.CRITICAL, (0, 0), 10, Decimal("-20"), Decimal("-12"), "stale"),), None, h.now())
+    h.system.rt.send(h.system.refs.exit_router, stale)
+    h.run(0)
+    assert h.events("ACTOR_RESTARTED", actor="exit_router")
+    assert len(h.events("EXIT_ROUTED", position_id=pid)) == routed
+    assert not [e for e in h.events("ORDER_REJECTED") if "cannot sell" in str(e.get("error", ""))]

@@ -48,7 +48,7 @@ def _watch(rt, *, stall_limit_secs: float, backlog_limit: int):  # type: ignore[
     seen: list = []
     watchdog = Watchdog.start(rt, EngineFailure(), heartbeat_secs=0.05)
     handle = ActorHandle("counter", rt.activity, rt.clock,
-                         on_down=lambda name, why: rt.send(watchdog, CoreActorDown(name, why)))
+                         on_down=lambda name, why, urn: rt.send(watchdog, CoreActorDown(name, why, urn)))
     start = lambda h: Counter.start(rt, seen, handle=h)  # noqa: E731
     handle.attach(start(handle))
     rt.send(watchdog, Watch(CoreSpec("counter", start, lambda: (), stall_limit_secs, backlog_limit), handle))
