@@ -6,10 +6,11 @@ EntryManager); it wires them and registers each with the Watchdog with how to re
 Everyone is handed the handles (Refs), never the actors, so a restart is invisible to senders.
 `watch_game_feed` does the same for the live GameFeed.
 
-Limits (documented in the README's supervision table): a heartbeat every HEARTBEAT_SECS; an
-actor whose handler has run longer than its stall limit, whose heartbeat is unanswered that
-long, or with more than BACKLOG_LIMIT messages waiting is stuck and restarted; more than
-MAX_RESTARTS core restarts within RESTART_WINDOW_SECS fails the engine safe.
+Limits (config `supervision`, documented in the README's supervision section): a heartbeat
+every heartbeat_secs; an actor whose handler has run longer than its stall limit, whose
+heartbeat is unanswered that long, or with more than backlog_limit messages waiting is stuck
+and restarted; more than max_restarts core restarts within restart_window_secs fails the
+engine safe.
 """
 from __future__ import annotations
 
@@ -35,12 +36,6 @@ from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.messages import CoreActorDown, Rebuild
 
-HEARTBEAT_SECS = 5.0
-MAX_RESTARTS = 8
-RESTART_WINDOW_SECS = 60.0
-BACKLOG_LIMIT = 50_000
-STALL_LIMIT_SECS = {"store": 30.0, "supervisor": 30.0, "risk_manager": 15.0, "rate_limiter": 30.0,
-                    "price_cache": 15.0, "exit_router": 15.0, "entry_manager": 15.0, "game_feed": 30.0}
 ORDER = ("store", "supervisor", "risk_manager", "rate_limiter", "price_cache", "exit_router", "entry_manager")
 WIRED = frozenset({"supervisor", "exit_router", "entry_manager"})
 
@@ -51,14 +46,20 @@ class Core:
     watchdog: pykka.ActorRef
     failure: EngineFailure
     handles: dict[str, ActorHandle]
+    config: Config
+
+    def spec(self, name: str, start: Callable[[ActorHandle], pykka.ActorRef], first: Callable[[], tuple]) -> CoreSpec:
+        sv = self.config.supervision
+        return CoreSpec(name, start, first, float(getattr(sv.stall_limit_secs, name)), sv.backlog_limit)
 
 
 def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, platform: str, seed: int, epoch: str,
                skip: Callable[[], frozenset]) -> Core:
     """`skip()`: positions start-up left alone; a restarted Supervisor leaves them alone too."""
     failure = EngineFailure()
-    watchdog = Watchdog.start(rt, failure, heartbeat_secs=HEARTBEAT_SECS, max_restarts=MAX_RESTARTS,
-                              window_secs=RESTART_WINDOW_SECS)
+    sv = config.supervision
+    watchdog = Watchdog.start(rt, failure, heartbeat_secs=float(sv.heartbeat_secs), max_restarts=sv.max_restarts,
+                              window_secs=float(sv.restart_window_secs))
 
     def down(name: str, why: str, urn: str) -> None:
         rt.send(watchdog, CoreActorDown(name, why, urn))
@@ -86,14 +87,14 @@ def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, plat
         handles[name].attach(builders[name](handles[name]))
     for name in sorted(WIRED):
         rt.send(handles[name], Wired(refs))
+    core = Core(refs, watchdog, failure, handles, config)
     for name in ORDER:
         first: Callable[[], tuple] = ((lambda: (Wired(refs), Rebuild(skip()))) if name in WIRED
                                       else (lambda: (Rebuild(skip()),)))
-        rt.send(watchdog, Watch(CoreSpec(name, builders[name], first, STALL_LIMIT_SECS[name], BACKLOG_LIMIT),
-                                handles[name]))
+        rt.send(watchdog, Watch(core.spec(name, builders[name], first), handles[name]))
     if hasattr(rt.scheduler, "stuck_checks"):
         rt.scheduler.stuck_checks.append(lambda after_s: report_stuck(handles, after_s))
-    return Core(refs, watchdog, failure, handles)
+    return core
 
 
 def report_stuck(handles: dict[str, ActorHandle], after_s: float) -> bool:
@@ -114,6 +115,5 @@ def watch_game_feed(core: Core, rt: Runtime, build: Callable[[ActorHandle], pykk
         core.watchdog, CoreActorDown(name, why, urn)))
     handle.attach(build(handle))
     core.handles["game_feed"] = handle
-    rt.send(core.watchdog, Watch(CoreSpec("game_feed", build, lambda: (Rebuild(),), STALL_LIMIT_SECS["game_feed"],
-                                          BACKLOG_LIMIT), handle))
+    rt.send(core.watchdog, Watch(core.spec("game_feed", build, lambda: (Rebuild(),)), handle))
     return handle

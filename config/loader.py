@@ -273,3 +273,11 @@ def _validate(c: Config, conv: _Converter) -> None:
     positive(cb.daily_loss_limit_dollars, "circuit_breaker.daily_loss_limit_dollars")
     positive(cb.api_failure_limit, "circuit_breaker.api_failure_limit")
     positive(cb.api_failure_window_secs, "circuit_breaker.api_failure_window_secs")
+
+    sv = c.supervision
+    positive(sv.heartbeat_secs, "supervision.heartbeat_secs")
+    positive(sv.max_restarts, "supervision.max_restarts")
+    positive(sv.restart_window_secs, "supervision.restart_window_secs")
+    positive(sv.backlog_limit, "supervision.backlog_limit")
+    for f in dataclasses.fields(sv.stall_limit_secs):
+        positive(getattr(sv.stall_limit_secs, f.name), f"supervision.stall_limit_secs.{f.name}")

@@ -113,12 +113,12 @@ def test_past_the_restart_intensity_limit_the_engine_fails_safe_and_flattens_at_
     """More core restarts than the limit within the window: entries halt, an ALERT goes out,
     every position is sent a CRITICAL exit, and the owner (run.py) flattens at the venue
     directly (the dead actor is not on that path) and exits non-zero."""
-    from actors.core_actors import MAX_RESTARTS
     from adapters.fail_safe import EXIT_CODE, EngineFailedSafe, check
     from models.market import Quote
     from run import flatten_after_failure
 
     h = make_engine()
+    MAX_RESTARTS = h.config.supervision.max_restarts
     pid = _open(h)
     for _ in range(MAX_RESTARTS + 1):
         _kill(h.system.refs.price_cache)
