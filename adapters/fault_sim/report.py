@@ -59,6 +59,7 @@ def summarize(results: Iterable[SeedResult]) -> dict[str, Any]:
         "core_faults": dict(sorted(core.items())),
         "unprotected_after_core_fault_s": {a: _spread(v) for a, v in sorted(unprotected.items())},
         "failed_safe": [r.seed for r in results if r.failed_safe],
+        "longest_unprotected_s": max((r.longest_unprotected_s for r in results), default=0.0),
         "wall_s": round(wall, 2),
     }
 
@@ -86,6 +87,7 @@ def format_summary(s: dict[str, Any]) -> str:
         "Unprotected after a core fault (a position past its stop, virtual s from the fault to its next exit "
         "decision): " + (", ".join(f"{a} n={v['n']} median {v['median']} max {v['max']}"
                                    for a, v in s["unprotected_after_core_fault_s"].items()) or "no samples"),
+        f"Longest any position sat past its stop with no exit in flight: {s['longest_unprotected_s']:.1f}s",
     ]
     if s["failed_safe"]:
         lines.append(f"Engine failed safe in seeds: {', '.join(map(str, s['failed_safe']))}")
@@ -102,4 +104,5 @@ def result_json(r: SeedResult) -> dict[str, Any]:
         "venue_calls": r.venue_calls, "budget_per_minute": r.budget, "virtual_s": r.virtual_s, "wall_s": r.wall_s,
         "core_faults": [{"at_s": a, "kind": k, "actor": n, "point": p, "unprotected_s": u}
                         for a, k, n, p, u in r.core_faults], "failed_safe": r.failed_safe,
+        "longest_unprotected_s": r.longest_unprotected_s,
     }

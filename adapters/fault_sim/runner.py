@@ -71,6 +71,7 @@ class SeedResult:
     wall_s: float
     core_faults: tuple[tuple[float, str, str, str, float | None], ...] = ()   # (at s, kind, actor, point, unprotected s)
     failed_safe: str | None = None
+    longest_unprotected_s: float = 0.0     # any position past its stop with no exit in flight
 
     @property
     def ok(self) -> bool:
@@ -407,10 +408,12 @@ class SimRun:
     def result(self) -> SeedResult:
         violations: tuple[Violation, ...]
         core: list = []
+        longest = 0.0
         try:
             obs = self.observation()
             violations = tuple(check_invariants(obs))
             core = self.unprotected_after(list(obs.episodes))
+            longest = max((e.seconds for e in obs.episodes), default=0.0)
             positions = self.engine.repository.all_positions()
         except Exception as exc:  # noqa: BLE001 - e.g. the run died before the database existed
             violations = tuple(Violation("engine_health", e) for e in self.errors) or (
@@ -424,7 +427,7 @@ class SimRun:
             orders=len(self.venue.all_orders()), restarts=self.restarts, venue_calls=len(self.venue.call_log),
             budget=self.config.monitoring.max_api_calls_per_minute,
             virtual_s=(end - self.scenario.start).total_seconds(), wall_s=round(self._wall, 3),
-            core_faults=tuple(core), failed_safe=self.failed_safe)
+            core_faults=tuple(core), failed_safe=self.failed_safe, longest_unprotected_s=longest)
 
     def close(self) -> None:
         """Close the database file (the next seed opens another)."""
