@@ -28,9 +28,9 @@ from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import VirtualScheduler
 from actors.system import System
 from adapters import fail_safe
-from adapters.fail_safe import EngineFailedSafe
 from adapters.audit_log import Audit, configure_logging
 from adapters.database import connect, migrate
+from adapters.fail_safe import EngineFailedSafe
 from adapters.repository import Repository
 from adapters.summary import build_summary, format_summary
 from config.loader import ConfigError, load_config

@@ -3,8 +3,8 @@
 Order: Store, Supervisor, RiskManager, RateLimiter, PriceCache, ExitRouter, EntryManager; then
 every actor that needs the others gets one `Wired(refs)`. They are started behind stable handles
 and watched by the Watchdog (actors/core_actors.py), which restarts them; `failure` is set when
-the engine fails safe (the owner then stops it, flattens at the venue and exits non-zero). On start it can resume open
-positions from the database. Stopping goes the other way: positions and executors first,
+the engine fails safe (the owner then stops it, flattens at the venue and exits non-zero). On
+start it can resume open positions from the database. Stopping goes the other way: positions and executors first,
 then the entry side, then the gateway, and the Store last (so every write lands).
 """
 from __future__ import annotations
