@@ -91,3 +91,25 @@ def test_an_inbox_that_keeps_growing_is_treated_like_a_dead_actor(live):
     assert "messages waiting" in restart["reason"]
     _wait_for(lambda: len([m for m in seen if isinstance(m, int)]) == 30)
     assert [m for m in seen if isinstance(m, int)] == list(range(30))      # none lost, none twice, in order
+
+
+def test_a_restart_that_fails_fails_the_engine_safe(live):
+    """State that cannot be rebuilt (here: the new actor cannot even be built) is not looped on:
+    the engine fails safe at once, with an ALERT and the failure set for its owner."""
+    rt, events = live
+    failure = EngineFailure()
+    watchdog = Watchdog.start(rt, failure, heartbeat_secs=0.05)
+    handle = ActorHandle("counter", rt.activity, rt.clock,
+                         on_down=lambda name, why, urn: rt.send(watchdog, CoreActorDown(name, why, urn)))
+    handle.attach(Counter.start(rt, [], handle=handle))
+
+    def cannot_rebuild(h):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the database is gone")
+
+    rt.send(watchdog, Watch(CoreSpec("counter", cannot_rebuild, lambda: (), 600, 1000), handle))
+    handle.target.stop(block=True, timeout=10)
+    _wait_for(lambda: failure.reason is not None)
+    assert "could not be restarted" in failure.reason and "the database is gone" in failure.reason
+    assert [e for e in events if e["event"] == "ENGINE_FAILED_SAFE"]
+    with pytest.raises(pykka.ActorDeadError):
+        handle.tell("nobody will handle this")
