@@ -23,9 +23,11 @@ from typing import Any, Callable, Sequence
 
 from loguru import logger
 
+from adapters import fail_safe
 from adapters.audit_log import configure_logging
 from adapters.engine import Engine, HoldingsNotCompared, build_engine, remove_sqlite_files
 from adapters.engine_lock import EngineLocked, lock_database, lock_kalshi_key
+from adapters.fail_safe import EngineFailedSafe
 from adapters.input_checks import BadPath, check_paths
 from adapters.interrupt import EXIT_INTERRUPTED, interrupt_note, interruptible, stop_requested
 from adapters.summary import build_summary, format_summary
@@ -60,6 +62,33 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     return build_engine(mode, config, db_path=db_path, start=start, seed=seed, **kw)
 
 
+def _stop_engine(engine: Any) -> None:
+    """Flush and stop; after a fail-safe a core actor may be dead: stopping carries on."""
+    try:
+        engine.system.flush()
+    except Exception as exc:  # noqa: BLE001
+        if not (engine.system.failure and engine.system.failure.reason):
+            raise
+        logger.error("final flush failed after the engine failed safe: {}", type(exc).__name__)
+    try:
+        engine.stop()
+    except Exception as exc:  # noqa: BLE001
+        if not (engine.system.failure and engine.system.failure.reason):
+            raise
+        logger.error("stopping after the engine failed safe: {}", type(exc).__name__)
+
+
+def flatten_after_failure(engine: Any, reason: str) -> int:
+    """The Watchdog failed the engine safe: stop it, sell everything at the venue directly,
+    explain, and return the fail-safe exit status."""
+    _stop_engine(engine)
+    report = fail_safe.flatten(engine.venue, engine.repository, engine.audit, engine.clock)
+    print(f"ENGINE FAILED SAFE: {reason}\n  entries halted; {len(report.sent)} fail-safe sell orders sent at the "
+          "venue directly" + (f"; STILL HELD: {'; '.join(report.still_held)}" if report.still_held
+                              else "; nothing is held any more"), file=sys.stderr)
+    return fail_safe.EXIT_CODE
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 def cmd_paper(args: argparse.Namespace, config: Config) -> int:
@@ -88,9 +117,10 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
         events = heapq.merge(events, outside, key=lambda e: e[0])
     try:
         session.run(events, stop=stop_requested)
+    except EngineFailedSafe as exc:
+        return flatten_after_failure(engine, str(exc))
     finally:
-        engine.system.flush()
-        engine.stop()
+        _stop_engine(engine)
     summary = build_summary(engine.repository)
     span = (session.last_ts - session.first_ts) if session.first_ts else None
     print(format_summary(summary, extra={
@@ -135,9 +165,10 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
                              links=links, model=home_win_probability)
     try:
         session.run(events, stop=stop_requested)
+    except EngineFailedSafe as exc:
+        return flatten_after_failure(engine, str(exc))
     finally:
-        engine.system.flush()
-        engine.stop()
+        _stop_engine(engine)
     summary = build_summary(engine.repository)
     if args.json:
         print(json.dumps({**summary, "interrupted": True} if session.interrupted else summary,
@@ -197,8 +228,9 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
                 args.db or config.storage.database_path)
     espn = EspnSource(EspnClient(clock))
     espn_gateway = RateLimiter.start(rt, espn, 60, None)
-    feed = GameFeed.start(rt, espn_gateway, system.refs.supervisor, system.refs.price_cache,
-                          system.refs.entry_manager, home_win_probability, auto_signals=not args.no_auto_signals)
+    feed = system.watch_game_feed(lambda handle: GameFeed.start(    # supervised: restarted by the Watchdog
+        rt, espn_gateway, system.refs.supervisor, system.refs.price_cache, system.refs.entry_manager,
+        home_win_probability, auto_signals=not args.no_auto_signals, handle=handle))
     for league, event_id, tickers in games:
         rt.send(feed, WatchGame(event_id, league, tickers))
     rt.send(system.refs.supervisor, FollowGames(feed))     # and the games of every open position
@@ -207,22 +239,29 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         follower = SignalFollower(Path(args.signals), system.push_signal, platform="kalshi")
         follower.start()
     done = threading.Event()
+    system.failure.listeners.append(done.set)     # the engine failed safe: stop waiting
     previous = {sig: os_signal.signal(sig, lambda *_: done.set()) for sig in (os_signal.SIGINT, os_signal.SIGTERM)}
     try:
         done.wait(None if deadline is None else max(0.0, (deadline - clock.now()).total_seconds()))
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
         for sig, handler in previous.items():
             os_signal.signal(sig, handler)
-    logger.info("stopping: open positions stay on the venue and resume on the next start")
+    failed = system.failure.reason
+    if not failed:
+        logger.info("stopping: open positions stay on the venue and resume on the next start")
     if follower is not None:
         follower.stop()
-    feed.stop(timeout=10)
     espn_gateway.stop(timeout=10)
-    engine.stop()
+    if failed:
+        status = flatten_after_failure(engine, failed)
+    else:
+        engine.stop()
     espn.close()
     close_venue(venue)
-    print(format_summary(build_summary(engine.repository)))
     key_lock.release()
+    if failed:
+        return status
+    print(format_summary(build_summary(engine.repository)))
     return 0
 
 

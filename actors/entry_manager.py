@@ -18,6 +18,11 @@ or that the venue rejects, rejects its signal), or the signal is still pending i
 database: ResumePendingSignals at the next start decides it (SIGNAL_RESUMED, then the same
 checks, its age first). The one exception is an entry whose order state stays unknown: its
 signal stays accepted until reconciliation resolves the order.
+Restart (actors/watchdog.py): `Rebuild` restores exposure and market+side keys from the open
+positions in the database, and keeps the market+side of every entry order that may still be
+live (pending or resting in the database) blocked: an answer to an entry the new actor never
+sent is alerted and left to reconciliation, never re-entered blind. A breaker the RiskManager
+tripped is re-announced to it.
 """
 from __future__ import annotations
 
@@ -52,6 +57,7 @@ from models.messages import (
     RebalanceEnded,
     RebalanceExit,
     RebalanceOffer,
+    Rebuild,
     RecordFill,
     RecordOrderNeverSent,
     RecordOrderPending,
@@ -127,8 +133,8 @@ class EntryManager(ArbeesActor):
     kind = "entry_manager"
     survives_errors = True
 
-    def __init__(self, rt, config: Config, platform: str = "paper", repository=None) -> None:
-        super().__init__(rt, "entries")
+    def __init__(self, rt, config: Config, platform: str = "paper", repository=None, *, handle=None) -> None:
+        super().__init__(rt, "entries", handle=handle)
         self.repository = repository          # read-only: was a signal already handled (before a restart)?
         self._seen: set[str] = set()
         self.config = config
@@ -140,6 +146,7 @@ class EntryManager(ArbeesActor):
         self._book = _Book()
         self._holdings: dict[str, Holding] = {}               # position id -> where its cost counts (rebalance)
         self._rebalances: dict[str, _Rebalance] = {}          # signal id -> rebalance in progress
+        self._rebuilt = False
 
     def handle(self, message: Any) -> None:
         match message:
@@ -182,6 +189,8 @@ class EntryManager(ArbeesActor):
                 self._hold_unconfirmed(message)
             case LookUpEntryAgain(signal_id=sid):
                 self._look_up(sid)
+            case Rebuild():
+                self._rebuild()
             case _:
                 self.unknown(message)
 
@@ -232,7 +241,7 @@ class EntryManager(ArbeesActor):
         self._pending[sig.signal_id] = _Pending(sig)
         if not resumed:   # written down until decided: a stop before the quote leaves it for the next start
             self.send(self.refs.store, RecordSignalPending(sig, self.rt.clock.now()))
-        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.actor_ref, sig.signal_id))
+        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.me, sig.signal_id))
 
     def _resume_pending(self) -> None:
         """Decide the signals the last process received and never decided (at start)."""
@@ -322,11 +331,15 @@ class EntryManager(ArbeesActor):
                                            f"{decision.reason}",
                            signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
                            contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
-        self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.actor_ref))
+        self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.me))
 
     def _on_result(self, r: VenueResult) -> None:
         p = self._pending.get(r.request_id)
         if p is None or p.request is None:
+            if self._rebuilt and r.method in ("place_order", "find_order", "get_order") and r.ok and r.value:
+                self.rt.audit.emit("ALERT", f"ALERT entry answer for {r.request_id} reached a restarted entry "
+                                            "manager that did not send it; its market stays blocked until "
+                                            "reconciliation", signal_id=r.request_id, method=r.method)
             return
         sig, req = p.signal, p.request
         if not r.ok:
@@ -345,7 +358,7 @@ class EntryManager(ArbeesActor):
                                        client_order_id=req.client_order_id, error=str(r.error))
                 p.lookups += 1
                 delay = timedelta(seconds=min(LOOKUP_BACKOFF_CAP_S, 2 ** min(p.lookups, 6)))
-                self.rt.scheduler.call_later(delay, self.actor_ref, LookUpEntryAgain(sig.signal_id))
+                self.rt.scheduler.call_later(delay, self.me, LookUpEntryAgain(sig.signal_id))
                 return
             if isinstance(r.error, OrderRejected):
                 self.rt.audit.emit("ORDER_REJECTED", f"entry {req.client_order_id} failed: {r.error}",
@@ -371,12 +384,12 @@ class EntryManager(ArbeesActor):
             return
         if snap is None:   # the venue never got it: send the same request again
             self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,),
-                                                        self.actor_ref))
+                                                        self.me))
             return
         if not snap.is_done:
             # An IOC never rests; if a venue says so, look again shortly via the same path.
             self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "get_order",
-                                                        (snap.order_id,), self.actor_ref))
+                                                        (snap.order_id,), self.me))
             return
         self.send(self.refs.store, RecordOrderUpdate(snap))
         if snap.filled_count <= 0:
@@ -436,7 +449,7 @@ class EntryManager(ArbeesActor):
         for pid in candidates:
             self.send(self.refs.supervisor, ForwardToPosition(pid, RebalanceOffer(sig.signal_id, edge)))
         # Answers come at once from fresh quotes; a stale one is refreshed first (a venue read).
-        self.rt.scheduler.call_later(seconds(REBALANCE_ANSWER_SECS), self.actor_ref, RebalanceDecide(sig.signal_id))
+        self.rt.scheduler.call_later(seconds(REBALANCE_ANSWER_SECS), self.me, RebalanceDecide(sig.signal_id))
         return True
 
     def _on_rebalance_edge(self, sid: str, pid: str, edge: Decimal | None) -> None:
@@ -467,7 +480,7 @@ class EntryManager(ArbeesActor):
                            signal_id=sid, market=sig.ticker, side=sig.side, step="exit", position_id=weakest,
                            position_edge=r.edges[weakest], edge=r.edge)
         self.send(self.refs.supervisor, ForwardToPosition(weakest, RebalanceExit(sid, r.edge)))
-        self.rt.scheduler.call_later(seconds(REBALANCE_EXIT_SECS), self.actor_ref, RebalanceDecide(sid, expire=True))
+        self.rt.scheduler.call_later(seconds(REBALANCE_EXIT_SECS), self.me, RebalanceDecide(sid, expire=True))
 
     def _expire_rebalance(self, sid: str) -> None:
         r = self._rebalances.pop(sid, None)
@@ -490,14 +503,14 @@ class EntryManager(ArbeesActor):
             self._reject(sig, f"{r.reason}; rebalance: the exit of {pid} sold nothing")
             return
         self._pending[sid] = _Pending(sig, rebalanced=True)
-        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.actor_ref, sid))
+        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.me, sid))
 
     def _look_up(self, signal_id: str) -> None:
         p = self._pending.get(signal_id)
         if p is None or p.request is None:
             return
         self.send(self.refs.rate_limiter, VenueCall(signal_id, CallKind.ENTRY, "find_order",
-                                                    (p.request.client_order_id,), self.actor_ref))
+                                                    (p.request.client_order_id,), self.me))
 
     def _hold_unconfirmed(self, msg: HoldUnconfirmedEntry) -> None:
         """An earlier process's entry that start-up reconciliation could not confirm: it may have
@@ -519,6 +532,25 @@ class EntryManager(ArbeesActor):
                                            f"{sig.side.value} held reserved while it is looked up",
                            signal_id=sig.signal_id, client_order_id=req.client_order_id, market=sig.ticker)
         self._look_up(sig.signal_id)
+
+    def _rebuild(self) -> None:
+        """After a restart: what the database says is held or may be in flight (see the module doc)."""
+        from actors.supervisor import rebuild_position
+        from models.messages import Flush
+
+        self._rebuilt = True
+        if self.repository is None or self.refs is None:
+            return
+        try:
+            self.rt.ask(self.refs.store, Flush())
+        except Exception as exc:  # noqa: BLE001 - rebuild from what is committed
+            logger.error("entry manager: store flush before rebuild failed: {}", type(exc).__name__)
+        held = [s for s, _ in (rebuild_position(self.repository, p) for p in self.repository.load_open_positions())
+                if s.contracts > 0]
+        self._restore(RestoreExposure(tuple(held)))
+        for o in self.repository.open_orders():
+            if o.position_id is None and o.request.action is Action.BUY:
+                self._keys.setdefault((o.request.ticker, o.request.side.value), o.client_order_id)
 
     def _restore(self, msg: RestoreExposure) -> None:
         for s in msg.positions:

@@ -11,12 +11,24 @@
   the cooldown ends the position is told to evaluate again. A capital-protection exit (stop
   loss, circuit breaker) is not held by its cooldown once our side's bid or size has changed
   since it gave up: it is re-attacked for as long as the position is past its stop.
+  cannot be executed (no bids) does not loop; more urgent conditions are not held back.
+
+Restart (actors/watchdog.py): executors report to the router's stable handle, so they outlive
+it. `Rebuild` adopts every live executor as the exit in flight of its position (so nothing is
+placed beside it), and the new router's exit ids carry a new epoch (never reusing an id). What
+each position sold is read from the fills ledger (after a Store flush) the first time the new
+router meets the position, so a trigger made before the position saw a fill is still dropped
+as stale (an exit is never sized from contracts already sold). Lost:
+pending preemptions (the next evaluation preempts again) and give-up cooldowns. An exit that
+ended while the router was down is passed on to its position all the same.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import pykka
 
 from actors.base import ArbeesActor
 from actors.executor import ExecutorActor, ExitOrder
@@ -34,6 +46,7 @@ from models.messages import (
     LinkTriggerToExit,
     PositionClosed,
     Preempt,
+    Rebuild,
 )
 from models.money import plural
 from models.priorities import Priority
@@ -58,8 +71,10 @@ class ExitRouter(ArbeesActor):
     kind = "exit_router"
     survives_errors = True
 
-    def __init__(self, rt, config: Config, *, give_up_cooldown_secs: float = 120.0, epoch: str = "") -> None:
-        super().__init__(rt, "router")
+    def __init__(self, rt, config: Config, *, give_up_cooldown_secs: float = 120.0, epoch: str = "",
+                 repository=None, handle=None) -> None:
+        super().__init__(rt, "router", handle=handle)
+        self.repository = repository          # read-only: what positions sold, after a restart
         # Exit ids (and so client_order_ids) carry the process's epoch: a restarted process never
         # reuses an id that an earlier one sent, which a look-up by id would mistake for its own.
         self.epoch = epoch
@@ -75,6 +90,7 @@ class ExitRouter(ArbeesActor):
         self._stages_sold: dict[str, set[int]] = {}  # position -> partial stages whose exit sold something
         self._seq: dict[str, int] = {}
         self.started = 0
+        self._rebuilt = False
 
     def handle(self, message: Any) -> None:
         match message:
@@ -86,6 +102,8 @@ class ExitRouter(ArbeesActor):
                 self._on_ended(message)
             case ExecutorCrashed():
                 self._restart_executor(message)
+            case Rebuild():
+                self._adopt_executors()
             case PositionClosed(position_id=pid):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
@@ -123,6 +141,8 @@ class ExitRouter(ArbeesActor):
 
     def _on_triggered(self, msg: ExitTriggered) -> None:
         pid = msg.position_id
+        if self._rebuilt and pid not in self._sold:
+            self._sold[pid] = self._ledger_sold(pid)
         sold = self._sold.setdefault(pid, msg.sold_so_far)
         if msg.sold_so_far < sold:
             return  # stale: made before the position saw fills we know of
@@ -196,7 +216,7 @@ class ExitRouter(ArbeesActor):
         exit_id = f"{pid}-{self.epoch}x{n}" + (f"p{trig.stage}" if trig.stage is not None else "")
         order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage,
                           trig.min_price)
-        ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.actor_ref)
+        ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.me)
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,
                                         sold_at_start=self._sold.get(pid, 0))
         self.started += 1
@@ -230,13 +250,50 @@ class ExitRouter(ArbeesActor):
             self._to_position(pid, ExitEnded(pid, flight.exit_id, flight.condition, flight.priority, "gave_up", 0,
                                              flight.order.contracts, flight.order.stage))
             return
-        flight.ref = ExecutorActor.start(self.rt, self.config, self.refs, flight.order, self.actor_ref, recover=True)
+        flight.ref = ExecutorActor.start(self.rt, self.config, self.refs, flight.order, self.me, recover=True)
         self.rt.audit.emit("ACTOR_RESTARTED", f"exit {crashed.exit_id} restarted after: {crashed.error}",
                            exit_id=crashed.exit_id, position_id=pid, error=crashed.error, restarts=flight.restarts)
+
+    def _adopt_executors(self) -> None:
+        self._rebuilt = True
+        for ref in pykka.ActorRegistry.get_by_class(ExecutorActor):
+            try:
+                proxy = ref.proxy()
+                order: ExitOrder = proxy.o.get(timeout=self.rt.ask_timeout_s)
+                mine = proxy.router.get(timeout=self.rt.ask_timeout_s) is self.me
+            except Exception:  # noqa: BLE001 - an executor that is stopping
+                continue
+            if not mine:
+                continue          # another engine's (tests run several)
+            sold = self._ledger_sold(order.position_id)
+            filled = proxy.filled.get(timeout=self.rt.ask_timeout_s)
+            self._sold[order.position_id] = sold
+            self._inflight[order.position_id] = _InFlight(order.exit_id, order.condition, order.priority, ref, order,
+                                                          sold_at_start=max(sold - filled, 0))
+        if self._inflight:
+            self.rt.audit.emit("EXITS_ADOPTED", f"restarted exit router took over {len(self._inflight)} exits in flight",
+                               exit_ids=sorted(f.exit_id for f in self._inflight.values()))
+
+    def _ledger_sold(self, pid: str) -> int:
+        """Contracts the fills ledger says this position sold (everything the Store was sent first)."""
+        if self.repository is None or self.refs is None:
+            return 0
+        from models.messages import Flush
+        from models.orders import Action
+
+        try:
+            self.rt.ask(self.refs.store, Flush())
+        except Exception:  # noqa: BLE001 - read what is committed
+            pass
+        return sum(f.count for o in self.repository.orders_for(pid) if o.order_id and o.request.action is Action.SELL
+                   for f in self.repository.fills_for_order(o.order_id))
 
     def _on_ended(self, ended: ExitEnded) -> None:
         pid = ended.position_id
         flight = self._inflight.get(pid)
+        if flight is None and self._rebuilt:
+            self._to_position(pid, ended)      # ended while the router was being restarted
+            return
         if flight is None or flight.exit_id != ended.exit_id:
             return
         del self._inflight[pid]

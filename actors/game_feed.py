@@ -24,10 +24,12 @@ from models.game import GameState, GameStatus
 from models.market import Side
 from models.messages import (
     CallKind,
+    FollowGames,
     ForwardToMarket,
     GetQuote,
     ModelProbabilityUpdated,
     QuoteUpdated,
+    Rebuild,
     SignalReceived,
     VenueCall,
     VenueResult,
@@ -54,8 +56,8 @@ class GameFeed(ArbeesActor):
 
     def __init__(self, rt, gateway, supervisor, price_cache, entry_manager, model: Callable[[GameState], float], *,
                  poll_secs: float = 15.0, auto_signals: bool = True, min_edge: Decimal = Decimal("0.05"),
-                 signal_cooldown_secs: float = 300.0, platform: str = "kalshi") -> None:
-        super().__init__(rt, "games", supervisor)
+                 signal_cooldown_secs: float = 300.0, platform: str = "kalshi", handle=None) -> None:
+        super().__init__(rt, "games", supervisor, handle=handle)
         self.gateway = gateway
         self.price_cache = price_cache
         self.entry_manager = entry_manager
@@ -83,6 +85,7 @@ class GameFeed(ArbeesActor):
     def handle(self, message: Any) -> None:
         match message:
             case WatchGame():
+                self.retain()       # kept in the handle's journal: a restarted feed follows it again
                 known = self.games.get(message.game_id)
                 if known is not None:     # another market of a game already followed
                     tickers = tuple(dict.fromkeys(known.tickers + message.tickers))
@@ -100,8 +103,14 @@ class GameFeed(ArbeesActor):
                 self._on_state(message)
             case QuoteUpdated():
                 self._on_quote(message)
+            case Rebuild():
+                pass          # the Supervisor follows every position's game again (PeerRestarted)
             case _:
                 self.unknown(message)
+
+    def on_peer_restarted(self, name: str) -> None:
+        if name == "supervisor":              # a new Supervisor must tell this feed of new positions
+            self.send(self.supervisor, FollowGames(self.me))
 
     def _fetch(self, game: WatchGame) -> None:
         # One fetch per game at a time: when the budget is short, rounds are skipped rather than
@@ -110,7 +119,7 @@ class GameFeed(ArbeesActor):
             return
         self._in_flight.add(game.game_id)
         self.send(self.gateway, VenueCall(f"game:{game.game_id}:{next(self._ids)}", CallKind.READ, "fetch_summary",
-                                          (game.league, game.game_id), self.actor_ref))
+                                          (game.league, game.game_id), self.me))
 
     def _on_state(self, r: VenueResult) -> None:
         game_id = r.request_id.split(":")[1]
@@ -142,7 +151,7 @@ class GameFeed(ArbeesActor):
             self.home_prob[ticker] = yes
             self.send(self.supervisor, ForwardToMarket(ticker, ModelProbabilityUpdated(ticker, yes, state.ts)))
             if self.auto_signals:
-                self.send(self.price_cache, GetQuote(ticker, self.actor_ref, f"edge:{game_id}"))
+                self.send(self.price_cache, GetQuote(ticker, self.me, f"edge:{game_id}"))
 
     def _on_quote(self, msg: QuoteUpdated) -> None:
         q = msg.quote

@@ -37,6 +37,7 @@ from models.messages import (
     GetQuote,
     QuotePushed,
     QuoteUpdated,
+    Rebuild,
     Subscribe,
     Unsubscribe,
     VenueCall,
@@ -50,8 +51,8 @@ class PriceCache(ArbeesActor):
     fills_reads_with_stale_markets = True     # see the module docstring (read by the benchmark's model)
 
     def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100, streamed: bool = False,
-                 volume_window_secs=None) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(rt, "cache")
+                 volume_window_secs=None, handle=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(rt, "cache", handle=handle)
         self.rate_limiter = rate_limiter
         self.ttl = seconds(ttl_secs)
         self.max_batch = max_batch
@@ -85,6 +86,8 @@ class PriceCache(ArbeesActor):
                 self._fetched(message)
             case Subscribe(ticker=t, subscriber=ref, key=key):
                 self._subs[t][key] = ref
+            case Rebuild():
+                pass          # the Supervisor re-subscribes every position (PeerRestarted)
             case Unsubscribe(ticker=t, key=key):
                 self._subs[t].pop(key, None)
                 if not self._subs[t]:
@@ -135,7 +138,7 @@ class PriceCache(ArbeesActor):
             request_id = f"quotes-{next(self._ids)}"
             self._requests[request_id] = tuple(batch)
             self.send(self.rate_limiter, VenueCall(request_id, CallKind.READ, "get_quotes", (tuple(batch),),
-                                                   self.actor_ref))
+                                                   self.me))
 
     def _fill_with_stale(self) -> None:
         """Top up the last batch with subscribed markets whose quote is stale (see above)."""

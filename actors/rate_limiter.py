@@ -18,6 +18,11 @@ this limiter's gate, and every HTTP request one call makes (each page of a list,
 half-way (BudgetExhausted) waits in the queue for the budget to free and runs again; one that
 needs more requests than a whole minute's budget is answered with the error. Venues without a
 gate (paper) make one request per call and are counted per call. `call_log` lists requests.
+Restart (actors/watchdog.py): every call is kept in the handle's journal until its answer went
+out, so a restarted RateLimiter is sent again every call it had queued, parked for a retry or
+was making (a repeated create carries the same client_order_id: the venue answers "already
+used" and the caller looks it up). The call log outlives the actor (`call_log`), so the new one
+counts the last minute's calls against its budget.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ from models.messages import (
     BudgetFreed,
     CallKind,
     PriorCalls,
+    Rebuild,
     RetryCall,
     VenueCall,
     VenueResult,
@@ -53,8 +59,9 @@ class RateLimiter(ArbeesActor):
     survives_errors = True
 
     def __init__(self, rt, venue: Venue, calls_per_minute: int, risk_manager=None, *, max_retries: int = 5,
-                 backoff_base_s: float = 1.0, seed: int = 0, reserved_for_orders: int = 0) -> None:
-        super().__init__(rt, "venue")
+                 backoff_base_s: float = 1.0, seed: int = 0, reserved_for_orders: int = 0,
+                 call_log: deque | None = None, handle=None) -> None:
+        super().__init__(rt, "venue", handle=handle)
         self.venue = venue
         self.budget = CallBudget(calls_per_minute)
         # Reads stop `reserved_for_orders` calls short of the limit, so an exit (or entry) that
@@ -64,13 +71,19 @@ class RateLimiter(ArbeesActor):
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self._rng = random.Random(seed)
-        self._queue: list[tuple[int, int, int, VenueCall]] = []
+        self._queue: list[tuple[int, int, int, VenueCall, int]] = []    # ..., journal token
         self._seq = itertools.count()
         self._retries: dict[str, int] = {}
-        self._parked: dict[str, VenueCall] = {}
+        self._parked: dict[str, tuple[VenueCall, int]] = {}
         self._wake_armed_for: datetime | None = None
         # (time, method) of recent requests, for invariant checks and benchmarks; bounded for long runs.
-        self.call_log: deque[tuple[datetime, str]] = deque(maxlen=100_000)
+        # It outlives a restarted RateLimiter (the handle's builder hands it in): the last minute's
+        # requests still count against the new one's budget.
+        self.call_log: deque[tuple[datetime, str]] = deque(maxlen=100_000) if call_log is None else call_log
+        now = rt.clock.now()
+        for t, _ in tuple(self.call_log):
+            if t > now - WINDOW:
+                self.budget.record(t)
         # The call in progress, as the request gate sees it (the gate runs while this actor waits).
         self._call_limit = calls_per_minute
         self._call_method = ""
@@ -97,9 +110,10 @@ class RateLimiter(ArbeesActor):
     def handle(self, message: Any) -> None:
         match message:
             case VenueCall():
-                heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message))
+                heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message, self.retain()))
                 self._drain()
             case PriorCalls(times=times):
+                self.retain()      # kept: a restarted RateLimiter counts them too
                 now = self.rt.clock.now()
                 for t in times:
                     if t > now - WINDOW:
@@ -109,10 +123,13 @@ class RateLimiter(ArbeesActor):
                 self._wake_armed_for = None
                 self._drain()
             case RetryCall(request_id=rid):
-                call = self._parked.pop(rid, None)
-                if call is not None:
-                    heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call))
+                parked = self._parked.pop(rid, None)
+                if parked is not None:
+                    call, token = parked
+                    heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call, token))
                 self._drain()
+            case Rebuild():
+                pass          # the handle re-sends every call not answered; the call log carried over
             case _:
                 self.unknown(message)
 
@@ -131,33 +148,34 @@ class RateLimiter(ArbeesActor):
                     self._wake_armed_for = wake_at
                     self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
                 return
-            _, _, _, call = heapq.heappop(self._queue)
+            _, _, _, call, token = heapq.heappop(self._queue)
             if self._gated:     # the venue spends per request through _admit
                 self._call_limit = self.read_limit if call.kind == CallKind.READ else self.budget.limit
                 self._call_method, self._call_requests = call.method, 0
             else:
                 self.budget.spend(now)
                 self.call_log.append((now, call.method))
-            self._execute(call, now)
+            self._execute(call, now, token)
 
-    def _execute(self, call: VenueCall, now: datetime) -> None:
+    def _execute(self, call: VenueCall, now: datetime, token: int = 0) -> None:
         try:
             value = getattr(self.venue, call.method)(*call.args)
         except VenueError as exc:
-            self._failed(call, exc, now)
+            self._failed(call, exc, now, token)
             return
         except Exception as exc:  # noqa: BLE001 - a venue bug must not kill the gateway
             logger.opt(exception=exc).error("venue {} raised unexpectedly", call.method)
-            self._failed(call, VenueUnavailable(f"{call.method}: {type(exc).__name__}: {exc}"), now)
+            self._failed(call, VenueUnavailable(f"{call.method}: {type(exc).__name__}: {exc}"), now, token)
             return
         self._retries.pop(call.request_id, None)
         self.send(self.risk_manager, ApiCallSucceeded(call.method, now))   # the failure breaker counts a rate
         self.send(call.reply_to, VenueResult(call.request_id, call.method, value=value))
+        self.release(token)
 
-    def _failed(self, call: VenueCall, exc: VenueError, now: datetime) -> None:
+    def _failed(self, call: VenueCall, exc: VenueError, now: datetime, token: int = 0) -> None:
         if isinstance(exc, BudgetExhausted) and self._call_requests < self._call_limit:
             # Stopped half-way by the budget, not by the venue: run it again when there is room.
-            heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call))
+            heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call, token))
             return
         if isinstance(exc, BudgetExhausted):
             exc = BudgetExhausted(f"{call.method} needs more than {self._call_limit} requests, the whole budget "
@@ -165,6 +183,7 @@ class RateLimiter(ArbeesActor):
             self.rt.audit.emit("VENUE_ERROR", f"{call.method} failed: {exc}", method=call.method,
                                request_id=call.request_id, error=f"BudgetExhausted: {exc}")
             self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
+            self.release(token)
             return
         self.send(self.risk_manager, ApiCallFailed(call.method, type(exc).__name__, now))
         retryable = isinstance(exc, RateLimited) or (isinstance(exc, VenueUnavailable) and call.method in READ_METHODS)
@@ -175,13 +194,14 @@ class RateLimiter(ArbeesActor):
             if isinstance(exc, RateLimited):
                 self.rt.audit.emit("RATE_LIMITED", f"venue said too many requests; {call.method} retried in {delay:.1f}s",
                                    method=call.method, request_id=call.request_id, retry=tries + 1)
-            self._parked[call.request_id] = call
+            self._parked[call.request_id] = (call, token)
             self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, RetryCall(call.request_id))
             return
         self._retries.pop(call.request_id, None)
         self.rt.audit.emit("VENUE_ERROR", f"{call.method} failed: {type(exc).__name__}: {exc}",
                            method=call.method, request_id=call.request_id, error=f"{type(exc).__name__}: {exc}")
         self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
+        self.release(token)
 
 
 def exit_call(request_id: str, method: str, args: tuple, reply_to, priority: int) -> VenueCall:

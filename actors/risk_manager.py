@@ -10,6 +10,11 @@ CRITICAL exit) to every open position through the supervisor. It holds until the
 ends (then entries resume, audited) or an operator runs `python run.py breaker reset --yes`
 (which takes effect at the next start). At start (Wired) `load_persisted_state` rebuilds the
 day's P&L and any trip of the day from the database.
+
+Restart (actors/watchdog.py): the new actor is sent `Wired` again, which runs
+`load_persisted_state` (the day's P&L and a trip of the day, from the database); the API-failure window starts empty. A breaker already
+tripped stays in force elsewhere (the Supervisor and the EntryManager keep it); when either of
+them is restarted this actor re-announces a breaker it tripped (`on_peer_restarted`).
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from models.messages import (
     RecordBreakerTrip,
     ResumeEntries,
     TradingDayEnded,
+    Rebuild,
 )
 from models.money import ZERO, fmt_money
 from models.risk import daily_loss_breached, day_start, failure_rate_breached, next_day_start, trading_day
@@ -42,8 +48,8 @@ class RiskManager(ArbeesActor):
     kind = "risk_manager"
     survives_errors = True
 
-    def __init__(self, rt, config: Config, supervisor, repository=None) -> None:
-        super().__init__(rt, "risk", supervisor)
+    def __init__(self, rt, config: Config, supervisor, repository=None, *, handle=None) -> None:
+        super().__init__(rt, "risk", supervisor, handle=handle)
         self.cfg = config.circuit_breaker
         self.tz = ZoneInfo(self.cfg.day_timezone)
         self.repository = repository           # read-only: the day's P&L and trips at start
@@ -78,6 +84,8 @@ class RiskManager(ArbeesActor):
                 self._count_call(ts, True, method)
             case TradingDayEnded():
                 self._roll_day()
+            case Rebuild():
+                pass        # a restart sends Wired first, and Wired reloads the persisted state
             case _:
                 self.unknown(message)
 
@@ -153,6 +161,12 @@ class RiskManager(ArbeesActor):
                                    f"reached {self.cfg.api_failure_rate_pct}% (last: {what})",
                    calls=n, failures=self.failures)
 
+    def on_peer_restarted(self, name: str) -> None:
+        if self.tripped and name in ("supervisor", "entry_manager"):
+            now = self.rt.clock.now()
+            self.send(self.supervisor, HaltEntries(self.tripped))
+            self.send(self.supervisor, CircuitBreakerTripped(self.tripped, now))
+
     def _trip(self, kind: str, reason: str, **fields: Any) -> None:
         if self.tripped:
             return
@@ -169,4 +183,4 @@ class RiskManager(ArbeesActor):
         self.send(self.supervisor, CircuitBreakerTripped(reason, now))
         if self._day_timer is not None:
             self._day_timer.cancel()
-        self._day_timer = self.rt.scheduler.call_at(next_day_start(now, self.tz), self.actor_ref, TradingDayEnded())
+        self._day_timer = self.rt.scheduler.call_at(next_day_start(now, self.tz), self.me, TradingDayEnded())

@@ -53,6 +53,16 @@ class ActivityTracker:
             raise
         return future.get(timeout=timeout_s)
 
+    def add(self, urn: str) -> None:
+        """Count one more message for `urn` (one a handle sends again to a restarted actor)."""
+        with self._cond:
+            self._pending[urn] = self._pending.get(urn, 0) + 1
+            self._total += 1
+
+    def busy_urns(self) -> dict[str, int]:
+        with self._cond:
+            return dict(self._pending)
+
     def done(self, urn: str) -> None:
         with self._cond:
             n = self._pending.get(urn, 0)
@@ -77,15 +87,16 @@ class ActivityTracker:
                 self._refs.pop(urn, None)
                 self._total -= n
 
-    def wait_idle(self, timeout_s: float = 60.0) -> bool:
+    def wait_idle(self, timeout_s: float = 60.0, quiet: bool = False) -> bool:
         """Block until no message is in flight. Returns False on timeout (a hung actor)."""
         deadline = _wall.monotonic() + timeout_s
         with self._cond:
             while self._total > 0:
                 remaining = deadline - _wall.monotonic()
                 if remaining <= 0:
-                    stuck = {urn: n for urn, n in self._pending.items()}
-                    logger.error("actors still busy after {}s: {}", timeout_s, stuck)
+                    if not quiet:
+                        stuck = {urn: n for urn, n in self._pending.items()}
+                        logger.error("actors still busy after {}s: {}", timeout_s, stuck)
                     return False
                 if not self._cond.wait(min(remaining, 0.05)):
                     self._forget_dead()

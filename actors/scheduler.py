@@ -5,7 +5,10 @@ cancelled; a cancelled timer is never delivered. Timer messages usually carry a 
 number too, so a timer that raced its cancellation is ignored by the actor.
 
 VirtualScheduler: `run_until(t)` fires every timer due by t in time order, waiting for all
-actors to go idle before each step, and moves the VirtualClock. RealScheduler: a thread that
+actors to go idle before each step, and moves the VirtualClock. A handler that never returns
+stops virtual time, so no heartbeat could see it: when the actors have not gone idle after
+`stuck_after_s` of wall time, the scheduler runs its `stuck_checks` (the Watchdog's: a core
+actor whose handler has run that long is reported stuck and restarted) and waits on. RealScheduler: a thread that
 delivers timers when the wall clock reaches them.
 """
 from __future__ import annotations
@@ -13,9 +16,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time as _wall   # only to bound how long virtual time waits for a busy actor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 import pykka
 from loguru import logger
@@ -78,6 +82,8 @@ class VirtualScheduler:
         self.idle_timeout_s = idle_timeout_s
         self._timers = _TimerHeap()
         self.fired = 0
+        self.stuck_after_s = 5.0
+        self.stuck_checks: list[Callable[[float], bool]] = []
 
     def call_at(self, when: datetime, target: pykka.ActorRef, message: Any) -> TimerHandle:
         return self._timers.push(max(when, self.clock.now()), target, message)
@@ -86,8 +92,18 @@ class VirtualScheduler:
         return self.call_at(self.clock.now() + delay, target, message)
 
     def settle(self) -> None:
-        if not self.activity.wait_idle(self.idle_timeout_s):
-            raise RuntimeError("virtual time stalled: an actor did not go idle")
+        deadline = _wall.monotonic() + self.idle_timeout_s
+        while True:
+            left = deadline - _wall.monotonic()
+            step = min(self.stuck_after_s, left) if self.stuck_checks else left
+            if self.activity.wait_idle(max(step, 0.0), quiet=bool(self.stuck_checks)):
+                return
+            if any([check(self.stuck_after_s) for check in self.stuck_checks]):
+                deadline = _wall.monotonic() + self.idle_timeout_s     # a restart is under way
+                continue
+            if _wall.monotonic() >= deadline:
+                self.activity.wait_idle(0.0)        # logs who is busy
+                raise RuntimeError("virtual time stalled: an actor did not go idle")
 
     def run_until(self, until: datetime) -> None:
         """Fire all timers due by `until` in order, then set the clock to `until`."""

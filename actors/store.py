@@ -28,6 +28,7 @@ from models.messages import (
     RecordOrderPending,
     RecordOrderRejected,
     RecordOrderUpdate,
+    Rebuild,
     RecordSignal,
     RecordSignalPending,
     SavePosition,
@@ -43,19 +44,26 @@ class Store(ArbeesActor):
     kind = "store"
     survives_errors = True
 
-    def __init__(self, rt, repository: Repository, *, batch: int = 500) -> None:
-        super().__init__(rt, "store")
+    def __init__(self, rt, repository: Repository, *, batch: int = 500, handle=None) -> None:
+        super().__init__(rt, "store", handle=handle)
         self.repo = repository
         self.batch = batch
         self._txn: Any = None
         self._in_batch = 0
         self._positions: dict[str, PositionState] = {}
+        self._uncommitted: list[int] = []   # writes kept in the handle's journal until committed
         self.commits = 0
         self.writes = 0
         self.failures = 0
 
     def handle(self, message: Any) -> Any:
+        if not isinstance(message, (Flush, LedgerTotals, Rebuild)):
+            token = self.retain()      # sent again to a restarted Store unless committed
+            if token:
+                self._uncommitted.append(token)
         match message:
+            case Rebuild():
+                pass          # the database is the state; the handle re-sends what was not committed
             case SavePosition(state=s):
                 self._positions[s.position_id] = s
                 self._after()
@@ -148,9 +156,23 @@ class Store(ArbeesActor):
             txn, self._txn = self._txn, None
             txn.__exit__(None, None, None)
             self.commits += 1
+        tokens, self._uncommitted = self._uncommitted, []
+        for token in tokens:
+            self.release(token)
         self._in_batch = 0
 
+    def _rollback(self) -> None:
+        if self._txn is not None:
+            txn, self._txn = self._txn, None
+            try:
+                txn.__exit__(RuntimeError, RuntimeError("store replaced"), None)
+            except Exception as exc:  # noqa: BLE001
+                logger.error("store: rollback of the replaced store failed: {}", type(exc).__name__)
+
     def on_stop(self) -> None:
+        if self._crashed or self._replaced():
+            self._rollback()      # a restarted Store was sent every write of this batch again
+            return
         try:
             self._commit()
         except Exception as exc:  # noqa: BLE001

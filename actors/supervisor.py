@@ -5,6 +5,14 @@ a market reaches only the positions of that market. A position actor that crashe
 restarted from the database (the Store is flushed first), at most `max_restarts` times in
 `restart_window`; past that the position is flagged, an alert goes out and it is sent a
 circuit_breaker so that its exit escalates to CRITICAL.
+
+Restart of the Supervisor itself (actors/watchdog.py): `Rebuild` adopts every live position
+actor of this engine (they hold the Supervisor's stable handle, so they outlive it) and starts
+an actor for every open position in the database that has none (except `skip`). Messages sent
+to it meanwhile are held by the handle and delivered after. Lost: restart counts and flags,
+settlements seen (each position still gets its own), the breaker (the RiskManager re-announces
+it). When the PriceCache is restarted, every position is subscribed again and refreshed at once;
+when the GameFeed is, every game is followed again.
 """
 from __future__ import annotations
 
@@ -28,14 +36,17 @@ from models.messages import (
     Flush,
     FollowGames,
     ForwardToMarket,
+    GetQuote,
     ForwardToPosition,
     HaltEntries,
     MarketSettled,
     PnlRealized,
     PositionClosed,
     ResumeEntries,
+    Rebuild,
     SavePosition,
     StartPosition,
+    Subscribe,
 )
 from models.money import fmt_money
 from models.orders import Action
@@ -56,8 +67,8 @@ class Supervisor(ArbeesActor):
     survives_errors = True
 
     def __init__(self, rt, config: Config, repository, *, max_restarts: int = 3,
-                 restart_window_secs: float = 60.0) -> None:
-        super().__init__(rt, "supervisor")
+                 restart_window_secs: float = 60.0, handle=None) -> None:
+        super().__init__(rt, "supervisor", handle=handle)
         self.config = config
         self.repo = repository
         self.refs: Refs | None = None
@@ -105,8 +116,12 @@ class Supervisor(ArbeesActor):
                 self.breaker = message
                 for ref in tuple(self.positions.values()):
                     self.send(ref, message)
-            case ActorCrashed(kind="position", key=pid):
-                self._restart_position(pid, message.error)
+            case ActorCrashed(kind="position", key=pid, urn=urn):
+                current = self.positions.get(pid)
+                if not urn or current is None or current.actor_urn == urn:
+                    self._restart_position(pid, message.error)
+            case Rebuild(skip=skip):
+                self._rebuild(skip)
             case ActorCrashed(kind="executor", key=exit_id):
                 self.send(self.refs.exit_router, ExecutorCrashed(exit_id, message.error))
             case ActorCrashed():
@@ -115,6 +130,50 @@ class Supervisor(ArbeesActor):
             case _:
                 self.unknown(message)
         return None
+
+    def on_peer_restarted(self, name: str) -> None:
+        if name == "price_cache":
+            for pid, ref in tuple(self.positions.items()):
+                ticker = self._states[pid][2]
+                self.send(self.refs.price_cache, Subscribe(ticker, ref, pid))
+                self.send(self.refs.price_cache, GetQuote(ticker, ref, "refresh"))
+        elif name == "game_feed":
+            for pid in self.positions:
+                self._follow(pid)
+
+    def _rebuild(self, skip: frozenset) -> None:
+        """A restarted Supervisor: adopt this engine's live position actors, start the rest."""
+        import pykka
+
+        try:
+            self.rt.ask(self.refs.store, Flush())
+        except Exception as exc:  # noqa: BLE001 - rebuild from what is committed
+            logger.error("supervisor: store flush before rebuild failed: {}", type(exc).__name__)
+        adopted = 0
+        for ref in pykka.ActorRegistry.get_by_class(PositionActor):
+            try:
+                proxy = ref.proxy()
+                mine = proxy.refs.get(timeout=self.rt.ask_timeout_s).supervisor is self.me
+                state = proxy.state.get(timeout=self.rt.ask_timeout_s)
+            except Exception:  # noqa: BLE001 - an actor that is stopping
+                continue
+            if not mine or state.contracts == 0:
+                continue
+            self.positions[state.position_id] = ref
+            self.by_market[state.ticker].add(state.position_id)
+            self._states[state.position_id] = (state.game_id, state.sport, state.ticker)
+            adopted += 1
+        started = 0
+        for saved in self.repo.load_open_positions():
+            if saved.position_id in self.positions or saved.position_id in skip:
+                continue
+            state, applied = rebuild_position(self.repo, saved)
+            self._absorbed(saved, state, self.rt.clock.now())
+            if state.contracts > 0:
+                self._start(state, applied)
+                started += 1
+        self.rt.audit.emit("POSITIONS_ADOPTED", f"restarted supervisor took over {adopted} position actors and "
+                                                f"started {started} from the database", adopted=adopted, started=started)
 
     def _start(self, state, applied_fills: frozenset[str] = frozenset()) -> None:  # type: ignore[no-untyped-def]
         if state.position_id in self.positions:

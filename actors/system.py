@@ -1,9 +1,12 @@
 """The actor system: starts the core actors in dependency order, wires them, stops them cleanly.
 
 Order: Store, Supervisor, RiskManager, RateLimiter, PriceCache, ExitRouter, EntryManager; then
-every actor that needs the others gets one `Wired(refs)`. It is started by
-adapters/engine.py's build_engine (after start-up reconciliation), which then resumes open
-positions from the database and holds unconfirmed entries. Stopping goes the other way: positions and executors first,
+every actor that needs the others gets one `Wired(refs)`. They are started behind stable handles
+and watched by the Watchdog (actors/core_actors.py), which restarts them; `failure` is set when
+the engine fails safe (the owner then stops it, flattens at the venue and exits non-zero). It is
+started by adapters/engine.py's build_engine (after start-up reconciliation), which then resumes
+open positions from the database and holds unconfirmed entries. Stopping goes the other way:
+the Watchdog first (nothing is restarted from then on), positions and executors,
 then the entry side, then the gateway, and the Store last (so every write lands).
 """
 from __future__ import annotations
@@ -14,15 +17,11 @@ from typing import Any
 
 import pykka
 
-from actors.entry_manager import EntryManager
-from actors.exit_router import ExitRouter
-from actors.price_cache import PriceCache
-from actors.rate_limiter import RateLimiter
-from actors.risk_manager import RiskManager
+from actors.core_actors import Core, start_core, watch_game_feed
+from actors.registry import EngineFailure
 from actors.runtime import Runtime
-from actors.store import Store
-from actors.supervisor import Supervisor, rebuild_position
-from actors.wiring import Refs, Wired
+from actors.supervisor import rebuild_position
+from actors.wiring import Refs
 from adapters.repository import Repository
 from adapters.venue import Venue
 from config.schema import Config
@@ -53,6 +52,12 @@ class System:
     config: Config
     refs: Refs
     repository: Repository
+    core: Core | None = None
+    skip: frozenset = frozenset()      # positions start-up left alone (a restarted Supervisor too)
+
+    @property
+    def failure(self) -> EngineFailure | None:
+        return None if self.core is None else self.core.failure
 
     @classmethod
     def start(cls, rt: Runtime, config: Config, venue: Venue, repository: Repository, *,
@@ -61,20 +66,16 @@ class System:
         so ids never repeat across restarts."""
         if epoch is None:
             epoch = uuid.uuid4().hex[:6]
-        store = Store.start(rt, repository)
-        supervisor = Supervisor.start(rt, config, repository)
-        risk = RiskManager.start(rt, config, supervisor, repository)
-        limiter = RateLimiter.start(rt, venue, config.monitoring.max_api_calls_per_minute, risk, seed=seed,
-                                    reserved_for_orders=int(config.monitoring.max_api_calls_per_minute
-                                                            * config.monitoring.reserved_for_orders_pct / 100))
-        cache = PriceCache.start(rt, limiter, config.monitoring.price_cache_ttl_secs, streamed=rt.streamed_quotes,
-                                 volume_window_secs=config.liquidity.volume_window_secs)
-        router = ExitRouter.start(rt, config, epoch=epoch)
-        entries = EntryManager.start(rt, config, platform, repository)
-        refs = Refs(store, supervisor, risk, limiter, cache, router, entries)
-        for ref in (supervisor, router, entries, risk):
-            rt.send(ref, Wired(refs))
-        return cls(rt, config, refs, repository)
+        system: System | None = None
+        core = start_core(rt, config, venue, repository, platform=platform, seed=seed, epoch=epoch,
+                          skip=lambda: system.skip if system is not None else frozenset())
+        system = cls(rt, config, core.refs, repository, core)
+        return system
+
+    def watch_game_feed(self, build):  # type: ignore[no-untyped-def]
+        """Start the live GameFeed (`build(handle)`) behind a handle, watched like the core."""
+        assert self.core is not None
+        return watch_game_feed(self.core, self.rt, build)
 
     # resuming ---------------------------------------------------------------------------
     def count_prior_calls(self, times) -> None:  # type: ignore[no-untyped-def]
@@ -90,6 +91,7 @@ class System:
         held = [(s, applied) for s, applied in rebuilt if s.contracts > 0]
         self.rt.send(self.refs.entry_manager, RestoreExposure(tuple(s for s, _ in held)))
         self.rt.send(self.refs.entry_manager, ResumePendingSignals())   # after the keys are restored
+        self.skip = frozenset(skip)
         live = [(s, applied) for s, applied in held if s.position_id not in skip]
         for state, applied in live:
             self.rt.send(self.refs.supervisor, StartPosition(state, applied))
@@ -126,10 +128,18 @@ class System:
         self.rt.ask(self.refs.store, Flush())
 
     def stop(self) -> None:
-        """Stop positions and executors, then the core actors in reverse order; the Store last."""
-        core = {r.actor_urn for r in (self.refs.store, self.refs.supervisor, self.refs.risk_manager,
-                                      self.refs.rate_limiter, self.refs.price_cache, self.refs.exit_router,
-                                      self.refs.entry_manager)}
+        """Stop the Watchdog (nothing is restarted from now on), positions and executors, then
+        the core actors in reverse order; the Store last."""
+        handles = dict(self.core.handles) if self.core is not None else {}
+        if self.core is not None:
+            self.core.watchdog.stop(block=True, timeout=STOP_TIMEOUT_S)
+        feed = handles.pop("game_feed", None)
+        if feed is not None:
+            feed.stop(block=True, timeout=STOP_TIMEOUT_S)
+        core = {getattr(r, "target", r).actor_urn for r in (
+            self.refs.store, self.refs.supervisor, self.refs.risk_manager, self.refs.rate_limiter,
+            self.refs.price_cache, self.refs.exit_router, self.refs.entry_manager) if getattr(r, "target", r)}
+
         def stop_the_rest() -> None:
             for ref in pykka.ActorRegistry.get_all():
                 if ref.actor_urn not in core:

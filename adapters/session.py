@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from loguru import logger
 
+from adapters import fail_safe
 from actors.clock import VirtualClock
 from actors.scheduler import VirtualScheduler
 from actors.system import System
@@ -75,6 +76,7 @@ class VirtualSession:
                 self.first_ts = ts
             self.last_ts = ts
             self.scheduler.run_until(ts)
+            fail_safe.check(self.system)       # the Watchdog failed the engine safe: stop driving it
             self.apply(ts, payload)
             self.events += 1
         if stop is not None and stop():
@@ -82,6 +84,7 @@ class VirtualSession:
             self.scheduler.run_until(self.clock.now())
             return
         self.scheduler.run_until(self.clock.now() + tail)
+        fail_safe.check(self.system)
 
     def apply(self, ts: datetime, payload: Any) -> None:
         if isinstance(payload, Quote):

@@ -377,3 +377,10 @@ def _validate_risk_guards(c: Config, check, positive, pct) -> None:  # type: ign
     check(sg.max_clock_skew_secs >= 0, "signals.max_clock_skew_secs", "0 or more", sg.max_clock_skew_secs)
     check(0 <= sg.max_slippage_cents < 100, "signals.max_slippage_cents", "0 or more and below 100",
           sg.max_slippage_cents)
+    sv = c.supervision
+    positive(sv.heartbeat_secs, "supervision.heartbeat_secs")
+    positive(sv.max_restarts, "supervision.max_restarts")
+    positive(sv.restart_window_secs, "supervision.restart_window_secs")
+    positive(sv.backlog_limit, "supervision.backlog_limit")
+    for f in dataclasses.fields(sv.stall_limit_secs):
+        positive(getattr(sv.stall_limit_secs, f.name), f"supervision.stall_limit_secs.{f.name}")

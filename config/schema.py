@@ -153,6 +153,29 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StallLimits:
+    """Per core actor: seconds a handler may run, or a heartbeat go unanswered, before it is stuck."""
+    store: Decimal
+    supervisor: Decimal
+    risk_manager: Decimal
+    rate_limiter: Decimal
+    price_cache: Decimal
+    exit_router: Decimal
+    entry_manager: Decimal
+    game_feed: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionConfig:
+    """The Watchdog's limits (actors/watchdog.py)."""
+    heartbeat_secs: Decimal
+    max_restarts: int                    # core restarts within restart_window_secs before failing safe
+    restart_window_secs: Decimal
+    backlog_limit: int                   # messages waiting for a core actor before it counts as stuck
+    stall_limit_secs: StallLimits
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     monitoring: MonitoringConfig
     exit_priorities: dict[str, tuple[str, ...]]
@@ -168,6 +191,7 @@ class Config:
     circuit_breaker: CircuitBreakerConfig
     storage: StorageConfig
     signals: SignalsConfig
+    supervision: SupervisionConfig
 
     def signal_type(self, name: str) -> SignalTypeConfig:
         """Thresholds for a signal type; types without a section use `default`."""

@@ -310,6 +310,7 @@ class ActorCrashed:
     kind: str
     key: str
     error: str
+    urn: str = ""          # the crashed actor (a report about an actor since replaced is stale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -522,3 +523,45 @@ class FollowGames:
 class LedgerTotals:
     """Store (ask): (contracts, cost, fees) of the fills recorded for one order, after committing."""
     order_id: str
+
+
+# supervision of the core actors (actors/watchdog.py, actors/registry.py) ---------------------
+
+@dataclass(frozen=True, slots=True)
+class CoreActorDown:
+    """To the Watchdog: a core actor died, raised in a handler, or was found stuck."""
+    name: str
+    reason: str
+    urn: str = ""          # the actor reported (a report about an actor since replaced is stale)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Watchdog -> a core actor (through its handle); answered with HeartbeatAck."""
+    reply_to: Any
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatAck:
+    name: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """The Watchdog's own timer."""
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    """To a core actor just restarted, before anything else: rebuild from persisted state.
+    `skip`: positions start-up left alone (unconfirmed orders); a restarted Supervisor too."""
+    skip: frozenset = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRestarted:
+    """To every core actor: `name` was restarted (re-send it what it needs from you)."""
+    name: str

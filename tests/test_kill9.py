@@ -11,7 +11,11 @@ book and appending to the signals file, and SIGKILLs the process:
    the process has not looked yet;
 4. cancel in flight during reconciliation: the start-up cancel of that order was processed by
    the venue, its answer held back;
-5. cancel in flight by an executor: a timed-out exit's cancel was processed, answer held back.
+5. cancel in flight by an executor: a timed-out exit's cancel was processed, answer held back;
+6. during a core-actor restart: a quote read hangs, the Watchdog finds the RateLimiter stuck
+   (its stall limit lowered to 1 s for this start) and replaces it; killed the moment
+   ACTOR_RESTARTED is written, with the old RateLimiter still hanging and the new one just
+   sent the calls it had not answered.
 
 Each time it starts the command again on the same database, audit log and signals file; the
 last start sees the market fall, sells everything by stop loss, and is stopped with SIGTERM.
@@ -84,6 +88,13 @@ exit_execution:
     timeout_secs: 1.5
   LOW:
     timeout_secs: 1
+"""
+# Start 6 only: the RateLimiter counts as stuck after 1 s (a hung read makes it so).
+STUCK_LIMITER = """\
+supervision:
+  heartbeat_secs: 0.1
+  stall_limit_secs:
+    rate_limiter: 1
 """
 
 
@@ -375,17 +386,30 @@ def test_kill_9_at_many_points_and_each_restart_reconciles_before_sending(sessio
     s.kill9()
     assert venue.get_order(resting.order_id).status is OrderStatus.CANCELED
 
-    # 6. The market falls: the last start sells everything by stop loss, then stops cleanly.
+    # 6. During a core-actor restart: a quote read hangs; with the RateLimiter's stall limit at
+    # 1 s the Watchdog replaces it; kill the moment the restart is written to the audit log.
+    (s.tmp / "config.yaml").write_text(CONFIG + STUCK_LIMITER, encoding="utf-8")
+    st = s.start("start 6 (kill: during a core-actor restart)")
+    s.reconciled(st)
+    seen = len(s.audit_events())
+    fake.hang_next(method="GET", route="/markets")
+    restart = s.wait(lambda: [e for e in s.audit_events()[seen:] if e.get("event") == "ACTOR_RESTARTED"
+                              and e.get("actor") == "rate_limiter"], "the stuck RateLimiter to be restarted")
+    s.kill9()
+    assert restart[0]["reason"].startswith("stuck"), restart
+    (s.tmp / "config.yaml").write_text(CONFIG, encoding="utf-8")
+
+    # 7. The market falls: the last start sells everything by stop loss, then stops cleanly.
     set_book(venue, "0.40", "0.45")
-    st = s.start("start 6 (stop loss, then SIGTERM)")
+    st = s.start("start 7 (stop loss, then SIGTERM)")
     s.reconciled(st)
     s.wait(lambda: venue.holding(TICKER, Side.YES) == 0, "the stop loss to sell everything")
     s.wait(lambda: any(e.get("event") == "POSITION_CLOSED" for e in s.audit_events()),
            "the position to be closed")
     s.terminate()
-    assert st.returncode == 0, s.stderr(5)[-3000:]
-    assert "Positions: 1 (1 closed, 0 open)" in s.stdout(5)
-    assert f"2@{partial.limit_price:.2f}" in s.stdout(5), "the fill found by reconciliation is in the summary"
+    assert st.returncode == 0, s.stderr(6)[-3000:]
+    assert "Positions: 1 (1 closed, 0 open)" in s.stdout(6)
+    assert f"2@{partial.limit_price:.2f}" in s.stdout(6), "the fill found by reconciliation is in the summary"
 
     # What every start did first, then the invariants over the whole session.
     live_after_all, _ = read_database(s.db)

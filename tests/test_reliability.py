@@ -287,17 +287,19 @@ def test_a_partial_stage_that_sold_while_down_is_done_after_the_restart(make_eng
         b.stop()
 
 
-def test_a_core_actor_skips_a_message_it_cannot_handle_and_carries_on(make_engine):
-    """The supervisor (which everyone depends on) meets a message that makes it raise: it alerts,
-    skips it, and still starts and routes to positions afterwards."""
+def test_a_core_actor_that_raises_drops_that_message_and_is_restarted(make_engine):
+    """The supervisor (which everyone depends on) meets a message that makes it raise: the
+    message is dropped with an ALERT naming it, the supervisor is restarted from persisted
+    state, and it still starts and routes to positions afterwards."""
     from models.messages import StartPosition
 
     h = make_engine()
     h.system.rt.send(h.system.refs.supervisor, StartPosition("not a position state"))
     h.run(0)
     assert h.system.refs.supervisor.is_alive()
-    (alert,) = [e for e in h.events("ALERT") if e.get("actor") == "supervisor"]
-    assert alert["message_type"] == "StartPosition" and "skipped" in alert["message"]
+    (crash,) = h.events("ACTOR_CRASHED", actor="supervisor")
+    assert crash["message_type"] == "StartPosition" and "dropped" in crash["message"]
+    assert h.events("ACTOR_RESTARTED", actor="supervisor")
     h.market(TICKER, "0.49", "0.50", push=True)
-    h.enter(TICKER, "yes", contracts=2)                   # the system still works
-    assert not h.events("ACTOR_CRASHED")
+    pid = h.enter(TICKER, "yes", contracts=2)             # the system still works
+    assert h.position_ref(pid) is not None

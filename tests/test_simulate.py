@@ -67,7 +67,7 @@ def test_the_ci_seeds_hold_every_invariant_under_every_kind_of_fault(config):
     assert set(injected) == set(KINDS)
     for kind in ("create_timeout", "cancel_timeout", "create_5xx", "cancel_5xx", "create_429"):
         assert fired[kind] > 0, kind
-    assert sum(r.restarts for r in results) >= 3
+    assert sum(r.restarts for r in results) >= 2     # (fewer since core-actor faults share the draw)
     assert sum(r.positions for r in results) > 50
 
 

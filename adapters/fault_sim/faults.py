@@ -18,6 +18,12 @@ Kinds (the names the summary counts them by):
   restart it from the database).
 - process_restart: the whole engine stops; a new one is built on the same database and venue,
   reconciles with the venue and resumes the open positions.
+- core_crash, core_kill, core_stall: one core actor (Store, Supervisor, RiskManager,
+  RateLimiter, PriceCache, ExitRouter or EntryManager, drawn) raises in a handler / has its
+  thread stopped unannounced / gets a handler that does not return; the Watchdog must restart it.
+  Each is placed at a random point, mid-exit (the first moment after its time that an exit is
+  in flight) or at a stop (just before the first book change after its time that takes an open
+  position past its stop: that is where an unprotected position would show).
 """
 from __future__ import annotations
 
@@ -29,8 +35,12 @@ from adapters.fault_sim.market import Scenario
 from adapters.venue import RateLimited, VenueUnavailable
 
 KINDS = ("read_429", "read_5xx", "create_429", "create_5xx", "create_timeout", "cancel_5xx", "cancel_timeout",
-         "cancel_fill_race", "partial_fills", "stale_quotes", "actor_crash", "process_restart")
-WEIGHTS = (2, 2, 2, 2, 3, 2, 3, 3, 2, 2, 3, 2)
+         "cancel_fill_race", "partial_fills", "stale_quotes", "actor_crash", "process_restart",
+         "core_crash", "core_kill", "core_stall")
+WEIGHTS = (2, 2, 2, 2, 3, 2, 3, 3, 2, 2, 3, 2, 3, 3, 3)
+CORE_KINDS = frozenset({"core_crash", "core_kill", "core_stall"})
+CORE_ACTORS = ("store", "supervisor", "risk_manager", "rate_limiter", "price_cache", "exit_router", "entry_manager")
+POINTS = ("random", "mid_exit", "at_stop")
 READ_METHODS = ("get_quotes", "get_order", "find_order")
 WINDOW_KINDS = frozenset({"partial_fills", "stale_quotes"})
 
@@ -45,6 +55,8 @@ class Fault:
     method: str | None = None
     times: int = 1
     until: datetime | None = None
+    actor: str | None = None          # core faults: which core actor
+    point: str | None = None          # core faults: random | mid_exit | at_stop
 
     def error(self) -> Exception:
         """A fresh error object for this fault (its identity tags it as this fault's)."""
@@ -61,8 +73,10 @@ class Fault:
     def describe(self) -> str:
         what = f" {self.method}" if self.method else ""
         span = f" until +{(self.until - self.at).total_seconds():.0f}s" if self.until else ""
-        times = f" x{self.times}" if self.kind not in WINDOW_KINDS | {"actor_crash", "process_restart"} else ""
-        return f"{self.kind}{what}{times}{span}"
+        times = (f" x{self.times}" if self.kind not in WINDOW_KINDS | CORE_KINDS | {"actor_crash", "process_restart"}
+                 else "")
+        core = f" {self.actor} ({self.point})" if self.actor else ""
+        return f"{self.kind}{core}{what}{times}{span}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +106,9 @@ def plan_faults(seed: int, scenario: Scenario) -> FaultPlan:
             until = at + timedelta(seconds=round(rng.uniform(40, 150), 1))
         elif kind == "stale_quotes":
             until = at + timedelta(seconds=round(rng.uniform(30, 120), 1))
-        faults.append(Fault(i, kind, at, method, times, until))
+        actor = point = None
+        if kind in CORE_KINDS:
+            actor, point = rng.choice(CORE_ACTORS), rng.choice(POINTS)
+        faults.append(Fault(i, kind, at, method, times, until, actor, point))
     faults.sort(key=lambda f: (f.at, f.index))
     return FaultPlan(tuple(faults))

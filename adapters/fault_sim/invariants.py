@@ -24,8 +24,11 @@ orders that were in flight at the end have been looked up and their fills record
   (its own log: every request, whoever sent it), over every process of the session (each
   restart starts a new RateLimiter) and the start-up reconciliations (which call the venue
   directly). A call that makes several requests counts each.
-- engine_health: no actor crashed except those the simulation crashed on purpose, virtual
-  time never stalled, no actor was left running.
+- engine_health: no actor crashed except those the simulation crashed on purpose, no core
+  actor was restarted more often than the simulation hit it, the engine never failed safe,
+  virtual time never stalled, no actor was left running.
+- stop_protected: no open position sat past its stop with no exit in flight for longer than
+  PROTECTION_BOUND (adapters/fault_sim/protection.py).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Sequence
 
+from adapters.fault_sim.protection import Episode
 from models.budget import WINDOW, max_calls_in_any_window
 from models.market import Side
 from models.orders import Action, OrderSnapshot
@@ -41,7 +45,7 @@ from models.position import PositionStatus
 from models.tables import ExitStatus
 
 INVARIANTS = ("no_oversell", "one_live_exit_order", "exits_sum_to_contracts", "db_venue_audit_agree",
-              "call_budget", "engine_health")
+              "call_budget", "engine_health", "stop_protected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class Observation:
     stale_exits: Sequence[str] = ()         # exit orders resting for closed positions at the end
     reconcile_alerts: Sequence[str] = ()    # what the final reconciliation had to correct
     errors: Sequence[str] = ()              # stalls, leaked actors, exceptions from the run
+    planted_core: Counter = field(default_factory=Counter)   # core actor name -> faults planted
+    episodes: Sequence[Episode] = ()        # positions past their stop with no exit in flight
 
 
 def check_invariants(obs: Observation) -> list[Violation]:
@@ -88,6 +94,10 @@ def check_invariants(obs: Observation) -> list[Violation]:
     out += _agree(obs, ledger)
     out += _budget(obs)
     out += _health(obs)
+    out += [Violation("stop_protected", f"{e.position_id} ({e.ticker}) was past its stop with no exit in flight "
+                                        f"for {e.seconds:.0f}s from {e.start.isoformat()} ({e.ended_by}; bound "
+                                        f"{e.bound.total_seconds():.0f}s)")
+            for e in obs.episodes if e.end - e.start > e.bound]
     return out
 
 
@@ -241,4 +251,14 @@ def _health(obs: Observation) -> list[Violation]:
             errors = sorted({e.get("error", "") for e in obs.audit
                              if e.get("event") == "ACTOR_CRASHED" and e.get("key") == key})
             out.append(Violation("engine_health", f"{extra} unplanned crash(es) of {key}: {'; '.join(errors)}"))
+    restarts = Counter(e.get("actor") for e in obs.audit if e.get("event") == "ACTOR_RESTARTED" and e.get("actor"))
+    for name, n in sorted(restarts.items()):
+        if n > obs.planted_core.get(name, 0):
+            reasons = sorted({e.get("reason", "") for e in obs.audit
+                              if e.get("event") == "ACTOR_RESTARTED" and e.get("actor") == name})
+            out.append(Violation("engine_health", f"core actor {name} restarted {n} times, "
+                                                  f"{obs.planted_core.get(name, 0)} faults planted: {'; '.join(reasons)}"))
+    for e in obs.audit:
+        if e.get("event") == "ENGINE_FAILED_SAFE":
+            out.append(Violation("engine_health", f"the engine failed safe: {e.get('reason')}"))
     return out

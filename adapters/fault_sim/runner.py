@@ -10,11 +10,17 @@ open positions. Each process draws its own retry-jitter seed (derived from the s
 restart count, so a seed still replays exactly). After the last event every fault is disarmed and the session runs on for
 TAIL so exits in flight can finish; then the engine stops, a final reconciliation runs (as
 the next start would) and the invariants are checked.
+
+Core-actor faults (core_crash / core_kill / core_stall) go to the actor behind its handle; one
+placed mid-exit or at a stop waits for that moment (checked before each market event). A stalled
+handler is released once the Watchdog has replaced its actor (so no thread is left behind).
+Every injected core fault is kept (`core_faults`) for the unprotected-time measurement.
 """
 from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -25,10 +31,11 @@ from typing import Any, Callable
 
 import pykka
 
-from adapters.fault_sim.faults import Fault, FaultPlan, plan_faults
+from adapters.fault_sim.faults import CORE_KINDS, Fault, FaultPlan, plan_faults
 from adapters.fault_sim.invariants import Observation, Violation, check_invariants
 from adapters.fault_sim.market import Scenario, make_scenario
 from adapters import engine as engine_builder
+from adapters.fault_sim.protection import Episode, books_by_ticker, past_stop_at, unprotected_episodes
 from adapters.fault_sim.venue import ObservedVenue, SwitchableClock, position_of
 from adapters.reconcile import reconcile
 from adapters.session import Settle
@@ -42,6 +49,9 @@ from models.priorities import Priority
 from models.signal import TradingSignal
 
 TAIL = timedelta(minutes=12)          # long enough for a LOW exit's ten 60 s walks
+STUCK_AFTER_S = 1.0                   # wall seconds a core handler may run before virtual time calls it stuck
+CORE_KEYS = {"store": "store", "supervisor": "supervisor", "risk_manager": "risk", "rate_limiter": "venue",
+             "price_cache": "cache", "exit_router": "router", "entry_manager": "entries"}
 BUDGETS = (6, 10, 15, 30, 60)  # calls per minute; the tight ones make the budget bind
 
 BuildEngine = Callable[..., Any]      # adapters.engine.build_engine's signature
@@ -62,6 +72,9 @@ class SeedResult:
     budget: int
     virtual_s: float
     wall_s: float
+    core_faults: tuple[tuple[float, str, str, str, float | None], ...] = ()   # (at s, kind, actor, point, unprotected s)
+    failed_safe: str | None = None
+    longest_unprotected_s: float = 0.0     # any position past its stop with no exit in flight
 
     @property
     def ok(self) -> bool:
@@ -99,6 +112,17 @@ class SimRun:
         self.final_alerts: list[str] = []
         self._crash_rng = random.Random(f"crash:{seed}")
         self._wall = 0.0
+        self._deferred: list[Fault] = []          # core faults waiting for their moment
+        self._stalls: list[threading.Event] = []
+        self._audit_seen = 0
+        self._in_flight: dict[str, str] = {}      # exit id -> position id (from the audit)
+        self._open: dict[str, tuple[str, Any, Any, str]] = {}   # position id -> ticker, side, entry, signal id
+        self._signal_types = {p.signal_id: p.signal_type for _, p in self.scenario.events
+                              if isinstance(p, TradingSignal)}
+        self._books: dict[str, BookUpdate] = {}
+        self.core_faults: list[tuple[datetime, Fault]] = []
+        self.restart_times: list[datetime] = []
+        self.failed_safe: str | None = None
 
     # -- the session -------------------------------------------------------------------------
     def execute(self) -> None:
@@ -108,10 +132,17 @@ class SimRun:
         try:
             self.engine = self._build(self.scenario.start, fresh=True)
             for ts, _, _, payload in timeline:
-                self.engine.scheduler.run_until(ts)
+                self._run_until(ts)
+                if self.failed_safe:
+                    break
+                self._deferred_faults(payload)
                 self._apply(ts, payload)
             self.venue.disarm()
-            self.engine.scheduler.run_until(self.engine.clock.now() + TAIL)
+            if not self.failed_safe:
+                self._run_until(self.engine.clock.now() + TAIL)
+            if self.failed_safe:
+                self._flatten()
+                return
             self.engine.system.flush()
             self.stale_exits = self._stale_exits()
             self._shutdown()
@@ -136,13 +167,34 @@ class SimRun:
                        seed=jitter_seed, recorder=self.audit, venue_factory=venue_for,
                        prior_calls=tuple(self.call_times + self.reconcile_times))
         self.reconcile_times += [t for t, _ in self.venue.call_log[mark:]]   # before the actors existed
+        engine.scheduler.stuck_after_s = STUCK_AFTER_S
         return engine
+
+    def _run_until(self, ts: datetime) -> None:
+        """Move virtual time; then release stalled handlers whose actor was replaced meanwhile,
+        and note a fail-safe."""
+        self.engine.scheduler.run_until(ts)
+        for ev in self._stalls:
+            ev.set()
+        self._stalls.clear()
+        failure = self.engine.system.failure
+        if failure is not None and failure.reason:
+            self.failed_safe = failure.reason
+
+    def _flatten(self) -> None:
+        """The engine failed safe: what run.py does (stop, flatten at the venue directly)."""
+        from adapters import fail_safe
+
+        self._shutdown()
+        fail_safe.flatten(self.venue, self.engine.repository, self.engine.audit, self.engine.clock)
+        self._final_reconcile()
 
     def _apply(self, ts: datetime, payload: Any) -> None:
         system = self.engine.system
         if isinstance(payload, BookUpdate):
             if self.venue.is_settled(payload.ticker):
                 return
+            self._books[payload.ticker] = payload
             book = self._thin(payload, ts) if self.plan.in_window("partial_fills", ts) else payload
             self.venue.set_book(book.ticker, book.yes_bids, book.yes_asks, volume=book.volume,
                                 close_time=book.close_time, last=book.last)
@@ -166,6 +218,12 @@ class SimRun:
                                    yes_asks=tuple((p, rng.randint(1, 4)) for p, _ in book.yes_asks[:2]))
 
     def _inject(self, f: Fault) -> None:
+        if f.kind in CORE_KINDS and f.point != "random":
+            self._deferred.append(f)          # injected when its moment comes (see _deferred_faults)
+            return
+        if f.kind in CORE_KINDS:
+            self._core_fault(f)
+            return
         if f.kind == "actor_crash":
             if not self._crash_a_position(f):
                 return
@@ -177,6 +235,81 @@ class SimRun:
             self.venue.arm(f.kind, f.method, f.error(), f.times, after=f.after)
         self.injected[f.kind] += 1
         self.applied.append(f"{(f.at - self.scenario.start).total_seconds():.0f}s {f.describe()}")
+
+    # -- core actors ---------------------------------------------------------------------------
+    def _core_fault(self, f: Fault) -> None:
+        from actors.registry import Crash, Stall
+
+        system = self.engine.system
+        handle = system.core.handles[f.actor]
+        if f.kind == "core_crash":
+            self.planted[CORE_KEYS[f.actor]] += 1
+            system.rt.send(handle, Crash(f"fault {f.index}"))
+        elif f.kind == "core_kill":
+            target = handle.target
+            if target is not None:
+                target.stop(block=True, timeout=10)
+        else:
+            release = threading.Event()
+            self._stalls.append(release)
+            system.rt.send(handle, Stall(release, max_wait_s=30))
+        now = self.engine.clock.now()
+        self.core_faults.append((now, f))
+        self.injected[f.kind] += 1
+        self.applied.append(f"{(now - self.scenario.start).total_seconds():.0f}s {f.describe()}")
+
+    def _follow_audit(self) -> None:
+        """Exits in flight and open positions, from the audit records written since last time."""
+        new, self._audit_seen = self.audit[self._audit_seen:], len(self.audit)
+        for e in new:
+            ev = e.get("event")
+            if ev == "EXIT_ROUTED":
+                self._in_flight[e.get("exit_id", "")] = e.get("position_id", "")
+            elif ev in ("EXIT_COMPLETED", "EXIT_GAVE_UP"):
+                self._in_flight.pop(e.get("exit_id", ""), None)
+            elif ev == "TRADE_EXECUTED":
+                self._open[e["position_id"]] = (e["market"], e["side"], e["entry_price"], e.get("signal_id", ""))
+            elif ev == "POSITION_CLOSED":
+                self._open.pop(e.get("position_id", ""), None)
+                self._in_flight = {x: p for x, p in self._in_flight.items() if p != e.get("position_id")}
+
+    def _deferred_faults(self, payload: Any) -> None:
+        if not self._deferred:
+            return
+        self._follow_audit()
+        for f in list(self._deferred):
+            if f.point == "mid_exit" and self._in_flight:
+                self._deferred.remove(f)
+                self._core_fault(f)
+            elif f.point == "at_stop" and isinstance(payload, BookUpdate) and self._takes_past_stop(payload):
+                self._deferred.remove(f)
+                self._core_fault(f)
+                self.engine.scheduler.run_until(self.engine.clock.now())   # a crash is handled before the market moves
+
+    def _takes_past_stop(self, book: BookUpdate) -> bool:
+        """True when this book change puts an open position past its stop (it was not before)."""
+        from decimal import Decimal
+
+        from models.pnl import price_at_pct
+
+        before = self._books.get(book.ticker)
+        for ticker, side, entry, signal_id in self._open.values():
+            if ticker != book.ticker:
+                continue
+            pct = self.config.signal_type(self._signal_types.get(signal_id, "default")).stop_loss_pct
+            stop = price_at_pct(Decimal(str(entry)), -pct)
+
+            def bid(b: BookUpdate | None) -> Any:
+                if b is None:
+                    return None
+                if side == "yes":
+                    return b.yes_bids[0][0] if b.yes_bids else None
+                return 1 - b.yes_asks[0][0] if b.yes_asks else None
+
+            now_bid, old_bid = bid(book), bid(before)
+            if now_bid is not None and now_bid <= stop and (old_bid is None or old_bid > stop):
+                return True
+        return False
 
     def _crash_a_position(self, f: Fault) -> bool:
         """Crash one live position actor with a malformed fill (contracts=None raises in its
@@ -195,6 +328,9 @@ class SimRun:
 
     def _restart(self) -> None:
         now = self.engine.clock.now()
+        self.restart_times.append(now)
+        self._follow_audit()
+        self._in_flight.clear()
         self._shutdown()
         self.restarts += 1
         self.engine = self._build(now, fresh=False)
@@ -250,12 +386,39 @@ class SimRun:
                            request_times=tuple(t for t, _ in self.venue.call_log),
                            budget=self.config.monitoring.max_api_calls_per_minute,
                            planted_crashes=Counter(self.planted), stale_exits=tuple(self.stale_exits),
-                           reconcile_alerts=tuple(self.final_alerts), errors=tuple(self.errors))
+                           reconcile_alerts=tuple(self.final_alerts), errors=tuple(self.errors),
+                           planted_core=Counter(f.actor for _, f in self.core_faults), episodes=self.episodes())
+
+    def episodes(self) -> list[Episode]:
+        end = self.engine.clock.now()
+        return unprotected_episodes(self.engine.repository.all_positions(), self.config,
+                                    books_by_ticker(self.scenario.events), self.audit, self.restart_times, end)
+
+    def unprotected_after(self, episodes: list[Episode]) -> list[tuple[float, str, str, str, float | None]]:
+        """Per core fault: virtual seconds from it to the next exit decision for a position that
+        was past its stop at that moment or went past it right after (0: its exit was in flight
+        or routed at once; None: no position was past its stop)."""
+        out = []
+        books = books_by_ticker(self.scenario.events)
+        positions = self.engine.repository.all_positions()
+        soon = timedelta(seconds=1)
+        for at, f in self.core_faults:
+            hit = [e for e in episodes if e.start <= at + soon and e.end > at]
+            worst = max(((e.end - max(e.start, at)).total_seconds() for e in hit), default=None)
+            if worst is None and any(past_stop_at(p, self.config, books, at) for p in positions):
+                worst = 0.0
+            out.append(((at - self.scenario.start).total_seconds(), f.kind, f.actor or "", f.point or "", worst))
+        return out
 
     def result(self) -> SeedResult:
         violations: tuple[Violation, ...]
+        core: list = []
+        longest = 0.0
         try:
-            violations = tuple(check_invariants(self.observation()))
+            obs = self.observation()
+            violations = tuple(check_invariants(obs))
+            core = self.unprotected_after(list(obs.episodes))
+            longest = max((e.seconds for e in obs.episodes), default=0.0)
             positions = self.engine.repository.all_positions()
         except Exception as exc:  # noqa: BLE001 - e.g. the run died before the database existed
             violations = tuple(Violation("engine_health", e) for e in self.errors) or (
@@ -268,7 +431,8 @@ class SimRun:
             closed=sum(1 for p in positions if p.status is PositionStatus.CLOSED),
             orders=len(self.venue.all_orders()), restarts=self.restarts, venue_calls=len(self.venue.call_log),
             budget=self.config.monitoring.max_api_calls_per_minute,
-            virtual_s=(end - self.scenario.start).total_seconds(), wall_s=round(self._wall, 3))
+            virtual_s=(end - self.scenario.start).total_seconds(), wall_s=round(self._wall, 3),
+            core_faults=tuple(core), failed_safe=self.failed_safe, longest_unprotected_s=longest)
 
     def close(self) -> None:
         """Close the database file (the next seed opens another)."""
