@@ -1,0 +1,148 @@
+"""An outside review of the exit and risk fixes (issues 8 and 9), as a trader would try them:
+hostile markets through the whole engine on virtual time (tests/conftest.py's make_engine).
+
+Each test names the scenario; the ones that found a defect say what went wrong before the fix.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal as D
+
+from tests.conftest import T0
+
+WIDE = {"liquidity": {"max_spread_cents": 50}}   # a wide book does not fire liquidity_dried_up
+
+
+def ts(e) -> datetime:  # type: ignore[no-untyped-def]
+    return datetime.fromisoformat(e["ts"])
+
+
+def risk_unrealized(h) -> D:  # type: ignore[no-untyped-def]
+    """What the RiskManager counts as the open positions' unrealized P&L."""
+    h.system.flush()
+    u = h.system.proxy_attr(h.system.refs.risk_manager, "unrealized")
+    return sum(u.values(), D(0))
+
+
+# --- a wide spread at entry ---------------------------------------------------------------------------
+
+def test_a_wide_spread_at_entry_is_refused_with_the_numbers(engine):
+    h = engine
+    h.market("M1", "0.40", "0.50")
+    sig = h.signal("M1", contracts=20)
+    h.run(1)
+    (rej,) = h.events("SIGNAL_REJECTED", signal_id=sig.signal_id)
+    assert "0.4000" in rej["reason"] and not h.events("TRADE_EXECUTED")
+
+
+# --- a signal exactly at the close window --------------------------------------------------------------
+
+def test_a_signal_exactly_at_the_close_window_is_refused(engine):
+    h = engine
+    h.market("T", "0.49", "0.50", close_time=T0 + timedelta(minutes=5))
+    sig = h.signal("T", contracts=20)
+    h.run(1)
+    assert h.events("SIGNAL_REJECTED", signal_id=sig.signal_id)
+    assert not h.events("TRADE_EXECUTED")
+
+
+# --- no bid after entry: the breaker must not forget the loss -----------------------------------------
+
+def test_a_vanished_bid_does_not_erase_the_unrealized_loss_the_breaker_counts(make_engine):
+    """Before: the position reported an unrealized P&L of 0 the moment its bid vanished, as if it
+    were worth what it cost; a -$5.00 loss disappeared from the daily limit."""
+    h = make_engine({"circuit_breaker": {"daily_loss_limit_dollars": 20}})
+    h.market("M1", "0.49", "0.50")
+    h.enter("M1", contracts=100)
+    h.market("M1", "0.45", "0.46", push=True)    # -5.00 at the bid, above the 0.4312 stop
+    h.run(1)
+    assert risk_unrealized(h) == D("-5")
+    h.market("M1", None, "0.46", push=True)      # the bid vanishes: the mark is unknown
+    h.run(1)
+    assert risk_unrealized(h) == D("-5")         # the loss seen last, not 0
+    h.market("M1", "0.47", "0.48", push=True)    # the bid comes back: a known mark again
+    h.run(1)
+    assert risk_unrealized(h) == D("-3")
+
+
+# --- a trailing stop / time exit that gave up is re-attacked when the bid comes back --------------------
+
+def trailing_stop_that_gave_up(h):  # type: ignore[no-untyped-def]
+    h.market("M1", "0.49", "0.50", push=True)
+    pid = h.enter("M1", contracts=20)
+    h.market("M1", "0.60", "0.61", push=True)            # +20%: stage 1 sells 10, trailing stop armed
+    h.run_until(lambda: h.position(pid).contracts == 10, limit=300)
+    h.market("M1", "0.60", "0.61", push=True)
+    h.run(2)
+    h.market("M1", None, "0.56")                          # the venue: nobody bids
+    h.phantom("M1", "0.54", "0.56")                       # the stream shows 0.54: below the 0.55 trail
+    h.run_until(lambda: h.events("EXIT_GAVE_UP", position_id=pid, condition="trailing_stop"), limit=300)
+    return pid, h.now()
+
+
+def test_a_trailing_stop_that_gave_up_is_re_attacked_when_the_bid_comes_back(make_engine):
+    """Before: a trailing stop whose orders found no bid cooled down 120 s; the bid came back
+    lower (0.53, still above the stop loss) and the position waited out the cooldown."""
+    h = make_engine({**WIDE, "partial_exits": {"stages": [{"profit_pct": 15, "sell_fraction_pct": 50}]}},
+                    streamed=True)
+    pid, gave_up = trailing_stop_that_gave_up(h)
+    h.run(10)
+    h.market("M1", "0.53", "0.56", bid_size=50, push=True)   # buyers are back, lower
+    h.run(30)
+    p = h.position(pid)
+    assert p.contracts == 0, "the trailing stop waited out its cooldown while the bid was there"
+    assert (h.now() - gave_up).total_seconds() < 60
+
+
+def test_a_time_exit_that_gave_up_is_re_attacked_when_the_bid_comes_back(make_engine):
+    """Before: time_based_urgent found an empty book at close - 5 min, gave up, and waited 120 s
+    (of the 5 minutes left) after the bid came back."""
+    h = make_engine(WIDE, streamed=True)
+    close = T0 + timedelta(minutes=7)
+    h.market("T", "0.49", "0.50", close_time=close, push=True)
+    pid = h.enter("T", contracts=20)
+    h.run(60)
+    h.market("T", None, "0.50", close_time=close)             # the venue: nobody bids
+    h.phantom("T", "0.49", "0.50")
+    h.run_until(lambda: h.events("EXIT_GAVE_UP", position_id=pid, condition="time_based_urgent"), limit=300)
+    gave_up = h.now()
+    h.run(5)
+    h.market("T", "0.48", "0.50", bid_size=50, close_time=close, push=True)
+    h.run(30)
+    assert h.position(pid).contracts == 0
+    assert (h.now() - gave_up).total_seconds() < 60
+
+
+# --- a stop whose bid vanishes then returns worse ------------------------------------------------------
+
+def test_a_stop_whose_bid_vanished_sells_when_it_returns_at_a_worse_price(make_engine):
+    h = make_engine(streamed=True)
+    h.market("M1", "0.49", "0.50", push=True)
+    pid = h.enter("M1", contracts=20)
+    h.run(3)
+    h.market("M1", None, "0.46")
+    h.phantom("M1", "0.43", "0.46")                         # past the 0.4312 stop
+    h.run_until(lambda: h.events("EXIT_GAVE_UP", position_id=pid), limit=120)
+    h.run(10)
+    h.market("M1", "0.38", "0.46", bid_size=50, push=True)   # back, 5 cents worse
+    h.run(30)
+    p = h.position(pid)
+    assert (p.contracts, p.exit_reason) == (0, "stop_loss") or p.contracts == 0
+    assert p.realized_pnl < 0
+
+
+# --- quotes that do not change for an hour (polling) ----------------------------------------------------
+
+def test_an_hour_of_unchanged_quotes_still_marks_and_then_stops_on_a_real_move(engine):
+    h = engine
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20)
+    h.run(3600)
+    p = h.position(pid)
+    assert p.status.value == "open" and p.current_price == D("0.49")
+    before = h.evaluations(pid)
+    h.run(60)
+    assert h.evaluations(pid) - before >= 2                    # still evaluated at the cadence
+    h.market("M1", "0.42", "0.43")
+    h.run(40)
+    assert h.position(pid).exit_reason == "stop_loss"
