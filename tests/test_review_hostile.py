@@ -146,3 +146,88 @@ def test_an_hour_of_unchanged_quotes_still_marks_and_then_stops_on_a_real_move(e
     h.market("M1", "0.42", "0.43")
     h.run(40)
     assert h.position(pid).exit_reason == "stop_loss"
+
+
+# --- restarts in the middle of an exit -----------------------------------------------------------------
+
+def sold(h, pid) -> int:  # type: ignore[no-untyped-def]
+    return sum(e["contracts"] for e in h.events("ORDER_FILLED", position_id=pid))
+
+
+def restarted(make_engine, monkeypatch, a, overrides=None, *, after: float = 10):  # type: ignore[no-untyped-def]
+    """A new process on `a`'s database `after` seconds later, trading on the same venue (which
+    still holds what `a` bought and the orders `a` left resting)."""
+    import run
+
+    venue = a.venue
+    build = run.build_paper_engine
+
+    def same_venue(clock):  # type: ignore[no-untyped-def]
+        venue._clock = clock
+        return venue
+
+    monkeypatch.setattr(run, "build_paper_engine", lambda *args, **kw: build(*args, venue_factory=same_venue, **kw))
+    try:
+        return make_engine(overrides, start=a.now() + timedelta(seconds=after), database_of=a)
+    finally:
+        monkeypatch.setattr(run, "build_paper_engine", build)
+
+
+def test_a_restart_in_the_middle_of_a_partial_stage_sells_the_stage_once(make_engine, monkeypatch):
+    a = make_engine(WIDE)
+    a.market("M1", "0.49", "0.50")
+    pid = a.enter("M1", contracts=20)
+    a.run(3)
+    a.market("M1", "0.58", "0.62", push=True)          # +16%: stage 1 rests its 10 at the mid
+    a.run(5)
+    assert a.events("ORDER_PLACED", position_id=pid) and not a.events("ORDER_FILLED", position_id=pid)
+    a.stop()
+    b = restarted(make_engine, monkeypatch, a, WIDE, after=20)
+    b.market("M1", "0.58", "0.62")
+    b.run(120)
+    b.market("M1", "0.60", "0.61")                      # a buyer at 0.60
+    b.run(200)
+    p = b.position(pid)
+    assert (p.contracts, p.partial_stages_done) == (10, 1)
+    assert sold(b, pid) == 10
+    assert not b.double_exit_orders
+
+
+def test_a_breaker_tripped_then_a_restart_mid_exit_still_closes_everything_and_takes_no_entry(make_engine,
+                                                                                              monkeypatch):
+    limits = {**WIDE, "circuit_breaker": {"daily_loss_limit_dollars": 5}}
+    a = make_engine(limits)
+    a.market("M1", "0.49", "0.50")
+    pid = a.enter("M1", contracts=190)
+    a.market("M1", None, "0.48")                        # the venue: nobody bids
+    a.phantom("M1", "0.46", "0.48")                     # the stream: -7.60 unrealized, the breaker trips
+    a.run(2)
+    assert a.events("CIRCUIT_BREAKER_TRIPPED")
+    assert [e["condition"] for e in a.events("EXIT_ROUTED", position_id=pid)][:1] == ["circuit_breaker"]
+    assert a.position(pid).contracts == 190             # nothing sold: the exit is in flight
+    a.stop()
+    b = restarted(make_engine, monkeypatch, a, limits, after=30)
+    b.market("M1", "0.45", "0.47")
+    b.run(60)
+    assert b.events("CIRCUIT_BREAKER_RESTORED")
+    assert b.position(pid).contracts == 0
+    b.market("M2", "0.49", "0.50")
+    sig = b.signal("M2", contracts=10, game_id="G2")
+    b.run(1)
+    assert b.events("SIGNAL_REJECTED", signal_id=sig.signal_id) and not b.events("TRADE_EXECUTED")
+
+
+def test_a_restart_in_the_middle_of_a_stop_loss_attacks_the_stop_again(make_engine, monkeypatch):
+    a = make_engine()
+    a.market("M1", "0.49", "0.50")
+    pid = a.enter("M1", contracts=20)
+    a.market("M1", None, "0.46")
+    a.phantom("M1", "0.43", "0.46")                     # past the stop; no bid to take it
+    a.run(3)
+    assert a.events("EXIT_ROUTED", position_id=pid, condition="stop_loss")
+    a.stop()
+    b = restarted(make_engine, monkeypatch, a, after=10)
+    b.market("M1", "0.42", "0.45")
+    b.run(45)
+    p = b.position(pid)
+    assert (p.contracts, p.exit_reason) == (0, "stop_loss")
