@@ -231,3 +231,20 @@ def test_a_restart_in_the_middle_of_a_stop_loss_attacks_the_stop_again(make_engi
     b.run(45)
     p = b.position(pid)
     assert (p.contracts, p.exit_reason) == (0, "stop_loss")
+
+
+def test_a_signal_a_second_before_the_close_window_is_refused_not_sold_a_second_later(engine):
+    """Before: bought 20 at 0.50 with 5 min 1 s to close, time_based_urgent sold them at 0.49 one
+    second later: -$0.90 for a one-second position (the spread and two taker fees)."""
+    h = engine
+    h.market("T", "0.49", "0.50", close_time=T0 + timedelta(minutes=5, seconds=1))
+    sig = h.signal("T", contracts=20)
+    h.run(1)
+    (rej,) = h.events("SIGNAL_REJECTED", signal_id=sig.signal_id)
+    assert "time_based_urgent" in rej["reason"] and not h.events("TRADE_EXECUTED")
+
+
+def test_a_signal_with_more_than_a_cadence_before_the_close_window_still_enters(engine):
+    h = engine
+    h.market("T", "0.49", "0.50", close_time=T0 + timedelta(minutes=5, seconds=31))
+    h.enter("T", contracts=20)
