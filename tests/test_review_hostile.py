@@ -248,3 +248,19 @@ def test_a_signal_with_more_than_a_cadence_before_the_close_window_still_enters(
     h = engine
     h.market("T", "0.49", "0.50", close_time=T0 + timedelta(minutes=5, seconds=31))
     h.enter("T", contracts=20)
+
+
+def test_a_trailing_stop_whose_bid_vanished_fires_when_the_bid_returns_below_the_trail(make_engine):
+    h = make_engine({**WIDE, "partial_exits": {"enabled": False}}, streamed=True)
+    h.market("M1", "0.49", "0.50", push=True)
+    pid = h.enter("M1", contracts=20)
+    h.market("M1", "0.56", "0.57", push=True)          # +12%: the trailing stop is armed (trail 0.51)
+    h.run(2)
+    assert h.position(pid).trailing_stop_active
+    h.market("M1", None, "0.57", push=True)            # the bid vanishes: no mark, no trigger on a gone price
+    h.run(60)
+    h.market("M1", "0.50", "0.52", bid_size=50, push=True)   # back below the 0.51 trail
+    h.run(30)
+    p = h.position(pid)
+    assert p.contracts == 0 and p.exit_reason in ("trailing_stop", "liquidity_dried_up")
+    assert h.events("EXIT_TRIGGERED", position_id=pid, condition="trailing_stop")
