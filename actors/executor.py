@@ -102,6 +102,7 @@ class ExecutorActor(ArbeesActor):
         self.order_id: str | None = None
         self.price: Decimal | None = None
         self._known = FillTotals()       # what the current order is known to have filled
+        self._rested = False             # the venue has shown the current order resting: later fills are a maker's
         self._gen = 0
         self._timer = None
         self._lookups = 0
@@ -153,6 +154,7 @@ class ExecutorActor(ArbeesActor):
             self.price = snap.limit_price
             self.order_id = snap.order_id
             self._account(snap)
+            self._rested = snap.status is OrderStatus.RESTING
             self._probe_last = snap
             self._next_probe()
             return
@@ -235,6 +237,7 @@ class ExecutorActor(ArbeesActor):
         self.request = OrderRequest(cid, self.o.ticker, self.o.side, Action.SELL, self.remaining, price, tif)
         self.order_id = None
         self._known = FillTotals()
+        self._rested = False
         self._lookups = 0
         action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
         event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
@@ -292,6 +295,7 @@ class ExecutorActor(ArbeesActor):
                 return
             self._account(snap)
             self.order_id = snap.order_id
+            self._rested = self._rested or snap.status is OrderStatus.RESTING
             if snap.is_done:
                 if (r.method == "cancel_order" or self.phase == "canceling") and snap.status is OrderStatus.CANCELED:
                     self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
@@ -380,7 +384,7 @@ class ExecutorActor(ArbeesActor):
                                                          snap.client_order_id, "filled", price, n, now, snap.order_id))
             self.send(self.refs.store, RecordFill(Fill(
                 fid, snap.order_id, snap.client_order_id, self.o.ticker,
-                self.o.side, Action.SELL, n, price, fee, now)))
+                self.o.side, Action.SELL, n, price, fee, now, is_taker=not self._rested)))
             # Through the supervisor: it knows the position's current actor, even after a restart.
             self.send(self.refs.supervisor, ForwardToPosition(self.o.position_id, ExitFill(
                 self.o.exit_id, self.o.condition, self.o.priority, n, price, fee, snap.order_id,

@@ -264,3 +264,37 @@ def test_a_trailing_stop_whose_bid_vanished_fires_when_the_bid_returns_below_the
     p = h.position(pid)
     assert p.contracts == 0 and p.exit_reason in ("trailing_stop", "liquidity_dried_up")
     assert h.events("EXIT_TRIGGERED", position_id=pid, condition="trailing_stop")
+
+
+# --- the fills ledger says who paid the taker fee ------------------------------------------------------
+
+def test_the_fills_ledger_tells_a_resting_makers_fill_from_a_takers(engine):
+    """Before: every exit fill was written with is_taker = true, the maker fills of resting LOW
+    exits (fee $0.00) too, so the database could not say which exits crossed the spread."""
+    h = engine
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20, win_probability="0.60")
+    h.run(3)
+    h.set_model("M1", "0.50")                          # early_exit (LOW): rests at 0.50, above the bid
+    h.run(1)
+    h.market("M1", "0.50", "0.51")                     # a buyer comes up to 0.50: our resting order fills
+    h.run(61)
+    h.system.flush()
+    (fill,) = h.events("ORDER_FILLED", position_id=pid)
+    (row,) = h.repo.fills_for_order(fill["order_id"])
+    assert (row.is_taker, row.fee) == (False, D(0))
+    entry = h.events("TRADE_EXECUTED", position_id=pid)[0]
+    (buy,) = h.repo.fills_for_order(entry["order_id"])
+    assert buy.is_taker and buy.fee > 0
+
+
+def test_an_ioc_stop_fill_is_written_as_a_taker(engine):
+    h = engine
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20)
+    h.market("M1", "0.42", "0.44", push=True)
+    h.run(5)
+    h.system.flush()
+    (fill,) = h.events("ORDER_FILLED", position_id=pid)
+    (row,) = h.repo.fills_for_order(fill["order_id"])
+    assert row.is_taker and row.fee > 0
