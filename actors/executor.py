@@ -407,6 +407,8 @@ class ExecutorActor(ArbeesActor):
         if self.phase == "recovering-wait":
             self._next_probe()
         elif self.phase == "resting":
+            if self._keep_at_floor():
+                return
             self._cancel()
         elif self.phase == "waiting":
             self._need_quote()
@@ -418,6 +420,30 @@ class ExecutorActor(ArbeesActor):
             elif self.order_id is not None:
                 self._lookups += 1
                 self._call("get_order", (self.order_id,))
+
+    def _keep_at_floor(self) -> bool:
+        """A profit-taking order resting at its floor: a walk cannot lower it, so instead of
+        canceling and sending it again at the same price (its place in the queue lost, two calls
+        spent) the walk is counted, the order left resting and looked up (what filled is learned
+        at each timeout, as a cancel would have told; the answer re-arms the timeout)."""
+        floor = self.o.min_price
+        if floor is None or self.price is None or self.next_kind == "marketable" or self.order_id is None or \
+                self.walks >= self.cfg.max_walks or self.request is None or \
+                self.request.time_in_force is not TimeInForce.GTC or \
+                self.price > floor:
+            return False
+        self.walks += 1
+        self.next_kind = "walk"
+        self.rt.audit.emit("ORDER_WALKED", f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} kept at "
+                                           f"{fmt_price(self.price)} (GTC), its floor: a walk cannot go lower, "
+                                           f"for {self.o.condition}",
+                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                           client_order_id=self.request.client_order_id, price=self.price,
+                           previous_price=self.price, contracts=self.remaining,
+                           time_in_force=TimeInForce.GTC, condition=self.o.condition,
+                           priority=self.o.priority.name, walk=self.walks, kept=True)
+        self._call("get_order", (self.order_id,))
+        return True
 
     def _cancel(self) -> None:
         if self.order_id is None:

@@ -298,3 +298,38 @@ def test_an_ioc_stop_fill_is_written_as_a_taker(engine):
     (fill,) = h.events("ORDER_FILLED", position_id=pid)
     (row,) = h.repo.fills_for_order(fill["order_id"])
     assert row.is_taker and row.fee > 0
+
+
+# --- a take-profit resting at its floor keeps its place in the queue ------------------------------------
+
+def test_a_take_profit_at_its_floor_is_not_canceled_and_re_placed_at_the_same_price(make_engine):
+    """Before: each walk of a stage already at its floor canceled the order and sent it again at
+    the same price ("walked 0.5800 -> 0.5800"): its place in the queue lost and two venue calls
+    spent, three times over (6 such walks in the 12 paper seeds)."""
+    h = make_engine(WIDE)
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20)
+    h.run(3)
+    h.market("M1", "0.54", "0.62")                     # nobody bids near the stage
+    h.phantom("M1", "0.58", "0.62")                    # the stream showed +16%: stage 1 fires
+    h.run(400)
+    at_floor = [o for o in h.sells("M1") if o.limit_price == D("0.58")]
+    assert len(at_floor) == 1, [(o.limit_price, o.status.value) for o in h.sells("M1")]
+    assert h.events("EXIT_GAVE_UP", position_id=pid, condition="partial_exit_target")
+    assert h.position(pid).contracts == 20
+
+
+def test_a_take_profit_kept_at_its_floor_learns_its_fill_within_a_timeout(make_engine):
+    h = make_engine(WIDE)
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20)
+    h.run(3)
+    h.market("M1", "0.54", "0.62")
+    h.phantom("M1", "0.58", "0.62")
+    h.run_until(lambda: any(e.get("kept") for e in h.events("ORDER_WALKED", position_id=pid)), limit=300)
+    h.market("M1", "0.58", "0.62")                     # a buyer at 0.58 takes our resting 10
+    h.run(31)
+    p = h.position(pid)
+    assert (p.contracts, p.partial_stages_done) == (10, 1)
+    (fill,) = h.events("ORDER_FILLED", position_id=pid)
+    assert D(fill["price"]) == D("0.58") and D(fill["fee"]) == 0
