@@ -103,6 +103,7 @@ class ExecutorActor(ArbeesActor):
         self.price: Decimal | None = None
         self._known = FillTotals()       # what the current order is known to have filled
         self._rested = False             # the venue has shown the current order resting: later fills are a maker's
+        self._keeping = False            # a look-up of an order kept at its floor is on its way
         self._gen = 0
         self._timer = None
         self._lookups = 0
@@ -238,6 +239,7 @@ class ExecutorActor(ArbeesActor):
         self.order_id = None
         self._known = FillTotals()
         self._rested = False
+        self._keeping = False
         self._lookups = 0
         action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
         event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
@@ -297,6 +299,7 @@ class ExecutorActor(ArbeesActor):
             self.order_id = snap.order_id
             self._rested = self._rested or snap.status is OrderStatus.RESTING
             if snap.is_done:
+                self._keeping = False
                 if (r.method == "cancel_order" or self.phase == "canceling") and snap.status is OrderStatus.CANCELED:
                     self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
                 self._order_over()
@@ -305,6 +308,8 @@ class ExecutorActor(ArbeesActor):
             elif self.phase == "canceling":
                 self._cancel()          # a look-up after a failed cancel: still resting, cancel again
             else:
+                if self._keeping:
+                    self._kept()
                 self.phase = "resting"
                 self._arm_timeout()
             return
@@ -424,14 +429,21 @@ class ExecutorActor(ArbeesActor):
     def _keep_at_floor(self) -> bool:
         """A profit-taking order resting at its floor: a walk cannot lower it, so instead of
         canceling and sending it again at the same price (its place in the queue lost, two calls
-        spent) the walk is counted, the order left resting and looked up (what filled is learned
-        at each timeout, as a cancel would have told; the answer re-arms the timeout)."""
+        spent) it is looked up; still resting, the walk is counted and the order kept (what
+        filled is learned at each timeout, as a cancel would have told)."""
         floor = self.o.min_price
         if floor is None or self.price is None or self.next_kind == "marketable" or self.order_id is None or \
                 self.walks >= self.cfg.max_walks or self.request is None or \
-                self.request.time_in_force is not TimeInForce.GTC or \
-                self.price > floor:
+                self.request.time_in_force is not TimeInForce.GTC or self.price > floor:
             return False
+        self._keeping = True
+        self._call("get_order", (self.order_id,))
+        return True
+
+    def _kept(self) -> None:
+        """The look-up of `_keep_at_floor` found the order still resting: count the walk."""
+        assert self.request is not None
+        self._keeping = False
         self.walks += 1
         self.next_kind = "walk"
         self.rt.audit.emit("ORDER_WALKED", f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} kept at "
@@ -442,8 +454,6 @@ class ExecutorActor(ArbeesActor):
                            previous_price=self.price, contracts=self.remaining,
                            time_in_force=TimeInForce.GTC, condition=self.o.condition,
                            priority=self.o.priority.name, walk=self.walks, kept=True)
-        self._call("get_order", (self.order_id,))
-        return True
 
     def _cancel(self) -> None:
         if self.order_id is None:
