@@ -287,11 +287,14 @@ class EntryManager(ArbeesActor):
             self._reject(sig, moved)
             return
         left = minutes_to_close(q.close_time, self.rt.clock.now())
-        if left is not None and left <= self.config.time_based_urgent.minutes_before_close:
-            # time_based_urgent would sell it at once: a round trip through the spread for nothing.
+        window = self.config.time_based_urgent.minutes_before_close
+        hold = self.config.monitoring.normal_interval_secs
+        if left is not None and left <= window + Decimal(hold) / 60:
+            # time_based_urgent would sell it at once (or within one monitoring interval): a round
+            # trip through the spread and two fees for nothing.
             self._release(sig)
-            self._reject(sig, f"market closes in {left:.1f} min, within time_based_urgent's "
-                              f"{self.config.time_based_urgent.minutes_before_close} min")
+            inside = "within" if left <= window else f"less than one monitoring interval ({hold}s) before"
+            self._reject(sig, f"market closes in {left:.1f} min, {inside} time_based_urgent's {window} min")
             return
         at_once = exit_at_once(q, sig.side, sig.signal_type, self.config)
         if at_once is not None:

@@ -102,6 +102,8 @@ class ExecutorActor(ArbeesActor):
         self.order_id: str | None = None
         self.price: Decimal | None = None
         self._known = FillTotals()       # what the current order is known to have filled
+        self._rested = False             # the venue has shown the current order resting: later fills are a maker's
+        self._keeping = False            # a look-up of an order kept at its floor is on its way
         self._gen = 0
         self._timer = None
         self._lookups = 0
@@ -153,6 +155,7 @@ class ExecutorActor(ArbeesActor):
             self.price = snap.limit_price
             self.order_id = snap.order_id
             self._account(snap)
+            self._rested = snap.status is OrderStatus.RESTING
             self._probe_last = snap
             self._next_probe()
             return
@@ -235,6 +238,8 @@ class ExecutorActor(ArbeesActor):
         self.request = OrderRequest(cid, self.o.ticker, self.o.side, Action.SELL, self.remaining, price, tif)
         self.order_id = None
         self._known = FillTotals()
+        self._rested = False
+        self._keeping = False
         self._lookups = 0
         action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
         event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
@@ -292,7 +297,9 @@ class ExecutorActor(ArbeesActor):
                 return
             self._account(snap)
             self.order_id = snap.order_id
+            self._rested = self._rested or snap.status is OrderStatus.RESTING
             if snap.is_done:
+                self._keeping = False
                 if (r.method == "cancel_order" or self.phase == "canceling") and snap.status is OrderStatus.CANCELED:
                     self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
                 self._order_over()
@@ -301,6 +308,8 @@ class ExecutorActor(ArbeesActor):
             elif self.phase == "canceling":
                 self._cancel()          # a look-up after a failed cancel: still resting, cancel again
             else:
+                if self._keeping:
+                    self._kept()
                 self.phase = "resting"
                 self._arm_timeout()
             return
@@ -380,7 +389,7 @@ class ExecutorActor(ArbeesActor):
                                                          snap.client_order_id, "filled", price, n, now, snap.order_id))
             self.send(self.refs.store, RecordFill(Fill(
                 fid, snap.order_id, snap.client_order_id, self.o.ticker,
-                self.o.side, Action.SELL, n, price, fee, now)))
+                self.o.side, Action.SELL, n, price, fee, now, is_taker=not self._rested)))
             # Through the supervisor: it knows the position's current actor, even after a restart.
             self.send(self.refs.supervisor, ForwardToPosition(self.o.position_id, ExitFill(
                 self.o.exit_id, self.o.condition, self.o.priority, n, price, fee, snap.order_id,
@@ -403,6 +412,8 @@ class ExecutorActor(ArbeesActor):
         if self.phase == "recovering-wait":
             self._next_probe()
         elif self.phase == "resting":
+            if self._keep_at_floor():
+                return
             self._cancel()
         elif self.phase == "waiting":
             self._need_quote()
@@ -414,6 +425,35 @@ class ExecutorActor(ArbeesActor):
             elif self.order_id is not None:
                 self._lookups += 1
                 self._call("get_order", (self.order_id,))
+
+    def _keep_at_floor(self) -> bool:
+        """A profit-taking order resting at its floor: a walk cannot lower it, so instead of
+        canceling and sending it again at the same price (its place in the queue lost, two calls
+        spent) it is looked up; still resting, the walk is counted and the order kept (what
+        filled is learned at each timeout, as a cancel would have told)."""
+        floor = self.o.min_price
+        if floor is None or self.price is None or self.next_kind == "marketable" or self.order_id is None or \
+                self.walks >= self.cfg.max_walks or self.request is None or \
+                self.request.time_in_force is not TimeInForce.GTC or self.price > floor:
+            return False
+        self._keeping = True
+        self._call("get_order", (self.order_id,))
+        return True
+
+    def _kept(self) -> None:
+        """The look-up of `_keep_at_floor` found the order still resting: count the walk."""
+        assert self.request is not None
+        self._keeping = False
+        self.walks += 1
+        self.next_kind = "walk"
+        self.rt.audit.emit("ORDER_WALKED", f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} kept at "
+                                           f"{fmt_price(self.price)} (GTC), its floor: a walk cannot go lower, "
+                                           f"for {self.o.condition}",
+                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                           client_order_id=self.request.client_order_id, price=self.price,
+                           previous_price=self.price, contracts=self.remaining,
+                           time_in_force=TimeInForce.GTC, condition=self.o.condition,
+                           priority=self.o.priority.name, walk=self.walks, kept=True)
 
     def _cancel(self) -> None:
         if self.order_id is None:

@@ -9,7 +9,7 @@
 - An exit that gave up puts its condition on a cooldown for that position, so a condition that
   cannot be executed (no bids) does not loop; more urgent conditions are not held back. When
   the cooldown ends the position is told to evaluate again. A capital-protection exit (stop
-  loss, circuit breaker) is not held by its cooldown once our side's bid or size has changed
+  loss, circuit breaker, trailing stop, time exit) is not held by its cooldown once our side's bid or size has changed
   since it gave up: it is re-attacked for as long as the position is past its stop.
   cannot be executed (no bids) does not loop; more urgent conditions are not held back.
 
@@ -51,8 +51,11 @@ from models.messages import (
 from models.money import plural
 from models.priorities import Priority
 
-# Exits that protect capital: never left given up while the market they need comes back.
-CAPITAL_PROTECTION = frozenset({"stop_loss", "circuit_breaker"})
+# Exits that protect capital: never left given up while the market they need comes back. The
+# trailing stop (profit already made) and the time exit (minutes left before close) are
+# protective too: a 120 s cooldown after an empty book would let the one give back what it
+# protects and eat 40% of the other's 5-minute window.
+CAPITAL_PROTECTION = frozenset({"stop_loss", "circuit_breaker", "trailing_stop", "time_based_urgent"})
 
 
 @dataclass

@@ -85,6 +85,7 @@ class PositionActor(ArbeesActor):
         self.streamed = getattr(rt, "streamed_quotes", False)
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
         self._marked: Decimal | None = None             # the unrealized P&L last told to the RiskManager
+        self._last_price: Decimal | None = state.current_price   # the last known mark (the bid may vanish)
         self._offers: list[str] = []                    # rebalance offers waiting for a fresh quote
         self._rebalance_for: str | None = None          # the signal our rebalance exit makes room for
         self._book: tuple | None = None     # our side's (bid, bid size) in the last quote evaluated
@@ -389,9 +390,13 @@ class PositionActor(ArbeesActor):
 
     def _report_mark(self) -> None:
         """Tell the RiskManager the unrealized P&L of what is held, at the mark, when it changed
-        (the daily loss limit counts it; 0 once nothing is held)."""
+        (the daily loss limit counts it; 0 once nothing is held). While our side has no bid the
+        mark is unknown and the last known one is kept: a loss does not vanish with the bid."""
         s = self.state
-        u = (s.current_price - s.entry_price) * s.contracts if s.current_price is not None and s.contracts else ZERO
+        if s.current_price is not None:
+            self._last_price = s.current_price
+        price = self._last_price if s.current_price is None else s.current_price
+        u = (price - s.entry_price) * s.contracts if price is not None and s.contracts else ZERO
         if u != self._marked:
             self._marked = u
             self.send(self.refs.risk_manager, PositionMarked(self.key, u, self.rt.clock.now()))
