@@ -314,7 +314,7 @@ class PositionActor(ArbeesActor):
         self.sold += n
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
-        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, fill.ts))
+        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, fill.ts, fill.fill_id))
         self._report_mark()
         if self.state.contracts == 0:
             self._close(fill.condition, fill.priority.name)
@@ -366,7 +366,7 @@ class PositionActor(ArbeesActor):
                                                    price=payout, detail=f"settled {msg.result.value}"))
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
-        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, msg.ts))
+        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, msg.ts, f"{self.key}-settle"))
         self._report_mark()
         self._close("settlement", None)
 

@@ -56,6 +56,7 @@ class RiskManager(ArbeesActor):
         self.refs: Refs | None = None
         self.day: date = trading_day(rt.clock.now(), self.tz)
         self.realized = ZERO                    # of the trading day (since an operator's reset, if any)
+        self.counted: set[str] = set()          # keys of the PnlRealized in `realized` (fill / settlement ids)
         self.unrealized: dict[str, Decimal] = {}
         self.calls: deque[tuple[datetime, bool]] = deque()
         self.failures = 0
@@ -67,8 +68,12 @@ class RiskManager(ArbeesActor):
             case Wired(refs=refs):
                 self.refs = refs
                 self.load_persisted_state()
-            case PnlRealized(amount=amount):
+            case PnlRealized(amount=amount, key=key):
                 self._roll_day()
+                if key and key in self.counted:
+                    return       # already in the day's P&L reloaded from the database (a restart)
+                if key:
+                    self.counted.add(key)
                 self.realized += amount
                 self._check_daily_loss()
             case PositionMarked(position_id=pid, unrealized_pnl=u):
@@ -102,6 +107,7 @@ class RiskManager(ArbeesActor):
         trips = self.repository.breaker_trips(self.day.isoformat())
         since = max([day_start(self.day, self.tz)] + [t.cleared_at for t in trips if t.cleared_at is not None])
         self.realized = self.repository.realized_pnl_since(since)
+        self.counted = set(self.repository.realized_pnl_keys_since(since))
         self.unrealized = {p.position_id: p.unrealized_pnl for p in self.repository.load_open_positions()
                            if p.unrealized_pnl}
         active = [t for t in trips if t.cleared_at is None]
@@ -126,6 +132,7 @@ class RiskManager(ArbeesActor):
             return
         ended, self.day = self.day, today
         self.realized = ZERO
+        self.counted.clear()
         self.calls.clear()
         self.failures = 0
         if self.tripped:

@@ -399,6 +399,16 @@ class Repository:
             total += realized_pnl(entry, payout, count, ZERO, entry_fees * count / initial)
         return total
 
+    def realized_pnl_keys_since(self, since: datetime) -> frozenset[str]:
+        """What `realized_pnl_since` counted: the sell fills' ids and the settlements' exit ids
+        (a restarted RiskManager counts a PnlRealized with one of these keys only once)."""
+        fills = (FillRow.select(FillRow.fill_id)
+                 .where((FillRow.action == Action.SELL.value) & (FillRow.ts >= since)))
+        settled = (PositionExitRow.select(PositionExitRow.exit_id)
+                   .where((PositionExitRow.reason == "settlement") & (PositionExitRow.status == ExitStatus.FILLED.value)
+                          & (PositionExitRow.filled_at >= since)))
+        return frozenset([f for (f,) in fills.tuples()] + [e for (e,) in settled.tuples() if e])
+
     def record_breaker_trip(self, trip: BreakerTrip) -> None:
         with self._db.atomic():
             BreakerTripRow.insert(day=trip.day, kind=trip.kind, reason=trip.reason, tripped_at=trip.tripped_at,

@@ -259,6 +259,7 @@ class PnlRealized:
     position_id: str
     amount: Decimal
     ts: datetime
+    key: str = ""      # the fill id, or the settlement's exit id: counted once (see realized_pnl_keys_since)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,83 @@
+"""The merged supervision (issue 10), risk controls (issue 9) and exits (issue 8), together:
+core actors crashed or stuck while the breaker, the entry path, the request gate, the
+liquidity samples and the exits hold state, on virtual time through the real actors."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from models.position import PositionStatus
+
+D = Decimal
+LIMITS = {"circuit_breaker": {"daily_loss_limit_dollars": 5}}
+
+
+def _kill(ref) -> None:  # type: ignore[no-untyped-def]
+    target = getattr(ref, "target", ref)
+    target.stop(block=True, timeout=10)
+    assert not target.is_alive()
+
+
+def _lose_by_settlement(h, ticker: str, contracts: int) -> None:  # type: ignore[no-untyped-def]
+    """Buy YES at 0.50 and see the market settle NO: -0.50 x contracts and the entry fee."""
+    h.market(ticker, "0.49", "0.50")
+    h.enter(ticker, contracts=contracts, game_id=f"G-{ticker}", signal_id=f"loss-{ticker}")
+    h.settle(ticker, "no")
+    assert h.events("POSITION_SETTLED", market=ticker)
+
+
+# --- RiskManager ------------------------------------------------------------------------------------
+
+def test_a_loss_realized_while_the_risk_manager_is_stuck_is_counted_once_after_its_restart(make_engine):
+    """The RiskManager is stuck with a PnlRealized waiting behind it (the handle journals it);
+    the Store commits the position's loss meanwhile. The new RiskManager reloads the day's
+    realized P&L from the database and is then sent the journaled PnlRealized: the same loss
+    must not count twice (-3.63 is under the $5 limit; counted twice it trips the breaker and
+    closes every position)."""
+    from actors.registry import Stall
+
+    h = make_engine(LIMITS)
+    h.scheduler.stuck_after_s = 2.0                     # the Store commits long before that
+    h.market("M1", "0.49", "0.50")
+    h.enter("M1", contracts=7, game_id="G-M1", signal_id="loss-M1")
+    h.run(0)
+    release = threading.Event()
+    h.system.rt.send(h.system.refs.risk_manager, Stall(release, max_wait_s=20))
+    try:
+        h.settle("M1", "no")                             # -3.63 realized while it is stuck
+        h.run(1)
+    finally:
+        release.set()
+    assert h.events("ACTOR_RESTARTED", actor="risk_manager")
+    assert not h.events("CIRCUIT_BREAKER_TRIPPED"), h.events("CIRCUIT_BREAKER_TRIPPED")
+    assert h.system.refs.risk_manager.proxy().realized.get(timeout=10) == D("-3.63")
+
+
+def test_a_risk_manager_killed_after_the_breaker_tripped_stays_tripped_and_exits_once(make_engine):
+    h = make_engine(LIMITS)
+    h.market("M2", "0.49", "0.50")
+    pid = h.enter("M2", contracts=4, game_id="G-M2", signal_id="open-M2")
+    h.levels("M2", [("0.48", 1)], [("0.50", None)])     # one contract of bid: the breaker's exit rests
+    _lose_by_settlement(h, "M1", 12)                     # -6.22: tripped
+    assert len(h.events("CIRCUIT_BREAKER_TRIPPED")) == 1
+    h.run_until(lambda: bool(h.events("EXIT_ROUTED", position_id=pid)), limit=60)
+    h.system.flush()
+    _kill(h.system.refs.risk_manager)
+    h.run(10)                                            # the heartbeat finds it dead
+    assert h.events("ACTOR_RESTARTED", actor="risk_manager")
+    assert h.system.refs.risk_manager.proxy().tripped.get(timeout=10)
+    h.market("M2", "0.48", "0.50")
+    h.run_until(lambda: h.position(pid).status is PositionStatus.CLOSED, limit=600)
+    assert len(h.events("CIRCUIT_BREAKER_TRIPPED")) == 1
+    assert len(h.repo.breaker_trips(h.now().date().isoformat())) == 1
+    assert not h.double_exit_orders
+    h.system.flush()
+    assert sum(o.filled_count for o in h.sells("M2")) == 4
+    assert len(h.events("EXIT_ROUTED", position_id=pid)) == 1, h.events("EXIT_ROUTED", position_id=pid)
+    sig = h.signal("M3", contracts=5, signal_id="after")
+    h.market("M3", "0.49", "0.50")
+    h.run(1)
+    assert not h.events("TRADE_EXECUTED", signal_id="after")
