@@ -553,7 +553,13 @@ class EntryManager(ArbeesActor):
         self._restore(RestoreExposure(tuple(held)))
         for o in self.repository.open_orders():
             if o.position_id is None and o.request.action is Action.BUY:
-                self._keys.setdefault((o.request.ticker, o.request.side.value), o.client_order_id)
+                # An entry the dead actor sent may have filled: held as at start-up (market+side
+                # reserved, cost counted, looked up), so its answer becomes its position.
+                cid = o.client_order_id
+                if self.repository.load_position(f"pos-{cid.removeprefix('en-')}") is not None:
+                    continue
+                record = self.repository.signal(cid.removeprefix("en-"))
+                self._hold_unconfirmed(HoldUnconfirmedEntry(o.request, record.signal if record is not None else None))
 
     def _restore(self, msg: RestoreExposure) -> None:
         for s in msg.positions:

@@ -81,3 +81,40 @@ def test_a_risk_manager_killed_after_the_breaker_tripped_stays_tripped_and_exits
     h.market("M3", "0.49", "0.50")
     h.run(1)
     assert not h.events("TRADE_EXECUTED", signal_id="after")
+
+
+# --- EntryManager ------------------------------------------------------------------------------------
+
+def test_an_entry_filled_while_the_entry_manager_died_becomes_a_protected_position_once(make_engine):
+    """The EntryManager dies while its IOC entry is at the venue, and the entry fills. The new
+    EntryManager must turn that fill into its position (monitored, with a stop), keep the market
+    and side reserved meanwhile, and never buy again for it."""
+    from models.orders import Action
+
+    h = make_engine()
+    h.market("M5", "0.49", "0.50")
+    original = h.venue.place_order
+    killed = []
+
+    def place_order(request):  # type: ignore[no-untyped-def]
+        snap = original(request)
+        if request.action is Action.BUY and not killed:
+            killed.append(True)
+            _kill(h.system.refs.entry_manager)           # dies while its entry's answer is on the way
+        return snap
+
+    h.venue.place_order = place_order  # type: ignore[method-assign]
+    sig = h.signal("M5", contracts=10, signal_id="held")
+    h.run(5)
+    assert killed and h.events("ACTOR_RESTARTED", actor="entry_manager")
+    h.signal("M5", contracts=10, signal_id="again")      # the same market and side: still reserved
+    h.run(5)
+    buys = [o for o in h.venue.list_orders("M5") if o.action is Action.BUY]
+    assert len(buys) == 1, buys
+    (opened,) = h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
+    pid = opened["position_id"]
+    assert h.events("SIGNAL_REJECTED", signal_id="again")
+    h.market("M5", "0.39", "0.40", push=True)            # -20%: the position is monitored and stopped out
+    h.run_until(lambda: h.position(pid).status is PositionStatus.CLOSED, limit=300)
+    assert h.position(pid).exit_reason == "stop_loss"
+    assert h.venue.holding("M5", h.position(pid).side) == 0
