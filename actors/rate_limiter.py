@@ -94,6 +94,8 @@ class RateLimiter(ArbeesActor):
             set_gate(self._admit)
 
     def on_stop(self) -> None:
+        if self._gated and self.handle_ref is not None and not self.handle_ref.is_current(self.actor_ref):
+            return       # replaced (or being replaced): the new limiter installs its own gate; never clear it
         if self._gated:
             previous = self.venue.set_request_gate(None)
             if previous != self._admit:          # a newer limiter's gate: leave it in place

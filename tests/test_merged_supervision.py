@@ -118,3 +118,49 @@ def test_an_entry_filled_while_the_entry_manager_died_becomes_a_protected_positi
     h.run_until(lambda: h.position(pid).status is PositionStatus.CLOSED, limit=300)
     assert h.position(pid).exit_reason == "stop_loss"
     assert h.venue.holding("M5", h.position(pid).side) == 0
+
+
+# --- RateLimiter and the Kalshi request gate ---------------------------------------------------------
+
+def test_a_replaced_rate_limiter_never_leaves_the_venue_without_the_new_limiters_gate(make_engine):
+    """The Watchdog stops the old RateLimiter without waiting, so its on_stop can run after the
+    new one installed its gate: from the moment the new gate is in, the venue must never be
+    ungated (a request in that gap would spend no slot: more requests than the budget)."""
+    from actors.rate_limiter import RateLimiter
+    from actors.registry import ActorHandle
+
+    h = make_engine()
+    rt = h.system.rt
+    gates: list = []
+
+    class GatedVenue:
+        """The paper venue with Kalshi's request gate (set_request_gate returns the old gate)."""
+
+        def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+            self.inner, self.gate = inner, None
+
+        def set_request_gate(self, gate):  # type: ignore[no-untyped-def]
+            previous, self.gate = self.gate, gate
+            gates.append(gate)
+            return previous
+
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(self.inner, name)
+
+    venue = GatedVenue(h.venue)
+    handle = ActorHandle("rate_limiter_test", rt.activity, rt.clock)
+    old = RateLimiter.start(rt, venue, 10, None, handle=handle)
+    handle.attach(old)
+    old_gate = venue.gate
+    assert old_gate is not None
+    handle.begin_restart()                           # as the Watchdog: hold, build the new one, ...
+    new = RateLimiter.start(rt, venue, 10, None, handle=handle)
+    handle.complete_restart(new)
+    new_gate = venue.gate
+    assert new_gate is not None and new_gate != old_gate
+    since = len(gates)
+    old.stop(block=True, timeout=10)                 # ... the old one's on_stop runs late
+    assert venue.gate == new_gate
+    assert None not in gates[since:], gates[since:]
+    handle.stop(block=True, timeout=10)              # the engine stops: the gate goes with it
+    assert venue.gate is None
