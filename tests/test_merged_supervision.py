@@ -164,3 +164,27 @@ def test_a_replaced_rate_limiter_never_leaves_the_venue_without_the_new_limiters
     assert None not in gates[since:], gates[since:]
     handle.stop(block=True, timeout=10)              # the engine stops: the gate goes with it
     assert venue.gate is None
+
+
+# --- PriceCache --------------------------------------------------------------------------------------
+
+def test_a_restarted_price_cache_treats_recent_volume_as_unknown_not_zero(make_engine):
+    """The recent-volume samples die with the PriceCache: until the new one has a window of
+    history, a trading market is not judged dried up; once it has, a silent market is."""
+    h = make_engine({"liquidity": {"min_volume": 50}})
+    volume = 10_000
+    h.market("V", "0.50", "0.51", volume=volume)
+    pid = h.enter("V", win_probability="0.60", market_price="0.51")
+    for _ in range(6):                                   # 100 contracts a minute: liquid
+        volume += 100
+        h.market("V", "0.50", "0.51", volume=volume)
+        h.run(60)
+    _kill(h.system.refs.price_cache)
+    for _ in range(4):                                   # the new cache has less than a window
+        volume += 100
+        h.market("V", "0.50", "0.51", volume=volume)
+        h.run(60)
+    assert h.events("ACTOR_RESTARTED", actor="price_cache")
+    assert not h.events("EXIT_TRIGGERED", position_id=pid, condition="liquidity_dried_up")
+    h.run(300 + 60)                                       # then nothing trades for a window
+    assert h.events("EXIT_TRIGGERED", position_id=pid, condition="liquidity_dried_up")
