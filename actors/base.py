@@ -23,7 +23,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from actors.registry import ActorHandle, Crash, Envelope, InjectedCrash, Stall
+from actors.registry import STALE, ActorHandle, Crash, Envelope, InjectedCrash, Stall
 from actors.runtime import Runtime
 from models.messages import ActorCrashed, Heartbeat, HeartbeatAck, PeerRestarted
 
@@ -76,7 +76,8 @@ class ArbeesActor(pykka.ThreadingActor):
     def _receive_enveloped(self, env: Envelope) -> Any:
         h = env.handle
         if self._crashed or not h.is_current(self.actor_ref):
-            return None        # the new actor behind the handle was (or will be) sent it
+            # The new actor behind the handle was (or will be) sent a tell; an ask is asked again.
+            return STALE if env.seq == 0 else None
         h.begin(env)
         self._env = env
         failed = False

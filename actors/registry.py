@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time as _wall   # only to measure how long a handler has been running, never as the domain clock
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -63,6 +63,8 @@ class ActorHandle:
         self.closed = False
         self._given_up = False
         self.current: tuple[int, datetime, float] | None = None   # (seq, clock start, monotonic start)
+        self._current_env: Envelope | None = None
+        self._abandoned: deque[Envelope] = deque(maxlen=64)   # asks a replaced actor was stuck on
 
     # what senders use --------------------------------------------------------------------------
     @property
@@ -90,19 +92,37 @@ class ActorHandle:
                 self._report_down("its actor is dead (a message could not be delivered)")
 
     def ask(self, message: Any, block: bool = True, timeout: float | None = None) -> Any:
+        """An ask the actor it reached will not answer (it died, or was replaced while the ask
+        waited in its inbox) is asked again of the new actor; one the actor was stuck on is not
+        (its asker times out)."""
         deadline = _wall.monotonic() + (timeout if timeout is not None else RESTART_WAIT_S)
+        asked = _Asked(self, message, self._send_ask(message, deadline), deadline)
+        return asked.get(timeout=timeout) if block else asked
+
+    def _send_ask(self, message: Any, deadline: float) -> tuple[pykka.ActorRef, Envelope, Any]:
         for _ in range(3):
             target = self._ready(deadline)
             if not target.is_alive():
                 self.report_down("its actor is dead (found by an ask)")
                 continue
+            env = Envelope(self, 0, message)
             try:
-                future = target.ask(Envelope(self, 0, message), block=False)
+                return target, env, target.ask(env, block=False)
             except pykka.ActorDeadError:
                 self._report_down("its actor is dead (an ask could not be delivered)")
                 continue
-            return future.get(timeout=timeout) if block else future
         raise pykka.ActorDeadError(f"{self.name} is dead and was not restarted in time")
+
+    def _unanswered(self, target: pykka.ActorRef, env: Envelope) -> str | None:
+        """Why an ask sent to `target` will get no answer: "stuck" (the actor was stuck on it),
+        "replaced" (a new actor stands behind the handle), or None (wait on)."""
+        with self._cond:
+            if any(a is env for a in self._abandoned):
+                return "stuck"
+            current = self._target
+            if not self._restarting and current is not None and current.actor_urn != target.actor_urn:
+                return "replaced"
+            return None
 
     def proxy(self) -> Any:
         target = self._ready(_wall.monotonic() + 10)
@@ -126,6 +146,7 @@ class ActorHandle:
         return not self._restarting and target is not None and target.actor_urn == ref.actor_urn
 
     def begin(self, env: Envelope) -> None:
+        self._current_env = env
         self.current = (env.seq, self.clock.now() if self.clock is not None else None, _wall.monotonic())
 
     def keep(self, seq: int) -> None:
@@ -182,6 +203,8 @@ class ActorHandle:
                 seq = self.current[0]
                 if seq == 0:
                     self.activity.done(self.actor_urn)
+                    if self._current_env is not None:
+                        self._abandoned.append(self._current_env)
                 elif seq not in self._kept:
                     env = self._journal.pop(seq, None)
                     if env is not None:
@@ -271,6 +294,42 @@ class Crash:
 
 class InjectedCrash(RuntimeError):
     """What a Crash makes a handler raise."""
+
+
+STALE = object()    # what a replaced (or crashed) actor answers an ask it does not handle
+
+
+class _Asked:
+    """The future of an ask through a handle: `get` waits for the answer, and asks the new
+    actor again when the one asked will not answer (see ActorHandle.ask)."""
+
+    def __init__(self, handle: ActorHandle, message: Any, attempt: tuple, deadline: float) -> None:
+        self.handle, self.message, self.attempt, self.deadline = handle, message, attempt, deadline
+
+    def get(self, timeout: float | None = None) -> Any:
+        deadline = self.deadline if timeout is None else _wall.monotonic() + timeout
+        while True:
+            target, env, future = self.attempt
+            left = deadline - _wall.monotonic()
+            try:
+                value = future.get(timeout=max(min(left, 0.05), 0.0))
+            except pykka.Timeout:
+                if _wall.monotonic() >= deadline:
+                    raise
+                why = self.handle._unanswered(target, env)
+                if why == "stuck":
+                    raise pykka.Timeout(f"{self.handle.name} was stuck on this ask and was replaced") from None
+                if why == "replaced":
+                    self.attempt = self.handle._send_ask(self.message, deadline)
+                continue
+            except pykka.ActorDeadError:
+                self.handle.report_down("its actor died with an ask waiting")
+                self.attempt = self.handle._send_ask(self.message, deadline)
+                continue
+            if value is STALE:
+                self.attempt = self.handle._send_ask(self.message, deadline)
+                continue
+            return value
 
 
 def _left(deadline: float | None) -> float | None:

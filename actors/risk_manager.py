@@ -24,6 +24,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from loguru import logger
+
 from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
@@ -32,6 +34,7 @@ from models.messages import (
     ApiCallFailed,
     ApiCallSucceeded,
     CircuitBreakerTripped,
+    Flush,
     HaltEntries,
     PnlRealized,
     PositionMarked,
@@ -102,6 +105,12 @@ class RiskManager(ArbeesActor):
         no operator has cleared, which is re-applied (entries halted, positions closed)."""
         if self.repository is None:
             return
+        if self.refs is not None:
+            # What was sent to the Store (a trip, a fill) is committed before it is read back.
+            try:
+                self.rt.ask(self.refs.store, Flush())
+            except Exception as exc:  # noqa: BLE001 - rebuild from what is committed
+                logger.error("risk: store flush before reloading the breaker failed: {}", type(exc).__name__)
         now = self.rt.clock.now()
         self.day = trading_day(now, self.tz)
         trips = self.repository.breaker_trips(self.day.isoformat())
