@@ -20,9 +20,10 @@ checks, its age first). The one exception is an entry whose order state stays un
 signal stays accepted until reconciliation resolves the order.
 Restart (actors/watchdog.py): `Rebuild` restores exposure and market+side keys from the open
 positions in the database, and keeps the market+side of every entry order that may still be
-live (pending or resting in the database) blocked: an answer to an entry the new actor never
-sent is alerted and left to reconciliation, never re-entered blind. A breaker the RiskManager
-tripped is re-announced to it.
+live (pending or resting in the database) held as start-up holds an unconfirmed entry (market
+and side reserved, cost counted, looked up until the venue answers; a fill becomes its
+position). Signals still pending in the database are decided now (SIGNAL_RESUMED, the same
+checks). A breaker the RiskManager tripped is re-announced to it.
 """
 from __future__ import annotations
 
@@ -560,6 +561,7 @@ class EntryManager(ArbeesActor):
                     continue
                 record = self.repository.signal(cid.removeprefix("en-"))
                 self._hold_unconfirmed(HoldUnconfirmedEntry(o.request, record.signal if record is not None else None))
+        self._resume_pending()      # signals the dead actor received and never decided: decided now
 
     def _restore(self, msg: RestoreExposure) -> None:
         for s in msg.positions:

@@ -232,3 +232,89 @@ def test_a_risk_manager_rebuilt_while_the_store_is_behind_reloads_what_was_sent_
     assert len(h.events("CIRCUIT_BREAKER_TRIPPED")) == 1
     h.system.flush()
     assert len(h.repo.breaker_trips(h.now().date().isoformat())) == 1
+
+
+# --- ExitRouter --------------------------------------------------------------------------------------
+
+def test_a_router_killed_while_a_take_profit_rests_at_its_floor_keeps_the_floor(make_engine):
+    """The adopted executor keeps its exit's floor: nothing is sold below it, and the order at
+    the floor is not doubled by a new exit from the new router."""
+    h = make_engine({"liquidity": {"max_spread_cents": 50}})
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20)
+    h.run(3)
+    h.market("M1", "0.54", "0.62")                     # nobody bids near the stage
+    h.phantom("M1", "0.58", "0.62")                    # the stream showed +16%: stage 1 fires
+    h.run_until(lambda: bool(h.events("EXIT_ROUTED", position_id=pid)), limit=60)
+    h.run(5)
+    _kill(h.system.refs.exit_router)
+    h.run(400)
+    assert h.events("ACTOR_RESTARTED", actor="exit_router")
+    assert not h.double_exit_orders
+    assert all(o.limit_price >= D("0.58") for o in h.sells("M1")), [o.limit_price for o in h.sells("M1")]
+    assert h.position(pid).contracts == 20
+
+
+def test_a_router_killed_after_a_stop_gave_up_re_attacks_when_the_bid_comes_back(make_engine):
+    h = make_engine()
+    h.market("M1", "0.49", "0.50", push=True)
+    pid = h.enter("M1", contracts=20)
+    h.run(3)
+    h.market("M1", None, "0.46")                       # the venue: nobody bids
+    h.phantom("M1", "0.43", "0.46")                    # the stream still shows a 0.43 bid
+    h.run_until(lambda: h.events("EXIT_GAVE_UP", position_id=pid), limit=120)
+    gave_up = h.now()
+    _kill(h.system.refs.exit_router)
+    h.run(20)
+    assert h.events("ACTOR_RESTARTED", actor="exit_router")
+    h.market("M1", "0.43", "0.46", bid_size=50)        # liquidity returns (polled)
+    h.run_until(lambda: h.position(pid).status is PositionStatus.CLOSED, limit=200)
+    assert (h.now() - gave_up).total_seconds() < 60
+    assert not h.double_exit_orders
+    assert h.venue.holding("M1", h.position(pid).side) == 0
+
+
+def test_a_signal_waiting_for_its_quote_when_the_entry_manager_dies_is_decided_by_the_new_one(make_engine):
+    """Chosen: a signal received and not decided when the EntryManager died is decided by the
+    rebuilt one (as a restarted process decides the pending signals: its age checked first),
+    not left pending until the next start. It is decided once."""
+    h = make_engine()
+    h.market("M6", "0.49", "0.50")
+    h.run(60)                                            # the cache's quote is stale: the signal polls
+    original = h.venue.get_quotes
+    killed = []
+
+    def get_quotes(tickers):  # type: ignore[no-untyped-def]
+        if "M6" in tickers and not killed:
+            killed.append(True)
+            _kill(h.system.refs.entry_manager)           # dies while its signal waits for the quote
+        return original(tickers)
+
+    h.venue.get_quotes = get_quotes  # type: ignore[method-assign]
+    sig = h.signal("M6", contracts=10, signal_id="waiting")
+    h.run(5)
+    assert killed and h.events("ACTOR_RESTARTED", actor="entry_manager")
+    decided = h.events("TRADE_EXECUTED", signal_id=sig.signal_id) + h.events("SIGNAL_REJECTED", signal_id=sig.signal_id)
+    assert len(decided) == 1, decided
+    assert decided[0]["event"] == "TRADE_EXECUTED"
+    h.system.flush()
+    assert not [s for s in h.repo.pending_signals() if s.signal_id == sig.signal_id]
+    assert len([o for o in h.venue.list_orders("M6")]) == 1
+
+
+def test_a_signal_sent_while_the_entry_manager_is_down_after_a_trip_is_refused(make_engine):
+    """The rebuilt EntryManager is sent the signal that waited for it right after its Rebuild,
+    before the RiskManager's re-announced halt can reach it: it must know the breaker is
+    tripped from the database, or it buys while the breaker is tripped."""
+    h = make_engine(LIMITS)
+    _lose_by_settlement(h, "M1", 12)
+    assert len(h.events("CIRCUIT_BREAKER_TRIPPED")) == 1
+    h.market("M7", "0.49", "0.50")
+    h.run(0)
+    _kill(h.system.refs.entry_manager)
+    sig = h.signal("M7", contracts=5, signal_id="while-down")    # finds it dead: restarted
+    h.run(5)
+    assert h.events("ACTOR_RESTARTED", actor="entry_manager")
+    assert not h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
+    (rejected,) = h.events("SIGNAL_REJECTED", signal_id=sig.signal_id)
+    assert rejected["reason"].startswith("entries halted")
