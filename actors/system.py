@@ -15,6 +15,7 @@ import pykka
 
 from actors.entry_manager import EntryManager
 from actors.exit_router import ExitRouter
+from actors.heartbeat import Heartbeat
 from actors.price_cache import PriceCache
 from actors.rate_limiter import RateLimiter
 from actors.risk_manager import RiskManager
@@ -69,6 +70,7 @@ class System:
         refs = Refs(store, supervisor, risk, limiter, cache, router, entries)
         for ref in (supervisor, router, entries):
             rt.send(ref, Wired(refs))
+        Heartbeat.start(rt, config, refs, repository)   # issue 12: HEARTBEAT every 30 s (stopped with the rest)
         return cls(rt, config, refs, repository)
 
     # resuming ---------------------------------------------------------------------------

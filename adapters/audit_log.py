@@ -27,6 +27,7 @@ EVENTS = (
     "ORDER_CANCELED", "ORDER_FILLED", "ORDER_REJECTED", "ORDER_LOOKUP", "EXIT_GAVE_UP", "EXIT_COMPLETED",
     "POSITION_CLOSED", "POSITION_SETTLED", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ACTOR_RESTARTED",
     "RATE_LIMITED", "VENUE_ERROR", "ALERT",
+    "HEARTBEAT",     # actors/heartbeat.py: proof of life and the marks of open positions
 )
 
 
@@ -60,7 +61,7 @@ class Audit:
             with self._lock:
                 self.recorder.append(record)
         level = "WARNING" if event in ("EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ALERT",
-                                        "ORDER_REJECTED") else "INFO"
+                                        "ORDER_REJECTED") else "DEBUG" if event == "HEARTBEAT" else "INFO"
         logger.bind(audit=record, market_ts=self.clock.now().strftime("%m-%d %H:%M:%S")).log(level, text)
         return record
 
