@@ -60,6 +60,7 @@ class PaperEngine:
 
     def stop(self) -> None:
         self.system.stop()
+        self.audit.close()          # queued alerts go out (bounded)
 
 
 def _fresh(path: str) -> None:
@@ -86,7 +87,7 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     clock = VirtualClock(start)
     activity = ActivityTracker()
     scheduler = VirtualScheduler(clock, activity)
-    audit = Audit(clock, recorder)
+    audit = Audit(clock, recorder, alerts=_open_alerts(config))
     db = connect(db_path)
     migrate(db, clock)
     repository = Repository(db, clock)
@@ -95,6 +96,16 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     rt = Runtime(clock, scheduler, activity, audit, streamed_quotes=streamed_quotes)
     system = System.start(rt, config, venue, repository, seed=seed)
     return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
+
+
+def _open_alerts(config: Config) -> Any:
+    """The alert channels of the configuration (None without any); a missing secret is bad input."""
+    from adapters.alerts import AlertSetupError, open_alerts
+
+    try:
+        return open_alerts(config.alerts, os.environ)
+    except AlertSetupError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -208,7 +219,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     configure_logging(Path(audit_path), verbose=args.verbose)
     activity = ActivityTracker()
     scheduler = RealScheduler(clock, activity)
-    audit = Audit(clock)
+    audit = Audit(clock, alerts=_open_alerts(config))
     db = connect(args.db or config.storage.database_path)
     migrate(db, clock)
     repository = Repository(db, clock)
@@ -242,6 +253,10 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     previous = {sig: os_signal.signal(sig, lambda *_: done.set()) for sig in (os_signal.SIGINT, os_signal.SIGTERM)}
     try:
         done.wait(args.duration_s)
+    except BaseException as exc:   # issue 12: an abnormal stop is an alert
+        audit.emit("ALERT", f"ALERT engine stopping abnormally ({type(exc).__name__}); open positions stay on the "
+                            "venue and resume on the next start", error=type(exc).__name__)
+        raise
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
         for sig, handler in previous.items():
             os_signal.signal(sig, handler)
@@ -254,6 +269,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     scheduler.stop()
     espn.close()
     close_venue(venue)
+    audit.close()
     print(format_summary(build_summary(repository)))
     return 0
 

@@ -21,6 +21,8 @@ from loguru import logger
 
 from actors.clock import Clock
 
+ALERT_EVENTS = frozenset({"EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ALERT"})   # adapters/alerts.py sends these
+
 EVENTS = (
     "SIGNAL_RECEIVED", "SIGNAL_REJECTED", "TRADE_EXECUTED", "ENTRY_NOT_FILLED", "POSITION_OPENED",
     "EXIT_TRIGGERED", "EXIT_ROUTED", "EXIT_PREEMPTED", "ORDER_PLACED", "ORDER_WALKED", "ORDER_ESCALATED",
@@ -46,10 +48,22 @@ def to_jsonable(value: Any) -> Any:
 
 
 class Audit:
-    def __init__(self, clock: Clock, recorder: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, clock: Clock, recorder: list[dict[str, Any]] | None = None, *, alerts: Any = None) -> None:
+        """`alerts`: an adapters/alerts.py AlertDispatcher (or None): alert events are handed to
+        it (it never blocks) after they are logged."""
         self.clock = clock
         self.recorder = recorder
+        self.alerts = alerts
         self._lock = threading.Lock()
+
+    def heartbeat_fields(self) -> dict[str, Any]:
+        """Fields the HEARTBEAT carries from here: the alert channels' counts."""
+        return {"alerts": self.alerts.stats()} if self.alerts is not None else {}
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Deliver the alerts still queued (bounded), then stop their threads."""
+        if self.alerts is not None:
+            self.alerts.close(timeout_s)
 
     def emit(self, event: str, text: str, **fields: Any) -> dict[str, Any]:
         if event not in EVENTS:
@@ -63,6 +77,8 @@ class Audit:
         level = "WARNING" if event in ("EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ALERT",
                                         "ORDER_REJECTED") else "DEBUG" if event == "HEARTBEAT" else "INFO"
         logger.bind(audit=record, market_ts=self.clock.now().strftime("%m-%d %H:%M:%S")).log(level, text)
+        if self.alerts is not None and event in ALERT_EVENTS:
+            self.alerts.submit(record)
         return record
 
 

@@ -269,7 +269,50 @@ def _validate(c: Config, conv: _Converter) -> None:
           f"at most exposure_limits.portfolio_dollars ({x.portfolio_dollars})", x.per_game_dollars,
           "exposure_limits.portfolio_dollars")
 
+    _validate_alerts(c, check, positive)
+
     cb = c.circuit_breaker
     positive(cb.daily_loss_limit_dollars, "circuit_breaker.daily_loss_limit_dollars")
     positive(cb.api_failure_limit, "circuit_breaker.api_failure_limit")
     positive(cb.api_failure_window_secs, "circuit_breaker.api_failure_window_secs")
+
+
+# --- alerts (issue 12) ---------------------------------------------------------------------------
+# Keys each channel type takes: (required, optional). Secrets are given as the NAME of an
+# environment variable (`*_env`); the value is read when the engine starts, never from YAML.
+ALERT_CHANNEL_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "webhook": (frozenset({"url_env"}), frozenset({"bearer_token_env"})),
+    "telegram": (frozenset({"bot_token_env", "chat_id"}), frozenset({"api_base"})),
+    "slack": (frozenset({"webhook_url_env"}), frozenset()),
+    "discord": (frozenset({"webhook_url_env"}), frozenset({"username"})),
+    "ntfy": (frozenset({"topic_env"}), frozenset({"server", "token_env"})),
+}
+
+
+def _validate_alerts(c: Config, check: Any, positive: Any) -> None:
+    import re
+
+    a = c.alerts
+    positive(a.queue_size, "alerts.queue_size")
+    check(a.max_retries >= 0, "alerts.max_retries", "0 or more", a.max_retries)
+    positive(a.backoff_base_secs, "alerts.backoff_base_secs")
+    positive(a.timeout_secs, "alerts.timeout_secs")
+    names: set[str] = set()
+    for i, ch in enumerate(a.channels):
+        p = f"alerts.channels[{i}]"
+        kind = ch.get("type")
+        check(kind in ALERT_CHANNEL_KEYS, f"{p}.type", f"one of {', '.join(ALERT_CHANNEL_KEYS)}", repr(kind))
+        required, optional = ALERT_CHANNEL_KEYS[kind]
+        allowed = required | optional | {"type", "name"}
+        for key in ch:
+            check(key in allowed, f"{p}.{key}", f"a key of a {kind} channel ({', '.join(sorted(allowed))}); "
+                                                "secrets go in environment variables named by *_env keys", "unknown key")
+        for key in sorted(required):
+            check(key in ch, f"{p}.{key}", f"present for a {kind} channel", "nothing")
+        for key, value in ch.items():
+            if key.endswith("_env"):
+                check(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) is not None, f"{p}.{key}",
+                      "the NAME of an environment variable (letters, digits, _), not the secret itself", "another text")
+        name = ch.get("name", f"{kind}-{i + 1}")
+        check(name not in names, f"{p}.name", "a name no other channel has", repr(name))
+        names.add(name)

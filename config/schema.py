@@ -138,6 +138,16 @@ class StorageConfig:
     audit_path: str
 
 
+# --- alerts (issue 12): channels that reach a person; secrets are named env vars, never values ---
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    queue_size: int                 # per channel; a full queue drops the alert (counted)
+    max_retries: int
+    backoff_base_secs: Decimal
+    timeout_secs: Decimal
+    channels: tuple[dict[str, str], ...]   # checked by config/loader.py _validate_alerts
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     monitoring: MonitoringConfig
@@ -153,6 +163,7 @@ class Config:
     exposure_limits: ExposureConfig
     circuit_breaker: CircuitBreakerConfig
     storage: StorageConfig
+    alerts: AlertsConfig
 
     def signal_type(self, name: str) -> SignalTypeConfig:
         """Thresholds for a signal type; types without a section use `default`."""
