@@ -108,6 +108,17 @@ def _open_alerts(config: Config) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _open_control(system: System, db_path: str, config: Config) -> Any:
+    """The control channel (`exit`, `entries pause|resume`): a Unix socket beside the database."""
+    from adapters.control import ControlError, ControlServer, control_paths
+
+    try:
+        return ControlServer.start(system, *control_paths(db_path, config.storage.database_path))
+    except ControlError as exc:
+        system.stop()
+        raise UsageError(str(exc)) from None
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 def cmd_paper(args: argparse.Namespace, config: Config) -> int:
@@ -234,6 +245,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     if report.alerts:
         logger.warning("reconcile raised {} alerts; see the audit log", len(report.alerts))
     system = System.start(rt, config, venue, repository, platform="kalshi")
+    control = _open_control(system, args.db or config.storage.database_path, config)   # issue 12
     system.count_prior_calls(report.call_times)
     resumed = system.resume_open_positions(skip=report.unconfirmed_positions)
     logger.info("live on {}: {} open positions resumed from {}", describe(venue), resumed,
@@ -263,6 +275,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     logger.info("stopping: open positions stay on the venue and resume on the next start")
     if follower is not None:
         follower.stop()
+    control.stop()
     feed.stop(timeout=10)
     espn_gateway.stop(timeout=10)
     system.stop()

@@ -24,6 +24,7 @@ from adapters.venue import OrderRejected
 from config.schema import Config
 from models.durations import seconds
 from models.ledger import fill_id
+from models.control import SetEntriesPaused
 from models.messages import (
     CallKind,
     ExposureReleased,
@@ -89,6 +90,7 @@ class EntryManager(ArbeesActor):
         self.platform = platform
         self.refs: Refs | None = None
         self.halted: str | None = None
+        self.paused: str | None = None    # issue 12: `entries pause` (models/control.py)
         self._keys: dict[tuple[str, str], str] = {}          # (ticker, side) -> signal id or position id
         self._pending: dict[str, _Pending] = {}
         self._book = _Book()
@@ -113,6 +115,8 @@ class EntryManager(ArbeesActor):
                 self._edges.pop(pid, None)
             case HaltEntries(reason=why):
                 self.halted = why
+            case SetEntriesPaused(paused=paused, reason=why):
+                self.paused = why if paused else None
             case RestoreExposure():
                 self._restore(message)
             case _:
@@ -143,6 +147,9 @@ class EntryManager(ArbeesActor):
             return
         if self.halted:
             self._reject(sig, f"entries halted ({self.halted})")
+            return
+        if self.paused:
+            self._reject(sig, f"entries paused ({self.paused})")
             return
         if key in self._keys:
             self._reject(sig, f"a position on {sig.ticker} {sig.side.value} is already open or pending")

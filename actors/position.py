@@ -42,6 +42,7 @@ from models.messages import (
     Unsubscribe,
     Wake,
 )
+from models.control import ManualExitRequested, manual_trigger
 from models.money import ONE, ZERO, fmt_money
 from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus
@@ -77,6 +78,7 @@ class PositionActor(ArbeesActor):
         # poll: the position is evaluated on each change and woken only for time-based exits.
         self.streamed = getattr(rt, "streamed_quotes", False)
         self._settlement: MarketSettled | None = None   # waits for the exit in flight (see _on_settled)
+        self.manual: str | None = None   # issue 12: a person asked to close it (models/control.py)
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -119,6 +121,9 @@ class PositionActor(ArbeesActor):
                 self.context = ExitContext(self.context.model_probability, self.context.circuit_breaker, None)
             case MarketSettled():
                 self._on_settled(message)
+            case ManualExitRequested(reason=why):
+                self.manual = why
+                self._evaluate()
             case _:
                 self.unknown(message)
 
@@ -167,6 +172,8 @@ class PositionActor(ArbeesActor):
             # evaluate what does not need a price now, and ask for a fresh quote for the rest.
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
+        if self.manual is not None and self.state.contracts > 0:
+            triggers = (manual_trigger(self.state, self.manual), *triggers)
         self._record_new_triggers(triggers, now)
         if triggers:
             self.send(self.refs.exit_router, ExitTriggered(

@@ -30,6 +30,7 @@ EVENTS = (
     "POSITION_CLOSED", "POSITION_SETTLED", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ACTOR_RESTARTED",
     "RATE_LIMITED", "VENUE_ERROR", "ALERT",
     "HEARTBEAT",     # actors/heartbeat.py: proof of life and the marks of open positions
+    "CONTROL_COMMAND",   # adapters/control.py: a person's command to the running engine, and the answer
 )
 
 
@@ -55,10 +56,18 @@ class Audit:
         self.recorder = recorder
         self.alerts = alerts
         self._lock = threading.Lock()
+        self._heartbeat_sources: list[Callable[[], dict[str, Any]]] = []
+
+    def add_heartbeat_source(self, source: Callable[[], dict[str, Any]]) -> None:
+        """More fields for every HEARTBEAT (the control channel's `entries_paused`)."""
+        self._heartbeat_sources.append(source)
 
     def heartbeat_fields(self) -> dict[str, Any]:
-        """Fields the HEARTBEAT carries from here: the alert channels' counts."""
-        return {"alerts": self.alerts.stats()} if self.alerts is not None else {}
+        """Fields the HEARTBEAT carries from here: the alert channels' counts, and its sources'."""
+        fields: dict[str, Any] = {"alerts": self.alerts.stats()} if self.alerts is not None else {}
+        for source in tuple(self._heartbeat_sources):
+            fields.update(source())
+        return fields
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver the alerts still queued (bounded), then stop their threads."""

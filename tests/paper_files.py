@@ -45,3 +45,31 @@ def paper_files(directory: Path, *, minutes: int = 100, seed: int = 7, sports: t
         logger.remove()
         logger.add(sys.stderr, level="WARNING")
     return PaperFiles(db, audit, stopped)
+
+
+class RunningPaper:
+    """A paper engine left running (virtual time) `minutes` into the simulated games: for the
+    control-channel tests, which steer it and then move its clock on."""
+
+    def __init__(self, directory: Path, *, minutes: int = 116, seed: int = 7) -> None:
+        self.db, self.audit = directory / "p.db", directory / "p-audit.jsonl"
+        configure_logging(self.audit, console=False)
+        self.games = make_session(seed, START, ("nba", "nfl"))
+        self.engine = run.build_paper_engine(load_config(None), START, db_path=str(self.db),
+                                             audit_path=str(self.audit), seed=seed)
+        self.session = VirtualSession(self.engine.system, self.engine.venue, self.engine.scheduler, self.engine.clock)
+        cut = START + timedelta(minutes=minutes)
+        self.session.run(((e.ts, e.payload) for e in merge_events(self.games) if e.ts <= cut), tail=timedelta(0))
+        self.engine.system.flush()
+
+    def advance(self, seconds: float) -> None:
+        self.engine.scheduler.run_for(timedelta(seconds=seconds))
+        self.engine.system.flush()
+
+    def close(self) -> None:
+        try:
+            self.engine.system.flush()
+            self.engine.stop()
+        finally:
+            logger.remove()
+            logger.add(sys.stderr, level="WARNING")
