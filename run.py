@@ -98,6 +98,19 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     return PaperEngine(config, clock, scheduler, venue, repository, system, audit)
 
 
+def _log_file_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--log-file PATH [--log-rotation WHEN] [--log-retention N]: the console's lines in a file too."""
+    if not getattr(args, "log_file", None):
+        return {}
+    if args.log_retention < 1:
+        raise UsageError(f"--log-retention {args.log_retention}: expected a number of files, 1 or more")
+    try:                                    # loguru checks the rotation when a file sink is added
+        logger.remove(logger.add(os.devnull, rotation=args.log_rotation, delay=True))
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--log-rotation {args.log_rotation!r}: {exc}") from None
+    return {"log_file": args.log_file, "log_rotation": args.log_rotation, "log_retention": args.log_retention}
+
+
 def _open_alerts(config: Config) -> Any:
     """The alert channels of the configuration (None without any); a missing secret is bad input."""
     from adapters.alerts import AlertSetupError, open_alerts
@@ -128,7 +141,7 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     audit_path = args.audit or SIM_AUDIT
     _fresh(audit_path)                      # a simulated run starts a new audit log
-    configure_logging(Path(audit_path), verbose=args.verbose)
+    configure_logging(Path(audit_path), verbose=args.verbose, **_log_file_options(args))
     games: list[SimulatedGame] = make_session(args.seed, start, tuple(args.sports))
     engine = build_paper_engine(config, start, db_path=args.db or SIM_DB, audit_path=audit_path, seed=args.seed)
     for g in games:
@@ -183,7 +196,7 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(f"{args.file}: no events")
     audit_path = args.audit or REPLAY_AUDIT
     _fresh(audit_path)
-    configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
+    configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose, **_log_file_options(args))
     # The recording is the market: between its lines nothing changed (streamed quotes).
     engine = build_paper_engine(config, events[0][0], db_path=args.db or REPLAY_DB, audit_path=audit_path,
                                 streamed_quotes=True)
@@ -227,7 +240,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     except SETUP_ERRORS as exc:
         raise UsageError(str(exc)) from None
     audit_path = args.audit or config.storage.audit_path
-    configure_logging(Path(audit_path), verbose=args.verbose)
+    configure_logging(Path(audit_path), verbose=args.verbose, rotate_audit_daily=True, **_log_file_options(args))
     activity = ActivityTracker()
     scheduler = RealScheduler(clock, activity)
     audit = Audit(clock, alerts=_open_alerts(config))
@@ -332,9 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", metavar="PATH", help="SQLite file (DATABASE_URL selects PostgreSQL)")
     common.add_argument("--audit", metavar="PATH", help="JSONL audit log file")
     common.add_argument("-v", "--verbose", action="store_true", help="debug output")
+    common.add_argument("--log-file", metavar="PATH", help="also write the console's lines to this file (rotated)")
+    common.add_argument("--log-rotation", metavar="WHEN", default="1 day",
+                        help="rotate --log-file: '1 day', '00:00', '100 MB' (loguru's rotation; default 1 day)")
+    common.add_argument("--log-retention", metavar="N", type=int, default=14,
+                        help="rotated --log-file files kept (default 14)")
 
+    # allow_abbrev=False: `audit --log FILE` must not read as an abbreviation of --log-file.
     parser = argparse.ArgumentParser(prog="arbees", description="Arbees: exits for sports prediction markets",
-                                     parents=[common])
+                                     parents=[common], allow_abbrev=False)
     parser.set_defaults(handler=cmd_paper, seed=7, sports=["nba", "nfl"], signals=None, no_auto_signals=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -374,7 +393,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is not None:        # adapters/commands/* register `func`
-        configure_logging(None, verbose=getattr(args, "verbose", False))
+        try:
+            options = _log_file_options(args)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        configure_logging(None, verbose=getattr(args, "verbose", False), **options)
         return int(args.func(args) or 0)
     config_file = getattr(args, "file", None) if args.handler is cmd_check_config else None
     try:

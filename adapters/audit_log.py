@@ -91,7 +91,26 @@ class Audit:
         return record
 
 
-def _jsonl_sink(path: Path) -> Callable[[Any], None]:
+def _first_day(path: Path) -> str | None:
+    """The UTC day (YYYY-MM-DD) of the first event in an audit file, None when it has none."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    return str(json.loads(line)["ts"])[:10]
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        return None
+    return None
+
+
+def _jsonl_sink(path: Path, *, rotate_daily: bool = False) -> Callable[[Any], None]:
+    """Append each audit record as one line. With `rotate_daily`, the first event of a new UTC
+    day (by its `ts`) moves the file to `<stem>.<previous day><suffix>` beside it and starts a new
+    one (adapters/audit_files.py reads them all back in order)."""
+    from adapters.audit_files import rotated_name
+
     path.parent.mkdir(parents=True, exist_ok=True)
     torn = False
     if path.exists() and path.stat().st_size > 0:
@@ -102,6 +121,19 @@ def _jsonl_sink(path: Path) -> Callable[[Any], None]:
     if torn:
         handle.write("\n")
     lock = threading.Lock()
+    state = {"handle": handle, "day": _first_day(path) if rotate_daily else None}
+
+    def rotate(day: str) -> None:
+        state["handle"].close()
+        target = rotated_name(path, state["day"])
+        if target.exists():                        # the same day again (a restart): keep both, in order
+            with target.open("a", encoding="utf-8") as older, path.open(encoding="utf-8") as current:
+                older.writelines(current)
+            path.unlink()
+        else:
+            path.rename(target)
+        state["handle"] = path.open("a", encoding="utf-8")
+        state["day"] = day
 
     def sink(message: Any) -> None:
         record = message.record["extra"].get("audit")
@@ -109,15 +141,25 @@ def _jsonl_sink(path: Path) -> Callable[[Any], None]:
             return
         line = json.dumps(record, separators=(",", ":"))
         with lock:
-            handle.write(line + "\n")
-            handle.flush()
+            if rotate_daily:
+                day = str(record.get("ts", ""))[:10]
+                if state["day"] is None:
+                    state["day"] = day
+                elif day > state["day"]:
+                    rotate(day)
+            state["handle"].write(line + "\n")
+            state["handle"].flush()
 
     return sink
 
 
 def configure_logging(audit_path: Path | None, *, console: bool = True, verbose: bool = False,
-                      stream: Any = None) -> None:
-    """Configure loguru once: a readable console and the JSONL audit file.
+                      stream: Any = None, log_file: str | None = None, log_rotation: str = "1 day",
+                      log_retention: int = 14, rotate_audit_daily: bool = False) -> None:
+    """Configure loguru once: a readable console, the JSONL audit file (moved aside at each new
+    UTC day with `rotate_audit_daily`), and with `log_file` the console's lines in a file too,
+    rotated by loguru (`log_rotation`: "1 day", "00:00", "100 MB"; the last `log_retention`
+    rotated files kept).
 
     diagnose=False everywhere: variable values (which may hold secrets) never reach a traceback.
     """
@@ -127,9 +169,14 @@ def configure_logging(audit_path: Path | None, *, console: bool = True, verbose:
         logger.configure(extra={"market_ts": "-"})
         logger.add(stream or sys.stderr, level="DEBUG" if verbose else "INFO", format=fmt,
                    diagnose=False, backtrace=False, colorize=None)
+    if log_file is not None:
+        logger.configure(extra={"market_ts": "-"})
+        logger.add(log_file, level="DEBUG" if verbose else "INFO", rotation=log_rotation, retention=log_retention,
+                   format="{time:YYYY-MM-DD HH:mm:ss.SSS} {extra[market_ts]: <14} {level: <7} {message}",
+                   diagnose=False, backtrace=False, colorize=False, encoding="utf-8")
     if audit_path is not None:
-        logger.add(_jsonl_sink(Path(audit_path)), level="DEBUG", format="{message}", diagnose=False,
-                   filter=lambda r: "audit" in r["extra"])
+        logger.add(_jsonl_sink(Path(audit_path), rotate_daily=rotate_audit_daily), level="DEBUG", format="{message}",
+                   diagnose=False, filter=lambda r: "audit" in r["extra"])
 
 
 def read_audit(path: Path) -> list[dict[str, Any]]:

@@ -153,7 +153,8 @@ class ControlServer:
         self.rt.audit.emit("CONTROL_COMMAND", f"CONTROL {command} {request.get('action') or request.get('position_id') or ('--all' if request.get('all') else '')}: "
                                               f"{'done' if reply['ok'] else 'refused'}: {reply['answer']}",
                            command=str(command), request={k: v for k, v in request.items() if k != "command"},
-                           ok=reply["ok"], answer=reply["answer"], positions=reply.get("positions"))
+                           ok=reply["ok"], answer=reply["answer"], positions=reply.get("positions"),
+                           position_id=request.get("position_id") if command == "exit" else None)
         return reply
 
     def _exit(self, pid: str) -> dict[str, Any]:

@@ -100,7 +100,8 @@ def build_timeline(repo: Repository, audit: Path, position: PositionState, *,
             else:
                 pending_mark = step
             continue
-        mine = r.get("position_id") == pid or (signal_id is not None and r.get("signal_id") == signal_id)
+        mine = (r.get("position_id") == pid or (signal_id is not None and r.get("signal_id") == signal_id)
+                or pid in (r.get("positions") or ()))     # a control command naming it (`exit --all`)
         if not mine:
             continue
         if pending_mark is not None and (last_shown is None or pending_mark.ts - last_shown >= mark_step / 2):

@@ -64,8 +64,10 @@ def test_exit_closes_the_position_now_as_a_critical_manual_exit(engine):
     # idempotent: asked again, it says so and does nothing
     code, out, _ = _cli(["exit", p.position_id], engine)
     assert code == 0 and "is already closed (manual); nothing to do" in out
-    answers = [(c["ok"], c["answer"]) for c in _controls(engine)]
-    assert len(answers) == 2 and all(ok for ok, _ in answers)
+    answers = [(c["ok"], c["answer"], c["position_id"]) for c in _controls(engine)]
+    assert len(answers) == 2 and all(ok and pid == p.position_id for ok, _, pid in answers)
+    code, out, _ = _cli(["timeline", p.position_id], engine)
+    assert "CONTROL_COMMAND   CONTROL exit " in out
 
 
 def test_exit_twice_while_running_is_one_exit(engine):
