@@ -56,7 +56,10 @@ def _outputs(files, audit: Path) -> dict[str, str]:
                  ["timeline", "SIM-NFL-NYJATBUF", "no", "--json"], ["audit"]):
         buf = io.StringIO()
         args = run.build_parser().parse_args([*argv, "--db", str(files.db), "--audit", str(audit)])
-        code = args.func(args, out=buf) if argv[0] != "audit" else args.func(args, out=buf, err=io.StringIO())
+        if argv[0] == "status":
+            code = args.func(args, out=buf, now=datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc))
+        else:
+            code = args.func(args, out=buf) if argv[0] != "audit" else args.func(args, out=buf, err=io.StringIO())
         out[argv[0]] = (code, buf.getvalue().replace(str(audit), "LOG"))
     return out
 
