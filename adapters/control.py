@@ -167,12 +167,24 @@ class ControlServer:
         if pid in self._manual:
             return {"ok": True, "answer": f"{pid}: a manual exit was already requested at {self._manual[pid]}; "
                                           "it is running (see `timeline`)", "positions": [pid]}
+        if not self._has_actor(pid):
+            return {"ok": False, "answer": f"{pid} is open in the database but no actor trades it (reconciliation "
+                                           "could not confirm its orders at start-up); nothing was sent",
+                    "positions": [pid]}
         now = self.rt.clock.now()
         self._manual[pid] = now.isoformat(timespec="seconds")
         self.rt.send(self.system.refs.supervisor,
                      ForwardToPosition(pid, ManualExitRequested("manual exit requested by the operator", now)))
         return {"ok": True, "answer": f"{pid}: CRITICAL manual exit sent for the {state.contracts} contracts held "
                                       f"({state.ticker} {state.side.value})", "positions": [pid]}
+
+    def _has_actor(self, pid: str) -> bool:
+        """Whether the supervisor runs an actor for the position (a bounded read of its map)."""
+        try:
+            positions = self.system.refs.supervisor.proxy().positions.get(timeout=self.rt.ask_timeout_s)
+        except Exception:  # noqa: BLE001 - unknown: send anyway (the supervisor drops what it cannot route)
+            return True
+        return pid in positions
 
     def _exit_all(self) -> dict[str, Any]:
         positions = self.repository.load_open_positions()

@@ -116,6 +116,20 @@ def position_levels(p: PositionState, config: Config) -> dict[str, Any]:
     return out
 
 
+def _model_since(beats: list[dict[str, Any]], pids: set[str]) -> dict[str, datetime]:
+    """When each position's model probability took its current value, as the heartbeats saw it
+    (to their 30 s resolution): the first beat of the latest run of equal values."""
+    since: dict[str, tuple[Any, datetime]] = {}
+    for b in beats:
+        for m in b.get("marks") or ():
+            pid = m.get("position_id") if isinstance(m, dict) else None
+            if pid in pids and m.get("model_probability") is not None:
+                value = Decimal(str(m["model_probability"]))
+                if pid not in since or since[pid][0] != value:
+                    since[pid] = (value, datetime.fromisoformat(b["ts"]))
+    return {pid: ts for pid, (_, ts) in since.items()}
+
+
 def build_status(repo: Repository, audit: Path, config: Config, now: datetime) -> dict[str, Any]:
     beats = list(read_events(audit, ("HEARTBEAT",))) if audit.exists() or audit.parent.is_dir() else []
     beat = beats[-1] if beats else None
@@ -123,9 +137,11 @@ def build_status(repo: Repository, audit: Path, config: Config, now: datetime) -
     positions = repo.load_open_positions()
     flights = _exits_in_flight(audit, {p.position_id for p in positions})
     clock_now = now if (beat is None or beat.get("clock") != "virtual") else datetime.fromisoformat(beat["ts"])
+    model_since = _model_since(beats, {p.position_id for p in positions})
     rows = []
     for p in positions:
         u = unrealized(p)
+        m_since = model_since.get(p.position_id) if p.model_probability is not None else None
         rows.append({
             "position_id": p.position_id, "market": p.ticker, "side": p.side.value, "status": p.status.value,
             "signal_type": p.signal_type, "contracts": p.contracts, "initial_contracts": p.initial_contracts,
@@ -135,6 +151,7 @@ def build_status(repo: Repository, audit: Path, config: Config, now: datetime) -
             "exit_in_flight": flights.get(p.position_id),
             "quote_age_s": None if p.last_update is None else int((clock_now - p.last_update).total_seconds()),
             "model_probability": p.model_probability,
+            "model_probability_age_s": None if m_since is None else max(0, int((clock_now - m_since).total_seconds())),
         })
     b = beat or {}
     return {
@@ -183,7 +200,9 @@ def format_status(s: dict[str, Any]) -> str:
         rows.append((p["market"], p["side"].upper(), f"{p['contracts']}/{p['initial_contracts']}", _p(p["entry_price"]),
                      _p(p["mark"]), unreal, _p(p["stop_price"]), _p(p["trailing_stop"]), stage,
                      "-" if p["quote_age_s"] is None else f"{p['quote_age_s']} s",
-                     "-" if p["model_probability"] is None else f"{Decimal(p['model_probability']):.3f}", flight))
+                     "-" if p["model_probability"] is None else f"{Decimal(p['model_probability']):.3f}"
+                     + ("" if p["model_probability_age_s"] is None else f" ({p['model_probability_age_s']} s)"),
+                     flight))
     if rows:
         widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *rows)]

@@ -138,3 +138,15 @@ def test_no_engine_listening_is_exit_2(tmp_path):
     args = run.build_parser().parse_args(["entries", "pause", "--db", str(db)])
     assert args.func(args, out=out, err=err) == 2
     assert "no engine is listening at" in err.getvalue()
+
+
+def test_a_position_no_actor_trades_is_refused_not_pretended(engine):
+    import dataclasses
+
+    (p,) = engine.engine.repository.load_open_positions()
+    ghost = dataclasses.replace(p, position_id="pos-ghost")          # open in the database only
+    engine.engine.repository.upsert_position(ghost)
+    code, out, _ = _cli(["exit", "pos-ghost"], engine)
+    assert code == 1 and out.startswith("refused: pos-ghost is open in the database but no actor trades it")
+    code, out, _ = _cli(["exit", "--all"], engine)
+    assert code == 1 and "CRITICAL manual exit sent for the 43 contracts" in out and "pos-ghost is open" in out

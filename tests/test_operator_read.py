@@ -94,6 +94,15 @@ def test_status_shows_the_open_position_its_levels_and_the_exit_in_flight(files,
     flight = p["exit_in_flight"]
     assert flight["condition"] == "partial_exit_target" and flight["priority"] == "MEDIUM"
     assert Decimal(flight["order_price"]) == Decimal("0.40") and flight["walk"] == 0
+    # the model probability's age: since the first beat that saw its current value
+    seen = [(b["ts"], m["model_probability"]) for b in read_events(files.audit, ("HEARTBEAT",))
+            for m in b["marks"] if m["position_id"] == db.position_id]
+    assert Decimal(seen[-1][1]) == db.model_probability
+    first = min(ts for ts, v in seen if v == seen[-1][1] and ts >= max((t for t, x in seen if x != seen[-1][1]),
+                                                                      default=""))
+    last_beat = list(read_events(files.audit, ("HEARTBEAT",)))[-1]["ts"]
+    assert p["model_probability_age_s"] == int((datetime.fromisoformat(last_beat)
+                                                - datetime.fromisoformat(first)).total_seconds())
     code, text, _ = _run(status_cmd, ["status", *_read(files)])
     assert "Engine: stopped (clean stop" in text and "43/85" in text and "partial_exit_target (MEDIUM)" in text
 
