@@ -281,6 +281,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     except BaseException as exc:   # issue 12: an abnormal stop is an alert
         audit.emit("ALERT", f"ALERT engine stopping abnormally ({type(exc).__name__}); open positions stay on the "
                             "venue and resume on the next start", error=type(exc).__name__)
+        audit.close(10)            # the alert goes out before the process does
         raise
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
         for sig, handler in previous.items():

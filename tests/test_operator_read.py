@@ -254,3 +254,14 @@ def test_summary_shows_contracts_held_now_unrealized_and_today(files, repo):
     assert " 85    43 open" in text
     assert f"all time, {text.split('all time, ')[1].split(' today')[0]} today (2026-11-20)" in text
     assert "Unrealized P&L at the mark" in text
+
+
+def test_status_reads_a_log_being_written_or_torn_by_a_kill(files, tmp_path):
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text(files.audit.read_text(encoding="utf-8") + '{"ts":"2026-11-20T01:56:00+00:00","event":"HEAR',
+                    encoding="utf-8")
+    code, out, err = _run(status_cmd, ["status", "--db", str(files.db), "--audit", str(torn), "--json"])
+    assert code == 0, err
+    assert json.loads(out)["engine"]["verdict"] == "stopped" and len(json.loads(out)["positions"]) == 1
+    code, out, _ = _run(status_cmd, ["status", "--db", str(files.db), "--audit", str(tmp_path / "none.jsonl")])
+    assert code == 0 and "no HEARTBEAT in the audit log" in out
