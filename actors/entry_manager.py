@@ -22,9 +22,9 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
+from models.control import SetEntriesPaused
 from models.durations import seconds
 from models.ledger import fill_id
-from models.control import SetEntriesPaused
 from models.messages import (
     CallKind,
     ExposureReleased,

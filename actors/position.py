@@ -19,6 +19,7 @@ from typing import Any
 from actors.base import ArbeesActor
 from actors.wiring import Refs
 from config.schema import Config
+from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
 from models.exit_rules import ExitContext, evaluate_exits, near_threshold
 from models.market import Quote, Side
@@ -42,7 +43,6 @@ from models.messages import (
     Unsubscribe,
     Wake,
 )
-from models.control import ManualExitRequested, manual_trigger
 from models.money import ONE, ZERO, fmt_money
 from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus

@@ -164,17 +164,27 @@ class ControlServer:
         if state.status is PositionStatus.CLOSED or state.contracts <= 0:
             return {"ok": True, "answer": f"{pid} is already closed ({state.exit_reason or 'no contracts'}); nothing to do",
                     "positions": [pid]}
-        if pid in self._manual:
-            return {"ok": True, "answer": f"{pid}: a manual exit was already requested at {self._manual[pid]}; "
-                                          "it is running (see `timeline`)", "positions": [pid]}
         if not self._has_actor(pid):
+            try:                               # just closed? its last writes may still be queued at the Store
+                self.system.flush()
+            except Exception:  # noqa: BLE001 - then the database as it is
+                pass
+            state = self.repository.load_position(pid) or state
+            if state.status is PositionStatus.CLOSED or state.contracts <= 0:
+                return {"ok": True, "answer": f"{pid} is already closed ({state.exit_reason or 'no contracts'}); "
+                                              "nothing to do", "positions": [pid]}
             return {"ok": False, "answer": f"{pid} is open in the database but no actor trades it (reconciliation "
                                            "could not confirm its orders at start-up); nothing was sent",
                     "positions": [pid]}
         now = self.rt.clock.now()
-        self._manual[pid] = now.isoformat(timespec="seconds")
+        # Sent again on a repeat: harmless (the position already fires `manual`, the router keeps
+        # the one CRITICAL exit in flight) and it re-arms a position actor restarted since.
         self.rt.send(self.system.refs.supervisor,
                      ForwardToPosition(pid, ManualExitRequested("manual exit requested by the operator", now)))
+        if pid in self._manual:
+            return {"ok": True, "answer": f"{pid}: a manual exit was already requested at {self._manual[pid]}; "
+                                          "it is running (see `timeline`)", "positions": [pid]}
+        self._manual[pid] = now.isoformat(timespec="seconds")
         return {"ok": True, "answer": f"{pid}: CRITICAL manual exit sent for the {state.contracts} contracts held "
                                       f"({state.ticker} {state.side.value})", "positions": [pid]}
 

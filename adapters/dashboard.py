@@ -27,7 +27,7 @@ from adapters.audit_files import read_events
 from adapters.audit_log import EVENTS, to_jsonable
 from adapters.commands.read_options import EngineFiles, ReadInputError, open_repository
 from adapters.report_view import _price_paths, position_chart
-from adapters.status_view import build_status, format_status
+from adapters.status_view import build_status
 from adapters.timeline_view import PositionNotFound, build_timeline, find_position, format_timeline
 from models.money import fmt_money
 
@@ -253,4 +253,4 @@ class DashboardServer:
         self._thread.join()
 
 
-__all__ = ["Dashboard", "DashboardServer", "format_status"]
+__all__ = ["Dashboard", "DashboardServer"]

@@ -2,21 +2,17 @@
 drops and counts, payload shapes per channel, secrets kept out of every log, alert-test."""
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from loguru import logger
 
 import run
 from actors.clock import VirtualClock
-from adapters.alerts import Alert, AlertDispatcher, Channel, DeliveryError, build_channels, http_post, open_alerts
+from adapters.alerts import Alert, AlertDispatcher, Channel, DeliveryError, build_channels, http_post
 from adapters.audit_log import Audit
 from adapters.commands import alert_test
 from config.loader import ConfigError, load_config

@@ -2,13 +2,11 @@
 mid-game (one position open, half sold by a partial exit, its next stage resting)."""
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,6 @@ from adapters.database import connect
 from adapters.repository import Repository
 from adapters.status_view import liveness
 from adapters.summary import build_summary, format_summary
-from config.loader import load_config
 from paper_files import paper_files
 
 
