@@ -59,6 +59,7 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
     callers knew; every engine is built and started there (and takes the database's engine lock
     unless the caller hands in the one it took). A paper run's retry jitter follows its
     simulation seed (0 unless given), so the run is reproducible."""
+    kw.setdefault("alerts", _open_alerts(config))
     return build_engine(mode, config, db_path=db_path, start=start, seed=seed, **kw)
 
 
@@ -89,6 +90,40 @@ def flatten_after_failure(engine: Any, reason: str) -> int:
     return fail_safe.EXIT_CODE
 
 
+def _log_file_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--log-file PATH [--log-rotation WHEN] [--log-retention N]: the console's lines in a file too."""
+    if not getattr(args, "log_file", None):
+        return {}
+    if args.log_retention < 1:
+        raise UsageError(f"--log-retention {args.log_retention}: expected a number of files, 1 or more")
+    try:                                    # loguru checks the rotation when a file sink is added
+        logger.remove(logger.add(os.devnull, rotation=args.log_rotation, delay=True))
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--log-rotation {args.log_rotation!r}: {exc}") from None
+    return {"log_file": args.log_file, "log_rotation": args.log_rotation, "log_retention": args.log_retention}
+
+
+def _open_alerts(config: Config) -> Any:
+    """The alert channels of the configuration (None without any); a missing secret is bad input."""
+    from adapters.alerts import AlertSetupError, open_alerts
+
+    try:
+        return open_alerts(config.alerts, os.environ)
+    except AlertSetupError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _open_control(system: Any, db_path: str, config: Config) -> Any:
+    """The control channel (`exit`, `entries pause|resume`): a Unix socket beside the database."""
+    from adapters.control import ControlError, ControlServer, control_paths
+
+    try:
+        return ControlServer.start(system, *control_paths(db_path, config.storage.database_path))
+    except ControlError as exc:
+        system.stop()
+        raise UsageError(str(exc)) from None
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 def cmd_paper(args: argparse.Namespace, config: Config) -> int:
@@ -99,10 +134,10 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     audit_path = args.audit or SIM_AUDIT
     lock = lock_database(args.db or SIM_DB)  # before anything is wiped: another engine may be using them
     _fresh(audit_path)                      # a simulated run starts a new audit log
-    configure_logging(Path(audit_path), verbose=args.verbose)
+    configure_logging(Path(audit_path), verbose=args.verbose, **_log_file_options(args))
     games: list[SimulatedGame] = make_session(args.seed, start, tuple(args.sports))
     engine = build_engine("paper", config, db_path=args.db or SIM_DB, start=start, fresh=True, seed=args.seed,
-                          lock=lock)
+                          lock=lock, alerts=_open_alerts(config))
     for g in games:
         logger.info("simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
                     g.home, args.seed, g.ticker, g.home)
@@ -157,10 +192,10 @@ def cmd_replay(args: argparse.Namespace, config: Config) -> int:
     audit_path = args.audit or REPLAY_AUDIT
     lock = lock_database(args.db or REPLAY_DB)  # before anything is wiped: another engine may be using them
     _fresh(audit_path)
-    configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose)
+    configure_logging(Path(audit_path), console=not args.json, verbose=args.verbose, **_log_file_options(args))
     # The recording is the market: between its lines nothing changed (streamed quotes).
     engine = build_engine("replay", config, db_path=args.db or REPLAY_DB, start=events[0][0], fresh=True, seed=0,
-                          lock=lock)
+                          lock=lock, alerts=_open_alerts(config))
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock,
                              links=links, model=home_win_probability)
     try:
@@ -208,20 +243,22 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         close_venue(venue)
         raise
     audit_path = args.audit or config.storage.audit_path
-    configure_logging(Path(audit_path), verbose=args.verbose)
+    configure_logging(Path(audit_path), verbose=args.verbose, rotate_audit_daily=True, **_log_file_options(args))
     # Reconcile with Kalshi before anything is sent (retried with back-off until the holdings are
     # compared: nothing trades before), then start, then resume (adapters/engine.py).
     deadline = datetime.now(timezone.utc) + timedelta(seconds=args.duration_s) if args.duration_s is not None else None
     try:
         engine = build_engine("live", config, db_path=args.db or config.storage.database_path,
-                              venue_factory=lambda clock: venue, deadline=deadline, lock=db_lock)
+                              venue_factory=lambda clock: venue, deadline=deadline, lock=db_lock,
+                              alerts=_open_alerts(config))
     except HoldingsNotCompared:
         key_lock.release()
         close_venue(venue)
         print("error: the venue's holdings were never compared with the database (venue unreachable or "
               "interrupted); nothing was traded", file=sys.stderr)
         return 1
-    clock, system, rt = engine.clock, engine.system, engine.system.rt
+    clock, system, rt, audit = engine.clock, engine.system, engine.system.rt, engine.audit
+    control = _open_control(system, args.db or config.storage.database_path, config)   # issue 12
     if engine.startup.report.alerts:
         logger.warning("reconcile raised {} alerts; see the audit log", len(engine.startup.report.alerts))
     logger.info("live on {}: {} open positions resumed from {}", describe(venue), engine.startup.resumed,
@@ -243,6 +280,11 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     previous = {sig: os_signal.signal(sig, lambda *_: done.set()) for sig in (os_signal.SIGINT, os_signal.SIGTERM)}
     try:
         done.wait(None if deadline is None else max(0.0, (deadline - clock.now()).total_seconds()))
+    except BaseException as exc:   # issue 12: an abnormal stop is an alert
+        audit.emit("ALERT", f"ALERT engine stopping abnormally ({type(exc).__name__}); open positions stay on the "
+                            "venue and resume on the next start", error=type(exc).__name__)
+        audit.close(10)            # the alert goes out before the process does
+        raise
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)
         for sig, handler in previous.items():
             os_signal.signal(sig, handler)
@@ -251,6 +293,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
         logger.info("stopping: open positions stay on the venue and resume on the next start")
     if follower is not None:
         follower.stop()
+    control.stop()
     espn_gateway.stop(timeout=10)
     if failed:
         status = flatten_after_failure(engine, failed)
@@ -322,9 +365,15 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", metavar="PATH", help="SQLite file (DATABASE_URL selects PostgreSQL)")
     common.add_argument("--audit", metavar="PATH", help="JSONL audit log file")
     common.add_argument("-v", "--verbose", action="store_true", help="debug output")
+    common.add_argument("--log-file", metavar="PATH", help="also write the console's lines to this file (rotated)")
+    common.add_argument("--log-rotation", metavar="WHEN", default="1 day",
+                        help="rotate --log-file: '1 day', '00:00', '100 MB' (loguru's rotation; default 1 day)")
+    common.add_argument("--log-retention", metavar="N", type=int, default=14,
+                        help="rotated --log-file files kept (default 14)")
 
+    # allow_abbrev=False: `audit --log FILE` must not read as an abbreviation of --log-file.
     parser = argparse.ArgumentParser(prog="arbees", description="Arbees: exits for sports prediction markets",
-                                     parents=[common])
+                                     parents=[common], allow_abbrev=False)
     parser.set_defaults(handler=cmd_paper, seed=7, sports=["nba", "nfl"], signals=None, no_auto_signals=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -380,7 +429,12 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "func", None) is not None:        # adapters/commands/* register `func`
-        configure_logging(None, verbose=getattr(args, "verbose", False))
+        try:
+            options = _log_file_options(args)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        configure_logging(None, verbose=getattr(args, "verbose", False), **options)
         return int(args.func(args) or 0)
     if args.handler is cmd_check_config and args.migrate:
         return cmd_migrate_config(args.migrate)

@@ -39,6 +39,7 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from adapters.venue import OrderRejected
 from config.schema import Config
+from models.control import SetEntriesPaused
 from models.durations import seconds
 from models.entry_checks import exit_at_once
 from models.exit_rules import minutes_to_close
@@ -142,6 +143,7 @@ class EntryManager(ArbeesActor):
         self.platform = platform
         self.refs: Refs | None = None
         self.halted: str | None = None
+        self.paused: str | None = None    # issue 12: `entries pause` (models/control.py)
         self._keys: dict[tuple[str, str], str] = {}          # (ticker, side) -> signal id or position id
         self._pending: dict[str, _Pending] = {}
         self._book = _Book()
@@ -184,6 +186,8 @@ class EntryManager(ArbeesActor):
                 self.halted = None
             case ResumePendingSignals():
                 self._resume_pending()
+            case SetEntriesPaused(paused=paused, reason=why):
+                self.paused = why if paused else None
             case RestoreExposure():
                 self._restore(message)
             case HoldUnconfirmedEntry():
@@ -226,6 +230,9 @@ class EntryManager(ArbeesActor):
             return
         if self.halted:
             self._reject(sig, f"entries halted ({self.halted})")
+            return
+        if self.paused:
+            self._reject(sig, f"entries paused ({self.paused})")
             return
         if key in self._keys:
             self._reject(sig, f"a position on {sig.ticker} {sig.side.value} is already open or pending")

@@ -19,6 +19,7 @@ from typing import Any
 from actors.base import ArbeesActor
 from actors.wiring import Refs
 from config.schema import Config
+from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
 from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
@@ -90,6 +91,7 @@ class PositionActor(ArbeesActor):
         self._rebalance_for: str | None = None          # the signal our rebalance exit makes room for
         self._book: tuple | None = None     # our side's (bid, bid size) in the last quote evaluated
         self.book_changes = 0
+        self.manual: str | None = None   # issue 12: a person asked to close it (models/control.py)
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -132,6 +134,9 @@ class PositionActor(ArbeesActor):
                 self._on_rebalance_exit(sid, edge)
             case MarketSettled():
                 self._on_settled(message)
+            case ManualExitRequested(reason=why):
+                self.manual = why
+                self._evaluate()
             case CooldownOver():
                 self._evaluate()
             case _:
@@ -241,6 +246,8 @@ class PositionActor(ArbeesActor):
             # evaluate what does not need a price now, and ask for a fresh quote for the rest.
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         triggers = evaluate_exits(self.state, self.quote, now, self.config, self.context)
+        if self.manual is not None and self.state.contracts > 0:
+            triggers = (manual_trigger(self.state, self.manual), *triggers)
         self._say_if_model_stale(now)
         self._record_new_triggers(triggers, now, priced)
         if triggers and self._settlement is None:   # a settled market takes no more orders

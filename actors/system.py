@@ -18,6 +18,7 @@ from typing import Any
 import pykka
 
 from actors.core_actors import Core, start_core, watch_game_feed
+from actors.heartbeat import Heartbeat
 from actors.registry import EngineFailure
 from actors.runtime import Runtime
 from actors.supervisor import rebuild_position
@@ -69,6 +70,7 @@ class System:
         system: System | None = None
         core = start_core(rt, config, venue, repository, platform=platform, seed=seed, epoch=epoch,
                           skip=lambda: system.skip if system is not None else frozenset())
+        Heartbeat.start(rt, config, core.refs, repository)   # issue 12: HEARTBEAT every 30 s (stopped with the rest)
         system = cls(rt, config, core.refs, repository, core)
         return system
 

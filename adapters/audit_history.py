@@ -137,7 +137,16 @@ class AuditedPosition:
 
 
 def read_audit_log(path: Path) -> tuple[AuditLine, ...]:
-    """Every non-blank line as a JSON object with "ts" and "event" (AuditLogError otherwise)."""
+    """Every non-blank line as a JSON object with "ts" and "event" (AuditLogError otherwise), of
+    the log's rotated days first (adapters/audit_files.py), then the file itself."""
+    from adapters.audit_files import audit_files
+
+    files = [f for f in audit_files(path) if f != Path(path)]
+    older = tuple(line for f in files for line in _read_one_audit_file(f))
+    return older + _read_one_audit_file(Path(path))
+
+
+def _read_one_audit_file(path: Path) -> tuple[AuditLine, ...]:
     path = Path(path)
     try:
         fh = path.open(encoding="utf-8")

@@ -21,6 +21,8 @@ from loguru import logger
 
 from actors.clock import Clock
 
+ALERT_EVENTS = frozenset({"EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ALERT"})   # adapters/alerts.py sends these
+
 EVENTS = (
     "SIGNAL_RECEIVED", "SIGNAL_REJECTED", "TRADE_EXECUTED", "ENTRY_NOT_FILLED", "POSITION_OPENED",
     "EXIT_TRIGGERED", "EXIT_HELD", "EXIT_ROUTED", "EXIT_PREEMPTED", "ORDER_PLACED", "ORDER_WALKED", "ORDER_ESCALATED",
@@ -29,6 +31,8 @@ EVENTS = (
     "RATE_LIMITED", "VENUE_ERROR", "ALERT", "ENGINE_STARTUP", "POSITION_RECONCILED",
     "CIRCUIT_BREAKER_RESTORED", "CIRCUIT_BREAKER_RESET", "SIGNAL_RESUMED", "MODEL_STALE", "REBALANCE",
     "ENGINE_FAILED_SAFE", "POSITIONS_ADOPTED", "EXITS_ADOPTED",       # supervision (actors/watchdog.py)
+    "HEARTBEAT",     # actors/heartbeat.py: proof of life and the marks of open positions
+    "CONTROL_COMMAND",   # adapters/control.py: a person's command to the running engine, and the answer
 )
 
 
@@ -47,10 +51,30 @@ def to_jsonable(value: Any) -> Any:
 
 
 class Audit:
-    def __init__(self, clock: Clock, recorder: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, clock: Clock, recorder: list[dict[str, Any]] | None = None, *, alerts: Any = None) -> None:
+        """`alerts`: an adapters/alerts.py AlertDispatcher (or None): alert events are handed to
+        it (it never blocks) after they are logged."""
         self.clock = clock
         self.recorder = recorder
+        self.alerts = alerts
         self._lock = threading.Lock()
+        self._heartbeat_sources: list[Callable[[], dict[str, Any]]] = []
+
+    def add_heartbeat_source(self, source: Callable[[], dict[str, Any]]) -> None:
+        """More fields for every HEARTBEAT (the control channel's `entries_paused`)."""
+        self._heartbeat_sources.append(source)
+
+    def heartbeat_fields(self) -> dict[str, Any]:
+        """Fields the HEARTBEAT carries from here: the alert channels' counts, and its sources'."""
+        fields: dict[str, Any] = {"alerts": self.alerts.stats()} if self.alerts is not None else {}
+        for source in tuple(self._heartbeat_sources):
+            fields.update(source())
+        return fields
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Deliver the alerts still queued (bounded), then stop their threads."""
+        if self.alerts is not None:
+            self.alerts.close(timeout_s)
 
     def emit(self, event: str, text: str, **fields: Any) -> dict[str, Any]:
         if event not in EVENTS:
@@ -62,12 +86,33 @@ class Audit:
             with self._lock:
                 self.recorder.append(record)
         level = "WARNING" if event in ("EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ALERT",
-                                        "ORDER_REJECTED") else "INFO"
+                                        "ORDER_REJECTED") else "DEBUG" if event == "HEARTBEAT" else "INFO"
         logger.bind(audit=record, market_ts=self.clock.now().strftime("%m-%d %H:%M:%S")).log(level, text)
+        if self.alerts is not None and event in ALERT_EVENTS:
+            self.alerts.submit(record)
         return record
 
 
-def _jsonl_sink(path: Path) -> Callable[[Any], None]:
+def _first_day(path: Path) -> str | None:
+    """The UTC day (YYYY-MM-DD) of the first event in an audit file, None when it has none."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    return str(json.loads(line)["ts"])[:10]
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        return None
+    return None
+
+
+def _jsonl_sink(path: Path, *, rotate_daily: bool = False) -> Callable[[Any], None]:
+    """Append each audit record as one line. With `rotate_daily`, the first event of a new UTC
+    day (by its `ts`) moves the file to `<stem>.<previous day><suffix>` beside it and starts a new
+    one (adapters/audit_files.py reads them all back in order)."""
+    from adapters.audit_files import rotated_name
+
     path.parent.mkdir(parents=True, exist_ok=True)
     torn = False
     if path.exists() and path.stat().st_size > 0:
@@ -78,6 +123,19 @@ def _jsonl_sink(path: Path) -> Callable[[Any], None]:
     if torn:
         handle.write("\n")
     lock = threading.Lock()
+    state = {"handle": handle, "day": _first_day(path) if rotate_daily else None}
+
+    def rotate(day: str) -> None:
+        state["handle"].close()
+        target = rotated_name(path, state["day"])
+        if target.exists():                        # the same day again (a restart): keep both, in order
+            with target.open("a", encoding="utf-8") as older, path.open(encoding="utf-8") as current:
+                older.writelines(current)
+            path.unlink()
+        else:
+            path.rename(target)
+        state["handle"] = path.open("a", encoding="utf-8")
+        state["day"] = day
 
     def sink(message: Any) -> None:
         record = message.record["extra"].get("audit")
@@ -85,15 +143,25 @@ def _jsonl_sink(path: Path) -> Callable[[Any], None]:
             return
         line = json.dumps(record, separators=(",", ":"))
         with lock:
-            handle.write(line + "\n")
-            handle.flush()
+            if rotate_daily:
+                day = str(record.get("ts", ""))[:10]
+                if state["day"] is None:
+                    state["day"] = day
+                elif day > state["day"]:
+                    rotate(day)
+            state["handle"].write(line + "\n")
+            state["handle"].flush()
 
     return sink
 
 
 def configure_logging(audit_path: Path | None, *, console: bool = True, verbose: bool = False,
-                      stream: Any = None) -> None:
-    """Configure loguru once: a readable console and the JSONL audit file.
+                      stream: Any = None, log_file: str | None = None, log_rotation: str = "1 day",
+                      log_retention: int = 14, rotate_audit_daily: bool = False) -> None:
+    """Configure loguru once: a readable console, the JSONL audit file (moved aside at each new
+    UTC day with `rotate_audit_daily`), and with `log_file` the console's lines in a file too,
+    rotated by loguru (`log_rotation`: "1 day", "00:00", "100 MB"; the last `log_retention`
+    rotated files kept).
 
     diagnose=False everywhere: variable values (which may hold secrets) never reach a traceback.
     """
@@ -103,9 +171,14 @@ def configure_logging(audit_path: Path | None, *, console: bool = True, verbose:
         logger.configure(extra={"market_ts": "-"})
         logger.add(stream or sys.stderr, level="DEBUG" if verbose else "INFO", format=fmt,
                    diagnose=False, backtrace=False, colorize=None)
+    if log_file is not None:
+        logger.configure(extra={"market_ts": "-"})
+        logger.add(log_file, level="DEBUG" if verbose else "INFO", rotation=log_rotation, retention=log_retention,
+                   format="{time:YYYY-MM-DD HH:mm:ss.SSS} {extra[market_ts]: <14} {level: <7} {message}",
+                   diagnose=False, backtrace=False, colorize=False, encoding="utf-8")
     if audit_path is not None:
-        logger.add(_jsonl_sink(Path(audit_path)), level="DEBUG", format="{message}", diagnose=False,
-                   filter=lambda r: "audit" in r["extra"])
+        logger.add(_jsonl_sink(Path(audit_path), rotate_daily=rotate_audit_daily), level="DEBUG", format="{message}",
+                   diagnose=False, filter=lambda r: "audit" in r["extra"])
 
 
 def read_audit(path: Path) -> list[dict[str, Any]]:

@@ -97,6 +97,7 @@ class Engine:
         try:
             self.system.stop()
             self.scheduler.stop()
+            self.audit.close()          # queued alerts go out (bounded)
         finally:
             if self.lock is not None:
                 self.lock.release()
@@ -119,7 +120,7 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
                  venue_factory: Callable[[Clock], Any] | None = None, recorder: list | None = None,
                  fresh: bool = False, seed: int | None = None, prior_calls: Sequence[datetime] = (),
                  balance: str = "100000", streamed_quotes: bool | None = None,
-                 deadline: datetime | None = None, lock: Any = None) -> Engine:
+                 deadline: datetime | None = None, lock: Any = None, alerts: Any = None) -> Engine:
     """Build the engine of `mode` (a key of MODES) and start it: reconcile, start, resume.
 
     `venue_factory(clock)` builds the venue on the engine's clock (default: a PaperVenue
@@ -152,7 +153,7 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
 
         venue = PaperVenue(clock, starting_balance=Decimal(balance))
     scheduler: Any = VirtualScheduler(clock, activity) if spec.virtual_time else RealScheduler(clock, activity)
-    audit = Audit(clock, recorder)
+    audit = Audit(clock, recorder, alerts=alerts)   # alerts: the channels alert events go to (issue 12)
     system: System | None = None
     try:
         db = connect(db_path)

@@ -350,6 +350,7 @@ def _validate(c: Config, conv: _Converter) -> None:
           "exposure_limits.portfolio_dollars")
 
     _validate_risk_guards(c, check, positive, pct)
+    _validate_alerts(c, check, positive)
 
 
 def _validate_risk_guards(c: Config, check, positive, pct) -> None:  # type: ignore[no-untyped-def]
@@ -384,3 +385,43 @@ def _validate_risk_guards(c: Config, check, positive, pct) -> None:  # type: ign
     positive(sv.backlog_limit, "supervision.backlog_limit")
     for f in dataclasses.fields(sv.stall_limit_secs):
         positive(getattr(sv.stall_limit_secs, f.name), f"supervision.stall_limit_secs.{f.name}")
+
+# --- alerts (issue 12) ---------------------------------------------------------------------------
+# Keys each channel type takes: (required, optional). Secrets are given as the NAME of an
+# environment variable (`*_env`); the value is read when the engine starts, never from YAML.
+ALERT_CHANNEL_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "webhook": (frozenset({"url_env"}), frozenset({"bearer_token_env"})),
+    "telegram": (frozenset({"bot_token_env", "chat_id"}), frozenset({"api_base"})),
+    "slack": (frozenset({"webhook_url_env"}), frozenset()),
+    "discord": (frozenset({"webhook_url_env"}), frozenset({"username"})),
+    "ntfy": (frozenset({"topic_env"}), frozenset({"server", "token_env"})),
+}
+
+
+def _validate_alerts(c: Config, check: Any, positive: Any) -> None:
+    import re
+
+    a = c.alerts
+    positive(a.queue_size, "alerts.queue_size")
+    check(a.max_retries >= 0, "alerts.max_retries", "0 or more", a.max_retries)
+    positive(a.backoff_base_secs, "alerts.backoff_base_secs")
+    positive(a.timeout_secs, "alerts.timeout_secs")
+    names: set[str] = set()
+    for i, ch in enumerate(a.channels):
+        p = f"alerts.channels[{i}]"
+        kind = ch.get("type")
+        check(kind in ALERT_CHANNEL_KEYS, f"{p}.type", f"one of {', '.join(ALERT_CHANNEL_KEYS)}", repr(kind))
+        required, optional = ALERT_CHANNEL_KEYS[kind]
+        allowed = required | optional | {"type", "name"}
+        for key in ch:
+            check(key in allowed, f"{p}.{key}", f"a key of a {kind} channel ({', '.join(sorted(allowed))}); "
+                                                "secrets go in environment variables named by *_env keys", "unknown key")
+        for key in sorted(required):
+            check(key in ch, f"{p}.{key}", f"present for a {kind} channel", "nothing")
+        for key, value in ch.items():
+            if key.endswith("_env"):
+                check(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) is not None, f"{p}.{key}",
+                      "the NAME of an environment variable (letters, digits, _), not the secret itself", "another text")
+        name = ch.get("name", f"{kind}-{i + 1}")
+        check(name not in names, f"{p}.name", "a name no other channel has", repr(name))
+        names.add(name)

@@ -152,6 +152,16 @@ class StorageConfig:
     audit_path: str
 
 
+# --- alerts (issue 12): channels that reach a person; secrets are named env vars, never values ---
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    queue_size: int                 # per channel; a full queue drops the alert (counted)
+    max_retries: int
+    backoff_base_secs: Decimal
+    timeout_secs: Decimal
+    channels: tuple[dict[str, str], ...]   # checked by config/loader.py _validate_alerts
+
+
 @dataclass(frozen=True, slots=True)
 class StallLimits:
     """Per core actor: seconds a handler may run, or a heartbeat go unanswered, before it is stuck."""
@@ -192,6 +202,7 @@ class Config:
     storage: StorageConfig
     signals: SignalsConfig
     supervision: SupervisionConfig
+    alerts: AlertsConfig
 
     def signal_type(self, name: str) -> SignalTypeConfig:
         """Thresholds for a signal type; types without a section use `default`."""

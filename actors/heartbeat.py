@@ -1,0 +1,133 @@
+"""Heartbeat: proof of life in the audit log, read by `status`, `timeline`, `report` and the dashboard.
+
+Every `interval` (30 s) of the engine's clock it emits one HEARTBEAT audit event: the process
+id, which clock runs the engine (wall or virtual), the circuit breaker, venue calls made in the
+last minute against the budget, the open positions, the alert delivery counters, whether new
+entries are paused, and the mark of every open position whose mark, trailing stop or model
+probability changed since the previous beat (so `timeline` and the report's price charts can
+draw the price path between decisions without a MARK event per quote). When the actor stops
+(the engine shut down in order) it emits a last HEARTBEAT with state "stopped".
+
+It only reads: the database (through the Repository) and two attributes of the RiskManager
+and the RateLimiter, asked through pykka proxies with a short timeout (neither ever asks back,
+so there is no cycle). A failed read leaves that field out; it never stops the beat.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from loguru import logger
+
+from actors.base import ArbeesActor
+from actors.clock import VirtualClock
+from models.budget import WINDOW
+from models.position import PositionState
+
+HEARTBEAT_SECS = 30
+READ_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """Scheduler timer: emit the next HEARTBEAT."""
+    generation: int
+
+
+class Heartbeat(ArbeesActor):
+    kind = "heartbeat"
+    survives_errors = True
+
+    def __init__(self, rt, config, refs, repository, *, interval_secs: int = HEARTBEAT_SECS) -> None:
+        super().__init__(rt, "heartbeat")
+        self.config = config
+        self.refs = refs
+        self.repository = repository
+        self.interval = timedelta(seconds=interval_secs)
+        self.interval_secs = interval_secs
+        self._gen = 0
+        self._timer = None
+        self._last_marks: dict[str, tuple[Any, ...]] = {}
+        self.beats = 0
+        # Read by the heartbeat, set by the control channel (adapters/control.py) and the alert
+        # dispatcher (adapters/alerts.py) through `extra`: a callable returning more fields.
+        self.extra = getattr(rt.audit, "heartbeat_fields", None)
+
+    def on_start(self) -> None:
+        self._beat("running")
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        try:
+            self._beat("stopped", schedule=False)
+        except Exception as exc:  # noqa: BLE001 - stopping must not fail on a last log line
+            logger.warning("last heartbeat not written: {}", type(exc).__name__)
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case Beat(generation=g):
+                if g == self._gen:
+                    self._beat("running")
+            case _:
+                self.unknown(message)
+
+    def _beat(self, state: str, *, schedule: bool = True) -> None:
+        now = self.rt.clock.now()
+        fields: dict[str, Any] = {
+            "state": state, "pid": os.getpid(),
+            "clock": "virtual" if isinstance(self.rt.clock, VirtualClock) else "wall",
+            "interval_secs": self.interval_secs,
+            "calls_per_minute": self.config.monitoring.max_api_calls_per_minute,
+        }
+        breaker = self._read(self.refs.risk_manager, "tripped")
+        if breaker is not _MISSING:
+            fields["breaker"] = breaker or ""
+        log = self._read(self.refs.rate_limiter, "call_log")
+        if log is not _MISSING and log is not None:
+            fields["calls_last_minute"] = sum(1 for t, _ in list(log) if t > now - WINDOW)
+        try:
+            open_positions = self.repository.load_open_positions()
+        except Exception as exc:  # noqa: BLE001 - a busy database skips one beat's marks
+            logger.warning("heartbeat could not read open positions: {}", type(exc).__name__)
+            open_positions = None
+        if open_positions is not None:
+            fields["open_positions"] = len(open_positions)
+            fields["marks"] = self._changed_marks(open_positions)
+        if callable(self.extra):
+            fields.update(self.extra())
+        self.beats += 1
+        self.rt.audit.emit("HEARTBEAT", f"heartbeat: engine {state}, {fields.get('open_positions', '?')} open",
+                           **fields)
+        if schedule:
+            self._gen += 1
+            self._timer = self.rt.scheduler.call_at(now + self.interval, self.actor_ref, Beat(self._gen))
+
+    def _read(self, ref: Any, name: str) -> Any:
+        if ref is None:
+            return _MISSING
+        try:
+            return getattr(ref.proxy(), name).get(timeout=READ_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - renamed, busy or dead: this field is left out
+            return _MISSING
+
+    def _changed_marks(self, positions: tuple[PositionState, ...]) -> list[dict[str, Any]]:
+        out = []
+        seen = set()
+        for p in positions:
+            seen.add(p.position_id)
+            key = (p.current_price, p.trailing_stop_price, p.model_probability, p.contracts)
+            if p.current_price is None or self._last_marks.get(p.position_id) == key:
+                continue
+            self._last_marks[p.position_id] = key
+            out.append({"position_id": p.position_id, "mark": p.current_price, "contracts": p.contracts,
+                        "trailing_stop": p.trailing_stop_price, "model_probability": p.model_probability,
+                        "as_of": p.last_update})
+        for pid in [k for k in self._last_marks if k not in seen]:
+            del self._last_marks[pid]
+        return out
+
+
+_MISSING = object()
