@@ -201,7 +201,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
                 report.positions_adjusted.append(state.position_id)
                 alert(f"{state.position_id}: venue holds {held_on_venue} of {state.contracts}; following the venue",
                       position_id=state.position_id, market=ticker)
-    logger.info("reconcile: {} orders checked, {} canceled, {} fills recorded, {} alerts", report.orders_checked,
+    logger.debug("reconcile: {} orders checked, {} canceled, {} fills recorded, {} alerts", report.orders_checked,
                 report.orders_canceled, report.fills_recorded, len(report.alerts))
     return report
 
