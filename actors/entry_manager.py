@@ -16,8 +16,9 @@ PositionState handed to the supervisor, which starts its PositionActor.
 Every SIGNAL_RECEIVED ends in TRADE_EXECUTED or SIGNAL_REJECTED (an entry that finds nothing,
 or that the venue rejects, rejects its signal), or the signal is still pending in the
 database: ResumePendingSignals at the next start decides it (SIGNAL_RESUMED, then the same
-checks, its age first). The one exception is an entry whose order state stays unknown: its
-signal stays accepted until reconciliation resolves the order.
+checks, its age first). An entry whose order state is unknown keeps its signal accepted while
+it is looked up (back-off capped at 60 s); the answer decides it (filled: TRADE_EXECUTED; an
+earlier process's entry that never reached the venue: SIGNAL_REJECTED, not sent again).
 Restart (actors/watchdog.py): `Rebuild` restores exposure and market+side keys from the open
 positions in the database, and keeps the market+side of every entry order that may still be
 live (pending or resting in the database) held as start-up holds an unconfirmed entry (market
@@ -392,6 +393,8 @@ class EntryManager(ArbeesActor):
                                                    "the venue; not sent again", signal_id=sig.signal_id,
                                market=sig.ticker, client_order_id=req.client_order_id)
             self._release(sig)
+            self._reject(sig, f"its entry {req.client_order_id} never reached the venue before the last process "
+                              "stopped; not sent again (its price and moment are gone)")
             return
         if snap is None:   # the venue never got it: send the same request again
             self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,),

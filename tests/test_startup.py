@@ -239,6 +239,11 @@ def test_an_unconfirmed_entry_that_never_reached_the_venue_is_released_not_resen
         b.scheduler.run_for(timedelta(seconds=120))
         assert [o for o in venue.list_orders(TICKER)] == []           # the old entry is not sent
         assert any(e["event"] == "ENTRY_NOT_FILLED" and e.get("signal_id") == "lost" for e in audit)
+        # ... and its signal gets its decision (issue 9: every SIGNAL_RECEIVED ends in
+        # TRADE_EXECUTED or SIGNAL_REJECTED, or is still pending in the database)
+        decided = [e for e in audit if e.get("signal_id") == "lost" and e["event"] in ("SIGNAL_REJECTED",
+                                                                                        "TRADE_EXECUTED")]
+        assert [e["event"] for e in decided] == ["SIGNAL_REJECTED"] and "never reached" in decided[0]["reason"]
         q = Quote(TICKER, b.clock.now(), Decimal("0.49"), Decimal("0.50"), None, None, None, 1000, None)
         venue.set_quote(q)
         b.system.push_quote(q)
