@@ -81,6 +81,7 @@ from models.money import ZERO, fmt_pct, fmt_price, fmt_usd, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState
 from models.rebalance import Holding, pick_weakest, rebalance_candidates
+from models.retry import lookup_delay_secs
 from models.signal import TradingSignal, slippage_problem, timing_problem
 from models.sizing import Exposure, fee_per_contract, size_entry
 
@@ -127,7 +128,6 @@ class _Book:
 
 
 LOOKUPS_BEFORE_ALERT = 5
-LOOKUP_BACKOFF_CAP_S = 60
 REBALANCE_ANSWER_SECS = 5   # how long a rebalance waits for the candidates' current edges
 REBALANCE_EXIT_SECS = 1200  # ... and for the chosen exit (LOW walks slowly: 10 walks a minute apart)
 
@@ -369,7 +369,7 @@ class EntryManager(ArbeesActor):
                                        signal_id=sig.signal_id, market=sig.ticker,
                                        client_order_id=req.client_order_id, error=str(r.error))
                 p.lookups += 1
-                delay = timedelta(seconds=min(LOOKUP_BACKOFF_CAP_S, 2 ** min(p.lookups, 6)))
+                delay = timedelta(seconds=lookup_delay_secs(p.lookups))
                 self.rt.scheduler.call_later(delay, self.me, LookUpEntryAgain(sig.signal_id))
                 return
             if isinstance(r.error, OrderRejected):

@@ -62,6 +62,7 @@ from models.orders import (
     TimeInForce,
 )
 from models.priorities import Priority
+from models.retry import lookup_delay_secs
 
 MAX_LOOKUPS = 5
 
@@ -338,7 +339,7 @@ class ExecutorActor(ArbeesActor):
 
     def _backoff(self) -> Decimal:
         """1 s, 2 s, 4 s ... up to 60 s between look-ups of an order whose state is unknown."""
-        return Decimal(min(60, 2 ** min(self._lookups, 6)))
+        return Decimal(lookup_delay_secs(self._lookups))
 
     def _unknown(self, why: str) -> None:
         """An order's state cannot be confirmed. The exit never ends while that is so (another exit

@@ -38,6 +38,7 @@ from loguru import logger
 from actors.base import ArbeesActor
 from adapters.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
 from models.budget import WINDOW, CallBudget
+from models.retry import jittered_delay_secs
 from models.messages import (
     ApiCallFailed,
     ApiCallSucceeded,
@@ -192,7 +193,7 @@ class RateLimiter(ArbeesActor):
         tries = self._retries.get(call.request_id, 0)
         if retryable and tries < self.max_retries:
             self._retries[call.request_id] = tries + 1
-            delay = self.backoff_base_s * (2 ** tries) * (0.5 + self._rng.random())
+            delay = jittered_delay_secs(self.backoff_base_s, tries, self._rng.random())
             if isinstance(exc, RateLimited):
                 self.rt.audit.emit("RATE_LIMITED", f"venue said too many requests; {call.method} retried in {delay:.1f}s",
                                    method=call.method, request_id=call.request_id, retry=tries + 1)

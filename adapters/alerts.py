@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 from loguru import logger
 
 from adapters.audit_log import ALERT_EVENTS  # noqa: F401 - the events that alert (re-exported)
+from models.retry import jittered_delay_secs
 # What the engine does about each event (an ALERT's own message says it).
 ACTIONS = {
     "EXIT_GAVE_UP": "the position stays open and monitored; its next trigger starts a new exit",
@@ -214,7 +215,7 @@ class ChannelWorker:
             if attempt < self.max_retries:
                 with self._lock:
                     self.retries += 1
-                delay = self.backoff_base_s * (2 ** attempt) * (0.5 + self._rng.random())
+                delay = jittered_delay_secs(self.backoff_base_s, attempt, self._rng.random())
                 logger.warning("alert channel {} ({}): delivery failed ({}); retry {} in {:.1f}s", self.channel.name,
                                self.channel.kind, error, attempt + 1, delay)
                 if self._closing.wait(delay):
