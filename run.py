@@ -139,8 +139,9 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     engine = build_engine("paper", config, db_path=args.db or SIM_DB, start=start, fresh=True, seed=args.seed,
                           lock=lock, alerts=_open_alerts(config))
     for g in games:
-        logger.info("simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
-                    g.home, args.seed, g.ticker, g.home)
+        logger.bind(market_ts=engine.clock.now().strftime("%m-%d %H:%M:%S")).info(
+            "simulated {} game {} at {} (seed {}): market {} (YES = {} wins)", g.sport.upper(), g.away,
+            g.home, args.seed, g.ticker, g.home)
     # The simulated game sends its model's estimates itself; game states are shown, not re-modelled.
     session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
     events = ((e.ts, e.payload) for e in merge_events(games))
