@@ -38,7 +38,7 @@ from loguru import logger
 
 from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
-from adapters.venue import OrderRejected
+from models.venue import OrderRejected
 from config.schema import Config
 from models.control import SetEntriesPaused
 from models.durations import seconds

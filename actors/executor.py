@@ -20,7 +20,7 @@ from typing import Any
 
 from actors.base import ArbeesActor
 from actors.wiring import Refs
-from adapters.venue import OrderNotFound, OrderRejected
+from models.venue import OrderNotFound, OrderRejected
 from config.schema import Config
 from models.durations import seconds
 from models.execution import (

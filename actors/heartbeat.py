@@ -51,8 +51,8 @@ class Heartbeat(ArbeesActor):
         self._timer = None
         self._last_marks: dict[str, tuple[Any, ...]] = {}
         self.beats = 0
-        # Read by the heartbeat, set by the control channel (adapters/control.py) and the alert
-        # dispatcher (adapters/alerts.py) through `extra`: a callable returning more fields.
+        # Read by the heartbeat, set by the control channel (adapters/operator/control.py) and the alert
+        # dispatcher (adapters/operator/alerts.py) through `extra`: a callable returning more fields.
         self.extra = getattr(rt.audit, "heartbeat_fields", None)
 
     def on_start(self) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 from loguru import logger
 
 from actors.base import ArbeesActor
-from adapters.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
+from models.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
 from models.budget import WINDOW, CallBudget
 from models.retry import jittered_delay_secs
 from models.messages import (

@@ -110,7 +110,7 @@ class Runtime:
     clock: Clock
     scheduler: Any            # actors.scheduler.Scheduler
     activity: ActivityTracker
-    audit: Any                # adapters.audit_log.Audit
+    audit: Any                # adapters.audit.log.Audit
     ask_timeout_s: float = 10.0
     streamed_quotes: bool = False   # every market change is pushed (replays): nothing is polled
 

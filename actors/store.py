@@ -14,7 +14,8 @@ from typing import Any
 from loguru import logger
 
 from actors.base import ArbeesActor
-from adapters.repository import BreakerTrip, ExitAttemptRecord, ExitRecord, Repository
+from models.storage import Storage
+from models.records import BreakerTrip, ExitAttemptRecord, ExitRecord
 from models.ledger import totals
 from models.messages import (
     Flush,
@@ -34,8 +35,7 @@ from models.messages import (
     SavePosition,
 )
 from models.position import PositionState
-from models.tables import AttemptAction, ExitStatus, SignalDecision, StoredOrderStatus
-
+from models.records import AttemptAction, ExitStatus, SignalDecision, StoredOrderStatus
 _EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, "gave_up": ExitStatus.GAVE_UP,
                 "preempted": ExitStatus.PREEMPTED, "canceled": ExitStatus.PREEMPTED}
 
@@ -44,7 +44,7 @@ class Store(ArbeesActor):
     kind = "store"
     survives_errors = True
 
-    def __init__(self, rt, repository: Repository, *, batch: int = 500, handle=None) -> None:
+    def __init__(self, rt, repository: Storage, *, batch: int = 500, handle=None) -> None:
         super().__init__(rt, "store", handle=handle)
         self.repo = repository
         self.batch = batch

@@ -4,7 +4,7 @@ Order: Store, Supervisor, RiskManager, RateLimiter, PriceCache, ExitRouter, Entr
 every actor that needs the others gets one `Wired(refs)`. They are started behind stable handles
 and watched by the Watchdog (actors/core_actors.py), which restarts them; `failure` is set when
 the engine fails safe (the owner then stops it, flattens at the venue and exits non-zero). It is
-started by adapters/engine.py's build_engine (after start-up reconciliation), which then resumes
+started by adapters/engine/build.py's build_engine (after start-up reconciliation), which then resumes
 open positions from the database and holds unconfirmed entries. Stopping goes the other way:
 the Watchdog first (nothing is restarted from then on), positions and executors,
 then the entry side, then the gateway, and the Store last (so every write lands).
@@ -23,8 +23,8 @@ from actors.registry import EngineFailure
 from actors.runtime import Runtime
 from actors.supervisor import rebuild_position
 from actors.wiring import Refs
-from adapters.repository import Repository
-from adapters.venue import Venue
+from models.storage import Storage
+from models.venue import Venue
 from config.schema import Config
 from models.market import Quote
 from models.messages import (
@@ -52,7 +52,7 @@ class System:
     rt: Runtime
     config: Config
     refs: Refs
-    repository: Repository
+    repository: Storage
     core: Core | None = None
     skip: frozenset = frozenset()      # positions start-up left alone (a restarted Supervisor too)
 
@@ -61,7 +61,7 @@ class System:
         return None if self.core is None else self.core.failure
 
     @classmethod
-    def start(cls, rt: Runtime, config: Config, venue: Venue, repository: Repository, *,
+    def start(cls, rt: Runtime, config: Config, venue: Venue, repository: Storage, *,
               platform: str = "paper", seed: int = 0, epoch: str | None = None) -> "System":
         """`epoch` names this start of the process in exit ids; by default a fresh random token,
         so ids never repeat across restarts."""

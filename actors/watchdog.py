@@ -17,7 +17,7 @@ engine safe when restarting is not enough.
   that fails) and the engine fails safe: ENGINE_FAILED_SAFE and an ALERT, entries halted, every
   position actor sent a circuit breaker (a CRITICAL exit) directly, not through the Supervisor,
   and `failure` set: the engine's owner stops the engine, flattens every position at the venue
-  directly (adapters/fail_safe.py) and exits non-zero.
+  directly (adapters/engine/fail_safe.py) and exits non-zero.
 - The Watchdog itself is not restarted: its handlers only read handles and start actors, and
   every exception in them is caught at the actor boundary (it is the root, like a kernel).
 """

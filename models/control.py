@@ -1,4 +1,4 @@
-"""Commands a person sends to a running engine (through adapters/control.py), as messages.
+"""Commands a person sends to a running engine (through adapters/operator/control.py), as messages.
 
 `ManualExitRequested` goes to one position (via the supervisor): from then on every evaluation
 of that position adds a CRITICAL `manual` trigger, ranked before every other condition, so the

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from adapters.espn_fields import parse_clock_text
+from adapters.espn.fields import parse_clock_text
 from models.game import GameState, GameStatus
 from models.winprob import home_win_probability
 

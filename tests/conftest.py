@@ -1,6 +1,6 @@
 """Shared fixtures: a whole paper engine on virtual time, built per test and torn down after it.
 
-`make_engine(overrides)` builds run.build_paper_engine over a tmp_path SQLite database with an
+`make_engine(overrides)` builds running.build_paper_engine over a tmp_path SQLite database with an
 in-memory audit recorder and returns an `EngineHarness`: helpers to set the paper venue's book
 (what the venue really has), push quotes (what the engine is told), send signals and move
 virtual time. Teardown stops every engine and fails the test if any pykka actor is left.
@@ -34,13 +34,13 @@ class EngineHarness:
 
     def __init__(self, tmp_path: Path, overrides: dict | None, start: datetime, name: str,
                  db_path: Path | None = None, streamed: bool = False) -> None:
-        from run import build_paper_engine
+        from adapters.cli.running import build_paper_engine
 
         config_path = None
         # The harness's markets are books set once and left: nothing trades in them, so with
         # the defaults every position would be exited by liquidity_dried_up (recent volume 0)
         # five minutes in. Tests of other rules run with the recent-volume test off; a test of
-        # liquidity sets `liquidity.min_volume` itself (tests/test_exit_reachability.py).
+        # liquidity sets `liquidity.min_volume` itself (tests/actors/test_exit_reachability.py).
         overrides = dict(overrides or {})
         overrides["liquidity"] = {"min_volume": 0, **overrides.get("liquidity", {})}
         if overrides:
@@ -144,7 +144,7 @@ class EngineHarness:
         self.run(0)
 
     def settle(self, ticker: str, result: str) -> None:
-        from adapters.session import Settle, VirtualSession
+        from adapters.sim.session import Settle, VirtualSession
 
         session = VirtualSession(self.system, self.venue, self.scheduler, self.clock)
         session.apply(self.now(), Settle(ticker, Side(result)))

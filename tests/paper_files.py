@@ -9,10 +9,10 @@ from pathlib import Path
 
 from loguru import logger
 
-import run
-from adapters.audit_log import configure_logging
-from adapters.session import VirtualSession
-from adapters.sim_game import make_session, merge_events
+from adapters.cli import running
+from adapters.audit.log import configure_logging
+from adapters.sim.session import VirtualSession
+from adapters.sim.game import make_session, merge_events
 from config.loader import load_config
 
 START = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
@@ -31,7 +31,7 @@ def paper_files(directory: Path, *, minutes: int = 100, seed: int = 7, sports: t
     configure_logging(audit, console=False)
     try:
         games = make_session(seed, START, sports)
-        engine = run.build_paper_engine(config or load_config(None), START, db_path=str(db), audit_path=str(audit),
+        engine = running.build_paper_engine(config or load_config(None), START, db_path=str(db), audit_path=str(audit),
                                         seed=seed)
         session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
         cut = START + timedelta(minutes=minutes)
@@ -55,7 +55,7 @@ class RunningPaper:
         self.db, self.audit = directory / "p.db", directory / "p-audit.jsonl"
         configure_logging(self.audit, console=False)
         self.games = make_session(seed, START, ("nba", "nfl"))
-        self.engine = run.build_paper_engine(load_config(None), START, db_path=str(self.db),
+        self.engine = running.build_paper_engine(load_config(None), START, db_path=str(self.db),
                                              audit_path=str(self.audit), seed=seed)
         self.session = VirtualSession(self.engine.system, self.engine.venue, self.engine.scheduler, self.engine.clock)
         cut = START + timedelta(minutes=minutes)

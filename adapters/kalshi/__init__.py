@@ -1,2 +1,4 @@
-"""Kalshi Trade API v2: request signing, wire parsing, the aiohttp client, the synchronous
-Venue wrapper, environment configuration, and a loopback fake server for tests."""
+"""Port: the live venue, Kalshi Trade API v2 (implements models.venue.Venue).
+
+Request signing, wire parsing, the aiohttp client, the synchronous Venue wrapper and environment
+configuration. The loopback fake server the tests run against is tests/fakes/kalshi_server.py."""

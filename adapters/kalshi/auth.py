@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from loguru import logger
 
 from actors.clock import Clock
-from adapters.venue import AuthError
+from models.venue import AuthError
 
 KEY_ID_ENV = "KALSHI_KEY_ID"
 KEY_PATH_ENV = "KALSHI_PRIVATE_KEY_PATH"

@@ -2,7 +2,7 @@
 
 It signs every request (auth.py), parses every answer into models/ types (parsing.py) and
 translates every failure in one place (`error_for_status` and `_send_once`) into the errors of
-adapters/venue.py:
+models/venue.py:
 
     429            -> RateLimited        (backed off here with jitter, a bounded number of times)
     5xx, timeouts,
@@ -38,7 +38,7 @@ from actors.clock import Clock
 from adapters.kalshi import parsing
 from adapters.kalshi.auth import KalshiCredentials, timestamp_ms
 from adapters.kalshi.parsing import ExchangeStatus
-from adapters.venue import (
+from models.venue import (
     AuthError, BudgetExhausted, DuplicateClientOrderId, MalformedPayload, OrderNotFound, OrderRejected, RateLimited,
     RequestGate, VenueError, VenueUnavailable,
 )

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation, ROUND_FLOOR
 from typing import Any, Mapping, Sequence
 
-from adapters.venue import MalformedPayload
+from models.venue import MalformedPayload
 from models.money import HUNDRED, ZERO
 
 # No dollar amount or contract count Kalshi sends comes near these; past them a value is garbage,

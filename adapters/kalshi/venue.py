@@ -1,4 +1,4 @@
-"""KalshiVenue: the synchronous Venue protocol (adapters/venue.py) over the async KalshiClient.
+"""KalshiVenue: the synchronous Venue protocol (models/venue.py) over the async KalshiClient.
 
 One daemon thread runs one asyncio event loop that owns the client and its aiohttp session
 (DESIGN.md §8: one owner per resource). A call hands its coroutine to that loop with
@@ -27,7 +27,7 @@ from loguru import logger
 
 from adapters.kalshi.client import KalshiClient
 from adapters.kalshi.parsing import ExchangeStatus
-from adapters.venue import DuplicateClientOrderId, OrderNotFound, RequestGate, VenueUnavailable
+from models.venue import DuplicateClientOrderId, OrderNotFound, RequestGate, VenueUnavailable
 from models.market import Quote
 from models.orders import Fill, OrderBook, OrderRequest, OrderSnapshot, OrderStatus, VenuePosition
 

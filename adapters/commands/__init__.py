@@ -1,1 +1,0 @@
-"""Command-line subcommands; each module exposes register(subparsers)."""

@@ -1,0 +1,1 @@
+"""Port: files from outside: replay recordings (replay.py) and trading-signal files (signals.py)."""
