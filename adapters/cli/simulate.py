@@ -17,7 +17,8 @@ from typing import Any, Callable, TextIO
 
 from adapters.audit.log import configure_logging
 from adapters.harness.fault_sim.report import format_summary, result_json, seed_lines, summarize
-from adapters.harness.fault_sim.runner import SeedResult, run_seed
+from adapters.harness.fault_sim.runner import run_seed
+from adapters.harness.fault_sim.verdict import SeedResult
 from config.loader import ConfigError, load_config
 
 DEFAULT_SEEDS = 20

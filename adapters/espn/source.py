@@ -1,16 +1,15 @@
 """Synchronous ESPN access for the GameFeed's gateway.
 
-One daemon thread runs one asyncio loop that owns the EspnClient and its aiohttp session
-(DESIGN.md §8); calls hand it a coroutine and wait with a timeout. Only the gateway
+One adapters/event_loop.py LoopThread owns the EspnClient and its aiohttp session (DESIGN.md §8);
+calls hand it a coroutine and wait with a timeout. Only the gateway
 (a RateLimiter actor dedicated to ESPN) calls it, so ESPN's errors are translated here into
 the gateway's VenueError types.
 """
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any, Coroutine
 
+from adapters.event_loop import LoopThread
 from adapters.espn.client import EspnClient
 from adapters.espn.fields import EspnError, EspnPayloadError
 from models.venue import MalformedPayload, VenueUnavailable
@@ -23,16 +22,12 @@ class EspnSource:
     def __init__(self, client: EspnClient, *, timeout_secs: float = 20.0) -> None:
         self._client = client
         self._timeout = timeout_secs
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="espn-io", daemon=True)
-        self._thread.start()
+        self._io = LoopThread("espn-io")   # owns the client's aiohttp session
 
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(timeout=self._timeout)
+            return self._io.run(coro, timeout=self._timeout)
         except TimeoutError:
-            future.cancel()
             raise VenueUnavailable(f"espn: no answer within {self._timeout}s") from None
 
     def fetch_summary(self, league: str, event_id: str) -> GameState:
@@ -46,7 +41,4 @@ class EspnSource:
             raise VenueUnavailable(f"espn {league} {event_id}: {exc}") from exc
 
     def close(self) -> None:
-        if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(timeout=5)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        self._io.close(self._client.close())

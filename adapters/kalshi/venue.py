@@ -1,6 +1,6 @@
 """KalshiVenue: the synchronous Venue protocol (models/venue.py) over the async KalshiClient.
 
-One daemon thread runs one asyncio event loop that owns the client and its aiohttp session
+One adapters/event_loop.py LoopThread (a daemon thread running one asyncio event loop) owns the client and its aiohttp session
 (DESIGN.md §8: one owner per resource). A call hands its coroutine to that loop with
 `asyncio.run_coroutine_threadsafe` and waits for the result with a timeout; the loop itself
 never waits on anything but I/O. `close()` closes the session and stops the loop.
@@ -15,8 +15,6 @@ Two venue rules live here rather than in the engine, because they are about Kals
 """
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import dataclasses
 import threading
 from datetime import datetime
@@ -25,6 +23,7 @@ from typing import Any, Coroutine, Sequence
 
 from loguru import logger
 
+from adapters.event_loop import LoopThread
 from adapters.kalshi.client import KalshiClient
 from adapters.kalshi.parsing import ExchangeStatus
 from models.venue import DuplicateClientOrderId, OrderNotFound, RequestGate, VenueUnavailable
@@ -41,10 +40,8 @@ class KalshiVenue:
         self._call_timeout = call_timeout_secs
         self._client_ids: dict[str, str] = {}  # order_id -> client_order_id (fills lack it)
         self._ids_lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"{name}-io", daemon=True)
-        self._thread.start()
-        self._closed = False
+        self._io = LoopThread(f"{name}-io")   # owns the client's aiohttp session
+        self._loop, self._thread = self._io.loop, self._io.thread
 
     @property
     def base_url(self) -> str:
@@ -67,34 +64,20 @@ class KalshiVenue:
 
     # ---- the loop thread ------------------------------------------------------------------------
 
+    @property
+    def _closed(self) -> bool:
+        return self._io.closed
+
     def _call(self, coro: Coroutine[Any, Any, Any], what: str) -> Any:
-        if self._closed:
-            coro.close()
-            raise RuntimeError(f"{self!r} is closed")
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("KalshiVenue called from its own event-loop thread: that would deadlock")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(timeout=self._call_timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
+            return self._io.run(coro, timeout=self._call_timeout)
+        except TimeoutError:
             raise VenueUnavailable(f"Kalshi {what}: no result within {self._call_timeout}s") from None
 
     def close(self) -> None:
         """Close the HTTP session, stop the loop and its thread. Safe to call twice."""
-        if self._closed:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(timeout=5)
-        except Exception as exc:  # closing must not raise past here; say what happened
-            logger.warning("Kalshi session did not close cleanly: {}", type(exc).__name__)
-        finally:
-            self._closed = True
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
-            if not self._thread.is_alive():
-                self._loop.close()
+        if not self._io.closed:
+            self._io.close(self._client.close())
 
     # ---- bookkeeping ----------------------------------------------------------------------------
 

@@ -12,8 +12,6 @@ client_order_id), a signal (by signal_id) and an exit's outcome (by exit_id and 
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -32,13 +30,16 @@ from adapters.storage.tables import (
     BreakerTripRow, ExitAttemptRow, FillRow, OrderRow, PendingSignalRow, PositionExitRow, PositionRow,
     SignalRow, database_proxy,
 )
+from adapters.storage.rows import (
+    order_from_row, position_from_row, position_row, prepare_query, prepare_upsert, signal_from_json, signal_to_json,
+    upsert_query,
+    with_defaults,
+)
 from models.records import (  # re-exported: the records are the repository's vocabulary
     LIVE_ORDER_STATUSES, AttemptAction, BreakerTrip, ExitAttemptRecord, ExitRecord, ExitStatus,
     OrderRecord, SignalDecision, SignalRecord, StoredOrderStatus,
 )
 
-POSITION_FIELDS = tuple(f.name for f in dataclasses.fields(PositionState)
-                        if f.name != "model_probability_ts")   # not a column: unknown after a restart
 
 
 class Repository:
@@ -49,7 +50,7 @@ class Repository:
             database_proxy.initialize(db)
         self._db = db
         self._clock = clock
-        # The positions upsert's SQL, built once (see _prepare_upsert); () when it cannot be.
+        # The positions upsert's SQL, built once (see prepare_upsert); () when it cannot be.
         self._upsert_sql: tuple[str, tuple[peewee.Field, ...]] | tuple[()] | None = None
         self._prepared: dict[tuple[object, ...], tuple[str, tuple[peewee.Field, ...]] | tuple[()]] = {}
 
@@ -63,9 +64,9 @@ class Repository:
         rebuilds a statement's text on every call, which costs more than running it)."""
         key = ("insert", model, tuple(data))
         prepared = self._prepared.get(key)
-        full = _with_defaults(model, data)
+        full = with_defaults(model, data)
         if prepared is None:
-            prepared = self._prepared[key] = _prepare(model.insert(**full), model, full) if full else ()
+            prepared = self._prepared[key] = prepare_query(model.insert(**full), model, full) if full else ()
         if prepared:
             sql, fields = prepared
             self._db.execute_sql(sql, [f.db_value(full[f.name]) for f in fields])
@@ -79,7 +80,7 @@ class Repository:
         if prepared is None:
             query = model.select(peewee.SQL("1")).where(
                 *[getattr(model, name) == value for name, value in equal.items()]).limit(peewee.SQL("1"))
-            prepared = self._prepared[key] = _prepare(query, model, equal)
+            prepared = self._prepared[key] = prepare_query(query, model, equal)
         if prepared:
             sql, fields = prepared
             return self._db.execute_sql(sql, [f.db_value(equal[f.name]) for f in fields]).fetchone() is not None
@@ -88,29 +89,29 @@ class Repository:
 
     # positions -----------------------------------------------------------------------------
     def upsert_position(self, position: PositionState) -> None:
-        data = _position_row(position)
+        data = position_row(position)
         with self._db.atomic():
             if self._upsert_sql is None:
-                self._upsert_sql = _prepare_upsert(data)
+                self._upsert_sql = prepare_upsert(data)
             if self._upsert_sql:
                 sql, fields = self._upsert_sql
                 self._db.execute_sql(sql, [f.db_value(data[f.name]) for f in fields])
             else:
-                _upsert_query(data).execute()
+                upsert_query(data).execute()
 
     def load_position(self, position_id: str) -> PositionState | None:
         row = PositionRow.get_or_none(PositionRow.position_id == position_id)
-        return None if row is None else _position(row)
+        return None if row is None else position_from_row(row)
 
     def load_open_positions(self) -> tuple[PositionState, ...]:
         """Positions to rebuild actors for at startup: status open or exiting, oldest first."""
         live = (PositionStatus.OPEN.value, PositionStatus.EXITING.value)
         query = PositionRow.select().where(PositionRow.status.in_(live))
-        return tuple(_position(r) for r in query.order_by(PositionRow.opened_at, PositionRow.position_id))
+        return tuple(position_from_row(r) for r in query.order_by(PositionRow.opened_at, PositionRow.position_id))
 
     def all_positions(self) -> tuple[PositionState, ...]:
         query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)
-        return tuple(_position(r) for r in query)
+        return tuple(position_from_row(r) for r in query)
 
     # signals -------------------------------------------------------------------------------
     def record_signal(self, signal: TradingSignal, decision: SignalDecision, reason: str = "") -> bool:
@@ -192,16 +193,16 @@ class Repository:
 
     def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
         row = OrderRow.get_or_none(OrderRow.client_order_id == client_order_id)
-        return None if row is None else _order(row)
+        return None if row is None else order_from_row(row)
 
     def open_orders(self) -> tuple[OrderRecord, ...]:
         """Orders that may be live at the venue: pending (maybe sent) or resting."""
         query = OrderRow.select().where(OrderRow.status.in_([s.value for s in LIVE_ORDER_STATUSES]))
-        return tuple(_order(r) for r in query.order_by(OrderRow.created_at, OrderRow.client_order_id))
+        return tuple(order_from_row(r) for r in query.order_by(OrderRow.created_at, OrderRow.client_order_id))
 
     def orders_for(self, position_id: str) -> tuple[OrderRecord, ...]:
         query = OrderRow.select().where(OrderRow.position_id == position_id)
-        return tuple(_order(r) for r in query.order_by(OrderRow.created_at, OrderRow.client_order_id))
+        return tuple(order_from_row(r) for r in query.order_by(OrderRow.created_at, OrderRow.client_order_id))
 
     def record_fill(self, fill: Fill, position: PositionState | None = None) -> bool:
         """Record a fill once (False if fill_id is already stored), and in the same transaction
@@ -356,93 +357,3 @@ class Repository:
         """Signals received and not decided when the last process stopped, oldest first."""
         query = PendingSignalRow.select().order_by(PendingSignalRow.received_at, PendingSignalRow.signal_id)
         return tuple(signal_from_json(r.payload) for r in query)
-
-
-def signal_to_json(signal: TradingSignal) -> str:
-    data = {f.name: getattr(signal, f.name) for f in dataclasses.fields(TradingSignal)}
-    data["ts"] = signal.ts.isoformat()
-    data["side"] = signal.side.value
-    for name in ("win_probability", "market_price"):
-        data[name] = None if data[name] is None else str(data[name])
-    return json.dumps(data, sort_keys=True)
-
-
-def signal_from_json(text: str) -> TradingSignal:
-    data = json.loads(text)
-    data["ts"] = datetime.fromisoformat(data["ts"])
-    data["side"] = Side(data["side"])
-    for name in ("win_probability", "market_price"):
-        data[name] = None if data[name] is None else Decimal(data[name])
-    return TradingSignal(**data)
-
-
-def _upsert_query(data: dict[str, object]) -> peewee.Insert:
-    columns = [f for f in PositionRow._meta.sorted_fields if f is not PositionRow.position_id]
-    return (PositionRow.insert(**data)
-            .on_conflict(conflict_target=[PositionRow.position_id], preserve=columns))
-
-
-def _prepare(query: peewee.Query, model: type[peewee.Model],
-             data: dict[str, object]) -> tuple[str, tuple[peewee.Field, ...]] | tuple[()]:
-    """A query's SQL text and the fields whose values fill its parameters, in order: the
-    model's fields named in `data`, in the model's field order (the order peewee renders an
-    INSERT's columns in) or, for a WHERE of equalities, in `data`'s order. Checked against
-    peewee's own rendering of these values; () when they differ (then peewee builds it each time)."""
-    sql, params = query.sql()
-    fields = model._meta.fields
-    for order in (tuple(f for f in model._meta.sorted_fields if f.name in data),
-                  tuple(fields[name] for name in data if name in fields)):
-        if len(order) == len(data) == len(params) and \
-                [f.db_value(data[f.name]) for f in order] == list(params):
-            return sql, order
-    return ()
-
-
-def _with_defaults(model: type[peewee.Model], data: dict[str, object]) -> dict[str, object]:
-    """`data` and the constant defaults of the model's other fields (what peewee inserts for
-    them anyway); {} when a missing field's default is computed per row (not preparable)."""
-    out = dict(data)
-    for f in model._meta.sorted_fields:
-        if f.name not in out and f.default is not None:
-            if callable(f.default):
-                return {}
-            out[f.name] = f.default
-    return out
-
-
-def _prepare_upsert(data: dict[str, object]) -> tuple[str, tuple[peewee.Field, ...]] | tuple[()]:
-    """The upsert's SQL text and the fields whose values fill its parameters, in order.
-
-    The statement is the same for every position (every column, the same conflict clause);
-    peewee spends about a millisecond building it, several times what the database takes to
-    run it, and the Store saves a position on every wake-up. The parameter order is checked
-    against peewee's own rendering; if it ever differs, () makes every call build the query."""
-    sql, params = _upsert_query(data).sql()
-    fields = tuple(f for f in PositionRow._meta.sorted_fields if f.name in data)
-    if len(fields) != len(params) or [f.db_value(data[f.name]) for f in fields] != list(params):
-        return ()
-    return sql, fields
-
-
-def _position_row(position: PositionState) -> dict[str, object]:
-    data = {name: getattr(position, name) for name in POSITION_FIELDS}
-    data["side"] = position.side.value
-    data["status"] = position.status.value
-    return data
-
-
-def _position(row: PositionRow) -> PositionState:
-    data = {name: getattr(row, name) for name in POSITION_FIELDS}
-    data["side"] = Side(row.side)
-    data["status"] = PositionStatus(row.status)
-    return PositionState(**data)
-
-
-def _order(row: OrderRow) -> OrderRecord:
-    request = OrderRequest(client_order_id=row.client_order_id, ticker=row.ticker, side=Side(row.side),
-                           action=Action(row.action), count=row.count, limit_price=row.limit_price,
-                           time_in_force=TimeInForce(row.time_in_force))
-    return OrderRecord(request=request, status=StoredOrderStatus(row.status), created_at=row.created_at,
-                       updated_at=row.updated_at, order_id=row.order_id, position_id=row.position_id,
-                       exit_id=row.exit_id, filled_count=row.filled_count, avg_fill_price=row.avg_fill_price,
-                       fees=row.fees)

@@ -51,7 +51,7 @@ class ReplayResult:
 
 
 def load_events(data_dir: Path) -> tuple[list[tuple[datetime, Any]], dict[str, Any]]:
-    from adapters.cli.convert import convert
+    from adapters.files.recording import convert
     from adapters.files.replay import read_replay
 
     paths = sorted(data_dir.glob("*.jsonl"))

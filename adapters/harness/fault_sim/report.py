@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
-from adapters.harness.fault_sim.runner import SeedResult
+from adapters.harness.fault_sim.verdict import SeedResult
 
 SHOWN_VIOLATIONS = 5     # per failing seed in the text output (--json has them all)
 

@@ -15,7 +15,7 @@ from adapters.storage.database import (
     SCHEMA_VERSION, DatabaseUrlError, ExitAttemptRecord, ExitRecord, Repository, SchemaTooNew, SignalRecord,
     connect, migrate,
 )
-from adapters.storage.repository import POSITION_FIELDS
+from adapters.storage.rows import POSITION_FIELDS
 from models.market import Side
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
 from models.position import PositionState, PositionStatus

@@ -10,7 +10,7 @@ import pytest
 
 from actors.clock import VirtualClock
 from adapters.storage.database import Repository, connect, migrate
-from adapters.storage.repository import _position_row, _prepare_upsert, _upsert_query
+from adapters.storage.rows import position_row, prepare_upsert, upsert_query
 from models.market import Side
 from models.position import PositionState, PositionStatus
 
@@ -39,7 +39,7 @@ def repo(tmp_path):
 
 
 def test_the_prepared_statement_is_in_use(repo):
-    prepared = _prepare_upsert(_position_row(full_state("p1")))
+    prepared = prepare_upsert(position_row(full_state("p1")))
     assert prepared, "the prepared upsert fell back to building the query every time"
     sql, fields = prepared
     assert sql.startswith('INSERT INTO "positions"') and "ON CONFLICT" in sql
@@ -51,8 +51,8 @@ def test_the_prepared_upsert_writes_what_peewees_query_writes(repo):
     repo.upsert_position(a)                                   # inserts
     repo.upsert_position(a.replace(contracts=5, current_price=Decimal("0.7")))   # updates
     with repo.atomic():
-        _upsert_query(_position_row(b)).execute()
-        _upsert_query(_position_row(b.replace(contracts=5, current_price=Decimal("0.7")))).execute()
+        upsert_query(position_row(b)).execute()
+        upsert_query(position_row(b.replace(contracts=5, current_price=Decimal("0.7")))).execute()
     fast, slow = repo.load_position("fast"), repo.load_position("slow")
     assert fast is not None and slow is not None
     assert fast == dataclasses.replace(slow, position_id="fast", side=Side.NO)
