@@ -30,8 +30,11 @@ SIGNAL_TYPES = ("default", "momentum", "model_edge")
 
 
 def default_data_dir() -> Path:
-    """../shared/data/<recording> next to the repository (None of it is copied in)."""
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data" / RECORDING
+    """../shared/data/<recording> next to the repository, or one folder higher for a git worktree
+    under wt/ (None of it is copied in)."""
+    root = Path(__file__).resolve().parents[3]
+    beside = [p / "shared" / "data" / RECORDING for p in (root.parent, root.parent.parent)]
+    return next((p for p in beside if p.is_dir()), beside[0])
 
 
 @dataclass(frozen=True, slots=True)
