@@ -25,7 +25,8 @@ from loguru import logger
 
 from actors.registry import STALE, ActorHandle, Crash, Envelope, InjectedCrash, Stall
 from actors.runtime import Runtime
-from models.messages import ActorCrashed, Heartbeat, HeartbeatAck, PeerRestarted
+from models.commands import Heartbeat
+from models.events import ActorCrashed, HeartbeatAck, PeerRestarted
 
 
 @dataclass(frozen=True, slots=True)

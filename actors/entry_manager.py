@@ -45,22 +45,31 @@ from models.durations import seconds
 from models.entry_checks import exit_at_once
 from models.exit_rules import minutes_to_close
 from models.ledger import fill_id
-from models.messages import (
+from models.commands import (
     CallKind,
-    ExposureReleased,
     ForwardToPosition,
     GetQuote,
     HaltEntries,
     HoldUnconfirmedEntry,
-    LookUpEntryAgain,
-    PositionClosed,
-    QuoteUpdated,
-    RebalanceDecide,
-    RebalanceEdge,
-    RebalanceEnded,
     RebalanceExit,
     RebalanceOffer,
     Rebuild,
+    RestoreExposure,
+    ResumeEntries,
+    ResumePendingSignals,
+    StartPosition,
+    VenueCall,
+)
+from models.events import (
+    ExposureReleased,
+    PositionClosed,
+    QuoteUpdated,
+    RebalanceEdge,
+    RebalanceEnded,
+    SignalReceived,
+    VenueResult,
+)
+from models.store_commands import (
     RecordFill,
     RecordOrderNeverSent,
     RecordOrderPending,
@@ -68,14 +77,7 @@ from models.messages import (
     RecordOrderUpdate,
     RecordSignal,
     RecordSignalPending,
-    RestoreExposure,
-    ResumeEntries,
-    ResumePendingSignals,
     SavePosition,
-    SignalReceived,
-    StartPosition,
-    VenueCall,
-    VenueResult,
 )
 from models.money import ZERO, fmt_pct, fmt_price, fmt_usd, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
@@ -84,6 +86,20 @@ from models.rebalance import Holding, pick_weakest, rebalance_candidates
 from models.retry import lookup_delay_secs
 from models.signal import TradingSignal, slippage_problem, timing_problem
 from models.sizing import Exposure, fee_per_contract, size_entry
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceDecide:
+    """EntryManager's timer: decide a rebalance with the answers received so far, or (expire)
+    give up a rebalance whose exit never reported its end (a restarted position forgets it)."""
+    signal_id: str
+    expire: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LookUpEntryAgain:
+    """EntryManager timer: look up an entry whose state is still unknown."""
+    signal_id: str
 
 
 @dataclass
@@ -550,7 +566,7 @@ class EntryManager(ArbeesActor):
     def _rebuild(self) -> None:
         """After a restart: what the database says is held or may be in flight (see the module doc)."""
         from actors.supervisor import rebuild_position
-        from models.messages import Flush
+        from models.store_commands import Flush
 
         self._rebuilt = True
         if self.repository is None or self.refs is None:

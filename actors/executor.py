@@ -32,25 +32,16 @@ from models.execution import (
 )
 from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
-from models.messages import (
-    CallKind,
-    CancelExit,
-    ExitEnded,
-    ExitFill,
-    ForwardToPosition,
-    GetQuote,
+from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
+from models.events import ExitEnded, ExitFill, QuoteUpdated, VenueResult
+from models.store_commands import (
     LedgerTotals,
-    OrderTimedOut,
-    Preempt,
-    QuoteUpdated,
     RecordExitAttempt,
     RecordExitEvent,
     RecordFill,
     RecordOrderPending,
     RecordOrderRejected,
     RecordOrderUpdate,
-    VenueCall,
-    VenueResult,
 )
 from models.money import ZERO, fmt_price, fmt_usd, plural, q6
 from models.orders import (
@@ -63,6 +54,13 @@ from models.orders import (
 )
 from models.priorities import Priority
 from models.retry import lookup_delay_secs
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTimedOut:
+    """An executor's order has rested for its timeout."""
+    generation: int
+
 
 MAX_LOOKUPS = 5
 

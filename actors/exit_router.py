@@ -35,19 +35,9 @@ from actors.executor import ExecutorActor, ExitOrder
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.exit_rules import ExitTrigger
-from models.messages import (
-    CancelExit,
-    CooldownOver,
-    ExecutorCrashed,
-    ExitEnded,
-    ExitStarted,
-    ExitTriggered,
-    ForwardToPosition,
-    LinkTriggerToExit,
-    PositionClosed,
-    Preempt,
-    Rebuild,
-)
+from models.commands import CancelExit, ForwardToPosition, Preempt, Rebuild
+from models.events import CooldownOver, ExecutorCrashed, ExitEnded, ExitStarted, ExitTriggered, PositionClosed
+from models.store_commands import LinkTriggerToExit
 from models.money import plural
 from models.priorities import Priority
 
@@ -281,7 +271,7 @@ class ExitRouter(ArbeesActor):
         """Contracts the fills ledger says this position sold (everything the Store was sent first)."""
         if self.repository is None or self.refs is None:
             return 0
-        from models.messages import Flush
+        from models.store_commands import Flush
         from models.orders import Action
 
         try:

@@ -22,18 +22,8 @@ from loguru import logger
 from actors.base import ArbeesActor
 from models.game import GameState, GameStatus
 from models.market import Side
-from models.messages import (
-    CallKind,
-    FollowGames,
-    ForwardToMarket,
-    GetQuote,
-    ModelProbabilityUpdated,
-    QuoteUpdated,
-    Rebuild,
-    SignalReceived,
-    VenueCall,
-    VenueResult,
-)
+from models.commands import CallKind, FollowGames, ForwardToMarket, GetQuote, Rebuild, VenueCall
+from models.events import ModelProbabilityUpdated, QuoteUpdated, SignalReceived, VenueResult
 from models.money import ONE
 from models.signal import TradingSignal
 

@@ -11,6 +11,7 @@ once per wake-up.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import zlib
 from datetime import timedelta
 from decimal import Decimal
@@ -23,7 +24,8 @@ from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
 from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
-from models.messages import (
+from models.commands import GetQuote, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe
+from models.events import (
     CircuitBreakerTripped,
     CooldownOver,
     ExitEnded,
@@ -31,7 +33,6 @@ from models.messages import (
     ExitStarted,
     ExitTriggered,
     ExposureReleased,
-    GetQuote,
     MarketSettled,
     ModelProbabilityUpdated,
     PnlRealized,
@@ -40,17 +41,18 @@ from models.messages import (
     QuoteUpdated,
     RebalanceEdge,
     RebalanceEnded,
-    RebalanceExit,
-    RebalanceOffer,
-    RecordExitEvent,
-    SavePosition,
-    Subscribe,
-    Unsubscribe,
-    Wake,
 )
+from models.store_commands import RecordExitEvent, SavePosition
 from models.money import ONE, ZERO, fmt_money, fmt_usd
 from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """A position's monitoring tick."""
+    generation: int
+
 
 SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the exit in flight
 

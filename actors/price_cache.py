@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import itertools
 from collections import defaultdict, deque
 from typing import Any
@@ -31,18 +32,13 @@ from actors.base import ArbeesActor
 from models.durations import seconds
 from models.liquidity import recent_volume
 from models.market import Quote
-from models.messages import (
-    CallKind,
-    FlushMisses,
-    GetQuote,
-    QuotePushed,
-    QuoteUpdated,
-    Rebuild,
-    Subscribe,
-    Unsubscribe,
-    VenueCall,
-    VenueResult,
-)
+from models.commands import CallKind, GetQuote, Rebuild, Subscribe, Unsubscribe, VenueCall
+from models.events import QuotePushed, QuoteUpdated, VenueResult
+
+
+@dataclass(frozen=True, slots=True)
+class FlushMisses:
+    """The price cache sends its batched misses as one multi-market read."""
 
 
 class PriceCache(ArbeesActor):

@@ -26,6 +26,7 @@ counts the last minute's calls against its budget.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import heapq
 import itertools
 import random
@@ -39,17 +40,19 @@ from actors.base import ArbeesActor
 from models.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
 from models.budget import WINDOW, CallBudget
 from models.retry import jittered_delay_secs
-from models.messages import (
-    ApiCallFailed,
-    ApiCallSucceeded,
-    BudgetFreed,
-    CallKind,
-    PriorCalls,
-    Rebuild,
-    RetryCall,
-    VenueCall,
-    VenueResult,
-)
+from models.commands import CallKind, PriorCalls, Rebuild, VenueCall
+from models.events import ApiCallFailed, ApiCallSucceeded, VenueResult
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetFreed:
+    """The rate limiter's window has room again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryCall:
+    request_id: str
+
 
 READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_order", "list_orders",
                           "get_positions", "get_fills", "get_balance"})

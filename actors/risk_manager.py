@@ -18,6 +18,7 @@ them is restarted this actor re-announces a breaker it tripped (`on_peer_restart
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from collections import deque
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,21 +31,16 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.durations import seconds
-from models.messages import (
-    ApiCallFailed,
-    ApiCallSucceeded,
-    CircuitBreakerTripped,
-    Flush,
-    HaltEntries,
-    PnlRealized,
-    PositionMarked,
-    RecordBreakerTrip,
-    ResumeEntries,
-    TradingDayEnded,
-    Rebuild,
-)
+from models.commands import HaltEntries, ResumeEntries, Rebuild
+from models.events import ApiCallFailed, ApiCallSucceeded, CircuitBreakerTripped, PnlRealized, PositionMarked
+from models.store_commands import Flush, RecordBreakerTrip
 from models.money import ZERO, fmt_money
 from models.risk import daily_loss_breached, day_start, failure_rate_breached, next_day_start, trading_day
+
+
+@dataclass(frozen=True, slots=True)
+class TradingDayEnded:
+    """The RiskManager's own timer at the start of the next trading day."""
 
 
 class RiskManager(ArbeesActor):

@@ -17,7 +17,8 @@ from actors.base import ArbeesActor
 from models.storage import Storage
 from models.records import BreakerTrip, ExitAttemptRecord, ExitRecord
 from models.ledger import totals
-from models.messages import (
+from models.commands import Rebuild
+from models.store_commands import (
     Flush,
     LedgerTotals,
     RecordBreakerTrip,
@@ -29,7 +30,6 @@ from models.messages import (
     RecordOrderPending,
     RecordOrderRejected,
     RecordOrderUpdate,
-    Rebuild,
     RecordSignal,
     RecordSignalPending,
     SavePosition,

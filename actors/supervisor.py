@@ -28,26 +28,27 @@ from actors.position import PositionActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.ledger import reconcile_with_fills
-from models.messages import (
-    ActorCrashed,
-    CircuitBreakerTripped,
-    ExecutorCrashed,
-    ExposureReleased,
-    Flush,
+from models.commands import (
     FollowGames,
     ForwardToMarket,
     GetQuote,
     ForwardToPosition,
     HaltEntries,
-    MarketSettled,
-    PnlRealized,
-    PositionClosed,
     ResumeEntries,
     Rebuild,
-    SavePosition,
     StartPosition,
     Subscribe,
 )
+from models.events import (
+    ActorCrashed,
+    CircuitBreakerTripped,
+    ExecutorCrashed,
+    ExposureReleased,
+    MarketSettled,
+    PnlRealized,
+    PositionClosed,
+)
+from models.store_commands import Flush, SavePosition
 from models.money import fmt_money
 from models.orders import Action
 

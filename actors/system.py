@@ -27,20 +27,16 @@ from models.storage import Storage
 from models.venue import Venue
 from config.schema import Config
 from models.market import Quote
-from models.messages import (
-    Flush,
+from models.commands import (
     ForwardToMarket,
-    GameUpdated,
     HoldUnconfirmedEntry,
-    MarketSettled,
-    ModelProbabilityUpdated,
     PriorCalls,
-    QuotePushed,
     RestoreExposure,
     ResumePendingSignals,
-    SignalReceived,
     StartPosition,
 )
+from models.events import MarketSettled, ModelProbabilityUpdated, QuotePushed, SignalReceived
+from models.store_commands import Flush
 from models.orders import OrderRequest
 from models.signal import TradingSignal
 
@@ -115,9 +111,6 @@ class System:
 
     def push_model_probability(self, msg: ModelProbabilityUpdated) -> None:
         self.rt.send(self.refs.supervisor, ForwardToMarket(msg.ticker, msg))
-
-    def push_game(self, ticker: str, update: GameUpdated) -> None:
-        self.rt.send(self.refs.supervisor, ForwardToMarket(ticker, update))
 
     def settle(self, msg: MarketSettled) -> None:
         self.rt.send(self.refs.supervisor, ForwardToMarket(msg.ticker, msg))

@@ -33,15 +33,14 @@ from loguru import logger
 
 from actors.base import ArbeesActor
 from actors.registry import ActorHandle, EngineFailure
-from models.messages import (
-    Beat,
-    CircuitBreakerTripped,
-    CoreActorDown,
-    HaltEntries,
-    HeartbeatAck,
-    Heartbeat,
-    PeerRestarted,
-)
+from models.commands import HaltEntries, Heartbeat
+from models.events import CircuitBreakerTripped, CoreActorDown, HeartbeatAck, PeerRestarted
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """The Watchdog's own timer."""
+    generation: int
 
 
 @dataclass(frozen=True)

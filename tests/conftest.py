@@ -138,7 +138,7 @@ class EngineHarness:
         return opened[-1]["position_id"]
 
     def set_model(self, ticker: str, yes_probability: Any) -> None:
-        from models.messages import ModelProbabilityUpdated
+        from models.events import ModelProbabilityUpdated
 
         self.system.push_model_probability(ModelProbabilityUpdated(ticker, D(yes_probability), self.now()))
         self.run(0)

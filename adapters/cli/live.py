@@ -27,7 +27,7 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
 
     from actors.clock import WallClock
     from actors.game_feed import GameFeed, WatchGame
-    from models.messages import FollowGames
+    from models.commands import FollowGames
     from actors.rate_limiter import RateLimiter
     from adapters.cli.venue_options import SETUP_ERRORS, close_venue, describe
     from adapters.espn.client import EspnClient

@@ -27,7 +27,7 @@ from typing import Any
 from loguru import logger
 
 from models.control import ManualExitRequested, SetEntriesPaused
-from models.messages import ForwardToPosition
+from models.commands import ForwardToPosition
 from models.position import PositionStatus
 
 MAX_LINE = 64 * 1024

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator, Union
 from adapters.sim.sports import PROCESSES, SportProcess
 from models.game import GameState, GameStatus
 from models.market import Quote, Side
-from models.messages import ModelProbabilityUpdated
+from models.events import ModelProbabilityUpdated
 from models.signal import TradingSignal
 
 SIGNAL_TYPES = ("model_edge", "momentum", "default")

@@ -26,7 +26,7 @@ from actors.scheduler import VirtualScheduler
 from actors.system import System
 from models.game import GameState, GameStatus
 from models.market import Quote, Side
-from models.messages import MarketSettled, ModelProbabilityUpdated
+from models.events import MarketSettled, ModelProbabilityUpdated
 from models.signal import TradingSignal
 
 

@@ -166,7 +166,7 @@ def test_a_restarted_router_drops_a_trigger_made_before_the_position_saw_its_fil
 
     from models.exit_rules import ExitTrigger
     from models.market import Side
-    from models.messages import ExitTriggered
+    from models.events import ExitTriggered
     from models.priorities import Priority
 
     h = make_engine()

@@ -23,7 +23,7 @@ from typing import Any
 from adapters.sim.session import Settle
 from adapters.sim.game import BookUpdate
 from models.market import Side
-from models.messages import ModelProbabilityUpdated
+from models.events import ModelProbabilityUpdated
 from models.signal import TradingSignal
 
 START = datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc)

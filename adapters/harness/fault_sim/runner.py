@@ -42,7 +42,8 @@ from adapters.sim.session import Settle
 from adapters.sim.game import BookUpdate
 from config.schema import Config
 from models.budget import CallBudget
-from models.messages import ExitFill, ForwardToPosition, MarketSettled, ModelProbabilityUpdated
+from models.commands import ForwardToPosition
+from models.events import ExitFill, MarketSettled, ModelProbabilityUpdated
 from models.money import ZERO
 from models.position import PositionStatus
 from models.priorities import Priority
