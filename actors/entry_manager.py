@@ -149,6 +149,24 @@ REBALANCE_EXIT_SECS = 1200  # ... and for the chosen exit (LOW walks slowly: 10 
 
 
 class EntryManager(ArbeesActor):
+    """Turns signals into positions (see the module docstring).
+
+    Receives: SignalReceived, QuoteUpdated (its GetQuote answers), VenueResult (entry orders),
+    ExposureReleased and PositionClosed (from positions), RebalanceEdge and RebalanceEnded,
+    HaltEntries and ResumeEntries (via the Supervisor), SetEntriesPaused (the operator),
+    RestoreExposure, HoldUnconfirmedEntry and ResumePendingSignals (at start), Wired, Rebuild,
+    and its own timers RebalanceDecide and LookUpEntryAgain.
+
+    Sends: GetQuote to the PriceCache; VenueCall (place_order, find_order, get_order) to the
+    RateLimiter; RecordSignal, RecordSignalPending, RecordOrderUpdate, RecordOrderRejected,
+    RecordOrderNeverSent, RecordFill and SavePosition to the Store; StartPosition to the
+    Supervisor; RebalanceOffer and RebalanceExit to positions (ForwardToPosition); to itself
+    RestoreExposure and HoldUnconfirmedEntry (on Rebuild) and its timers.
+
+    Asks: the Store RecordOrderPending (the order is on disk before it is sent) and Flush (before
+    a rebuild), each within the runtime's ask_timeout_s (10 s); it answers no ask.
+    """
+
     kind = "entry_manager"
     survives_errors = True
 
@@ -477,7 +495,7 @@ class EntryManager(ArbeesActor):
                            signal_id=sig.signal_id, market=sig.ticker, side=sig.side, step="asked", edge=edge,
                            reason=reason, positions=",".join(candidates))
         for pid in candidates:
-            self.send(self.refs.supervisor, ForwardToPosition(pid, RebalanceOffer(sig.signal_id, edge)))
+            self.send(self.refs.supervisor, ForwardToPosition(pid, RebalanceOffer(sig.signal_id)))
         # Answers come at once from fresh quotes; a stale one is refreshed first (a venue read).
         self.rt.scheduler.call_later(seconds(REBALANCE_ANSWER_SECS), self.me, RebalanceDecide(sig.signal_id))
         return True

@@ -33,7 +33,7 @@ from models.execution import (
 from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
 from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
-from models.events import ExitEnded, ExitFill, QuoteUpdated, VenueResult
+from models.events import ExitEnded, ExitFill, ExitOutcome, QuoteUpdated, VenueResult
 from models.store_commands import (
     LedgerTotals,
     RecordExitAttempt,
@@ -79,6 +79,20 @@ class ExitOrder:
 
 
 class ExecutorActor(ArbeesActor):
+    """Carries out one exit (see the module docstring).
+
+    Receives: QuoteUpdated (its GetQuote answers), VenueResult (its orders), Preempt and
+    CancelExit from the ExitRouter, and its own timer OrderTimedOut.
+
+    Sends: GetQuote to the PriceCache; VenueCall (CallKind.EXIT) to the RateLimiter;
+    RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderUpdate and RecordOrderRejected to
+    the Store; ExitFill to its position through the Supervisor (ForwardToPosition); ExitEnded
+    (an ExitOutcome) to the router.
+
+    Asks: the Store RecordOrderPending (written down before it is sent) and LedgerTotals (after
+    a crash, what the ledger holds of an earlier order), within ask_timeout_s (10 s).
+    """
+
     kind = "executor"
 
     def __init__(self, rt, config: Config, refs: Refs, order: ExitOrder, router, *, recover: bool = False) -> None:
@@ -96,7 +110,7 @@ class ExecutorActor(ArbeesActor):
         self.marketable_tries = 0
         self.phase = "start"
         self.next_kind = "initial"      # initial | walk | marketable
-        self.stop_reason: str | None = None
+        self.stop_reason: ExitOutcome | None = None
         self.request: OrderRequest | None = None
         self.order_id: str | None = None
         self.price: Decimal | None = None
@@ -193,9 +207,9 @@ class ExecutorActor(ArbeesActor):
             case OrderTimedOut():
                 pass
             case Preempt():
-                self._stop_for("preempted")
+                self._stop_for(ExitOutcome.PREEMPTED)
             case CancelExit():
-                self._stop_for("canceled")
+                self._stop_for(ExitOutcome.CANCELED)
             case _:
                 self.unknown(message)
 
@@ -270,7 +284,7 @@ class ExecutorActor(ArbeesActor):
         else:
             why = "database write failed"
         if not ok:
-            self._finish("gave_up", f"order {self.request.client_order_id} not sent: {why}")
+            self._finish(ExitOutcome.GAVE_UP, f"order {self.request.client_order_id} not sent: {why}")
         return bool(ok)
 
     def _call(self, method: str, args: tuple) -> None:
@@ -321,7 +335,7 @@ class ExecutorActor(ArbeesActor):
                                    exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
                                    client_order_id=self.request.client_order_id if self.request else None,
                                    error=str(err))
-                self._finish("gave_up", f"order rejected: {err}")
+                self._finish(ExitOutcome.GAVE_UP, f"order rejected: {err}")
                 return
             self._lookup_client_id()                 # ambiguous (timeout, 5xx, 409): did it get there?
         elif r.method == "cancel_order":
@@ -464,7 +478,7 @@ class ExecutorActor(ArbeesActor):
     def _order_over(self) -> None:
         """The current order is executed or canceled (confirmed). Decide what comes next."""
         if self.remaining <= 0:
-            self._finish("filled")
+            self._finish(ExitOutcome.FILLED)
             return
         if self.stop_reason is not None:
             self._finish(self.stop_reason)
@@ -484,7 +498,7 @@ class ExecutorActor(ArbeesActor):
         if strat == "immediate_market" or self.next_kind == "marketable":
             self.marketable_tries += 1
             if self.marketable_tries >= self.cfg.max_marketable_attempts:
-                self._finish("gave_up", f"{plural(self.marketable_tries, 'marketable attempt')} left "
+                self._finish(ExitOutcome.GAVE_UP, f"{plural(self.marketable_tries, 'marketable attempt')} left "
                                         f"{self.remaining} unsold")
                 return False
             self.next_kind = "marketable"
@@ -496,10 +510,10 @@ class ExecutorActor(ArbeesActor):
         if strat == "walk_then_market":
             self.next_kind = "marketable"
             return True
-        self._finish("gave_up", f"{plural(self.walks, 'walk')} left {self.remaining} unsold")
+        self._finish(ExitOutcome.GAVE_UP, f"{plural(self.walks, 'walk')} left {self.remaining} unsold")
         return False
 
-    def _stop_for(self, reason: str) -> None:
+    def _stop_for(self, reason: ExitOutcome) -> None:
         if self.phase in ("done",):
             return
         self.stop_reason = reason
@@ -509,14 +523,14 @@ class ExecutorActor(ArbeesActor):
             self._finish(reason)
         # placing / canceling / lookup: finish once the venue has answered
 
-    def _finish(self, outcome: str, detail: str = "") -> None:
+    def _finish(self, outcome: ExitOutcome, detail: str = "") -> None:
         if self.phase == "done":
             return
         self.phase = "done"
         if self._timer is not None:
             self._timer.cancel()
         now = self.rt.clock.now()
-        if outcome == "gave_up":
+        if outcome is ExitOutcome.GAVE_UP:
             self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT {self.o.ticker} {self.o.side.value}: exit for {self.o.condition} gave up: {detail}; "
                                                f"{plural(self.remaining, 'contract')} still held and monitored",
                                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
@@ -531,6 +545,6 @@ class ExecutorActor(ArbeesActor):
         self.send(self.refs.store, RecordExitEvent(self.o.position_id, self.o.exit_id, self.o.condition,
                                                    self.o.priority.name, self.filled, outcome, now, price=avg,
                                                    fees=self.fees_paid, detail=detail))
-        self.send(self.router, ExitEnded(self.o.position_id, self.o.exit_id, self.o.condition, self.o.priority,
-                                         outcome, self.filled, self.remaining, self.o.stage))
+        self.send(self.router, ExitEnded(self.o.position_id, self.o.exit_id, self.o.condition, outcome,
+                                         self.filled, self.o.stage))
         self.actor_ref.stop(block=False)

@@ -20,6 +20,7 @@ from typing import Any
 from actors.base import ArbeesActor
 from actors.wiring import Refs
 from config.schema import Config
+from models.closing import apply_exit_fill, apply_settlement, close_position
 from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
 from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
@@ -44,7 +45,7 @@ from models.events import (
 )
 from models.store_commands import RecordExitEvent, SavePosition
 from models.money import ONE, ZERO, fmt_money, fmt_usd
-from models.pnl import mark_position, realized_pnl
+from models.pnl import mark_position
 from models.position import PositionState, PositionStatus
 
 
@@ -58,6 +59,21 @@ SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the ex
 
 
 class PositionActor(ArbeesActor):
+    """One open position (see the module docstring).
+
+    Receives: QuoteUpdated (pushed, or its GetQuote answers), ModelProbabilityUpdated,
+    CircuitBreakerTripped, MarketSettled, ExitStarted, ExitFill, ExitEnded, CooldownOver,
+    RebalanceOffer, RebalanceExit, ManualExitRequested (the operator), and its own timer Wake.
+
+    Sends: Subscribe, Unsubscribe and GetQuote to the PriceCache; ExitTriggered to the
+    ExitRouter; PositionClosed to the router, the EntryManager and the Supervisor;
+    ExposureReleased, RebalanceEdge and RebalanceEnded to the EntryManager; PnlRealized and
+    PositionMarked to the RiskManager; SavePosition and RecordExitEvent to the Store.
+
+    Asks: nothing (it is asked, through its proxy, for `state` and `refs` by a restarted
+    Supervisor).
+    """
+
     kind = "position"
 
     def __init__(self, rt, config: Config, refs: Refs, state: PositionState, *, breaker_tripped: bool = False,
@@ -222,7 +238,7 @@ class PositionActor(ArbeesActor):
         if any(t.condition == "rebalance" for t in triggers or ()) and self._settlement is None:
             self._rebalance_for = signal_id
         else:   # the market moved since the answer: the margin is no longer there
-            self.send(self.refs.entry_manager, RebalanceEnded(signal_id, self.key, 0))
+            self.send(self.refs.entry_manager, RebalanceEnded(self.key, 0))
 
     def _evaluate(self, persist: bool = False):  # type: ignore[no-untyped-def]
         """Mark, evaluate every rule, send the triggers; returns them."""
@@ -255,7 +271,7 @@ class PositionActor(ArbeesActor):
         if triggers and self._settlement is None:   # a settled market takes no more orders
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
-                self.actor_ref, now, self.book_changes))
+                self.book_changes))
         if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
             self._save()
         wanted = self._next_wake_after(self._last_eval + self._interval(), now)
@@ -307,23 +323,17 @@ class PositionActor(ArbeesActor):
         if fill.fill_id and fill.fill_id in self._applied:
             return   # already counted (rebuilt from the fills ledger after a restart)
         self._applied.add(fill.fill_id)
-        n = min(fill.contracts, self.state.contracts)
+        before = self.state
+        self.state = apply_exit_fill(before, fill.contracts, fill.price, fill.fee, reason=fill.condition,
+                                     priority=fill.priority.name, stage=fill.stage)
+        n = before.contracts - self.state.contracts
         if n <= 0:
             return
-        entry_share = self.state.entry_fees * n / self.state.initial_contracts
-        pnl = realized_pnl(self.state.entry_price, fill.price, n, fill.fee, entry_share)
-        changes: dict[str, Any] = dict(
-            contracts=self.state.contracts - n,
-            realized_pnl=self.state.realized_pnl + pnl,
-            exit_fees=self.state.exit_fees + fill.fee,
-            exit_reason=fill.condition, exit_priority=fill.priority.name)
-        if fill.stage is not None:
-            changes["partial_stages_done"] = max(self.state.partial_stages_done, fill.stage + 1)
-        self.state = self.state.replace(**changes)
+        pnl = self.state.realized_pnl - before.realized_pnl
         self.sold += n
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
-        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, fill.ts, fill.fill_id))
+        self.send(self.refs.risk_manager, PnlRealized(pnl, fill.fill_id))
         self._report_mark()
         if self.state.contracts == 0:
             self._close(fill.condition, fill.priority.name)
@@ -339,7 +349,7 @@ class PositionActor(ArbeesActor):
             self.state = self.state.replace(status=PositionStatus.OPEN)
         self._save()
         if self._rebalance_for is not None and ended.condition == "rebalance":
-            self.send(self.refs.entry_manager, RebalanceEnded(self._rebalance_for, self.key, ended.filled))
+            self.send(self.refs.entry_manager, RebalanceEnded(self.key, ended.filled))
             self._rebalance_for = None
         if self._settlement is not None:
             settlement, self._settlement = self._settlement, None
@@ -359,12 +369,11 @@ class PositionActor(ArbeesActor):
             self.rt.scheduler.call_later(SETTLEMENT_WAIT, self.actor_ref, msg)
             return
         self._settlement = None
-        payout = ONE if msg.result is self.state.side else ZERO
-        n = self.state.contracts
-        entry_share = self.state.entry_fees * n / self.state.initial_contracts
-        pnl = realized_pnl(self.state.entry_price, payout, n, ZERO, entry_share)
-        self.state = self.state.replace(contracts=0, realized_pnl=self.state.realized_pnl + pnl,
-                                        current_price=payout, exit_reason="settlement", exit_priority=None)
+        before = self.state
+        n = before.contracts
+        self.state = apply_settlement(before, msg.result)
+        payout = self.state.current_price
+        pnl = self.state.realized_pnl - before.realized_pnl
         self.sold += n
         self.rt.audit.emit("POSITION_SETTLED",
                            f"{self.state.ticker} {self.state.side.value}: SETTLED {msg.result.value}, {n} "
@@ -375,14 +384,12 @@ class PositionActor(ArbeesActor):
                                                    price=payout, detail=f"settled {msg.result.value}"))
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
-        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, msg.ts, f"{self.key}-settle"))
+        self.send(self.refs.risk_manager, PnlRealized(pnl, f"{self.key}-settle"))
         self._report_mark()
         self._close("settlement", None)
 
     def _close(self, reason: str, priority: str | None) -> None:
-        now = self.rt.clock.now()
-        self.state = self.state.replace(status=PositionStatus.CLOSED, closed_at=now, exit_reason=reason,
-                                        exit_priority=priority, unrealized_pnl=ZERO, unrealized_pnl_pct=ZERO)
+        self.state = close_position(self.state, self.rt.clock.now(), reason, priority)
         self._save()
         if self._timer is not None:
             self._timer.cancel()
@@ -391,7 +398,7 @@ class PositionActor(ArbeesActor):
                            f"{s.ticker} {s.side.value}: CLOSED by {reason}, realized {fmt_money(s.realized_pnl)}",
                            position_id=self.key, market=s.ticker, side=s.side, reason=reason, priority=priority,
                            realized_pnl=s.realized_pnl, exit_fees=s.exit_fees, entry_fees=s.entry_fees)
-        closed = PositionClosed(self.key, s.ticker, s.side, s.game_id, s.realized_pnl, Decimal(0))
+        closed = PositionClosed(self.key, s.ticker, s.side)
         for ref in (self.refs.exit_router, self.refs.entry_manager, self.refs.supervisor):
             self.send(ref, closed)
         self.send(self.refs.price_cache, Unsubscribe(s.ticker, self.key))
@@ -408,7 +415,7 @@ class PositionActor(ArbeesActor):
         u = (price - s.entry_price) * s.contracts if price is not None and s.contracts else ZERO
         if u != self._marked:
             self._marked = u
-            self.send(self.refs.risk_manager, PositionMarked(self.key, u, self.rt.clock.now()))
+            self.send(self.refs.risk_manager, PositionMarked(self.key, u))
 
     def _save(self) -> None:
         self._saved = self.state

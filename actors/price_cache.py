@@ -42,6 +42,17 @@ class FlushMisses:
 
 
 class PriceCache(ArbeesActor):
+    """The one place quotes come from (see the module docstring).
+
+    Receives: QuotePushed, GetQuote, Subscribe, Unsubscribe, VenueResult (get_quotes), Rebuild,
+    and its own FlushMisses.
+
+    Sends: QuoteUpdated to subscribers and askers; VenueCall (CallKind.READ, get_quotes) to the
+    RateLimiter; FlushMisses to itself.
+
+    Asks: nothing.
+    """
+
     kind = "price_cache"
     survives_errors = True
     fills_reads_with_stale_markets = True     # see the module docstring (read by the benchmark's model)

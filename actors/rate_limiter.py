@@ -59,6 +59,16 @@ READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_orde
 
 
 class RateLimiter(ArbeesActor):
+    """The one gateway to the venue (see the module docstring).
+
+    Receives: VenueCall, PriorCalls, Rebuild, and its own timers BudgetFreed and RetryCall.
+
+    Sends: VenueResult to each call's reply_to; ApiCallSucceeded and ApiCallFailed to the
+    RiskManager; BudgetFreed and RetryCall to itself through the scheduler.
+
+    Asks: nothing (it is asked for `call_log` by the Heartbeat).
+    """
+
     kind = "rate_limiter"
     survives_errors = True
 

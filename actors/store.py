@@ -41,6 +41,18 @@ _EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, 
 
 
 class Store(ArbeesActor):
+    """The one writer to the database (see the module docstring).
+
+    Receives: SavePosition, RecordSignal, RecordSignalPending, RecordOrderPending,
+    RecordOrderUpdate, RecordOrderRejected, RecordOrderNeverSent, RecordFill, RecordExitEvent,
+    LinkTriggerToExit, RecordExitAttempt, RecordBreakerTrip, Flush, LedgerTotals, Rebuild.
+
+    Sends: nothing (ALERTs go to the audit log).
+
+    Asks: nothing. It answers three asks: RecordOrderPending (True once the order is on disk),
+    Flush (True once every earlier write is) and LedgerTotals (a FillTotals).
+    """
+
     kind = "store"
     survives_errors = True
 

@@ -45,6 +45,18 @@ STOP_TIMEOUT_S = 10.0
 
 @dataclass
 class System:
+    """The engine's handle for its owner (adapters/engine/build.py, the sessions): not an actor.
+
+    Receives: nothing; its methods are called.
+
+    Sends: QuotePushed to the PriceCache; SignalReceived, RestoreExposure, ResumePendingSignals
+    and HoldUnconfirmedEntry to the EntryManager; ForwardToMarket (a ModelProbabilityUpdated or
+    a MarketSettled) and StartPosition to the Supervisor; PriorCalls to the RateLimiter.
+
+    Asks: the Store Flush (`flush`, and at stop) and any actor's attribute (`proxy_attr`), within
+    ask_timeout_s (10 s).
+    """
+
     rt: Runtime
     config: Config
     refs: Refs

@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 from models.position import PositionState
-from models.priorities import Priority
 from models.orders import OrderRequest
 from models.signal import TradingSignal
 
@@ -65,14 +64,12 @@ class StartPosition:
 
 @dataclass(frozen=True, slots=True)
 class Preempt:
-    condition: str
-    priority: Priority
+    """Router -> executor: a more urgent exit takes over: cancel, confirm, report what filled, end."""
 
 
 @dataclass(frozen=True, slots=True)
 class CancelExit:
     """Stop an exit (the position closed by settlement): cancel its order and end."""
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +80,13 @@ class HaltEntries:
 @dataclass(frozen=True, slots=True)
 class ResumeEntries:
     """The breaker was cleared (the trading day ended): entries may open positions again."""
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class RebalanceOffer:
-    """EntryManager -> position: a signal blocked by the caps (edge after fees `edge`, a
-    fraction) could use your capital; answer with your current edge (RebalanceEdge)."""
+    """EntryManager -> position: a signal blocked by the caps
+    could use your capital; answer with your current edge (RebalanceEdge)."""
     signal_id: str
-    edge: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +155,12 @@ class Rebuild:
     """To a core actor just restarted, before anything else: rebuild from persisted state.
     `skip`: positions start-up left alone (unconfirmed orders); a restarted Supervisor too."""
     skip: frozenset = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class WatchGame:
+    """Supervisor -> GameFeed: follow this game on ESPN for these markets (actors/game_feed.py
+    watch_for_position says which)."""
+    game_id: str
+    league: str
+    tickers: tuple[str, ...]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from models.exit_rules import ExitTrigger
@@ -66,12 +67,10 @@ class SignalReceived:
 
 @dataclass(frozen=True, slots=True)
 class PositionClosed:
+    """Nothing is held any more: the market+side is free again, the exit router forgets it."""
     position_id: str
     ticker: str
     side: Side
-    game_id: str | None
-    realized_pnl: Decimal
-    cost_released: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +92,6 @@ class ExitTriggered:
     contracts_held: int
     sold_so_far: int
     triggers: tuple[ExitTrigger, ...]
-    position_ref: Any
-    ts: datetime
     # How many times our side's bid or its size has changed in the quotes this position has
     # evaluated: the router re-attacks a capital-protection exit that gave up once it moves.
     book_changes: int = 0
@@ -102,10 +99,7 @@ class ExitTriggered:
 
 @dataclass(frozen=True, slots=True)
 class ExitStarted:
-    exit_id: str
-    condition: str
-    priority: Priority
-    contracts: int
+    """Router -> position: an exit of yours is in flight (the position is EXITING until it ends)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +118,22 @@ class ExitFill:
     fill_id: str = ""
 
 
+class ExitOutcome(StrEnum):
+    """How an exit ended (the values are the audit log's and the database's words)."""
+    FILLED = "filled"          # everything it was for sold
+    GAVE_UP = "gave_up"        # its strategy ran out (or its order could not be sent): an ALERT
+    PREEMPTED = "preempted"    # a more urgent exit took over what is left
+    CANCELED = "canceled"      # the position closed (settled) under it
+
+
 @dataclass(frozen=True, slots=True)
 class ExitEnded:
-    """An exit finished: outcome filled | gave_up | preempted | canceled."""
+    """An exit finished (ExitOutcome) with `filled` contracts sold."""
     position_id: str
     exit_id: str
     condition: str
-    priority: Priority
-    outcome: str
+    outcome: ExitOutcome
     filled: int
-    remaining: int
     stage: int | None = None
 
 
@@ -141,14 +141,12 @@ class ExitEnded:
 class CooldownOver:
     """A condition's give-up cooldown has ended: the position evaluates again (a streamed
     market whose quotes do not change would otherwise never retry the exit)."""
-    condition: str
 
 
 @dataclass(frozen=True, slots=True)
 class PnlRealized:
-    position_id: str
+    """P&L a position realized (an exit fill, a settlement): the daily loss counts it."""
     amount: Decimal
-    ts: datetime
     key: str = ""      # the fill id, or the settlement's exit id: counted once (see realized_pnl_keys_since)
 
 
@@ -171,13 +169,11 @@ class PositionMarked:
     """A position's unrealized P&L at its mark changed (0 once closed): the daily loss counts it."""
     position_id: str
     unrealized_pnl: Decimal
-    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class CircuitBreakerTripped:
-    reason: str
-    ts: datetime
+    """A breaker tripped (or the engine fails safe): every position exits CRITICAL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +188,6 @@ class RebalanceEdge:
 class RebalanceEnded:
     """Position -> EntryManager: the rebalance exit ended (or never started) with `sold`
     contracts sold and the position still open. (A position that closes says PositionClosed.)"""
-    signal_id: str
     position_id: str
     sold: int
 

@@ -144,10 +144,11 @@ class EngineHarness:
         self.run(0)
 
     def settle(self, ticker: str, result: str) -> None:
-        from adapters.sim.session import Settle, VirtualSession
+        from adapters.sim.session import VirtualSession
+        from models.events import MarketSettled
 
         session = VirtualSession(self.system, self.venue, self.scheduler, self.clock)
-        session.apply(self.now(), Settle(ticker, Side(result)))
+        session.apply(self.now(), MarketSettled(ticker, Side(result), self.now()))
         self.run(0)
 
     # -- what happened ------------------------------------------------------------------------

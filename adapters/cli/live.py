@@ -26,7 +26,8 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     import threading
 
     from actors.clock import WallClock
-    from actors.game_feed import GameFeed, WatchGame
+    from actors.game_feed import GameFeed
+    from models.commands import WatchGame
     from models.commands import FollowGames
     from actors.rate_limiter import RateLimiter
     from adapters.cli.venue_options import SETUP_ERRORS, close_venue, describe

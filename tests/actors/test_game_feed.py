@@ -19,7 +19,8 @@ import pytest
 
 from actors.base import ArbeesActor
 from actors.clock import VirtualClock
-from actors.game_feed import GameFeed, WatchGame
+from actors.game_feed import GameFeed
+from models.commands import WatchGame
 from actors.rate_limiter import RateLimiter
 from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import VirtualScheduler

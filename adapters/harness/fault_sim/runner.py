@@ -38,7 +38,6 @@ from adapters.engine import build as engine_builder
 from adapters.harness.fault_sim.protection import Episode, books_by_ticker, past_stop_at, unprotected_episodes
 from adapters.harness.fault_sim.venue import ObservedVenue, SwitchableClock, position_of
 from adapters.engine.reconcile import reconcile
-from adapters.sim.session import Settle
 from adapters.sim.game import BookUpdate
 from config.schema import Config
 from models.budget import CallBudget
@@ -205,9 +204,9 @@ class SimRun:
             system.push_signal(payload)
         elif isinstance(payload, ModelProbabilityUpdated):
             system.push_model_probability(payload)
-        elif isinstance(payload, Settle):
+        elif isinstance(payload, MarketSettled):
             self.venue.settle(payload.ticker, payload.result)
-            system.settle(MarketSettled(payload.ticker, payload.result, ts))
+            system.settle(payload)
         elif isinstance(payload, Fault):
             self._inject(payload)
         else:
