@@ -11,6 +11,10 @@ Safety rules it keeps:
 - Every order's client_order_id ({exit_id}-{attempt}) is written down (RecordOrderPending)
   before it is sent; a create that fails ambiguously is looked up by that id before anything
   is sent again, and a re-send reuses it.
+
+Which price each order gets is models/execution.py (the exit prices and the retry ladder).
+Its recovery after a crash is in actors/executor_recovery.py, what it reports of fills, cancels and
+its end in actors/executor_reports.py.
 """
 from __future__ import annotations
 
@@ -19,39 +23,20 @@ from decimal import Decimal
 from typing import Any
 
 from actors.base import ArbeesActor
+from actors.executor_recovery import ExitRecovery
+from actors.executor_reports import ExitReports
 from actors.wiring import Refs
 from models.venue import OrderNotFound, OrderRejected
 from config.schema import Config
 from models.durations import seconds
-from models.execution import (
-    NoMarket,
-    PricedOrder,
-    initial_exit_price,
-    marketable_price,
-    walked_price,
-)
-from models.ledger import FillTotals, after, fill_id, new_fill
+from models.execution import Ladder, NoMarket, Rung, climb, exit_price
+from models.ledger import FillTotals
 from models.market import Quote, Side
-from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
-from models.events import ExitEnded, ExitFill, ExitOutcome, QuoteUpdated, VenueResult
-from models.store_commands import (
-    LedgerTotals,
-    RecordExitAttempt,
-    RecordExitEvent,
-    RecordFill,
-    RecordOrderPending,
-    RecordOrderRejected,
-    RecordOrderUpdate,
-)
-from models.money import ZERO, fmt_price, fmt_usd, plural, q6
-from models.orders import (
-    Action,
-    Fill,
-    OrderRequest,
-    OrderSnapshot,
-    OrderStatus,
-    TimeInForce,
-)
+from models.commands import CallKind, CancelExit, GetQuote, Preempt, VenueCall
+from models.events import ExitOutcome, QuoteUpdated, VenueResult
+from models.store_commands import RecordExitAttempt, RecordOrderPending, RecordOrderRejected
+from models.money import ZERO, fmt_price
+from models.orders import Action, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
 from models.priorities import Priority
 from models.retry import lookup_delay_secs
 
@@ -78,7 +63,7 @@ class ExitOrder:
     min_price: Decimal | None = None     # a profit-taking exit never offers below this (ExitTrigger.min_price)
 
 
-class ExecutorActor(ArbeesActor):
+class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
     """Carries out one exit (see the module docstring).
 
     Receives: QuoteUpdated (its GetQuote answers), VenueResult (its orders), Preempt and
@@ -109,7 +94,7 @@ class ExecutorActor(ArbeesActor):
         self.walks = 0
         self.marketable_tries = 0
         self.phase = "start"
-        self.next_kind = "initial"      # initial | walk | marketable
+        self.next_kind = Rung.INITIAL   # the ladder's next rung (models/execution.py)
         self.stop_reason: ExitOutcome | None = None
         self.request: OrderRequest | None = None
         self.order_id: str | None = None
@@ -135,62 +120,6 @@ class ExecutorActor(ArbeesActor):
             self._next_probe()
         else:
             self._need_quote()
-
-    # recovery after a crash: find this exit's earlier orders before sending anything -------
-    def _next_probe(self) -> None:
-        self.phase = "recovering"
-        self._probe += 1
-        self._call("find_order", (f"{self.o.exit_id}-{self._probe}",))
-
-    def _on_probe(self, r: VenueResult) -> None:
-        snap: OrderSnapshot | None = r.value if r.ok else None
-        if not r.ok:
-            self._lookups += 1
-            self._probe -= 1
-            self.phase = "recovering-wait"
-            self._arm_timeout(self._backoff())
-            return
-        if snap is not None:
-            # What the ledger already holds of this order was reported by the crashed executor:
-            # count it as sold, but do not report it again (fill ids are cumulative per order).
-            try:
-                known = self.rt.ask(self.refs.store, LedgerTotals(snap.order_id))
-            except Exception:  # noqa: BLE001 - no ledger: the position's ledger check still dedupes
-                known = FillTotals()
-            self._known = known
-            self.filled += min(known.count, self.remaining)
-            self.proceeds += known.cost
-            self.fees_paid += known.fees
-            self.attempt = self._probe
-            self.walks = max(0, self._probe - 1)
-            self.request = OrderRequest(snap.client_order_id, snap.ticker, snap.side, snap.action, snap.count,
-                                        snap.limit_price)
-            self.price = snap.limit_price
-            self.order_id = snap.order_id
-            self._account(snap)
-            self._rested = snap.status is OrderStatus.RESTING
-            self._probe_last = snap
-            self._next_probe()
-            return
-        # No more earlier orders: carry on from the last one found.
-        self._recover = False
-        last = self._probe_last
-        self.rt.audit.emit("ORDER_LOOKUP", f"{self.o.ticker} {self.o.side.value}: exit recovered with "
-                                           f"{self._probe - 1} earlier orders, {self.filled} sold",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled)
-        if self.stop_reason is not None:          # preempted while recovering
-            if last is not None and not last.is_done:
-                self._cancel()
-            else:
-                self._finish(self.stop_reason)
-        elif last is None:
-            self._need_quote()
-        elif not last.is_done:
-            self.phase = "resting"
-            self._arm_timeout()
-        else:
-            self.next_kind = "walk" if self.cfg.max_walks else "marketable"
-            self._order_over()
 
     def handle(self, message: Any) -> None:
         match message:
@@ -223,15 +152,8 @@ class ExecutorActor(ArbeesActor):
         try:
             if quote is None or not quote.is_fresh(self.rt.clock.now(), ttl):
                 raise NoMarket(f"{self.o.ticker}: no fresh quote")
-            floor = self.o.min_price
-            if self.next_kind == "marketable" or self.cfg.order_type == "marketable":
-                priced = marketable_price(quote, self.o.side, floor=floor)
-            elif self.next_kind == "walk" and self.price is not None:
-                priced = PricedOrder(
-                    walked_price(self.price, self.walks, self.config.exit_execution, quote, self.o.side, floor=floor),
-                    TimeInForce.GTC)
-            else:
-                priced = initial_exit_price(self.cfg, quote, self.o.side, floor=floor)
+            priced = exit_price(self.cfg, self.config.exit_execution, self._ladder(), quote, self.o.side, self.price,
+                                floor=self.o.min_price)
         except NoMarket as exc:
             self._no_market(str(exc))
             return
@@ -382,44 +304,6 @@ class ExecutorActor(ArbeesActor):
         self.phase = "placing"
         self._call("place_order", (self.request,))
 
-    def _account(self, snap: OrderSnapshot) -> None:
-        n, price, fee = new_fill(self._known, snap)
-        if n > 0:
-            self._known = after(snap)
-            n = min(n, self.remaining)
-            self.filled += n
-            self.proceeds += price * n
-            self.fees_paid += fee
-            now = self.rt.clock.now()
-            fid = fill_id(snap.order_id, snap.filled_count)
-            self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
-                                               f"at {fmt_price(price)} (fee {fmt_usd(fee)}) for {self.o.condition}",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
-                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
-                               fill_id=fid, filled_total=snap.filled_count)
-            self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
-                                                         snap.client_order_id, "filled", price, n, now, snap.order_id))
-            self.send(self.refs.store, RecordFill(Fill(
-                fid, snap.order_id, snap.client_order_id, self.o.ticker,
-                self.o.side, Action.SELL, n, price, fee, now, is_taker=not self._rested)))
-            # Through the supervisor: it knows the position's current actor, even after a restart.
-            self.send(self.refs.supervisor, ForwardToPosition(self.o.position_id, ExitFill(
-                self.o.exit_id, self.o.condition, self.o.priority, n, price, fee, snap.order_id,
-                snap.client_order_id, self.o.stage, now, fid)))
-        self.send(self.refs.store, RecordOrderUpdate(snap))
-
-    def _audit_canceled(self, snap: OrderSnapshot) -> None:
-        self.rt.audit.emit("ORDER_CANCELED", f"{self.o.ticker} {self.o.side.value}: order {snap.order_id} canceled "
-                                             f"({snap.filled_count}/{snap.count} filled)",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           order_id=snap.order_id, client_order_id=snap.client_order_id,
-                           filled=snap.filled_count, count=snap.count)
-        self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
-                                                     snap.client_order_id, "canceled", snap.limit_price,
-                                                     snap.count - snap.filled_count, self.rt.clock.now(),
-                                                     snap.order_id))
-
     # timeouts and the strategy ladder -----------------------------------------------------
     def _on_timeout(self) -> None:
         if self.phase == "recovering-wait":
@@ -438,35 +322,6 @@ class ExecutorActor(ArbeesActor):
             elif self.order_id is not None:
                 self._lookups += 1
                 self._call("get_order", (self.order_id,))
-
-    def _keep_at_floor(self) -> bool:
-        """A profit-taking order resting at its floor: a walk cannot lower it, so instead of
-        canceling and sending it again at the same price (its place in the queue lost, two calls
-        spent) it is looked up; still resting, the walk is counted and the order kept (what
-        filled is learned at each timeout, as a cancel would have told)."""
-        floor = self.o.min_price
-        if floor is None or self.price is None or self.next_kind == "marketable" or self.order_id is None or \
-                self.walks >= self.cfg.max_walks or self.request is None or \
-                self.request.time_in_force is not TimeInForce.GTC or self.price > floor:
-            return False
-        self._keeping = True
-        self._call("get_order", (self.order_id,))
-        return True
-
-    def _kept(self) -> None:
-        """The look-up of `_keep_at_floor` found the order still resting: count the walk."""
-        assert self.request is not None
-        self._keeping = False
-        self.walks += 1
-        self.next_kind = "walk"
-        self.rt.audit.emit("ORDER_WALKED", f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} kept at "
-                                           f"{fmt_price(self.price)} (GTC), its floor: a walk cannot go lower, "
-                                           f"for {self.o.condition}",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           client_order_id=self.request.client_order_id, price=self.price,
-                           previous_price=self.price, contracts=self.remaining,
-                           time_in_force=TimeInForce.GTC, condition=self.o.condition,
-                           priority=self.o.priority.name, walk=self.walks, kept=True)
 
     def _cancel(self) -> None:
         if self.order_id is None:
@@ -492,26 +347,17 @@ class ExecutorActor(ArbeesActor):
         else:
             self._need_quote()
 
+    def _ladder(self) -> Ladder:
+        return Ladder(self.next_kind, self.walks, self.marketable_tries)
+
     def _advance(self) -> bool:
-        """Move one rung up the ladder. False when the strategy is exhausted (gave up)."""
-        strat = self.cfg.retry_strategy
-        if strat == "immediate_market" or self.next_kind == "marketable":
-            self.marketable_tries += 1
-            if self.marketable_tries >= self.cfg.max_marketable_attempts:
-                self._finish(ExitOutcome.GAVE_UP, f"{plural(self.marketable_tries, 'marketable attempt')} left "
-                                        f"{self.remaining} unsold")
-                return False
-            self.next_kind = "marketable"
-            return True
-        if self.walks < self.cfg.max_walks:
-            self.walks += 1
-            self.next_kind = "walk"
-            return True
-        if strat == "walk_then_market":
-            self.next_kind = "marketable"
-            return True
-        self._finish(ExitOutcome.GAVE_UP, f"{plural(self.walks, 'walk')} left {self.remaining} unsold")
-        return False
+        """Move one rung up the ladder (models/execution.py climb). False when it gave up."""
+        ladder, gave_up = climb(self.cfg, self._ladder(), self.remaining)
+        self.next_kind, self.walks, self.marketable_tries = ladder.next, ladder.walks, ladder.marketable_tries
+        if gave_up is not None:
+            self._finish(ExitOutcome.GAVE_UP, gave_up)
+            return False
+        return True
 
     def _stop_for(self, reason: ExitOutcome) -> None:
         if self.phase in ("done",):
@@ -523,28 +369,3 @@ class ExecutorActor(ArbeesActor):
             self._finish(reason)
         # placing / canceling / lookup: finish once the venue has answered
 
-    def _finish(self, outcome: ExitOutcome, detail: str = "") -> None:
-        if self.phase == "done":
-            return
-        self.phase = "done"
-        if self._timer is not None:
-            self._timer.cancel()
-        now = self.rt.clock.now()
-        if outcome is ExitOutcome.GAVE_UP:
-            self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT {self.o.ticker} {self.o.side.value}: exit for {self.o.condition} gave up: {detail}; "
-                                               f"{plural(self.remaining, 'contract')} still held and monitored",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, filled=self.filled,
-                               remaining=self.remaining, walks=self.walks, detail=detail)
-        else:
-            self.rt.audit.emit("EXIT_COMPLETED", f"{self.o.ticker} {self.o.side.value}: exit {outcome}, {self.filled}/{self.o.contracts} sold",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, outcome=outcome,
-                               filled=self.filled, remaining=self.remaining, walks=self.walks)
-        avg = q6(self.proceeds / self.filled) if self.filled else None
-        self.send(self.refs.store, RecordExitEvent(self.o.position_id, self.o.exit_id, self.o.condition,
-                                                   self.o.priority.name, self.filled, outcome, now, price=avg,
-                                                   fees=self.fees_paid, detail=detail))
-        self.send(self.router, ExitEnded(self.o.position_id, self.o.exit_id, self.o.condition, outcome,
-                                         self.filled, self.o.stage))
-        self.actor_ref.stop(block=False)

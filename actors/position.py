@@ -6,7 +6,8 @@ updates peak and trailing stop, evaluates the ten exit rules and sends every tri
 ExitRouter. Fills of an exit come back as ExitFill; when no contracts remain it closes,
 tells everyone who counts on it, and stops. State is saved through the Store on every change
 that matters for a restart (contracts, status, peak, trailing stop, stages) and at least
-once per wake-up.
+once per wake-up. Selling, settling and closing are models/closing.py; its side of a
+rebalance is actors/position_rebalance.py.
 """
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from decimal import Decimal
 from typing import Any
 
 from actors.base import ArbeesActor
+from actors.position_rebalance import PositionRebalance
 from actors.wiring import Refs
 from config.schema import Config
 from models.closing import apply_exit_fill, apply_settlement, close_position
 from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
-from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
+from models.exit_rules import ExitContext, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
 from models.commands import GetQuote, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe
 from models.events import (
@@ -40,13 +42,12 @@ from models.events import (
     PositionClosed,
     PositionMarked,
     QuoteUpdated,
-    RebalanceEdge,
     RebalanceEnded,
 )
 from models.store_commands import RecordExitEvent, SavePosition
 from models.money import ONE, ZERO, fmt_money, fmt_usd
 from models.pnl import mark_position
-from models.position import PositionState, PositionStatus
+from models.position import PositionState, PositionStatus, mark_moved, matters_for_restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class Wake:
 SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the exit in flight
 
 
-class PositionActor(ArbeesActor):
+class PositionActor(PositionRebalance, ArbeesActor):
     """One open position (see the module docstring).
 
     Receives: QuoteUpdated (pushed, or its GetQuote answers), ModelProbabilityUpdated,
@@ -207,39 +208,6 @@ class PositionActor(ArbeesActor):
         if self._offers:
             self._answer_offers()
 
-    # rebalance -------------------------------------------------------------------------
-    def _on_rebalance_offer(self, signal_id: str) -> None:
-        """Answer with our current edge, from a fresh quote: a stale one is refreshed first
-        (polling), never answered from and never dropped."""
-        self._offers.append(signal_id)
-        now = self.rt.clock.now()
-        fresh = self.quote is not None and self.quote.is_fresh(now, seconds(self.config.monitoring.price_cache_ttl_secs))
-        if self.streamed or fresh:
-            self._answer_offers()
-        else:
-            self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "rebalance"))
-
-    def _answer_offers(self) -> None:
-        now = self.rt.clock.now()
-        quote = self.quote
-        if self.streamed and quote is not None and quote.ts < now:
-            quote = dataclasses.replace(quote, ts=now)      # the stream says: unchanged since
-        edge = None
-        if self.state.status is PositionStatus.OPEN and self._settlement is None:
-            edge = current_edge(self.state, quote, now, self.config, self.context)
-        offers, self._offers = self._offers, []
-        for sid in offers:
-            self.send(self.refs.entry_manager, RebalanceEdge(sid, self.key, edge))
-
-    def _on_rebalance_exit(self, signal_id: str, edge: Decimal) -> None:
-        self.context = dataclasses.replace(self.context, rebalance_edge=edge)
-        triggers = self._evaluate()
-        self.context = dataclasses.replace(self.context, rebalance_edge=None)
-        if any(t.condition == "rebalance" for t in triggers or ()) and self._settlement is None:
-            self._rebalance_for = signal_id
-        else:   # the market moved since the answer: the margin is no longer there
-            self.send(self.refs.entry_manager, RebalanceEnded(self.key, 0))
-
     def _evaluate(self, persist: bool = False):  # type: ignore[no-untyped-def]
         """Mark, evaluate every rule, send the triggers; returns them."""
         if self.state.status is PositionStatus.CLOSED:
@@ -272,7 +240,7 @@ class PositionActor(ArbeesActor):
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
                 self.book_changes))
-        if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
+        if matters_for_restart(before, self.state) or (persist and mark_moved(self._saved, self.state)):
             self._save()
         wanted = self._next_wake_after(self._last_eval + self._interval(), now)
         if self._next_wake is None or wanted < self._next_wake or self._next_wake < now:
@@ -420,14 +388,3 @@ class PositionActor(ArbeesActor):
     def _save(self) -> None:
         self._saved = self.state
         self.send(self.refs.store, SavePosition(self.state))
-
-
-def _matters_for_restart(a: PositionState, b: PositionState) -> bool:
-    return (a.peak_price != b.peak_price or a.trailing_stop_active != b.trailing_stop_active
-            or a.contracts != b.contracts or a.status != b.status or a.partial_stages_done != b.partial_stages_done)
-
-
-def _mark_moved(saved: PositionState | None, now: PositionState) -> bool:
-    """A wake-up saves the mark only when it moved (a quiet market costs no writes)."""
-    return saved is None or (saved.current_price, saved.model_probability) != (now.current_price,
-                                                                               now.model_probability)

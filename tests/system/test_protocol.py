@@ -153,6 +153,12 @@ def _asks(cls: ast.ClassDef, names: set[str]) -> list[str]:
     return out
 
 
+def _mixins() -> list[ast.ClassDef]:
+    """Classes of actors/ that hold part of an actor (its helpers in a named sibling module)."""
+    return [c for p in _modules("actors") for c in _tree(p).body
+            if isinstance(c, ast.ClassDef) and not c.bases and not _is_dataclass(c)]
+
+
 @lru_cache(maxsize=None)
 def actors() -> list[Actor]:
     names = {m.name for m in messages().values()}
@@ -166,8 +172,10 @@ def actors() -> list[Actor]:
                 continue
             handler = _method(cls, "_dispatch" if cls.name == "ArbeesActor" else "handle")
             receives = sorted(_matched(handler) & names) if handler is not None else []
-            sends = sorted((_built(cls) & names) - ({"Envelope"}))
-            found.append(Actor(cls.name, _rel(path), cls, receives, sends, _asks(cls, names)))
+            mixins = [c for c in _mixins() if c.name in {_name(b) for b in cls.bases}]
+            sends = sorted(set().union(_built(cls), *map(_built, mixins)) & names)
+            asks = _asks(cls, names) + [a for m in mixins for a in _asks(m, names)]
+            found.append(Actor(cls.name, _rel(path), cls, receives, sends, list(dict.fromkeys(asks))))
     return found
 
 
