@@ -69,6 +69,7 @@ from models.store_commands import RecordOrderPending, RecordSignal, RecordSignal
 from models.money import ZERO, fmt_price
 from models.orders import Action, OrderRequest, TimeInForce
 from models.rebalance import Holding
+from models.records import SignalDecision
 from models.signal import TradingSignal, slippage_problem, timing_problem
 from models.sizing import Exposure, size_entry
 
@@ -180,7 +181,7 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
     def _reject(self, sig: TradingSignal, reason: str) -> None:
         self.rt.audit.emit("SIGNAL_REJECTED", f"{sig.ticker} {sig.side.value}: signal rejected: {reason}",
                            signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason)
-        self.send(self.refs.store, RecordSignal(sig, "rejected", reason))
+        self.send(self.refs.store, RecordSignal(sig, SignalDecision.REJECTED, reason))
 
     def _on_signal(self, sig: TradingSignal, resumed: bool = False) -> None:
         assert self.refs is not None, "entry manager used before wiring"
@@ -299,7 +300,7 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
             return
         cid = f"en-{sig.signal_id}"[:64]
         req = OrderRequest(cid, sig.ticker, sig.side, Action.BUY, decision.contracts, ask, TimeInForce.IOC)
-        self.send(self.refs.store, RecordSignal(sig, "accepted", decision.reason))
+        self.send(self.refs.store, RecordSignal(sig, SignalDecision.ACCEPTED, decision.reason))
         try:
             written = self.rt.ask(self.refs.store, RecordOrderPending(req, None, None))
         except Exception as exc:  # noqa: BLE001 - Timeout or a dead store: never send unrecorded

@@ -13,8 +13,8 @@ Safety rules it keeps:
   is sent again, and a re-send reuses it.
 
 Which price each order gets is models/execution.py (the exit prices and the retry ladder).
-Its recovery after a crash is in actors/executor_recovery.py, what it reports of fills, cancels and
-its end in actors/executor_reports.py.
+Look-ups and its recovery after a crash are in actors/executor_recovery.py, what it reports of
+cancels and its end in actors/executor_reports.py.
 """
 from __future__ import annotations
 
@@ -26,28 +26,31 @@ from actors.base import ArbeesActor
 from actors.executor_recovery import ExitRecovery
 from actors.executor_reports import ExitReports
 from actors.wiring import Refs
-from models.venue import OrderNotFound, OrderRejected
 from config.schema import Config
+from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
 from models.durations import seconds
-from models.execution import Ladder, NoMarket, Rung, climb, exit_price
-from models.ledger import FillTotals
+from models.events import ExitFill, ExitOutcome, QuoteUpdated, VenueResult
+from models.execution import ExitPhase, Ladder, NoMarket, Rung, climb, exit_price
+from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
-from models.commands import CallKind, CancelExit, GetQuote, Preempt, VenueCall
-from models.events import ExitOutcome, QuoteUpdated, VenueResult
-from models.store_commands import RecordExitAttempt, RecordOrderPending, RecordOrderRejected
-from models.money import ZERO, fmt_price
-from models.orders import Action, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
+from models.money import ZERO, fmt_price, fmt_usd
+from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
 from models.priorities import Priority
-from models.retry import lookup_delay_secs
+from models.records import AttemptAction
+from models.store_commands import (
+    RecordExitAttempt,
+    RecordFill,
+    RecordOrderPending,
+    RecordOrderRejected,
+    RecordOrderUpdate,
+)
+from models.venue import OrderNotFound, OrderRejected
 
 
 @dataclass(frozen=True, slots=True)
 class OrderTimedOut:
     """An executor's order has rested for its timeout."""
     generation: int
-
-
-MAX_LOOKUPS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self.attempt = 0
         self.walks = 0
         self.marketable_tries = 0
-        self.phase = "start"
+        self.phase = ExitPhase.START
         self.next_kind = Rung.INITIAL   # the ladder's next rung (models/execution.py)
         self.stop_reason: ExitOutcome | None = None
         self.request: OrderRequest | None = None
@@ -123,11 +126,11 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
 
     def handle(self, message: Any) -> None:
         match message:
-            case QuoteUpdated(quote=q) if self.phase == "quote":
+            case QuoteUpdated(quote=q) if self.phase is ExitPhase.QUOTE:
                 self._priced(q)
             case QuoteUpdated():
                 pass
-            case VenueResult() if self.phase == "recovering":
+            case VenueResult() if self.phase is ExitPhase.RECOVERING:
                 self._on_probe(message)
             case VenueResult():
                 self._on_result(message)
@@ -144,7 +147,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
 
     # steps -------------------------------------------------------------------------------
     def _need_quote(self) -> None:
-        self.phase = "quote"
+        self.phase = ExitPhase.QUOTE
         self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id))
 
     def _priced(self, quote: Quote | None) -> None:
@@ -164,7 +167,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self.rt.audit.emit("ALERT", f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
                            position_id=self.o.position_id, market=self.o.ticker, detail=why)
         if self._advance():
-            self.phase = "waiting"
+            self.phase = ExitPhase.WAITING
             self._arm_timeout()
 
     def _place(self, price: Decimal, tif: TimeInForce) -> None:
@@ -176,8 +179,10 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._rested = False
         self._keeping = False
         self._lookups = 0
-        action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
-        event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
+        action = {Rung.INITIAL: AttemptAction.PLACED, Rung.WALK: AttemptAction.WALKED,
+                  Rung.MARKETABLE: AttemptAction.ESCALATED}[self.next_kind]
+        event = {AttemptAction.PLACED: "ORDER_PLACED", AttemptAction.WALKED: "ORDER_WALKED",
+                 AttemptAction.ESCALATED: "ORDER_ESCALATED"}[action]
         prev = self.price
         self.price = price
         now = self.rt.clock.now()
@@ -185,15 +190,16 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             return
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
                                                      price, self.remaining, now))
-        what = {"placed": "placed", "walked": f"walked {fmt_price(prev)} ->" if prev is not None else "walked",
-                "escalated": "escalated to marketable"}[action]
+        what = {AttemptAction.PLACED: "placed",
+                AttemptAction.WALKED: f"walked {fmt_price(prev)} ->" if prev is not None else "walked",
+                AttemptAction.ESCALATED: "escalated to marketable"}[action]
         self.rt.audit.emit(event, f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} "
                                   f"{what} {fmt_price(price)} ({tif.name}) for {self.o.condition}",
                            position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                            client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
                            time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
-                           walk=self.walks if action == "walked" else None)
-        self.phase = "placing"
+                           walk=self.walks if action is AttemptAction.WALKED else None)
+        self.phase = ExitPhase.PLACING
         self._call("place_order", (self.request,))
 
     def _written_down(self) -> bool:
@@ -235,17 +241,17 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             self._rested = self._rested or snap.status is OrderStatus.RESTING
             if snap.is_done:
                 self._keeping = False
-                if (r.method == "cancel_order" or self.phase == "canceling") and snap.status is OrderStatus.CANCELED:
+                if (r.method == "cancel_order" or self.phase is ExitPhase.CANCELING) and snap.status is OrderStatus.CANCELED:
                     self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
                 self._order_over()
             elif self.stop_reason is not None:
                 self._cancel()
-            elif self.phase == "canceling":
+            elif self.phase is ExitPhase.CANCELING:
                 self._cancel()          # a look-up after a failed cancel: still resting, cancel again
             else:
                 if self._keeping:
                     self._kept()
-                self.phase = "resting"
+                self.phase = ExitPhase.RESTING
                 self._arm_timeout()
             return
         err = r.error
@@ -264,36 +270,12 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             if isinstance(err, OrderNotFound):
                 self._call("get_order", (self.order_id,))
             else:
-                self.phase = "canceling"
+                self.phase = ExitPhase.CANCELING
                 self._arm_timeout(Decimal(1))        # retry the cancel; never re-send before it is confirmed
         elif r.method in ("get_order", "find_order"):
             self._unknown(f"{err}")
             self._arm_timeout(self._backoff())
-            self.phase = "lookup"
-
-    def _backoff(self) -> Decimal:
-        """1 s, 2 s, 4 s ... up to 60 s between look-ups of an order whose state is unknown."""
-        return Decimal(lookup_delay_secs(self._lookups))
-
-    def _unknown(self, why: str) -> None:
-        """An order's state cannot be confirmed. The exit never ends while that is so (another exit
-        beside a live order could oversell): it keeps looking, and alerts once."""
-        self._lookups += 1
-        if self._lookups >= MAX_LOOKUPS and not self._alerted_unknown:
-            self._alerted_unknown = True
-            self.rt.audit.emit("ALERT", f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
-                                        f"exit order {self.request.client_order_id if self.request else '?'} ({why}); "
-                                        "holding the exit and looking again with back-off",
-                               exit_id=self.o.exit_id, position_id=self.o.position_id, error=why)
-
-    def _lookup_client_id(self) -> None:
-        assert self.request is not None
-        self._lookups += 1
-        self.phase = "lookup"
-        self.rt.audit.emit("ORDER_LOOKUP", f"exit {self.o.exit_id}: looking up {self.request.client_order_id}",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id,
-                           client_order_id=self.request.client_order_id)
-        self._call("find_order", (self.request.client_order_id,))
+            self.phase = ExitPhase.LOOKUP
 
     def _resend_same(self) -> None:
         # The venue never got it: send the same request (same client_order_id) again.
@@ -301,22 +283,50 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         if self.stop_reason is not None:
             self._finish(self.stop_reason)
             return
-        self.phase = "placing"
+        self.phase = ExitPhase.PLACING
         self._call("place_order", (self.request,))
+
+    def _account(self, snap: OrderSnapshot) -> None:
+        n, price, fee = new_fill(self._known, snap)
+        if n > 0:
+            self._known = after(snap)
+            n = min(n, self.remaining)
+            self.filled += n
+            self.proceeds += price * n
+            self.fees_paid += fee
+            now = self.rt.clock.now()
+            fid = fill_id(snap.order_id, snap.filled_count)
+            self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
+                                               f"at {fmt_price(price)} (fee {fmt_usd(fee)}) for {self.o.condition}",
+                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                               order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
+                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
+                               fill_id=fid, filled_total=snap.filled_count)
+            self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
+                                                         snap.client_order_id, AttemptAction.FILLED, price, n, now,
+                                                         snap.order_id))
+            self.send(self.refs.store, RecordFill(Fill(
+                fid, snap.order_id, snap.client_order_id, self.o.ticker,
+                self.o.side, Action.SELL, n, price, fee, now, is_taker=not self._rested)))
+            # Through the supervisor: it knows the position's current actor, even after a restart.
+            self.send(self.refs.supervisor, ForwardToPosition(self.o.position_id, ExitFill(
+                self.o.exit_id, self.o.condition, self.o.priority, n, price, fee, snap.order_id,
+                snap.client_order_id, self.o.stage, now, fid)))
+        self.send(self.refs.store, RecordOrderUpdate(snap))
 
     # timeouts and the strategy ladder -----------------------------------------------------
     def _on_timeout(self) -> None:
-        if self.phase == "recovering-wait":
+        if self.phase is ExitPhase.RECOVERING_WAIT:
             self._next_probe()
-        elif self.phase == "resting":
+        elif self.phase is ExitPhase.RESTING:
             if self._keep_at_floor():
                 return
             self._cancel()
-        elif self.phase == "waiting":
+        elif self.phase is ExitPhase.WAITING:
             self._need_quote()
-        elif self.phase == "canceling":
+        elif self.phase is ExitPhase.CANCELING:
             self._cancel()
-        elif self.phase == "lookup":
+        elif self.phase is ExitPhase.LOOKUP:
             if self.request is not None and self.order_id is None:
                 self._lookup_client_id()
             elif self.order_id is not None:
@@ -327,7 +337,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         if self.order_id is None:
             self._lookup_client_id()
             return
-        self.phase = "canceling"
+        self.phase = ExitPhase.CANCELING
         self._call("cancel_order", (self.order_id,))
 
     def _order_over(self) -> None:
@@ -342,7 +352,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             return
         if self.request is not None and self.request.time_in_force is not TimeInForce.GTC:
             # An IOC that found too little: wait the timeout before sending again.
-            self.phase = "waiting"
+            self.phase = ExitPhase.WAITING
             self._arm_timeout()
         else:
             self._need_quote()
@@ -360,12 +370,12 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         return True
 
     def _stop_for(self, reason: ExitOutcome) -> None:
-        if self.phase in ("done",):
+        if self.phase is ExitPhase.DONE:
             return
         self.stop_reason = reason
-        if self.phase == "resting":
+        if self.phase is ExitPhase.RESTING:
             self._cancel()
-        elif self.phase in ("quote", "waiting", "start"):
+        elif self.phase in (ExitPhase.QUOTE, ExitPhase.WAITING, ExitPhase.START):
             self._finish(reason)
         # placing / canceling / lookup: finish once the venue has answered
 

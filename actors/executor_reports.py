@@ -1,47 +1,19 @@
-"""What the ExecutorActor tells about its orders: fills (the audit log, the Store, the position),
-cancels, an order kept at its floor, and the exit's end (EXIT_COMPLETED / EXIT_GAVE_UP, ExitEnded).
+"""What the ExecutorActor tells about its orders besides fills: cancels, an order kept at its floor,
+and the exit's end (EXIT_COMPLETED / EXIT_GAVE_UP, ExitEnded).
 """
 from __future__ import annotations
 
-from models.execution import Rung
-from models.ledger import after, fill_id, new_fill
-from models.commands import ForwardToPosition
-from models.events import ExitEnded, ExitFill, ExitOutcome
-from models.store_commands import RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderUpdate
-from models.money import fmt_price, fmt_usd, plural, q6
-from models.orders import Action, Fill, OrderSnapshot, TimeInForce
+from models.execution import ExitPhase, Rung
+from models.events import ExitEnded, ExitOutcome
+from models.store_commands import RecordExitAttempt, RecordExitEvent
+from models.money import fmt_price, plural, q6
+from models.records import AttemptAction
+from models.orders import OrderSnapshot, TimeInForce
 
 
 class ExitReports:
     """Part of the ExecutorActor (mixed into it; it runs on the executor's state): what it reports
-    of fills, cancels and an order kept at its floor, and how the exit ends."""
-
-    def _account(self, snap: OrderSnapshot) -> None:
-        n, price, fee = new_fill(self._known, snap)
-        if n > 0:
-            self._known = after(snap)
-            n = min(n, self.remaining)
-            self.filled += n
-            self.proceeds += price * n
-            self.fees_paid += fee
-            now = self.rt.clock.now()
-            fid = fill_id(snap.order_id, snap.filled_count)
-            self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
-                                               f"at {fmt_price(price)} (fee {fmt_usd(fee)}) for {self.o.condition}",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
-                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
-                               fill_id=fid, filled_total=snap.filled_count)
-            self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
-                                                         snap.client_order_id, "filled", price, n, now, snap.order_id))
-            self.send(self.refs.store, RecordFill(Fill(
-                fid, snap.order_id, snap.client_order_id, self.o.ticker,
-                self.o.side, Action.SELL, n, price, fee, now, is_taker=not self._rested)))
-            # Through the supervisor: it knows the position's current actor, even after a restart.
-            self.send(self.refs.supervisor, ForwardToPosition(self.o.position_id, ExitFill(
-                self.o.exit_id, self.o.condition, self.o.priority, n, price, fee, snap.order_id,
-                snap.client_order_id, self.o.stage, now, fid)))
-        self.send(self.refs.store, RecordOrderUpdate(snap))
+    of cancels and an order kept at its floor, and how the exit ends."""
 
     def _audit_canceled(self, snap: OrderSnapshot) -> None:
         self.rt.audit.emit("ORDER_CANCELED", f"{self.o.ticker} {self.o.side.value}: order {snap.order_id} canceled "
@@ -50,7 +22,7 @@ class ExitReports:
                            order_id=snap.order_id, client_order_id=snap.client_order_id,
                            filled=snap.filled_count, count=snap.count)
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
-                                                     snap.client_order_id, "canceled", snap.limit_price,
+                                                     snap.client_order_id, AttemptAction.CANCELED, snap.limit_price,
                                                      snap.count - snap.filled_count, self.rt.clock.now(),
                                                      snap.order_id))
 
@@ -84,9 +56,9 @@ class ExitReports:
                            priority=self.o.priority.name, walk=self.walks, kept=True)
 
     def _finish(self, outcome: ExitOutcome, detail: str = "") -> None:
-        if self.phase == "done":
+        if self.phase is ExitPhase.DONE:
             return
-        self.phase = "done"
+        self.phase = ExitPhase.DONE
         if self._timer is not None:
             self._timer.cancel()
         now = self.rt.clock.now()

@@ -47,6 +47,7 @@ from models.events import (
 from models.store_commands import RecordExitEvent, SavePosition
 from models.money import ONE, ZERO, fmt_money, fmt_usd
 from models.pnl import mark_position
+from models.records import ExitStatus
 from models.position import PositionState, PositionStatus, mark_moved, matters_for_restart
 
 
@@ -279,7 +280,7 @@ class PositionActor(PositionRebalance, ArbeesActor):
                 priority=t.priority.name, value=t.value, threshold=t.threshold, contracts=t.contracts,
                 mark=self.state.current_price, detail=t.detail)
             self.send(self.refs.store, RecordExitEvent(
-                self.key, "", t.condition, t.priority.name, t.contracts, "triggered", now,
+                self.key, "", t.condition, t.priority.name, t.contracts, ExitStatus.TRIGGERED, now,
                 price=self.state.current_price, trigger_value=t.value, threshold=t.threshold, detail=t.detail))
         if priced and self.state.status is PositionStatus.OPEN:
             self._active = firing
@@ -348,7 +349,8 @@ class PositionActor(PositionRebalance, ArbeesActor):
                            f"paid {fmt_usd(payout)} each, {fmt_money(pnl)}",
                            position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
                            payout=payout, realized_pnl=pnl)
-        self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n, "filled", msg.ts,
+        self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n,
+                                                   ExitStatus.FILLED, msg.ts,
                                                    price=payout, detail=f"settled {msg.result.value}"))
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))

@@ -89,6 +89,20 @@ def walked_price(previous: Decimal, walk_number: int, exe: ExitExecutionConfig, 
     return _floored(price, floor, tick)
 
 
+class ExitPhase(StrEnum):
+    """Where an ExecutorActor is between messages (its state machine, actors/executor.py)."""
+    START = "start"                      # built, nothing asked yet
+    QUOTE = "quote"                      # waiting for the quote that prices the next order
+    PLACING = "placing"                  # an order sent, its answer awaited
+    RESTING = "resting"                  # the order rests until its timeout
+    WAITING = "waiting"                  # nothing to sell into (or an IOC found too little): a timeout
+    CANCELING = "canceling"              # a cancel sent (or retried), its confirmation awaited
+    LOOKUP = "lookup"                    # the order's state is unknown: looked up with back-off
+    RECOVERING = "recovering"            # after a crash: probing {exit_id}-1, -2, ...
+    RECOVERING_WAIT = "recovering-wait"  # ... a probe failed: waiting to probe again
+    DONE = "done"                        # ExitEnded sent
+
+
 # The retry ladder (DESIGN.md §3): what the next order of an exit is, after one that did not fill.
 class Rung(StrEnum):
     INITIAL = "initial"          # the strategy's first price (initial_exit_price)

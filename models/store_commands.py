@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from models.orders import Fill, OrderRequest, OrderSnapshot
 from models.position import PositionState
+from models.records import AttemptAction, SignalDecision
 from models.signal import TradingSignal
 
 
@@ -27,7 +28,7 @@ class RecordSignalPending:
 @dataclass(frozen=True, slots=True)
 class RecordSignal:
     signal: TradingSignal
-    decision: str
+    decision: SignalDecision
     reason: str
 
 
@@ -68,7 +69,7 @@ class RecordExitEvent:
     reason: str
     priority: str
     contracts: int
-    status: str
+    status: str          # ExitStatus.TRIGGERED, or the ExitOutcome of an exit that ended
     ts: datetime
     price: Decimal | None = None
     fees: Decimal = Decimal(0)
@@ -92,7 +93,7 @@ class RecordExitAttempt:
     position_id: str
     attempt: int
     client_order_id: str
-    action: str
+    action: AttemptAction
     price: Decimal
     contracts: int
     ts: datetime

@@ -131,6 +131,7 @@ class Actor:
     receives: list[str] = field(default_factory=list)
     sends: list[str] = field(default_factory=list)
     asks: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
 
 
 def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | None:
@@ -138,19 +139,35 @@ def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | None:
 
 
 def _asks(cls: ast.ClassDef, names: set[str]) -> list[str]:
+    """Whom the class asks and with what timeout: `rt.ask(ref, Msg(...))` (the runtime's
+    ask_timeout_s) and proxy reads `....get(timeout=...)`."""
     out: list[str] = []
     for n in ast.walk(cls):
         if isinstance(n, ast.Call) and _name(n.func) == "ask" and len(n.args) == 2 and isinstance(n.args[1], ast.Call):
             target = ast.unparse(n.args[0]).replace("self.refs.", "")
-            what = f"{target}: {_name(n.args[1].func)}"
-            if what not in out:
-                out.append(what)
-        elif isinstance(n, ast.Call) and _name(n.func) == "get" and any(k.arg == "timeout" for k in n.keywords) \
-                and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Attribute):
-            what = f"proxy read: {n.func.value.attr}"
-            if what not in out:
-                out.append(what)
+            what = f"{target}: {_name(n.args[1].func)} (ask_timeout_s)"
+        elif isinstance(n, ast.Call) and _name(n.func) == "get" and isinstance(n.func, ast.Attribute):
+            timeout = next((k.value for k in n.keywords if k.arg == "timeout"), None)
+            if timeout is None:
+                continue
+            attr = n.func.value.attr if isinstance(n.func.value, ast.Attribute) else "an attribute by name"
+            what = f"proxy read: {attr} ({ast.unparse(timeout).replace('self.rt.', '')})"
+        else:
+            continue
+        if what not in out:
+            out.append(what)
     return out
+
+
+def _answers(handler: ast.FunctionDef | None, names: set[str]) -> list[str]:
+    """Messages whose `case` returns a value: what the actor answers when asked."""
+    out: list[str] = []
+    for n in ast.walk(handler) if handler is not None else ():
+        if isinstance(n, ast.match_case) and isinstance(n.pattern, ast.MatchClass) and _name(n.pattern.cls) in names:
+            if any(isinstance(r, ast.Return) and r.value is not None and not (
+                    isinstance(r.value, ast.Constant) and r.value.value is None) for b in n.body for r in ast.walk(b)):
+                out.append(_name(n.pattern.cls))  # type: ignore[arg-type]
+    return sorted(out)
 
 
 def _mixins() -> list[ast.ClassDef]:
@@ -175,7 +192,8 @@ def actors() -> list[Actor]:
             mixins = [c for c in _mixins() if c.name in {_name(b) for b in cls.bases}]
             sends = sorted(set().union(_built(cls), *map(_built, mixins)) & names)
             asks = _asks(cls, names) + [a for m in mixins for a in _asks(m, names)]
-            found.append(Actor(cls.name, _rel(path), cls, receives, sends, list(dict.fromkeys(asks))))
+            found.append(Actor(cls.name, _rel(path), cls, receives, sends, list(dict.fromkeys(asks)),
+                               _answers(handler, names)))
     return found
 
 
@@ -221,9 +239,16 @@ def protocol_table() -> str:
         for n in sorted(names):
             sent_by.setdefault(n, []).append(path)
     lines = ["## The actor protocol", "",
-             "Generated from the code by tests/system/test_protocol.py (`python tests/system/test_protocol.py "
-             "--write`); the test fails when it is out of date. Commands are imperative (what an actor is asked to "
-             "do), events past tense (what happened); timers an actor sends itself are private to its module.", "",
+             "Actors talk only in frozen messages. Commands (what an actor is asked to do, imperative names) are "
+             "in models/commands.py, the Store's writes and asks in models/store_commands.py, events (what "
+             "happened, past tense) in models/events.py, the operator's commands in models/control.py; a timer "
+             "an actor sends itself is defined in that actor's module. Every message is built somewhere and "
+             "handled by an actor (tests/system/test_protocol.py checks it, and that "
+             "these tables are the code's: `python tests/system/test_protocol.py --write` regenerates them). "
+             "Each actor's docstring ends with what it receives, sends and asks.", "",
+             "\"Built by\" names the actor (or, outside an actor class, the module) that constructs the message; "
+             "\"handled by\" the actors that match it. An ask waits at most the runtime's ask_timeout_s (10 s) "
+             "unless said otherwise; nothing asks round a cycle.", "",
              "### Messages", "",
              "| message | module | kind | built by | handled by |", "|---|---|---|---|---|"]
     order = {"command": 0, "command (Store)": 1, "command (operator)": 2, "event": 3, "private (actor's own)": 4}
@@ -233,10 +258,12 @@ def protocol_table() -> str:
         built = [b for b in sent_by.get(m.name, []) if mine is None or b in mine]
         handled = [h for h in handled_by.get(m.name, []) if mine is None or h in mine]
         lines.append(f"| {m.name} | {module} | {m.kind} | {', '.join(built)} | {', '.join(handled)} |")
-    lines += ["", "### Actors", "", "| actor | module | receives | sends | asks |", "|---|---|---|---|---|"]
+    lines += ["", "### Actors", "",
+              "| actor | module | receives | sends | asks (whom, timeout) | answers when asked |",
+              "|---|---|---|---|---|---|"]
     for a in actors():
         lines.append(f"| {a.name} | {a.module} | {', '.join(a.receives)} | {', '.join(a.sends)} | "
-                     f"{'; '.join(a.asks) or '-'} |")
+                     f"{'; '.join(a.asks) or '-'} | {', '.join(a.answers) or '-'} |")
     return "\n".join(lines) + "\n"
 
 
