@@ -24,7 +24,8 @@ positions in the database, and keeps the market+side of every entry order that m
 live (pending or resting in the database) held as start-up holds an unconfirmed entry (market
 and side reserved, cost counted, looked up until the venue answers; a fill becomes its
 position). Signals still pending in the database are decided now (SIGNAL_RESUMED, the same
-checks). A breaker the RiskManager tripped is re-announced to it.
+checks). A breaker tripped today (in the database) halts entries at once; the RiskManager
+re-announces it too.
 Entry orders once sent are handled in actors/entry_orders.py, rebalances in actors/entry_rebalance.py.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 
@@ -69,6 +71,7 @@ from models.store_commands import RecordOrderPending, RecordSignal, RecordSignal
 from models.money import ZERO, fmt_price
 from models.orders import Action, OrderRequest, TimeInForce
 from models.rebalance import Holding
+from models.risk import trading_day
 from models.records import SignalDecision
 from models.signal import TradingSignal, slippage_problem, timing_problem
 from models.sizing import Exposure, size_entry
@@ -334,6 +337,12 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
             self.rt.ask(self.refs.store, Flush())
         except Exception as exc:  # noqa: BLE001 - rebuild from what is committed
             logger.error("entry manager: store flush before rebuild failed: {}", type(exc).__name__)
+        # A breaker tripped today halts entries at once: the RiskManager re-announces it, but a
+        # signal sent to this actor while it was down is delivered right after this Rebuild.
+        day = trading_day(self.rt.clock.now(), ZoneInfo(self.config.circuit_breaker.day_timezone))
+        active = [t for t in self.repository.breaker_trips(day.isoformat()) if t.cleared_at is None]
+        if active:
+            self.halted = active[0].reason
         held = [s for s, _ in (rebuild_position(self.repository, p) for p in self.repository.load_open_positions())
                 if s.contracts > 0]
         self._restore(RestoreExposure(tuple(held)))
