@@ -25,7 +25,8 @@ from loguru import logger
 
 from actors.registry import STALE, ActorHandle, Crash, Envelope, InjectedCrash, Stall
 from actors.runtime import Runtime
-from models.messages import ActorCrashed, Heartbeat, HeartbeatAck, PeerRestarted
+from models.commands import Heartbeat
+from models.events import ActorCrashed, HeartbeatAck, PeerRestarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,17 @@ class _Started:
 
 
 class ArbeesActor(pykka.ThreadingActor):
+    """The base of every actor (see the module docstring).
+
+    Receives: Heartbeat (answered for every core actor), PeerRestarted (-> on_peer_restarted),
+    and the fault injections Stall and Crash; everything else goes to the subclass's `handle`.
+
+    Sends: HeartbeatAck to the Watchdog; ActorCrashed to the Supervisor when a position or
+    executor actor crashes; _Started to itself (virtual time waits for on_start).
+
+    Asks: nothing.
+    """
+
     kind = "actor"
     # Core actors built without a handle (alone, in a test) survive a failing message: it is
     # logged, alerted and skipped. Behind a handle they are restarted by the Watchdog; position

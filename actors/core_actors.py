@@ -34,7 +34,8 @@ from actors.supervisor import Supervisor
 from actors.watchdog import CoreSpec, Watch, Watchdog
 from actors.wiring import Refs, Wired
 from config.schema import Config
-from models.messages import CoreActorDown, Rebuild
+from models.commands import Rebuild
+from models.events import CoreActorDown
 
 ORDER = ("store", "supervisor", "risk_manager", "rate_limiter", "price_cache", "exit_router", "entry_manager")
 WIRED = frozenset({"supervisor", "exit_router", "entry_manager", "risk_manager"})

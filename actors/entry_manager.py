@@ -24,90 +24,57 @@ positions in the database, and keeps the market+side of every entry order that m
 live (pending or resting in the database) held as start-up holds an unconfirmed entry (market
 and side reserved, cost counted, looked up until the venue answers; a fill becomes its
 position). Signals still pending in the database are decided now (SIGNAL_RESUMED, the same
-checks). A breaker the RiskManager tripped is re-announced to it.
+checks). A breaker tripped today (in the database) halts entries at once; the RiskManager
+re-announces it too.
+Entry orders once sent are handled in actors/entry_orders.py, rebalances in actors/entry_rebalance.py.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 
 from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
-from models.venue import OrderRejected
 from config.schema import Config
 from models.control import SetEntriesPaused
 from models.durations import seconds
 from models.entry_checks import exit_at_once
 from models.exit_rules import minutes_to_close
-from models.ledger import fill_id
-from models.messages import (
+from actors.entry_orders import EntryOrders, LookUpEntryAgain, _Pending, _pct
+from actors.entry_rebalance import EntryRebalance, RebalanceDecide, _Rebalance
+from models.commands import (
     CallKind,
-    ExposureReleased,
-    ForwardToPosition,
     GetQuote,
     HaltEntries,
     HoldUnconfirmedEntry,
-    LookUpEntryAgain,
-    PositionClosed,
-    QuoteUpdated,
-    RebalanceDecide,
-    RebalanceEdge,
-    RebalanceEnded,
-    RebalanceExit,
-    RebalanceOffer,
     Rebuild,
-    RecordFill,
-    RecordOrderNeverSent,
-    RecordOrderPending,
-    RecordOrderRejected,
-    RecordOrderUpdate,
-    RecordSignal,
-    RecordSignalPending,
     RestoreExposure,
     ResumeEntries,
     ResumePendingSignals,
-    SavePosition,
-    SignalReceived,
-    StartPosition,
     VenueCall,
+)
+from models.events import (
+    ExposureReleased,
+    PositionClosed,
+    QuoteUpdated,
+    RebalanceEdge,
+    RebalanceEnded,
+    SignalReceived,
     VenueResult,
 )
-from models.money import ZERO, fmt_pct, fmt_price, fmt_usd, q6
-from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
-from models.position import PositionState
-from models.rebalance import Holding, pick_weakest, rebalance_candidates
-from models.retry import lookup_delay_secs
+from models.store_commands import RecordOrderPending, RecordSignal, RecordSignalPending
+from models.money import ZERO, fmt_price
+from models.orders import Action, OrderRequest, TimeInForce
+from models.rebalance import Holding
+from models.risk import trading_day
+from models.records import SignalDecision
 from models.signal import TradingSignal, slippage_problem, timing_problem
-from models.sizing import Exposure, fee_per_contract, size_entry
-
-
-@dataclass
-class _Pending:
-    signal: TradingSignal
-    request: OrderRequest | None = None
-    reserved: Decimal = ZERO
-    lookups: int = 0
-    resumed: bool = False        # held since start-up: reconciliation could not confirm it
-    alerted: bool = False
-    rebalanced: bool = False      # a second try with capital a rebalance freed: never rebalances again
-    bid: Decimal | None = None    # our side's bid when the entry was priced: the stop's basis
-
-
-@dataclass
-class _Rebalance:
-    """A signal blocked by the caps, waiting for the candidates' current edges, then for the
-    weakest one's exit to free its capital."""
-    signal: TradingSignal
-    edge: Decimal
-    asked: frozenset[str]
-    reason: str
-    edges: dict[str, Decimal | None] = field(default_factory=dict)
-    exiting: str | None = None
+from models.sizing import Exposure, size_entry
 
 
 @dataclass
@@ -127,12 +94,25 @@ class _Book:
         return Exposure(self.market.get(ticker, ZERO), self.game.get(game, ZERO) if game else ZERO, self.total)
 
 
-LOOKUPS_BEFORE_ALERT = 5
-REBALANCE_ANSWER_SECS = 5   # how long a rebalance waits for the candidates' current edges
-REBALANCE_EXIT_SECS = 1200  # ... and for the chosen exit (LOW walks slowly: 10 walks a minute apart)
+class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
+    """Turns signals into positions (see the module docstring).
 
+    Receives: SignalReceived, QuoteUpdated (its GetQuote answers), VenueResult (entry orders),
+    ExposureReleased and PositionClosed (from positions), RebalanceEdge and RebalanceEnded,
+    HaltEntries and ResumeEntries (via the Supervisor), SetEntriesPaused (the operator),
+    RestoreExposure, HoldUnconfirmedEntry and ResumePendingSignals (at start), Wired, Rebuild,
+    and its own timers RebalanceDecide and LookUpEntryAgain.
 
-class EntryManager(ArbeesActor):
+    Sends: GetQuote to the PriceCache; VenueCall (place_order, find_order, get_order) to the
+    RateLimiter; RecordSignal, RecordSignalPending, RecordOrderUpdate, RecordOrderRejected,
+    RecordOrderNeverSent, RecordFill and SavePosition to the Store; StartPosition to the
+    Supervisor; RebalanceOffer and RebalanceExit to positions (ForwardToPosition); to itself
+    RestoreExposure and HoldUnconfirmedEntry (on Rebuild) and its timers.
+
+    Asks: the Store RecordOrderPending (the order is on disk before it is sent) and Flush (before
+    a rebuild), each within the runtime's ask_timeout_s (10 s); it answers no ask.
+    """
+
     kind = "entry_manager"
     survives_errors = True
 
@@ -204,7 +184,7 @@ class EntryManager(ArbeesActor):
     def _reject(self, sig: TradingSignal, reason: str) -> None:
         self.rt.audit.emit("SIGNAL_REJECTED", f"{sig.ticker} {sig.side.value}: signal rejected: {reason}",
                            signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason)
-        self.send(self.refs.store, RecordSignal(sig, "rejected", reason))
+        self.send(self.refs.store, RecordSignal(sig, SignalDecision.REJECTED, reason))
 
     def _on_signal(self, sig: TradingSignal, resumed: bool = False) -> None:
         assert self.refs is not None, "entry manager used before wiring"
@@ -323,7 +303,7 @@ class EntryManager(ArbeesActor):
             return
         cid = f"en-{sig.signal_id}"[:64]
         req = OrderRequest(cid, sig.ticker, sig.side, Action.BUY, decision.contracts, ask, TimeInForce.IOC)
-        self.send(self.refs.store, RecordSignal(sig, "accepted", decision.reason))
+        self.send(self.refs.store, RecordSignal(sig, SignalDecision.ACCEPTED, decision.reason))
         try:
             written = self.rt.ask(self.refs.store, RecordOrderPending(req, None, None))
         except Exception as exc:  # noqa: BLE001 - Timeout or a dead store: never send unrecorded
@@ -345,212 +325,10 @@ class EntryManager(ArbeesActor):
                            contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
         self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.me))
 
-    def _on_result(self, r: VenueResult) -> None:
-        p = self._pending.get(r.request_id)
-        if p is None or p.request is None:
-            if self._rebuilt and r.method in ("place_order", "find_order", "get_order") and r.ok and r.value:
-                self.rt.audit.emit("ALERT", f"ALERT entry answer for {r.request_id} reached a restarted entry "
-                                            "manager that did not send it; its market stays blocked until "
-                                            "reconciliation", signal_id=r.request_id, method=r.method)
-            return
-        sig, req = p.signal, p.request
-        if not r.ok:
-            if isinstance(r.error, OrderRejected):
-                self.send(self.refs.store, RecordOrderRejected(req.client_order_id))
-            if not isinstance(r.error, OrderRejected) and p.lookups >= LOOKUPS_BEFORE_ALERT:
-                # The entry's state is unknown: it may have filled. Keep the market+side blocked
-                # (and the reservation) and keep looking, with back-off, until the venue answers;
-                # never re-enter blind.
-                if not p.alerted:
-                    p.alerted = True
-                    self.rt.audit.emit("ALERT", f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} "
-                                                f"look-ups ({r.error}); {sig.ticker} {sig.side.value} stays blocked "
-                                                "and its cost counted until the venue answers",
-                                       signal_id=sig.signal_id, market=sig.ticker,
-                                       client_order_id=req.client_order_id, error=str(r.error))
-                p.lookups += 1
-                delay = timedelta(seconds=lookup_delay_secs(p.lookups))
-                self.rt.scheduler.call_later(delay, self.me, LookUpEntryAgain(sig.signal_id))
-                return
-            if isinstance(r.error, OrderRejected):
-                self.rt.audit.emit("ORDER_REJECTED", f"entry {req.client_order_id} failed: {r.error}",
-                                   signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
-                                   error=str(r.error))
-                self._release(sig)
-                self._reject(sig, f"the venue rejected the entry order: {r.error}")
-                return
-            p.lookups += 1   # ambiguous: look it up by client_order_id before anything else
-            self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: looking it up after {r.error}",
-                               client_order_id=req.client_order_id, market=sig.ticker)
-            self._look_up(sig.signal_id)
-            return
-        snap: OrderSnapshot | None = r.value
-        if snap is None and p.resumed:
-            # An earlier process's entry that never reached the venue: it is not sent now (its
-            # price and moment are gone); the key and the reservation are released.
-            self.send(self.refs.store, RecordOrderNeverSent(req.client_order_id))
-            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} of an earlier process never reached "
-                                                   "the venue; not sent again", signal_id=sig.signal_id,
-                               market=sig.ticker, client_order_id=req.client_order_id)
-            self._release(sig)
-            self._reject(sig, f"its entry {req.client_order_id} never reached the venue before the last process "
-                              "stopped; not sent again (its price and moment are gone)")
-            return
-        if snap is None:   # the venue never got it: send the same request again
-            self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,),
-                                                        self.me))
-            return
-        if not snap.is_done:
-            # An IOC never rests; if a venue says so, look again shortly via the same path.
-            self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "get_order",
-                                                        (snap.order_id,), self.me))
-            return
-        self.send(self.refs.store, RecordOrderUpdate(snap))
-        if snap.filled_count <= 0:
-            self.rt.audit.emit("ENTRY_NOT_FILLED",
-                               f"entry {req.client_order_id} found nothing at {fmt_price(req.limit_price)}",
-                               signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
-                               order_id=snap.order_id)
-            self._release(sig)
-            self._reject(sig, f"the entry found nothing to buy at {req.limit_price} (immediate_or_cancel)")
-            return
-        self._opened(p, snap)
-
-    def _opened(self, p: _Pending, snap: OrderSnapshot) -> None:
-        sig = p.signal
-        price = q6(snap.avg_fill_price or snap.limit_price)
-        pid = f"pos-{sig.signal_id}"
-        cost = price * snap.filled_count
-        self._book.add(sig.ticker, sig.game_id, cost - p.reserved)
-        self._pending.pop(sig.signal_id, None)
-        self._keys[(sig.ticker, sig.side.value)] = pid
-        self._holdings[pid] = Holding(pid, sig.ticker, sig.game_id, cost)
-        state = PositionState(
-            position_id=pid, ticker=sig.ticker, side=sig.side, signal_type=sig.signal_type, sport=sig.sport,
-            game_id=sig.game_id, entry_price=price, initial_contracts=snap.filled_count,
-            contracts=snap.filled_count, entry_fees=snap.fees, opened_at=self.rt.clock.now(),
-            model_probability=sig.win_probability, model_probability_ts=sig.ts, stop_basis=p.bid)
-        self.rt.audit.emit(
-            "TRADE_EXECUTED",
-            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {fmt_price(price)}, cost "
-            f"{fmt_usd(cost)}, fee {fmt_usd(snap.fees)}",
-            trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
-            status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
-            stop_basis=p.bid,
-            platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id,
-            fill_id=fill_id(snap.order_id, snap.filled_count))
-        self.send(self.refs.store, RecordFill(Fill(
-            fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id, sig.ticker, sig.side,
-            Action.BUY, snap.filled_count, price, snap.fees, self.rt.clock.now())))
-        self.send(self.refs.store, SavePosition(state))
-        self.send(self.refs.supervisor, StartPosition(state))
-
-    # rebalance (models/rebalance.py) ---------------------------------------------------------
-    def _offer_rebalance(self, sig: TradingSignal, edge: Decimal, ask: Decimal, reason: str) -> bool:
-        """Ask every position whose exit frees room under the blocking caps for its current edge;
-        True when a rebalance started (the signal waits for it)."""
-        if not self.config.rebalance.enabled:
-            return False
-        candidates = rebalance_candidates(sig.ticker, sig.game_id, self._book.view(sig.ticker, sig.game_id),
-                                          ask + fee_per_contract(ask), self._holdings.values(), self.config)
-        if not candidates:
-            return False
-        self._rebalances[sig.signal_id] = _Rebalance(sig, edge, frozenset(candidates), reason)
-        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: {reason}; edge after fees {_pct(edge)}: "
-                                        f"asking {len(candidates)} position(s) that would free room for their edge",
-                           signal_id=sig.signal_id, market=sig.ticker, side=sig.side, step="asked", edge=edge,
-                           reason=reason, positions=",".join(candidates))
-        for pid in candidates:
-            self.send(self.refs.supervisor, ForwardToPosition(pid, RebalanceOffer(sig.signal_id, edge)))
-        # Answers come at once from fresh quotes; a stale one is refreshed first (a venue read).
-        self.rt.scheduler.call_later(seconds(REBALANCE_ANSWER_SECS), self.me, RebalanceDecide(sig.signal_id))
-        return True
-
-    def _on_rebalance_edge(self, sid: str, pid: str, edge: Decimal | None) -> None:
-        r = self._rebalances.get(sid)
-        if r is None or r.exiting is not None or pid not in r.asked:
-            return
-        r.edges[pid] = edge
-        if set(r.edges) == r.asked:
-            self._decide_rebalance(sid)
-
-    def _decide_rebalance(self, sid: str) -> None:
-        r = self._rebalances.get(sid)
-        if r is None or r.exiting is not None:
-            return
-        sig = r.signal
-        weakest = pick_weakest({p: r.edges.get(p) for p in r.asked if p in self._holdings}, r.edge, self.config)
-        if weakest is None:
-            del self._rebalances[sid]
-            known = {p: e for p, e in r.edges.items() if e is not None}
-            why = (f"no position's current edge is beaten by {self.config.rebalance.edge_margin_pct} points "
-                   f"(weakest {min(known.values()):.2f})" if known else "no candidate's current edge is known")
-            self._release(sig)
-            self._reject(sig, f"{r.reason}; rebalance: {why}")
-            return
-        r.exiting = weakest
-        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: rebalance exits {weakest} (current edge "
-                                        f"{r.edges[weakest]:.2f} vs {r.edge * 100:.2f}) to enter this signal",
-                           signal_id=sid, market=sig.ticker, side=sig.side, step="exit", position_id=weakest,
-                           position_edge=r.edges[weakest], edge=r.edge)
-        self.send(self.refs.supervisor, ForwardToPosition(weakest, RebalanceExit(sid, r.edge)))
-        self.rt.scheduler.call_later(seconds(REBALANCE_EXIT_SECS), self.me, RebalanceDecide(sid, expire=True))
-
-    def _expire_rebalance(self, sid: str) -> None:
-        r = self._rebalances.pop(sid, None)
-        if r is None:
-            return
-        self._release(r.signal)
-        self._reject(r.signal, f"{r.reason}; rebalance: the exit of {r.exiting} did not end within "
-                               f"{REBALANCE_EXIT_SECS // 60} min")
-
-    def _rebalance_freed(self, pid: str, sold: int | None) -> None:
-        """The weakest position's rebalance exit ended (`sold`) or the position closed (None):
-        enter the waiting signal with what was freed, or give it up when nothing was."""
-        sid = next((k for k, r in self._rebalances.items() if r.exiting == pid), None)
-        if sid is None:
-            return
-        r = self._rebalances.pop(sid)
-        sig = r.signal
-        if sold == 0:
-            self._release(sig)
-            self._reject(sig, f"{r.reason}; rebalance: the exit of {pid} sold nothing")
-            return
-        self._pending[sid] = _Pending(sig, rebalanced=True)
-        self.send(self.refs.price_cache, GetQuote(sig.ticker, self.me, sid))
-
-    def _look_up(self, signal_id: str) -> None:
-        p = self._pending.get(signal_id)
-        if p is None or p.request is None:
-            return
-        self.send(self.refs.rate_limiter, VenueCall(signal_id, CallKind.ENTRY, "find_order",
-                                                    (p.request.client_order_id,), self.me))
-
-    def _hold_unconfirmed(self, msg: HoldUnconfirmedEntry) -> None:
-        """An earlier process's entry that start-up reconciliation could not confirm: it may have
-        filled. Its market+side stays reserved and its most possible cost counted in the caps
-        until the venue answers a look-up; then it becomes its position or is released."""
-        req, sig = msg.request, msg.signal
-        cost = req.limit_price * req.count
-        if sig is None:
-            # Its signal is not in the database: nothing could become a position from it here.
-            # Hold the key and the cost for this process's life; the next start reconciles it.
-            self._keys[(req.ticker, req.side.value)] = req.client_order_id
-            self._book.add(req.ticker, None, cost)
-            return
-        self._seen.add(sig.signal_id)
-        self._keys[(sig.ticker, sig.side.value)] = sig.signal_id
-        self._pending[sig.signal_id] = _Pending(sig, request=req, reserved=cost, resumed=True)
-        self._book.add(sig.ticker, sig.game_id, cost)
-        self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: unconfirmed at start-up; {sig.ticker} "
-                                           f"{sig.side.value} held reserved while it is looked up",
-                           signal_id=sig.signal_id, client_order_id=req.client_order_id, market=sig.ticker)
-        self._look_up(sig.signal_id)
-
     def _rebuild(self) -> None:
         """After a restart: what the database says is held or may be in flight (see the module doc)."""
         from actors.supervisor import rebuild_position
-        from models.messages import Flush
+        from models.store_commands import Flush
 
         self._rebuilt = True
         if self.repository is None or self.refs is None:
@@ -559,6 +337,12 @@ class EntryManager(ArbeesActor):
             self.rt.ask(self.refs.store, Flush())
         except Exception as exc:  # noqa: BLE001 - rebuild from what is committed
             logger.error("entry manager: store flush before rebuild failed: {}", type(exc).__name__)
+        # A breaker tripped today halts entries at once: the RiskManager re-announces it, but a
+        # signal sent to this actor while it was down is delivered right after this Rebuild.
+        day = trading_day(self.rt.clock.now(), ZoneInfo(self.config.circuit_breaker.day_timezone))
+        active = [t for t in self.repository.breaker_trips(day.isoformat()) if t.cleared_at is None]
+        if active:
+            self.halted = active[0].reason
         held = [s for s, _ in (rebuild_position(self.repository, p) for p in self.repository.load_open_positions())
                 if s.contracts > 0]
         self._restore(RestoreExposure(tuple(held)))
@@ -580,5 +364,3 @@ class EntryManager(ArbeesActor):
             self._holdings[s.position_id] = Holding(s.position_id, s.ticker, s.game_id, s.entry_price * s.contracts)
 
 
-def _pct(edge: Decimal | None) -> str:
-    return "-" if edge is None else fmt_pct(edge * 100)

@@ -11,6 +11,10 @@ Safety rules it keeps:
 - Every order's client_order_id ({exit_id}-{attempt}) is written down (RecordOrderPending)
   before it is sent; a create that fails ambiguously is looked up by that id before anything
   is sent again, and a re-send reuses it.
+
+Which price each order gets is models/execution.py (the exit prices and the retry ladder).
+Look-ups and its recovery after a crash are in actors/executor_recovery.py, what it reports of
+cancels and its end in actors/executor_reports.py.
 """
 from __future__ import annotations
 
@@ -19,52 +23,34 @@ from decimal import Decimal
 from typing import Any
 
 from actors.base import ArbeesActor
+from actors.executor_recovery import ExitRecovery
+from actors.executor_reports import ExitReports
 from actors.wiring import Refs
-from models.venue import OrderNotFound, OrderRejected
 from config.schema import Config
+from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
 from models.durations import seconds
-from models.execution import (
-    NoMarket,
-    PricedOrder,
-    initial_exit_price,
-    marketable_price,
-    walked_price,
-)
+from models.events import ExitFill, ExitOutcome, QuoteUpdated, VenueResult
+from models.execution import ExitPhase, Ladder, NoMarket, Rung, climb, exit_price
 from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
-from models.messages import (
-    CallKind,
-    CancelExit,
-    ExitEnded,
-    ExitFill,
-    ForwardToPosition,
-    GetQuote,
-    LedgerTotals,
-    OrderTimedOut,
-    Preempt,
-    QuoteUpdated,
+from models.money import ZERO, fmt_price, fmt_usd
+from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
+from models.priorities import Priority
+from models.records import AttemptAction
+from models.store_commands import (
     RecordExitAttempt,
-    RecordExitEvent,
     RecordFill,
     RecordOrderPending,
     RecordOrderRejected,
     RecordOrderUpdate,
-    VenueCall,
-    VenueResult,
 )
-from models.money import ZERO, fmt_price, fmt_usd, plural, q6
-from models.orders import (
-    Action,
-    Fill,
-    OrderRequest,
-    OrderSnapshot,
-    OrderStatus,
-    TimeInForce,
-)
-from models.priorities import Priority
-from models.retry import lookup_delay_secs
+from models.venue import OrderNotFound, OrderRejected
 
-MAX_LOOKUPS = 5
+
+@dataclass(frozen=True, slots=True)
+class OrderTimedOut:
+    """An executor's order has rested for its timeout."""
+    generation: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +66,21 @@ class ExitOrder:
     min_price: Decimal | None = None     # a profit-taking exit never offers below this (ExitTrigger.min_price)
 
 
-class ExecutorActor(ArbeesActor):
+class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
+    """Carries out one exit (see the module docstring).
+
+    Receives: QuoteUpdated (its GetQuote answers), VenueResult (its orders), Preempt and
+    CancelExit from the ExitRouter, and its own timer OrderTimedOut.
+
+    Sends: GetQuote to the PriceCache; VenueCall (CallKind.EXIT) to the RateLimiter;
+    RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderUpdate and RecordOrderRejected to
+    the Store; ExitFill to its position through the Supervisor (ForwardToPosition); ExitEnded
+    (an ExitOutcome) to the router.
+
+    Asks: the Store RecordOrderPending (written down before it is sent) and LedgerTotals (after
+    a crash, what the ledger holds of an earlier order), within ask_timeout_s (10 s).
+    """
+
     kind = "executor"
 
     def __init__(self, rt, config: Config, refs: Refs, order: ExitOrder, router, *, recover: bool = False) -> None:
@@ -96,9 +96,9 @@ class ExecutorActor(ArbeesActor):
         self.attempt = 0
         self.walks = 0
         self.marketable_tries = 0
-        self.phase = "start"
-        self.next_kind = "initial"      # initial | walk | marketable
-        self.stop_reason: str | None = None
+        self.phase = ExitPhase.START
+        self.next_kind = Rung.INITIAL   # the ladder's next rung (models/execution.py)
+        self.stop_reason: ExitOutcome | None = None
         self.request: OrderRequest | None = None
         self.order_id: str | None = None
         self.price: Decimal | None = None
@@ -124,69 +124,13 @@ class ExecutorActor(ArbeesActor):
         else:
             self._need_quote()
 
-    # recovery after a crash: find this exit's earlier orders before sending anything -------
-    def _next_probe(self) -> None:
-        self.phase = "recovering"
-        self._probe += 1
-        self._call("find_order", (f"{self.o.exit_id}-{self._probe}",))
-
-    def _on_probe(self, r: VenueResult) -> None:
-        snap: OrderSnapshot | None = r.value if r.ok else None
-        if not r.ok:
-            self._lookups += 1
-            self._probe -= 1
-            self.phase = "recovering-wait"
-            self._arm_timeout(self._backoff())
-            return
-        if snap is not None:
-            # What the ledger already holds of this order was reported by the crashed executor:
-            # count it as sold, but do not report it again (fill ids are cumulative per order).
-            try:
-                known = self.rt.ask(self.refs.store, LedgerTotals(snap.order_id))
-            except Exception:  # noqa: BLE001 - no ledger: the position's ledger check still dedupes
-                known = FillTotals()
-            self._known = known
-            self.filled += min(known.count, self.remaining)
-            self.proceeds += known.cost
-            self.fees_paid += known.fees
-            self.attempt = self._probe
-            self.walks = max(0, self._probe - 1)
-            self.request = OrderRequest(snap.client_order_id, snap.ticker, snap.side, snap.action, snap.count,
-                                        snap.limit_price)
-            self.price = snap.limit_price
-            self.order_id = snap.order_id
-            self._account(snap)
-            self._rested = snap.status is OrderStatus.RESTING
-            self._probe_last = snap
-            self._next_probe()
-            return
-        # No more earlier orders: carry on from the last one found.
-        self._recover = False
-        last = self._probe_last
-        self.rt.audit.emit("ORDER_LOOKUP", f"{self.o.ticker} {self.o.side.value}: exit recovered with "
-                                           f"{self._probe - 1} earlier orders, {self.filled} sold",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled)
-        if self.stop_reason is not None:          # preempted while recovering
-            if last is not None and not last.is_done:
-                self._cancel()
-            else:
-                self._finish(self.stop_reason)
-        elif last is None:
-            self._need_quote()
-        elif not last.is_done:
-            self.phase = "resting"
-            self._arm_timeout()
-        else:
-            self.next_kind = "walk" if self.cfg.max_walks else "marketable"
-            self._order_over()
-
     def handle(self, message: Any) -> None:
         match message:
-            case QuoteUpdated(quote=q) if self.phase == "quote":
+            case QuoteUpdated(quote=q) if self.phase is ExitPhase.QUOTE:
                 self._priced(q)
             case QuoteUpdated():
                 pass
-            case VenueResult() if self.phase == "recovering":
+            case VenueResult() if self.phase is ExitPhase.RECOVERING:
                 self._on_probe(message)
             case VenueResult():
                 self._on_result(message)
@@ -195,15 +139,15 @@ class ExecutorActor(ArbeesActor):
             case OrderTimedOut():
                 pass
             case Preempt():
-                self._stop_for("preempted")
+                self._stop_for(ExitOutcome.PREEMPTED)
             case CancelExit():
-                self._stop_for("canceled")
+                self._stop_for(ExitOutcome.CANCELED)
             case _:
                 self.unknown(message)
 
     # steps -------------------------------------------------------------------------------
     def _need_quote(self) -> None:
-        self.phase = "quote"
+        self.phase = ExitPhase.QUOTE
         self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id))
 
     def _priced(self, quote: Quote | None) -> None:
@@ -211,15 +155,8 @@ class ExecutorActor(ArbeesActor):
         try:
             if quote is None or not quote.is_fresh(self.rt.clock.now(), ttl):
                 raise NoMarket(f"{self.o.ticker}: no fresh quote")
-            floor = self.o.min_price
-            if self.next_kind == "marketable" or self.cfg.order_type == "marketable":
-                priced = marketable_price(quote, self.o.side, floor=floor)
-            elif self.next_kind == "walk" and self.price is not None:
-                priced = PricedOrder(
-                    walked_price(self.price, self.walks, self.config.exit_execution, quote, self.o.side, floor=floor),
-                    TimeInForce.GTC)
-            else:
-                priced = initial_exit_price(self.cfg, quote, self.o.side, floor=floor)
+            priced = exit_price(self.cfg, self.config.exit_execution, self._ladder(), quote, self.o.side, self.price,
+                                floor=self.o.min_price)
         except NoMarket as exc:
             self._no_market(str(exc))
             return
@@ -230,7 +167,7 @@ class ExecutorActor(ArbeesActor):
         self.rt.audit.emit("ALERT", f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
                            position_id=self.o.position_id, market=self.o.ticker, detail=why)
         if self._advance():
-            self.phase = "waiting"
+            self.phase = ExitPhase.WAITING
             self._arm_timeout()
 
     def _place(self, price: Decimal, tif: TimeInForce) -> None:
@@ -242,8 +179,10 @@ class ExecutorActor(ArbeesActor):
         self._rested = False
         self._keeping = False
         self._lookups = 0
-        action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
-        event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
+        action = {Rung.INITIAL: AttemptAction.PLACED, Rung.WALK: AttemptAction.WALKED,
+                  Rung.MARKETABLE: AttemptAction.ESCALATED}[self.next_kind]
+        event = {AttemptAction.PLACED: "ORDER_PLACED", AttemptAction.WALKED: "ORDER_WALKED",
+                 AttemptAction.ESCALATED: "ORDER_ESCALATED"}[action]
         prev = self.price
         self.price = price
         now = self.rt.clock.now()
@@ -251,15 +190,16 @@ class ExecutorActor(ArbeesActor):
             return
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
                                                      price, self.remaining, now))
-        what = {"placed": "placed", "walked": f"walked {fmt_price(prev)} ->" if prev is not None else "walked",
-                "escalated": "escalated to marketable"}[action]
+        what = {AttemptAction.PLACED: "placed",
+                AttemptAction.WALKED: f"walked {fmt_price(prev)} ->" if prev is not None else "walked",
+                AttemptAction.ESCALATED: "escalated to marketable"}[action]
         self.rt.audit.emit(event, f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} "
                                   f"{what} {fmt_price(price)} ({tif.name}) for {self.o.condition}",
                            position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                            client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
                            time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
-                           walk=self.walks if action == "walked" else None)
-        self.phase = "placing"
+                           walk=self.walks if action is AttemptAction.WALKED else None)
+        self.phase = ExitPhase.PLACING
         self._call("place_order", (self.request,))
 
     def _written_down(self) -> bool:
@@ -272,7 +212,7 @@ class ExecutorActor(ArbeesActor):
         else:
             why = "database write failed"
         if not ok:
-            self._finish("gave_up", f"order {self.request.client_order_id} not sent: {why}")
+            self._finish(ExitOutcome.GAVE_UP, f"order {self.request.client_order_id} not sent: {why}")
         return bool(ok)
 
     def _call(self, method: str, args: tuple) -> None:
@@ -301,17 +241,17 @@ class ExecutorActor(ArbeesActor):
             self._rested = self._rested or snap.status is OrderStatus.RESTING
             if snap.is_done:
                 self._keeping = False
-                if (r.method == "cancel_order" or self.phase == "canceling") and snap.status is OrderStatus.CANCELED:
+                if (r.method == "cancel_order" or self.phase is ExitPhase.CANCELING) and snap.status is OrderStatus.CANCELED:
                     self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
                 self._order_over()
             elif self.stop_reason is not None:
                 self._cancel()
-            elif self.phase == "canceling":
+            elif self.phase is ExitPhase.CANCELING:
                 self._cancel()          # a look-up after a failed cancel: still resting, cancel again
             else:
                 if self._keeping:
                     self._kept()
-                self.phase = "resting"
+                self.phase = ExitPhase.RESTING
                 self._arm_timeout()
             return
         err = r.error
@@ -323,43 +263,19 @@ class ExecutorActor(ArbeesActor):
                                    exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
                                    client_order_id=self.request.client_order_id if self.request else None,
                                    error=str(err))
-                self._finish("gave_up", f"order rejected: {err}")
+                self._finish(ExitOutcome.GAVE_UP, f"order rejected: {err}")
                 return
             self._lookup_client_id()                 # ambiguous (timeout, 5xx, 409): did it get there?
         elif r.method == "cancel_order":
             if isinstance(err, OrderNotFound):
                 self._call("get_order", (self.order_id,))
             else:
-                self.phase = "canceling"
+                self.phase = ExitPhase.CANCELING
                 self._arm_timeout(Decimal(1))        # retry the cancel; never re-send before it is confirmed
         elif r.method in ("get_order", "find_order"):
             self._unknown(f"{err}")
             self._arm_timeout(self._backoff())
-            self.phase = "lookup"
-
-    def _backoff(self) -> Decimal:
-        """1 s, 2 s, 4 s ... up to 60 s between look-ups of an order whose state is unknown."""
-        return Decimal(lookup_delay_secs(self._lookups))
-
-    def _unknown(self, why: str) -> None:
-        """An order's state cannot be confirmed. The exit never ends while that is so (another exit
-        beside a live order could oversell): it keeps looking, and alerts once."""
-        self._lookups += 1
-        if self._lookups >= MAX_LOOKUPS and not self._alerted_unknown:
-            self._alerted_unknown = True
-            self.rt.audit.emit("ALERT", f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
-                                        f"exit order {self.request.client_order_id if self.request else '?'} ({why}); "
-                                        "holding the exit and looking again with back-off",
-                               exit_id=self.o.exit_id, position_id=self.o.position_id, error=why)
-
-    def _lookup_client_id(self) -> None:
-        assert self.request is not None
-        self._lookups += 1
-        self.phase = "lookup"
-        self.rt.audit.emit("ORDER_LOOKUP", f"exit {self.o.exit_id}: looking up {self.request.client_order_id}",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id,
-                           client_order_id=self.request.client_order_id)
-        self._call("find_order", (self.request.client_order_id,))
+            self.phase = ExitPhase.LOOKUP
 
     def _resend_same(self) -> None:
         # The venue never got it: send the same request (same client_order_id) again.
@@ -367,7 +283,7 @@ class ExecutorActor(ArbeesActor):
         if self.stop_reason is not None:
             self._finish(self.stop_reason)
             return
-        self.phase = "placing"
+        self.phase = ExitPhase.PLACING
         self._call("place_order", (self.request,))
 
     def _account(self, snap: OrderSnapshot) -> None:
@@ -387,7 +303,8 @@ class ExecutorActor(ArbeesActor):
                                price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
                                fill_id=fid, filled_total=snap.filled_count)
             self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
-                                                         snap.client_order_id, "filled", price, n, now, snap.order_id))
+                                                         snap.client_order_id, AttemptAction.FILLED, price, n, now,
+                                                         snap.order_id))
             self.send(self.refs.store, RecordFill(Fill(
                 fid, snap.order_id, snap.client_order_id, self.o.ticker,
                 self.o.side, Action.SELL, n, price, fee, now, is_taker=not self._rested)))
@@ -397,76 +314,36 @@ class ExecutorActor(ArbeesActor):
                 snap.client_order_id, self.o.stage, now, fid)))
         self.send(self.refs.store, RecordOrderUpdate(snap))
 
-    def _audit_canceled(self, snap: OrderSnapshot) -> None:
-        self.rt.audit.emit("ORDER_CANCELED", f"{self.o.ticker} {self.o.side.value}: order {snap.order_id} canceled "
-                                             f"({snap.filled_count}/{snap.count} filled)",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           order_id=snap.order_id, client_order_id=snap.client_order_id,
-                           filled=snap.filled_count, count=snap.count)
-        self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
-                                                     snap.client_order_id, "canceled", snap.limit_price,
-                                                     snap.count - snap.filled_count, self.rt.clock.now(),
-                                                     snap.order_id))
-
     # timeouts and the strategy ladder -----------------------------------------------------
     def _on_timeout(self) -> None:
-        if self.phase == "recovering-wait":
+        if self.phase is ExitPhase.RECOVERING_WAIT:
             self._next_probe()
-        elif self.phase == "resting":
+        elif self.phase is ExitPhase.RESTING:
             if self._keep_at_floor():
                 return
             self._cancel()
-        elif self.phase == "waiting":
+        elif self.phase is ExitPhase.WAITING:
             self._need_quote()
-        elif self.phase == "canceling":
+        elif self.phase is ExitPhase.CANCELING:
             self._cancel()
-        elif self.phase == "lookup":
+        elif self.phase is ExitPhase.LOOKUP:
             if self.request is not None and self.order_id is None:
                 self._lookup_client_id()
             elif self.order_id is not None:
                 self._lookups += 1
                 self._call("get_order", (self.order_id,))
 
-    def _keep_at_floor(self) -> bool:
-        """A profit-taking order resting at its floor: a walk cannot lower it, so instead of
-        canceling and sending it again at the same price (its place in the queue lost, two calls
-        spent) it is looked up; still resting, the walk is counted and the order kept (what
-        filled is learned at each timeout, as a cancel would have told)."""
-        floor = self.o.min_price
-        if floor is None or self.price is None or self.next_kind == "marketable" or self.order_id is None or \
-                self.walks >= self.cfg.max_walks or self.request is None or \
-                self.request.time_in_force is not TimeInForce.GTC or self.price > floor:
-            return False
-        self._keeping = True
-        self._call("get_order", (self.order_id,))
-        return True
-
-    def _kept(self) -> None:
-        """The look-up of `_keep_at_floor` found the order still resting: count the walk."""
-        assert self.request is not None
-        self._keeping = False
-        self.walks += 1
-        self.next_kind = "walk"
-        self.rt.audit.emit("ORDER_WALKED", f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} kept at "
-                                           f"{fmt_price(self.price)} (GTC), its floor: a walk cannot go lower, "
-                                           f"for {self.o.condition}",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           client_order_id=self.request.client_order_id, price=self.price,
-                           previous_price=self.price, contracts=self.remaining,
-                           time_in_force=TimeInForce.GTC, condition=self.o.condition,
-                           priority=self.o.priority.name, walk=self.walks, kept=True)
-
     def _cancel(self) -> None:
         if self.order_id is None:
             self._lookup_client_id()
             return
-        self.phase = "canceling"
+        self.phase = ExitPhase.CANCELING
         self._call("cancel_order", (self.order_id,))
 
     def _order_over(self) -> None:
         """The current order is executed or canceled (confirmed). Decide what comes next."""
         if self.remaining <= 0:
-            self._finish("filled")
+            self._finish(ExitOutcome.FILLED)
             return
         if self.stop_reason is not None:
             self._finish(self.stop_reason)
@@ -475,64 +352,30 @@ class ExecutorActor(ArbeesActor):
             return
         if self.request is not None and self.request.time_in_force is not TimeInForce.GTC:
             # An IOC that found too little: wait the timeout before sending again.
-            self.phase = "waiting"
+            self.phase = ExitPhase.WAITING
             self._arm_timeout()
         else:
             self._need_quote()
 
-    def _advance(self) -> bool:
-        """Move one rung up the ladder. False when the strategy is exhausted (gave up)."""
-        strat = self.cfg.retry_strategy
-        if strat == "immediate_market" or self.next_kind == "marketable":
-            self.marketable_tries += 1
-            if self.marketable_tries >= self.cfg.max_marketable_attempts:
-                self._finish("gave_up", f"{plural(self.marketable_tries, 'marketable attempt')} left "
-                                        f"{self.remaining} unsold")
-                return False
-            self.next_kind = "marketable"
-            return True
-        if self.walks < self.cfg.max_walks:
-            self.walks += 1
-            self.next_kind = "walk"
-            return True
-        if strat == "walk_then_market":
-            self.next_kind = "marketable"
-            return True
-        self._finish("gave_up", f"{plural(self.walks, 'walk')} left {self.remaining} unsold")
-        return False
+    def _ladder(self) -> Ladder:
+        return Ladder(self.next_kind, self.walks, self.marketable_tries)
 
-    def _stop_for(self, reason: str) -> None:
-        if self.phase in ("done",):
+    def _advance(self) -> bool:
+        """Move one rung up the ladder (models/execution.py climb). False when it gave up."""
+        ladder, gave_up = climb(self.cfg, self._ladder(), self.remaining)
+        self.next_kind, self.walks, self.marketable_tries = ladder.next, ladder.walks, ladder.marketable_tries
+        if gave_up is not None:
+            self._finish(ExitOutcome.GAVE_UP, gave_up)
+            return False
+        return True
+
+    def _stop_for(self, reason: ExitOutcome) -> None:
+        if self.phase is ExitPhase.DONE:
             return
         self.stop_reason = reason
-        if self.phase == "resting":
+        if self.phase is ExitPhase.RESTING:
             self._cancel()
-        elif self.phase in ("quote", "waiting", "start"):
+        elif self.phase in (ExitPhase.QUOTE, ExitPhase.WAITING, ExitPhase.START):
             self._finish(reason)
         # placing / canceling / lookup: finish once the venue has answered
 
-    def _finish(self, outcome: str, detail: str = "") -> None:
-        if self.phase == "done":
-            return
-        self.phase = "done"
-        if self._timer is not None:
-            self._timer.cancel()
-        now = self.rt.clock.now()
-        if outcome == "gave_up":
-            self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT {self.o.ticker} {self.o.side.value}: exit for {self.o.condition} gave up: {detail}; "
-                                               f"{plural(self.remaining, 'contract')} still held and monitored",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, filled=self.filled,
-                               remaining=self.remaining, walks=self.walks, detail=detail)
-        else:
-            self.rt.audit.emit("EXIT_COMPLETED", f"{self.o.ticker} {self.o.side.value}: exit {outcome}, {self.filled}/{self.o.contracts} sold",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, outcome=outcome,
-                               filled=self.filled, remaining=self.remaining, walks=self.walks)
-        avg = q6(self.proceeds / self.filled) if self.filled else None
-        self.send(self.refs.store, RecordExitEvent(self.o.position_id, self.o.exit_id, self.o.condition,
-                                                   self.o.priority.name, self.filled, outcome, now, price=avg,
-                                                   fees=self.fees_paid, detail=detail))
-        self.send(self.router, ExitEnded(self.o.position_id, self.o.exit_id, self.o.condition, self.o.priority,
-                                         outcome, self.filled, self.remaining, self.o.stage))
-        self.actor_ref.stop(block=False)

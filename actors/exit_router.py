@@ -35,19 +35,17 @@ from actors.executor import ExecutorActor, ExitOrder
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.exit_rules import ExitTrigger
-from models.messages import (
-    CancelExit,
+from models.commands import CancelExit, ForwardToPosition, Preempt, Rebuild
+from models.events import (
     CooldownOver,
     ExecutorCrashed,
     ExitEnded,
+    ExitOutcome,
     ExitStarted,
     ExitTriggered,
-    ForwardToPosition,
-    LinkTriggerToExit,
     PositionClosed,
-    Preempt,
-    Rebuild,
 )
+from models.store_commands import LinkTriggerToExit
 from models.money import plural
 from models.priorities import Priority
 
@@ -71,6 +69,19 @@ class _InFlight:
 
 
 class ExitRouter(ArbeesActor):
+    """At most one exit in flight per position (see the module docstring).
+
+    Receives: ExitTriggered from positions, ExitEnded from executors, ExecutorCrashed (via the
+    Supervisor), PositionClosed, Wired and Rebuild.
+
+    Sends: Preempt and CancelExit to executors; ExitStarted, ExitEnded and (when a give-up
+    cooldown ends, through the scheduler) CooldownOver to positions through the Supervisor
+    (ForwardToPosition); LinkTriggerToExit to the Store.
+
+    Asks: the Store Flush before reading the fills ledger after a restart; after a restart, each
+    live executor's `o`, `router` and `filled` through its proxy; all within ask_timeout_s (10 s).
+    """
+
     kind = "exit_router"
     survives_errors = True
 
@@ -110,7 +121,7 @@ class ExitRouter(ArbeesActor):
             case PositionClosed(position_id=pid):
                 flight = self._inflight.pop(pid, None)
                 if flight is not None:
-                    self.send(flight.ref, CancelExit("position closed"))
+                    self.send(flight.ref, CancelExit())
                 for d in (self._sold, self._pending, self._seq, self._book, self._held, self._stages_sold):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
@@ -170,7 +181,7 @@ class ExitRouter(ArbeesActor):
                                f"({flight.priority.name})",
                                position_id=pid, market=msg.ticker, exit_id=flight.exit_id,
                                preempted=flight.condition, by=best.condition, priority=best.priority.name)
-            self.send(flight.ref, Preempt(best.condition, best.priority))
+            self.send(flight.ref, Preempt())
         elif flight.preempting and pid in self._pending and best.priority < self._best(self._pending[pid]).priority:  # type: ignore[union-attr]
             self._pending[pid] = msg
         self._explain_held(msg, best)
@@ -233,7 +244,7 @@ class ExitRouter(ArbeesActor):
                            position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
                            priority=trig.priority.name, contracts=contracts,
                            also_firing=also)
-        self._to_position(pid, ExitStarted(exit_id, trig.condition, trig.priority, contracts))
+        self._to_position(pid, ExitStarted())
 
     def _restart_executor(self, crashed: ExecutorCrashed) -> None:
         """Start the same exit again in recovery: before sending anything, the new executor looks
@@ -250,8 +261,8 @@ class ExitRouter(ArbeesActor):
             self.rt.audit.emit("ALERT", f"ALERT exit {crashed.exit_id} crashed {flight.restarts} times; abandoned "
                                         "(the position stays monitored; its next trigger starts a new exit)",
                                exit_id=crashed.exit_id, position_id=pid, error=crashed.error)
-            self._to_position(pid, ExitEnded(pid, flight.exit_id, flight.condition, flight.priority, "gave_up", 0,
-                                             flight.order.contracts, flight.order.stage))
+            self._to_position(pid, ExitEnded(pid, flight.exit_id, flight.condition, ExitOutcome.GAVE_UP, 0,
+                                             flight.order.stage))
             return
         flight.ref = ExecutorActor.start(self.rt, self.config, self.refs, flight.order, self.me, recover=True)
         self.rt.audit.emit("ACTOR_RESTARTED", f"exit {crashed.exit_id} restarted after: {crashed.error}",
@@ -281,7 +292,7 @@ class ExitRouter(ArbeesActor):
         """Contracts the fills ledger says this position sold (everything the Store was sent first)."""
         if self.repository is None or self.refs is None:
             return 0
-        from models.messages import Flush
+        from models.store_commands import Flush
         from models.orders import Action
 
         try:
@@ -306,12 +317,12 @@ class ExitRouter(ArbeesActor):
         # A trigger sent mid-exit may already have counted some of this exit's fills: add the
         # exit's fills to what was sold when it started, never to what was learned since.
         self._sold[pid] = max(self._sold.get(pid, 0), flight.sold_at_start + ended.filled)
-        if ended.outcome == "gave_up":
+        if ended.outcome is ExitOutcome.GAVE_UP:
             until = self.rt.clock.now() + self.cooldown
             self._cool[(pid, ended.condition)] = (until, self._book.get(pid, 0))
             assert self.refs is not None
             self.rt.scheduler.call_at(until, self.refs.supervisor,
-                                      ForwardToPosition(pid, CooldownOver(ended.condition)))
+                                      ForwardToPosition(pid, CooldownOver()))
         self._to_position(pid, ended)
         pending = self._pending.pop(pid, None)
         if pending is not None:

@@ -22,27 +22,10 @@ from loguru import logger
 from actors.base import ArbeesActor
 from models.game import GameState, GameStatus
 from models.market import Side
-from models.messages import (
-    CallKind,
-    FollowGames,
-    ForwardToMarket,
-    GetQuote,
-    ModelProbabilityUpdated,
-    QuoteUpdated,
-    Rebuild,
-    SignalReceived,
-    VenueCall,
-    VenueResult,
-)
+from models.commands import CallKind, FollowGames, ForwardToMarket, GetQuote, Rebuild, VenueCall, WatchGame
+from models.events import ModelProbabilityUpdated, QuoteUpdated, SignalReceived, VenueResult
 from models.money import ONE
 from models.signal import TradingSignal
-
-
-@dataclass(frozen=True, slots=True)
-class WatchGame:
-    game_id: str
-    league: str
-    tickers: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +34,19 @@ class PollGames:
 
 
 class GameFeed(ArbeesActor):
+    """Follows the games positions depend on (see the module docstring).
+
+    Receives: WatchGame (from the Supervisor), VenueResult (fetch_summary, from its own ESPN
+    RateLimiter), QuoteUpdated (its edge look-ups), Rebuild, and its own timer PollGames.
+
+    Sends: VenueCall (CallKind.READ) to its ESPN gateway; ModelProbabilityUpdated to the
+    positions of a market (ForwardToMarket via the Supervisor); GetQuote to the PriceCache;
+    SignalReceived to the EntryManager; FollowGames to a restarted Supervisor; WatchGame to
+    itself (a second market of a followed game).
+
+    Asks: nothing.
+    """
+
     kind = "game_feed"
     survives_errors = True
 

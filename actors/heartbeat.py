@@ -37,6 +37,16 @@ class Beat:
 
 
 class Heartbeat(ArbeesActor):
+    """Proof of life in the audit log (see the module docstring).
+
+    Receives: its own timer Beat.
+
+    Sends: Beat to itself through the scheduler.
+
+    Asks: the RiskManager's `tripped` and the RateLimiter's `call_log` through their proxies,
+    within READ_TIMEOUT_S (2 s); a read that fails leaves the field out.
+    """
+
     kind = "heartbeat"
     survives_errors = True
 

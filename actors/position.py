@@ -6,24 +6,29 @@ updates peak and trailing stop, evaluates the ten exit rules and sends every tri
 ExitRouter. Fills of an exit come back as ExitFill; when no contracts remain it closes,
 tells everyone who counts on it, and stops. State is saved through the Store on every change
 that matters for a restart (contracts, status, peak, trailing stop, stages) and at least
-once per wake-up.
+once per wake-up. Selling, settling and closing are models/closing.py; its side of a
+rebalance is actors/position_rebalance.py.
 """
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import zlib
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from actors.base import ArbeesActor
+from actors.position_rebalance import PositionRebalance
 from actors.wiring import Refs
 from config.schema import Config
+from models.closing import apply_exit_fill, apply_settlement, close_position
 from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
-from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
+from models.exit_rules import ExitContext, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
-from models.messages import (
+from models.commands import GetQuote, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe
+from models.events import (
     CircuitBreakerTripped,
     CooldownOver,
     ExitEnded,
@@ -31,31 +36,46 @@ from models.messages import (
     ExitStarted,
     ExitTriggered,
     ExposureReleased,
-    GetQuote,
     MarketSettled,
     ModelProbabilityUpdated,
     PnlRealized,
     PositionClosed,
     PositionMarked,
     QuoteUpdated,
-    RebalanceEdge,
     RebalanceEnded,
-    RebalanceExit,
-    RebalanceOffer,
-    RecordExitEvent,
-    SavePosition,
-    Subscribe,
-    Unsubscribe,
-    Wake,
 )
+from models.store_commands import RecordExitEvent, SavePosition
 from models.money import ONE, ZERO, fmt_money, fmt_usd
-from models.pnl import mark_position, realized_pnl
-from models.position import PositionState, PositionStatus
+from models.pnl import mark_position
+from models.records import ExitStatus
+from models.position import PositionState, PositionStatus, mark_moved, matters_for_restart
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """A position's monitoring tick."""
+    generation: int
+
 
 SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the exit in flight
 
 
-class PositionActor(ArbeesActor):
+class PositionActor(PositionRebalance, ArbeesActor):
+    """One open position (see the module docstring).
+
+    Receives: QuoteUpdated (pushed, or its GetQuote answers), ModelProbabilityUpdated,
+    CircuitBreakerTripped, MarketSettled, ExitStarted, ExitFill, ExitEnded, CooldownOver,
+    RebalanceOffer, RebalanceExit, ManualExitRequested (the operator), and its own timer Wake.
+
+    Sends: Subscribe, Unsubscribe and GetQuote to the PriceCache; ExitTriggered to the
+    ExitRouter; PositionClosed to the router, the EntryManager and the Supervisor;
+    ExposureReleased, RebalanceEdge and RebalanceEnded to the EntryManager; PnlRealized and
+    PositionMarked to the RiskManager; SavePosition and RecordExitEvent to the Store.
+
+    Asks: nothing (it is asked, through its proxy, for `state` and `refs` by a restarted
+    Supervisor).
+    """
+
     kind = "position"
 
     def __init__(self, rt, config: Config, refs: Refs, state: PositionState, *, breaker_tripped: bool = False,
@@ -189,39 +209,6 @@ class PositionActor(ArbeesActor):
         if self._offers:
             self._answer_offers()
 
-    # rebalance -------------------------------------------------------------------------
-    def _on_rebalance_offer(self, signal_id: str) -> None:
-        """Answer with our current edge, from a fresh quote: a stale one is refreshed first
-        (polling), never answered from and never dropped."""
-        self._offers.append(signal_id)
-        now = self.rt.clock.now()
-        fresh = self.quote is not None and self.quote.is_fresh(now, seconds(self.config.monitoring.price_cache_ttl_secs))
-        if self.streamed or fresh:
-            self._answer_offers()
-        else:
-            self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "rebalance"))
-
-    def _answer_offers(self) -> None:
-        now = self.rt.clock.now()
-        quote = self.quote
-        if self.streamed and quote is not None and quote.ts < now:
-            quote = dataclasses.replace(quote, ts=now)      # the stream says: unchanged since
-        edge = None
-        if self.state.status is PositionStatus.OPEN and self._settlement is None:
-            edge = current_edge(self.state, quote, now, self.config, self.context)
-        offers, self._offers = self._offers, []
-        for sid in offers:
-            self.send(self.refs.entry_manager, RebalanceEdge(sid, self.key, edge))
-
-    def _on_rebalance_exit(self, signal_id: str, edge: Decimal) -> None:
-        self.context = dataclasses.replace(self.context, rebalance_edge=edge)
-        triggers = self._evaluate()
-        self.context = dataclasses.replace(self.context, rebalance_edge=None)
-        if any(t.condition == "rebalance" for t in triggers or ()) and self._settlement is None:
-            self._rebalance_for = signal_id
-        else:   # the market moved since the answer: the margin is no longer there
-            self.send(self.refs.entry_manager, RebalanceEnded(signal_id, self.key, 0))
-
     def _evaluate(self, persist: bool = False):  # type: ignore[no-untyped-def]
         """Mark, evaluate every rule, send the triggers; returns them."""
         if self.state.status is PositionStatus.CLOSED:
@@ -253,8 +240,8 @@ class PositionActor(ArbeesActor):
         if triggers and self._settlement is None:   # a settled market takes no more orders
             self.send(self.refs.exit_router, ExitTriggered(
                 self.key, self.state.ticker, self.state.side, self.state.contracts, self.sold, triggers,
-                self.actor_ref, now, self.book_changes))
-        if _matters_for_restart(before, self.state) or (persist and _mark_moved(self._saved, self.state)):
+                self.book_changes))
+        if matters_for_restart(before, self.state) or (persist and mark_moved(self._saved, self.state)):
             self._save()
         wanted = self._next_wake_after(self._last_eval + self._interval(), now)
         if self._next_wake is None or wanted < self._next_wake or self._next_wake < now:
@@ -293,7 +280,7 @@ class PositionActor(ArbeesActor):
                 priority=t.priority.name, value=t.value, threshold=t.threshold, contracts=t.contracts,
                 mark=self.state.current_price, detail=t.detail)
             self.send(self.refs.store, RecordExitEvent(
-                self.key, "", t.condition, t.priority.name, t.contracts, "triggered", now,
+                self.key, "", t.condition, t.priority.name, t.contracts, ExitStatus.TRIGGERED, now,
                 price=self.state.current_price, trigger_value=t.value, threshold=t.threshold, detail=t.detail))
         if priced and self.state.status is PositionStatus.OPEN:
             self._active = firing
@@ -305,23 +292,17 @@ class PositionActor(ArbeesActor):
         if fill.fill_id and fill.fill_id in self._applied:
             return   # already counted (rebuilt from the fills ledger after a restart)
         self._applied.add(fill.fill_id)
-        n = min(fill.contracts, self.state.contracts)
+        before = self.state
+        self.state = apply_exit_fill(before, fill.contracts, fill.price, fill.fee, reason=fill.condition,
+                                     priority=fill.priority.name, stage=fill.stage)
+        n = before.contracts - self.state.contracts
         if n <= 0:
             return
-        entry_share = self.state.entry_fees * n / self.state.initial_contracts
-        pnl = realized_pnl(self.state.entry_price, fill.price, n, fill.fee, entry_share)
-        changes: dict[str, Any] = dict(
-            contracts=self.state.contracts - n,
-            realized_pnl=self.state.realized_pnl + pnl,
-            exit_fees=self.state.exit_fees + fill.fee,
-            exit_reason=fill.condition, exit_priority=fill.priority.name)
-        if fill.stage is not None:
-            changes["partial_stages_done"] = max(self.state.partial_stages_done, fill.stage + 1)
-        self.state = self.state.replace(**changes)
+        pnl = self.state.realized_pnl - before.realized_pnl
         self.sold += n
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
-        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, fill.ts, fill.fill_id))
+        self.send(self.refs.risk_manager, PnlRealized(pnl, fill.fill_id))
         self._report_mark()
         if self.state.contracts == 0:
             self._close(fill.condition, fill.priority.name)
@@ -337,7 +318,7 @@ class PositionActor(ArbeesActor):
             self.state = self.state.replace(status=PositionStatus.OPEN)
         self._save()
         if self._rebalance_for is not None and ended.condition == "rebalance":
-            self.send(self.refs.entry_manager, RebalanceEnded(self._rebalance_for, self.key, ended.filled))
+            self.send(self.refs.entry_manager, RebalanceEnded(self.key, ended.filled))
             self._rebalance_for = None
         if self._settlement is not None:
             settlement, self._settlement = self._settlement, None
@@ -357,30 +338,28 @@ class PositionActor(ArbeesActor):
             self.rt.scheduler.call_later(SETTLEMENT_WAIT, self.actor_ref, msg)
             return
         self._settlement = None
-        payout = ONE if msg.result is self.state.side else ZERO
-        n = self.state.contracts
-        entry_share = self.state.entry_fees * n / self.state.initial_contracts
-        pnl = realized_pnl(self.state.entry_price, payout, n, ZERO, entry_share)
-        self.state = self.state.replace(contracts=0, realized_pnl=self.state.realized_pnl + pnl,
-                                        current_price=payout, exit_reason="settlement", exit_priority=None)
+        before = self.state
+        n = before.contracts
+        self.state = apply_settlement(before, msg.result)
+        payout = self.state.current_price
+        pnl = self.state.realized_pnl - before.realized_pnl
         self.sold += n
         self.rt.audit.emit("POSITION_SETTLED",
                            f"{self.state.ticker} {self.state.side.value}: SETTLED {msg.result.value}, {n} "
                            f"paid {fmt_usd(payout)} each, {fmt_money(pnl)}",
                            position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
                            payout=payout, realized_pnl=pnl)
-        self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n, "filled", msg.ts,
+        self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n,
+                                                   ExitStatus.FILLED, msg.ts,
                                                    price=payout, detail=f"settled {msg.result.value}"))
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
                                                             self.state.entry_price * n))
-        self.send(self.refs.risk_manager, PnlRealized(self.key, pnl, msg.ts, f"{self.key}-settle"))
+        self.send(self.refs.risk_manager, PnlRealized(pnl, f"{self.key}-settle"))
         self._report_mark()
         self._close("settlement", None)
 
     def _close(self, reason: str, priority: str | None) -> None:
-        now = self.rt.clock.now()
-        self.state = self.state.replace(status=PositionStatus.CLOSED, closed_at=now, exit_reason=reason,
-                                        exit_priority=priority, unrealized_pnl=ZERO, unrealized_pnl_pct=ZERO)
+        self.state = close_position(self.state, self.rt.clock.now(), reason, priority)
         self._save()
         if self._timer is not None:
             self._timer.cancel()
@@ -389,7 +368,7 @@ class PositionActor(ArbeesActor):
                            f"{s.ticker} {s.side.value}: CLOSED by {reason}, realized {fmt_money(s.realized_pnl)}",
                            position_id=self.key, market=s.ticker, side=s.side, reason=reason, priority=priority,
                            realized_pnl=s.realized_pnl, exit_fees=s.exit_fees, entry_fees=s.entry_fees)
-        closed = PositionClosed(self.key, s.ticker, s.side, s.game_id, s.realized_pnl, Decimal(0))
+        closed = PositionClosed(self.key, s.ticker, s.side)
         for ref in (self.refs.exit_router, self.refs.entry_manager, self.refs.supervisor):
             self.send(ref, closed)
         self.send(self.refs.price_cache, Unsubscribe(s.ticker, self.key))
@@ -406,19 +385,8 @@ class PositionActor(ArbeesActor):
         u = (price - s.entry_price) * s.contracts if price is not None and s.contracts else ZERO
         if u != self._marked:
             self._marked = u
-            self.send(self.refs.risk_manager, PositionMarked(self.key, u, self.rt.clock.now()))
+            self.send(self.refs.risk_manager, PositionMarked(self.key, u))
 
     def _save(self) -> None:
         self._saved = self.state
         self.send(self.refs.store, SavePosition(self.state))
-
-
-def _matters_for_restart(a: PositionState, b: PositionState) -> bool:
-    return (a.peak_price != b.peak_price or a.trailing_stop_active != b.trailing_stop_active
-            or a.contracts != b.contracts or a.status != b.status or a.partial_stages_done != b.partial_stages_done)
-
-
-def _mark_moved(saved: PositionState | None, now: PositionState) -> bool:
-    """A wake-up saves the mark only when it moved (a quiet market costs no writes)."""
-    return saved is None or (saved.current_price, saved.model_probability) != (now.current_price,
-                                                                               now.model_probability)

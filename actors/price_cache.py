@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import itertools
 from collections import defaultdict, deque
 from typing import Any
@@ -31,21 +32,27 @@ from actors.base import ArbeesActor
 from models.durations import seconds
 from models.liquidity import recent_volume
 from models.market import Quote
-from models.messages import (
-    CallKind,
-    FlushMisses,
-    GetQuote,
-    QuotePushed,
-    QuoteUpdated,
-    Rebuild,
-    Subscribe,
-    Unsubscribe,
-    VenueCall,
-    VenueResult,
-)
+from models.commands import CallKind, GetQuote, Rebuild, Subscribe, Unsubscribe, VenueCall
+from models.events import QuotePushed, QuoteUpdated, VenueResult
+
+
+@dataclass(frozen=True, slots=True)
+class FlushMisses:
+    """The price cache sends its batched misses as one multi-market read."""
 
 
 class PriceCache(ArbeesActor):
+    """The one place quotes come from (see the module docstring).
+
+    Receives: QuotePushed, GetQuote, Subscribe, Unsubscribe, VenueResult (get_quotes), Rebuild,
+    and its own FlushMisses.
+
+    Sends: QuoteUpdated to subscribers and askers; VenueCall (CallKind.READ, get_quotes) to the
+    RateLimiter; FlushMisses to itself.
+
+    Asks: nothing.
+    """
+
     kind = "price_cache"
     survives_errors = True
     fills_reads_with_stale_markets = True     # see the module docstring (read by the benchmark's model)

@@ -26,6 +26,7 @@ counts the last minute's calls against its budget.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import heapq
 import itertools
 import random
@@ -39,23 +40,35 @@ from actors.base import ArbeesActor
 from models.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
 from models.budget import WINDOW, CallBudget
 from models.retry import jittered_delay_secs
-from models.messages import (
-    ApiCallFailed,
-    ApiCallSucceeded,
-    BudgetFreed,
-    CallKind,
-    PriorCalls,
-    Rebuild,
-    RetryCall,
-    VenueCall,
-    VenueResult,
-)
+from models.commands import CallKind, PriorCalls, Rebuild, VenueCall
+from models.events import ApiCallFailed, ApiCallSucceeded, VenueResult
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetFreed:
+    """The rate limiter's window has room again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryCall:
+    request_id: str
+
 
 READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_order", "list_orders",
                           "get_positions", "get_fills", "get_balance"})
 
 
 class RateLimiter(ArbeesActor):
+    """The one gateway to the venue (see the module docstring).
+
+    Receives: VenueCall, PriorCalls, Rebuild, and its own timers BudgetFreed and RetryCall.
+
+    Sends: VenueResult to each call's reply_to; ApiCallSucceeded and ApiCallFailed to the
+    RiskManager; BudgetFreed and RetryCall to itself through the scheduler.
+
+    Asks: nothing (it is asked for `call_log` by the Heartbeat).
+    """
+
     kind = "rate_limiter"
     survives_errors = True
 

@@ -18,6 +18,7 @@ them is restarted this actor re-announces a breaker it tripped (`on_peer_restart
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from collections import deque
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,24 +31,31 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.durations import seconds
-from models.messages import (
-    ApiCallFailed,
-    ApiCallSucceeded,
-    CircuitBreakerTripped,
-    Flush,
-    HaltEntries,
-    PnlRealized,
-    PositionMarked,
-    RecordBreakerTrip,
-    ResumeEntries,
-    TradingDayEnded,
-    Rebuild,
-)
+from models.commands import HaltEntries, ResumeEntries, Rebuild
+from models.events import ApiCallFailed, ApiCallSucceeded, CircuitBreakerTripped, PnlRealized, PositionMarked
+from models.store_commands import Flush, RecordBreakerTrip
 from models.money import ZERO, fmt_money
 from models.risk import daily_loss_breached, day_start, failure_rate_breached, next_day_start, trading_day
 
 
+@dataclass(frozen=True, slots=True)
+class TradingDayEnded:
+    """The RiskManager's own timer at the start of the next trading day."""
+
+
 class RiskManager(ArbeesActor):
+    """The circuit breakers (see the module docstring).
+
+    Receives: PnlRealized, PositionMarked, ApiCallSucceeded, ApiCallFailed, Wired, Rebuild,
+    and its own timer TradingDayEnded.
+
+    Sends: HaltEntries, ResumeEntries and CircuitBreakerTripped to the Supervisor (which passes
+    them on); RecordBreakerTrip to the Store; TradingDayEnded to itself.
+
+    Asks: the Store Flush before reloading the day from the database, within ask_timeout_s
+    (10 s) (it is asked for `tripped` by the Heartbeat).
+    """
+
     kind = "risk_manager"
     survives_errors = True
 
@@ -149,7 +157,7 @@ class RiskManager(ArbeesActor):
             why = f"the trading day {ended} ended ({self.cfg.day_timezone})"
             self.rt.audit.emit("CIRCUIT_BREAKER_RESET", f"CIRCUIT BREAKER reset: {why}; entries resume",
                                reason=reason, by="day_end", day=ended.isoformat())
-            self.send(self.supervisor, ResumeEntries(why))
+            self.send(self.supervisor, ResumeEntries())
 
     # the two breakers --------------------------------------------------------------------------
     def _check_daily_loss(self) -> None:
@@ -179,9 +187,8 @@ class RiskManager(ArbeesActor):
 
     def on_peer_restarted(self, name: str) -> None:
         if self.tripped and name in ("supervisor", "entry_manager"):
-            now = self.rt.clock.now()
             self.send(self.supervisor, HaltEntries(self.tripped))
-            self.send(self.supervisor, CircuitBreakerTripped(self.tripped, now))
+            self.send(self.supervisor, CircuitBreakerTripped())
 
     def _trip(self, kind: str, reason: str, **fields: Any) -> None:
         if self.tripped:
@@ -196,7 +203,7 @@ class RiskManager(ArbeesActor):
 
     def _halt(self, reason: str, now: datetime) -> None:
         self.send(self.supervisor, HaltEntries(reason))
-        self.send(self.supervisor, CircuitBreakerTripped(reason, now))
+        self.send(self.supervisor, CircuitBreakerTripped())
         if self._day_timer is not None:
             self._day_timer.cancel()
         self._day_timer = self.rt.scheduler.call_at(next_day_start(now, self.tz), self.me, TradingDayEnded())

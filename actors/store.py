@@ -17,7 +17,8 @@ from actors.base import ArbeesActor
 from models.storage import Storage
 from models.records import BreakerTrip, ExitAttemptRecord, ExitRecord
 from models.ledger import totals
-from models.messages import (
+from models.commands import Rebuild
+from models.store_commands import (
     Flush,
     LedgerTotals,
     RecordBreakerTrip,
@@ -29,18 +30,29 @@ from models.messages import (
     RecordOrderPending,
     RecordOrderRejected,
     RecordOrderUpdate,
-    Rebuild,
     RecordSignal,
     RecordSignalPending,
     SavePosition,
 )
 from models.position import PositionState
-from models.records import AttemptAction, ExitStatus, SignalDecision, StoredOrderStatus
+from models.records import ExitStatus, StoredOrderStatus
 _EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, "gave_up": ExitStatus.GAVE_UP,
                 "preempted": ExitStatus.PREEMPTED, "canceled": ExitStatus.PREEMPTED}
 
 
 class Store(ArbeesActor):
+    """The one writer to the database (see the module docstring).
+
+    Receives: SavePosition, RecordSignal, RecordSignalPending, RecordOrderPending,
+    RecordOrderUpdate, RecordOrderRejected, RecordOrderNeverSent, RecordFill, RecordExitEvent,
+    LinkTriggerToExit, RecordExitAttempt, RecordBreakerTrip, Flush, LedgerTotals, Rebuild.
+
+    Sends: nothing (ALERTs go to the audit log).
+
+    Asks: nothing. It answers three asks: RecordOrderPending (True once the order is on disk),
+    Flush (True once every earlier write is) and LedgerTotals (a FillTotals).
+    """
+
     kind = "store"
     survives_errors = True
 
@@ -80,7 +92,7 @@ class Store(ArbeesActor):
             case RecordFill(fill=f):
                 self._write(lambda: self.repo.record_fill(f))
             case RecordSignal(signal=sig, decision=d, reason=r):
-                self._write(lambda: self.repo.record_signal(sig, SignalDecision(d), r))
+                self._write(lambda: self.repo.record_signal(sig, d, r))
             case RecordExitEvent():
                 m = message
                 rec = ExitRecord(position_id=m.position_id, reason=m.reason, priority=m.priority,
@@ -95,7 +107,7 @@ class Store(ArbeesActor):
                 m = message
                 rec2 = ExitAttemptRecord(exit_id=m.exit_id, position_id=m.position_id, attempt=m.attempt,
                                          client_order_id=m.client_order_id, price=m.price, contracts=m.contracts,
-                                         action=AttemptAction(m.action), ts=m.ts, order_id=m.order_id, detail=m.detail)
+                                         action=m.action, ts=m.ts, order_id=m.order_id, detail=m.detail)
                 self._write(lambda: self.repo.record_exit_attempt(rec2))
             case RecordSignalPending(signal=sig, ts=ts):
                 self._write(lambda: self.repo.record_signal_pending(sig, ts))

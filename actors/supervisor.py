@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from loguru import logger
@@ -27,27 +26,29 @@ from actors.base import ArbeesActor
 from actors.position import PositionActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
+from models.closing import close_position
 from models.ledger import reconcile_with_fills
-from models.messages import (
-    ActorCrashed,
-    CircuitBreakerTripped,
-    ExecutorCrashed,
-    ExposureReleased,
-    Flush,
+from models.commands import (
     FollowGames,
     ForwardToMarket,
     GetQuote,
     ForwardToPosition,
     HaltEntries,
-    MarketSettled,
-    PnlRealized,
-    PositionClosed,
     ResumeEntries,
     Rebuild,
-    SavePosition,
     StartPosition,
     Subscribe,
 )
+from models.events import (
+    ActorCrashed,
+    CircuitBreakerTripped,
+    ExecutorCrashed,
+    ExposureReleased,
+    MarketSettled,
+    PnlRealized,
+    PositionClosed,
+)
+from models.store_commands import Flush, SavePosition
 from models.money import fmt_money
 from models.orders import Action
 
@@ -63,6 +64,24 @@ def rebuild_position(repo, state):  # type: ignore[no-untyped-def]
 
 
 class Supervisor(ArbeesActor):
+    """Starts, routes to and restarts position actors (see the module docstring).
+
+    Receives: StartPosition, ForwardToPosition, ForwardToMarket (a MarketSettled inside is kept
+    for positions started later), PositionClosed, HaltEntries, ResumeEntries,
+    CircuitBreakerTripped, ActorCrashed, FollowGames, Wired, Rebuild.
+
+    Sends: what it forwards, to positions; CircuitBreakerTripped to every position (and to one
+    that crashed too often); HaltEntries and ResumeEntries to the EntryManager; ExecutorCrashed
+    to the ExitRouter; WatchGame to the GameFeed; Subscribe and GetQuote to a restarted
+    PriceCache; for fills a crashed position never applied, SavePosition to the Store,
+    PnlRealized to the RiskManager, ExposureReleased and PositionClosed to the EntryManager and
+    the router.
+
+    Asks: the Store Flush before rebuilding a position from the database; after its own
+    restart, each live position's `refs` and `state` through its proxy; all within
+    ask_timeout_s (10 s).
+    """
+
     kind = "supervisor"
     survives_errors = True
 
@@ -204,11 +223,11 @@ class Supervisor(ArbeesActor):
         if sold <= 0:
             return
         self.send(self.refs.store, SavePosition(state))
-        self.send(self.refs.risk_manager, PnlRealized(state.position_id, state.realized_pnl - saved.realized_pnl, now))
+        self.send(self.refs.risk_manager, PnlRealized(state.realized_pnl - saved.realized_pnl))
         self.send(self.refs.entry_manager, ExposureReleased(state.position_id, state.ticker, state.game_id,
                                                             state.entry_price * sold))
         if state.contracts == 0:
-            state = state.replace(closed_at=state.closed_at or now)
+            state = close_position(state, now)
             self.send(self.refs.store, SavePosition(state))
             self.rt.audit.emit("POSITION_CLOSED", f"{state.ticker} {state.side.value}: CLOSED by {state.exit_reason} "
                                                   "(fills taken in from the ledger after a restart), realized "
@@ -216,8 +235,7 @@ class Supervisor(ArbeesActor):
                                position_id=state.position_id, market=state.ticker, side=state.side,
                                reason=state.exit_reason, priority=state.exit_priority,
                                realized_pnl=state.realized_pnl, exit_fees=state.exit_fees, entry_fees=state.entry_fees)
-            closed = PositionClosed(state.position_id, state.ticker, state.side, state.game_id, state.realized_pnl,
-                                    Decimal(0))
+            closed = PositionClosed(state.position_id, state.ticker, state.side)
             for ref in (self.refs.exit_router, self.refs.entry_manager):
                 self.send(ref, closed)
             self.closed += 1
@@ -251,4 +269,4 @@ class Supervisor(ArbeesActor):
             self.rt.audit.emit("ALERT", f"ALERT position {pid} crashed {len(history)} times in "
                                         f"{self.window.total_seconds():.0f}s: flagged, exit escalated to CRITICAL",
                                position_id=pid, market=state.ticker, restarts_in_window=len(history))
-            self.send(self.positions[pid], CircuitBreakerTripped(f"restart limit for {pid}", now))
+            self.send(self.positions[pid], CircuitBreakerTripped())

@@ -27,20 +27,16 @@ from models.storage import Storage
 from models.venue import Venue
 from config.schema import Config
 from models.market import Quote
-from models.messages import (
-    Flush,
+from models.commands import (
     ForwardToMarket,
-    GameUpdated,
     HoldUnconfirmedEntry,
-    MarketSettled,
-    ModelProbabilityUpdated,
     PriorCalls,
-    QuotePushed,
     RestoreExposure,
     ResumePendingSignals,
-    SignalReceived,
     StartPosition,
 )
+from models.events import MarketSettled, ModelProbabilityUpdated, QuotePushed, SignalReceived
+from models.store_commands import Flush
 from models.orders import OrderRequest
 from models.signal import TradingSignal
 
@@ -49,6 +45,18 @@ STOP_TIMEOUT_S = 10.0
 
 @dataclass
 class System:
+    """The engine's handle for its owner (adapters/engine/build.py, the sessions): not an actor.
+
+    Receives: nothing; its methods are called.
+
+    Sends: QuotePushed to the PriceCache; SignalReceived, RestoreExposure, ResumePendingSignals
+    and HoldUnconfirmedEntry to the EntryManager; ForwardToMarket (a ModelProbabilityUpdated or
+    a MarketSettled) and StartPosition to the Supervisor; PriorCalls to the RateLimiter.
+
+    Asks: the Store Flush (`flush`, and at stop) and any actor's attribute (`proxy_attr`), within
+    ask_timeout_s (10 s).
+    """
+
     rt: Runtime
     config: Config
     refs: Refs
@@ -115,9 +123,6 @@ class System:
 
     def push_model_probability(self, msg: ModelProbabilityUpdated) -> None:
         self.rt.send(self.refs.supervisor, ForwardToMarket(msg.ticker, msg))
-
-    def push_game(self, ticker: str, update: GameUpdated) -> None:
-        self.rt.send(self.refs.supervisor, ForwardToMarket(ticker, update))
 
     def settle(self, msg: MarketSettled) -> None:
         self.rt.send(self.refs.supervisor, ForwardToMarket(msg.ticker, msg))

@@ -33,15 +33,14 @@ from loguru import logger
 
 from actors.base import ArbeesActor
 from actors.registry import ActorHandle, EngineFailure
-from models.messages import (
-    Beat,
-    CircuitBreakerTripped,
-    CoreActorDown,
-    HaltEntries,
-    HeartbeatAck,
-    Heartbeat,
-    PeerRestarted,
-)
+from models.commands import HaltEntries, Heartbeat
+from models.events import CircuitBreakerTripped, CoreActorDown, HeartbeatAck, PeerRestarted
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """The Watchdog's own timer."""
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,17 @@ class Watch:
 
 
 class Watchdog(ArbeesActor):
+    """The root of supervision (see the module docstring).
+
+    Receives: Watch (a core actor to watch), CoreActorDown, HeartbeatAck, and its own timer Beat.
+
+    Sends: Heartbeat to every core actor; PeerRestarted to the others after a restart; when
+    failing safe, HaltEntries to the EntryManager and CircuitBreakerTripped to every position
+    actor directly; Beat to itself.
+
+    Asks: nothing (it never waits on an actor it watches).
+    """
+
     kind = "watchdog"
     survives_errors = True
 
@@ -185,7 +195,6 @@ class Watchdog(ArbeesActor):
         an ALERT goes out, and the owner is told to flatten at the venue and exit non-zero."""
         if self.failure.reason:
             return
-        now = self.rt.clock.now()
         self.rt.audit.emit("ENGINE_FAILED_SAFE", f"ALERT engine failing safe: {reason}; entries halted, every "
                                                  "position exited CRITICAL, the engine stops", reason=reason)
         self.rt.audit.emit("ALERT", f"ALERT engine failing safe: {reason}", reason=reason)
@@ -194,7 +203,7 @@ class Watchdog(ArbeesActor):
             self.send(entries, HaltEntries(f"engine failing safe: {reason}"))
         from actors.position import PositionActor
 
-        breaker = CircuitBreakerTripped(f"engine failing safe: {reason}", now)
+        breaker = CircuitBreakerTripped()
         for ref in pykka.ActorRegistry.get_by_class(PositionActor):
             self.send(ref, breaker)
         for h in self.handles.values():

@@ -10,7 +10,6 @@ keep running.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from models.exit_rules import ExitTrigger
 from models.position import PositionState
@@ -23,7 +22,6 @@ MANUAL_RANK = (-1, 0)      # before every configured condition, CRITICAL ones in
 @dataclass(frozen=True, slots=True)
 class ManualExitRequested:
     reason: str
-    ts: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,19 @@ may cross.
 A walk lowers the price by walk_step x aggressiveness (1.0, 1.5, 2.0, ...), rounded to the
 tick, and never below bid - (ask - bid): past the far side by at most the bid-ask distance.
 `floor` (a profit-taking exit's threshold price) holds every price: initial, walked, marketable.
+
+The retry ladder (`climb`, `exit_price`) says which of these the next order of an exit uses,
+so "why this price" is answered here: the ExecutorActor only places what it is told.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 
 from config.schema import ExecutionConfig, ExitExecutionConfig
 from models.market import Quote, Side
-from models.money import CENT, HUNDRED, clamp_price, round_to_tick
+from models.money import CENT, HUNDRED, clamp_price, plural, round_to_tick
 from models.orders import TimeInForce
 
 
@@ -83,3 +87,61 @@ def walked_price(previous: Decimal, walk_number: int, exe: ExitExecutionConfig, 
         if ask is not None:
             price = min(price, ask)
     return _floored(price, floor, tick)
+
+
+class ExitPhase(StrEnum):
+    """Where an ExecutorActor is between messages (its state machine, actors/executor.py)."""
+    START = "start"                      # built, nothing asked yet
+    QUOTE = "quote"                      # waiting for the quote that prices the next order
+    PLACING = "placing"                  # an order sent, its answer awaited
+    RESTING = "resting"                  # the order rests until its timeout
+    WAITING = "waiting"                  # nothing to sell into (or an IOC found too little): a timeout
+    CANCELING = "canceling"              # a cancel sent (or retried), its confirmation awaited
+    LOOKUP = "lookup"                    # the order's state is unknown: looked up with back-off
+    RECOVERING = "recovering"            # after a crash: probing {exit_id}-1, -2, ...
+    RECOVERING_WAIT = "recovering-wait"  # ... a probe failed: waiting to probe again
+    DONE = "done"                        # ExitEnded sent
+
+
+# The retry ladder (DESIGN.md §3): what the next order of an exit is, after one that did not fill.
+class Rung(StrEnum):
+    INITIAL = "initial"          # the strategy's first price (initial_exit_price)
+    WALK = "walk"                # the last price walked toward the market (walked_price)
+    MARKETABLE = "marketable"    # the far side, immediate_or_cancel (marketable_price)
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    """Where an exit stands: the kind of its next order, walks made, marketable orders sent."""
+    next: Rung = Rung.INITIAL
+    walks: int = 0
+    marketable_tries: int = 0
+
+
+def climb(cfg: ExecutionConfig, ladder: Ladder, remaining: int) -> tuple[Ladder, str | None]:
+    """One rung up after an order that left `remaining` unsold: (the ladder, None), or (the
+    ladder, why it gave up) when the strategy is exhausted.
+    immediate_market (and anything already marketable): marketable again, at most
+    max_marketable_attempts in all; otherwise up to max_walks walks, then walk_then_market goes
+    marketable and walk_price / walk_slowly give up."""
+    if cfg.retry_strategy == "immediate_market" or ladder.next is Rung.MARKETABLE:
+        tries = ladder.marketable_tries + 1
+        if tries >= cfg.max_marketable_attempts:
+            return replace(ladder, marketable_tries=tries), \
+                f"{plural(tries, 'marketable attempt')} left {remaining} unsold"
+        return replace(ladder, next=Rung.MARKETABLE, marketable_tries=tries), None
+    if ladder.walks < cfg.max_walks:
+        return replace(ladder, next=Rung.WALK, walks=ladder.walks + 1), None
+    if cfg.retry_strategy == "walk_then_market":
+        return replace(ladder, next=Rung.MARKETABLE), None
+    return ladder, f"{plural(ladder.walks, 'walk')} left {remaining} unsold"
+
+
+def exit_price(cfg: ExecutionConfig, exe: ExitExecutionConfig, ladder: Ladder, quote: Quote, side: Side,
+               previous: Decimal | None, *, floor: Decimal | None = None) -> PricedOrder:
+    """The price (and time in force) of the exit's next order at `ladder.next` (NoMarket: no bid)."""
+    if ladder.next is Rung.MARKETABLE or cfg.order_type == "marketable":
+        return marketable_price(quote, side, floor=floor)
+    if ladder.next is Rung.WALK and previous is not None:
+        return PricedOrder(walked_price(previous, ladder.walks, exe, quote, side, floor=floor), TimeInForce.GTC)
+    return initial_exit_price(cfg, quote, side, floor=floor)

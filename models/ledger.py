@@ -13,7 +13,7 @@ from typing import Iterable
 
 from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderSnapshot
-from models.pnl import realized_pnl
+from models.closing import SETTLEMENT, apply_exit_fill
 from models.position import PositionState, PositionStatus
 
 
@@ -25,19 +25,13 @@ RECONCILED_AWAY = "reconciled: venue holds fewer"
 def reconcile_with_fills(state: PositionState, exit_fills: Iterable[Fill], removed: int = 0) -> PositionState:
     """`removed`: contracts reconciliation found gone from the venue (no fill of ours): they
     are not held, and their P&L is unknown (not booked)."""
-    sold = 0
-    pnl = ZERO
-    fees = ZERO
+    sold_by_fills = state.replace(contracts=state.initial_contracts, realized_pnl=ZERO, exit_fees=ZERO)
     for f in exit_fills:
-        if f.action is not Action.SELL or f.ticker != state.ticker or f.side is not state.side:
-            continue
-        n = min(f.count, state.initial_contracts - sold)
-        if n <= 0:
-            continue
-        sold += n
-        fees += f.fee
-        pnl += realized_pnl(state.entry_price, f.price, n, f.fee, state.entry_fees * n / state.initial_contracts)
-    if state.exit_reason == "settlement":
+        if f.action is Action.SELL and f.ticker == state.ticker and f.side is state.side:
+            sold_by_fills = apply_exit_fill(sold_by_fills, f.count, f.price, f.fee)
+    sold = state.initial_contracts - sold_by_fills.contracts
+    pnl, fees = sold_by_fills.realized_pnl, sold_by_fills.exit_fees
+    if state.exit_reason == SETTLEMENT:
         return state   # settled positions are closed by the settlement itself
     held = max(0, state.initial_contracts - sold - removed)
     if held == state.contracts and pnl == state.realized_pnl:

@@ -97,13 +97,6 @@ class VenuePosition:
 
 
 @dataclass(frozen=True, slots=True)
-class Settlement:
-    ticker: str
-    result: Side
-    ts: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class OrderBook:
     """Bids only, as Kalshi returns them: ((price, size), ...) best first."""
 

@@ -90,3 +90,15 @@ class PositionState:
     @property
     def cost_basis(self) -> Decimal:
         return self.entry_price * self.contracts
+
+
+def matters_for_restart(a: PositionState, b: PositionState) -> bool:
+    """What a restart needs changed: the position actor saves at once (else at its next wake-up)."""
+    return (a.peak_price != b.peak_price or a.trailing_stop_active != b.trailing_stop_active
+            or a.contracts != b.contracts or a.status != b.status or a.partial_stages_done != b.partial_stages_done)
+
+
+def mark_moved(saved: PositionState | None, now: PositionState) -> bool:
+    """A wake-up saves the mark only when it moved (a quiet market costs no writes)."""
+    return saved is None or (saved.current_price, saved.model_probability) != (now.current_price,
+                                                                               now.model_probability)

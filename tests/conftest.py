@@ -138,16 +138,17 @@ class EngineHarness:
         return opened[-1]["position_id"]
 
     def set_model(self, ticker: str, yes_probability: Any) -> None:
-        from models.messages import ModelProbabilityUpdated
+        from models.events import ModelProbabilityUpdated
 
         self.system.push_model_probability(ModelProbabilityUpdated(ticker, D(yes_probability), self.now()))
         self.run(0)
 
     def settle(self, ticker: str, result: str) -> None:
-        from adapters.sim.session import Settle, VirtualSession
+        from adapters.sim.session import VirtualSession
+        from models.events import MarketSettled
 
         session = VirtualSession(self.system, self.venue, self.scheduler, self.clock)
-        session.apply(self.now(), Settle(ticker, Side(result)))
+        session.apply(self.now(), MarketSettled(ticker, Side(result), self.now()))
         self.run(0)
 
     # -- what happened ------------------------------------------------------------------------

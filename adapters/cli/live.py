@@ -26,8 +26,9 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     import threading
 
     from actors.clock import WallClock
-    from actors.game_feed import GameFeed, WatchGame
-    from models.messages import FollowGames
+    from actors.game_feed import GameFeed
+    from models.commands import WatchGame
+    from models.commands import FollowGames
     from actors.rate_limiter import RateLimiter
     from adapters.cli.venue_options import SETUP_ERRORS, close_venue, describe
     from adapters.espn.client import EspnClient

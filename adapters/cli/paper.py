@@ -17,7 +17,7 @@ from adapters.engine.fail_safe import EngineFailedSafe
 from adapters.cli.interrupt import EXIT_INTERRUPTED, interrupt_note, stop_requested
 from adapters.cli.summary import build_summary, format_summary
 from config.schema import Config
-from models.messages import ModelProbabilityUpdated
+from models.events import ModelProbabilityUpdated
 from models.signal import TradingSignal
 from adapters.cli.running import (
     SIM_AUDIT, SIM_DB, UsageError, flatten_after_failure, fresh_files, log_file_options, open_alerts, stop_engine,

@@ -27,6 +27,7 @@ from loguru import logger
 
 from models.records import ExitRecord
 from models.venue import BudgetExhausted, OrderNotFound, Venue, VenueError
+from models.closing import close_position
 from models.ledger import RECONCILED_AWAY, fill_id, new_fill, totals
 from models.market import Side
 from models.money import ZERO, fmt_price, fmt_usd, q6
@@ -142,7 +143,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
         rebuilt, _ = rebuild_position(repository, state)
         if rebuilt != state:
             if rebuilt.status is PositionStatus.CLOSED:
-                rebuilt = rebuilt.replace(closed_at=clock.now(), exit_reason=rebuilt.exit_reason or "reconciled: sold")
+                rebuilt = close_position(rebuilt, clock.now(), rebuilt.exit_reason or "reconciled: sold")
                 audit.emit("POSITION_CLOSED", f"{state.ticker} {state.side.value}: CLOSED by reconciliation: every "
                                               "contract was sold by an exit that a restart interrupted",
                            position_id=state.position_id, market=state.ticker, side=state.side,
@@ -184,9 +185,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
             if held_on_venue < state.contracts:
                 _record_correction(repository, audit, clock, state, held_on_venue)
             if held_on_venue == 0:
-                repository.upsert_position(state.replace(status=PositionStatus.CLOSED, closed_at=clock.now(),
-                                                         exit_reason="reconciled: not on venue",
-                                                         contracts=0))
+                repository.upsert_position(close_position(state, clock.now(), "reconciled: not on venue"))
                 report.positions_closed.append(state.position_id)
                 audit.emit("POSITION_CLOSED", f"{ticker} {state.side.value}: CLOSED by reconciliation: not on the venue",
                            position_id=state.position_id, market=ticker, side=state.side,

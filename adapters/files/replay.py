@@ -25,7 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from adapters.sim.session import MarketLink, Settle
+from adapters.sim.session import MarketLink
+from models.events import MarketSettled
 from models.game import GameState, GameStatus
 from models.market import Quote, Side
 from models.money import ONE, ZERO, to_decimal, to_price
@@ -224,7 +225,7 @@ def read_replay(path: Path) -> tuple[list[tuple[datetime, Any]], dict[str, list[
                     tickers_of_game.setdefault(sig.game_id, set()).add(sig.ticker)
                 events.append((ts, sig))
             elif kind == "settle":
-                events.append((ts, Settle(ln.text("ticker"), ln.side("result"))))
+                events.append((ts, MarketSettled(ln.text("ticker"), ln.side("result"), ts)))
             else:
                 skipped[kind] += 1
     links: dict[str, list[MarketLink]] = {}

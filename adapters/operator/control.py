@@ -27,7 +27,7 @@ from typing import Any
 from loguru import logger
 
 from models.control import ManualExitRequested, SetEntriesPaused
-from models.messages import ForwardToPosition
+from models.commands import ForwardToPosition
 from models.position import PositionStatus
 
 MAX_LINE = 64 * 1024
@@ -180,7 +180,7 @@ class ControlServer:
         # Sent again on a repeat: harmless (the position already fires `manual`, the router keeps
         # the one CRITICAL exit in flight) and it re-arms a position actor restarted since.
         self.rt.send(self.system.refs.supervisor,
-                     ForwardToPosition(pid, ManualExitRequested("manual exit requested by the operator", now)))
+                     ForwardToPosition(pid, ManualExitRequested("manual exit requested by the operator")))
         if pid in self._manual:
             return {"ok": True, "answer": f"{pid}: a manual exit was already requested at {self._manual[pid]}; "
                                           "it is running (see `timeline`)", "positions": [pid]}

@@ -33,10 +33,11 @@ from actors.clock import Clock
 from adapters.paper.faults import FaultInjector, faultable
 from adapters.paper.book import Level, PaperBook, PlannedFill, to_yes
 from models.venue import DuplicateClientOrderId, OrderNotFound, OrderRejected, VenueError
+from models.events import MarketSettled
 from models.market import Quote, Side
 from models.money import CENT, ONE, ZERO, taker_fee
 from models.orders import (
-    Action, Fill, OrderBook, OrderRequest, OrderSnapshot, OrderStatus, Settlement, TimeInForce,
+    Action, Fill, OrderBook, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce,
     VenuePosition,
 )
 
@@ -101,7 +102,7 @@ class PaperVenue:
         self._holdings: dict[tuple[str, Side], _Holding] = defaultdict(_Holding)
         self._realized: dict[str, Decimal] = defaultdict(lambda: ZERO)
         self._fees_paid: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        self._settlements: list[Settlement] = []
+        self._settlements: list[MarketSettled] = []
         self._order_seq = 0
         self._fill_seq = 0
         self._faults = FaultInjector(VENUE_METHODS)
@@ -135,7 +136,7 @@ class PaperVenue:
         return self.set_book(quote.ticker, bids, asks, volume=quote.volume,
                              close_time=quote.close_time, last=quote.last)
 
-    def settle(self, ticker: str, result: Side) -> Settlement:
+    def settle(self, ticker: str, result: Side) -> MarketSettled:
         """Close a market: cancel its resting orders, pay 1 per winning contract held."""
         with self._lock:
             book = self._books.get(ticker)
@@ -155,7 +156,7 @@ class PaperVenue:
             book.settled = result
             book.yes_bids, book.yes_asks = [], []
             book.last = ONE if result is Side.YES else ZERO
-            settlement = Settlement(ticker=ticker, result=result, ts=self._clock.now())
+            settlement = MarketSettled(ticker=ticker, result=result, ts=self._clock.now())
             self._settlements.append(settlement)
             return settlement
 
@@ -181,7 +182,7 @@ class PaperVenue:
             return dict(self._faults.calls)
 
     @property
-    def settlements(self) -> tuple[Settlement, ...]:
+    def settlements(self) -> tuple[MarketSettled, ...]:
         with self._lock:
             return tuple(self._settlements)
 

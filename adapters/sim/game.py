@@ -31,7 +31,7 @@ from typing import Iterable, Iterator, Union
 from adapters.sim.sports import PROCESSES, SportProcess
 from models.game import GameState, GameStatus
 from models.market import Quote, Side
-from models.messages import ModelProbabilityUpdated
+from models.events import MarketSettled, ModelProbabilityUpdated
 from models.signal import TradingSignal
 
 SIGNAL_TYPES = ("model_edge", "momentum", "default")
@@ -59,12 +59,6 @@ class BookUpdate:
         ask = self.yes_asks[0] if self.yes_asks else (None, None)
         return Quote(ticker=self.ticker, ts=ts, yes_bid=bid[0], yes_ask=ask[0], yes_bid_size=bid[1],
                      yes_ask_size=ask[1], last=self.last, volume=self.volume, close_time=self.close_time)
-
-
-@dataclass(frozen=True, slots=True)
-class MarketSettled:
-    ticker: str
-    result: Side
 
 
 SimPayload = Union[GameState, BookUpdate, TradingSignal, MarketSettled, ModelProbabilityUpdated]
@@ -221,7 +215,7 @@ class SimulatedGame:
         yes_won = self.result is Side.YES
         bid_c = 98 if yes_won else 1
         yield SimEvent(self.final_time, self._book(bid_c, 1, 1.0, volume, _cents(99 if yes_won else 1)))
-        yield SimEvent(self.settle_time, MarketSettled(self.ticker, self.result))
+        yield SimEvent(self.settle_time, MarketSettled(self.ticker, self.result, self.settle_time))
 
     def _lateness(self, state: GameState) -> float:
         """0 until the final LATE_WINDOW_SECS of regulation game clock, rising to 1 (and 1 in OT)."""

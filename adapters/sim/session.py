@@ -8,8 +8,7 @@ running for `tail` so resting exits time out and walk as they would live.
 Event payloads: a Quote (replay quotes: top of book, sizes may be unknown), a BookUpdate (the
 simulated game's full book), a TradingSignal, a GameState (moves the model probability of
 the markets linked to that game, through `model`), a ModelProbabilityUpdated (a model's
-estimate given directly: the simulated game's), a settlement (anything with `ticker` and
-`result`).
+estimate given directly: the simulated game's), a MarketSettled (the one settlement type).
 """
 from __future__ import annotations
 
@@ -25,8 +24,8 @@ from actors.clock import VirtualClock
 from actors.scheduler import VirtualScheduler
 from actors.system import System
 from models.game import GameState, GameStatus
-from models.market import Quote, Side
-from models.messages import MarketSettled, ModelProbabilityUpdated
+from models.market import Quote
+from models.events import MarketSettled, ModelProbabilityUpdated
 from models.signal import TradingSignal
 
 
@@ -35,12 +34,6 @@ class MarketLink:
     """A market of a game: its ticker and whether YES means the home team wins."""
     ticker: str
     yes_is_home: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Settle:
-    ticker: str
-    result: Side
 
 
 class VirtualSession:
@@ -100,9 +93,9 @@ class VirtualSession:
             self._game(payload)
         elif isinstance(payload, ModelProbabilityUpdated):
             self.system.push_model_probability(payload)
-        elif hasattr(payload, "ticker") and hasattr(payload, "result"):
+        elif isinstance(payload, MarketSettled):
             self.venue.settle(payload.ticker, payload.result)
-            self.system.settle(MarketSettled(payload.ticker, payload.result, ts))
+            self.system.settle(payload)
         else:
             logger.warning("session: ignored an event of type {}", type(payload).__name__)
 

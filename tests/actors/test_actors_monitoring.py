@@ -23,7 +23,8 @@ from adapters.audit.log import Audit
 from adapters.paper.venue import PaperVenue
 from models.budget import max_calls_in_any_window
 from models.market import Quote
-from models.messages import GetQuote, QuotePushed, QuoteUpdated
+from models.commands import GetQuote
+from models.events import QuotePushed, QuoteUpdated
 
 
 T0 = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)

@@ -19,7 +19,8 @@ import pytest
 
 from actors.base import ArbeesActor
 from actors.clock import VirtualClock
-from actors.game_feed import GameFeed, WatchGame
+from actors.game_feed import GameFeed
+from models.commands import WatchGame
 from actors.rate_limiter import RateLimiter
 from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import VirtualScheduler
@@ -29,9 +30,8 @@ from adapters.espn.source import EspnSource
 from models.venue import MalformedPayload, VenueUnavailable
 from models.game import GameState, GameStatus
 from models.market import Quote, Side
-from models.messages import (
-    ForwardToMarket, GetQuote, ModelProbabilityUpdated, QuoteUpdated, SignalReceived, VenueCall, VenueResult,
-)
+from models.commands import ForwardToMarket, GetQuote, VenueCall
+from models.events import ModelProbabilityUpdated, QuoteUpdated, SignalReceived, VenueResult
 
 T0 = datetime(2026, 1, 11, 19, 0, tzinfo=timezone.utc)
 GAME = "401810123"
@@ -376,7 +376,7 @@ def test_the_feed_drives_a_paper_engine_from_signal_to_edge_exit(make_engine):
 
 
 def test_the_feed_follows_the_game_of_every_position_the_supervisor_starts(make_engine):
-    from models.messages import FollowGames
+    from models.commands import FollowGames
 
     h = make_engine()
     rt = h.system.rt

@@ -20,7 +20,8 @@ from actors.scheduler import VirtualScheduler
 from adapters.audit.log import Audit
 from adapters.paper.venue import PaperVenue
 from models.market import Quote
-from models.messages import GetQuote, QuotePushed, QuoteUpdated, Subscribe
+from models.commands import GetQuote, Subscribe
+from models.events import QuotePushed, QuoteUpdated
 
 T0 = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
 D = Decimal

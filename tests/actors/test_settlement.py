@@ -62,7 +62,7 @@ def test_a_settlement_waits_at_most_settlement_wait_for_an_exit_that_never_answe
     try:
         assert b.startup.resumed == 1
         b.scheduler.run_for(timedelta(seconds=1))
-        from models.messages import MarketSettled
+        from models.events import MarketSettled
         venue.settle(TICKER, Side.NO)
         b.system.settle(MarketSettled(TICKER, Side.NO, b.clock.now()))
         b.scheduler.run_for(SETTLEMENT_WAIT - timedelta(seconds=5))

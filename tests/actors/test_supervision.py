@@ -166,7 +166,7 @@ def test_a_restarted_router_drops_a_trigger_made_before_the_position_saw_its_fil
 
     from models.exit_rules import ExitTrigger
     from models.market import Side
-    from models.messages import ExitTriggered
+    from models.events import ExitTriggered
     from models.priorities import Priority
 
     h = make_engine()
@@ -177,7 +177,7 @@ def test_a_restarted_router_drops_a_trigger_made_before_the_position_saw_its_fil
     routed = len(h.events("EXIT_ROUTED", position_id=pid))
     _kill(h.system.refs.exit_router)
     stale = ExitTriggered(pid, TICKER, Side.YES, 10, 0, (ExitTrigger(
-        "stop_loss", Priority.CRITICAL, (0, 0), 10, Decimal("-20"), Decimal("-12"), "stale"),), None, h.now())
+        "stop_loss", Priority.CRITICAL, (0, 0), 10, Decimal("-20"), Decimal("-12"), "stale"),))
     h.system.rt.send(h.system.refs.exit_router, stale)
     h.run(0)
     assert h.events("ACTOR_RESTARTED", actor="exit_router")

@@ -17,7 +17,7 @@ from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import RealScheduler
 from actors.watchdog import CoreSpec, Watch, Watchdog
 from adapters.audit.log import Audit
-from models.messages import CoreActorDown
+from models.events import CoreActorDown
 
 
 class Counter(ArbeesActor):

@@ -33,7 +33,7 @@ from adapters.files.signals import SignalFollower
 from models.venue import MalformedPayload
 from models.game import GameState
 from models.market import Quote, Side
-from models.messages import ModelProbabilityUpdated
+from models.events import ModelProbabilityUpdated
 from models.orders import Action, Fill, OrderBook, OrderSnapshot, OrderStatus, VenuePosition
 from models.signal import TradingSignal
 from tests.paths import SHARED

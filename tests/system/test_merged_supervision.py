@@ -196,7 +196,7 @@ def test_a_risk_manager_rebuilt_while_the_store_is_behind_reloads_what_was_sent_
     behind: it waits for the Store to commit what was sent to it, so it is tripped, with the
     day's loss, and the trip is not announced twice."""
     from actors.registry import Stall
-    from models.messages import TradingDayEnded
+    from actors.risk_manager import TradingDayEnded
 
     h = make_engine(LIMITS)
     h.scheduler.stuck_after_s = 1.5

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from models.market import Side
-from models.messages import ForwardToPosition, ModelProbabilityUpdated
+from models.commands import ForwardToPosition
+from models.events import ModelProbabilityUpdated
 from models.orders import Action
 from models.position import PositionStatus
 from models.signal import TradingSignal
@@ -208,7 +209,7 @@ def test_a_crashed_executor_is_restarted_and_takes_over_its_resting_order(make_e
     """The executor of a resting exit dies; the router starts it again for the same exit. Its
     first order meets the old one at the venue (same client_order_id), looks it up, cancels it
     when it times out and walks on: one live order at a time, nothing sold twice."""
-    from models.messages import VenueResult
+    from models.events import VenueResult
 
     h = make_engine()
     h.market(TICKER, "0.58", "0.60", push=True)
@@ -291,7 +292,7 @@ def test_a_core_actor_that_raises_drops_that_message_and_is_restarted(make_engin
     """The supervisor (which everyone depends on) meets a message that makes it raise: the
     message is dropped with an ALERT naming it, the supervisor is restarted from persisted
     state, and it still starts and routes to positions afterwards."""
-    from models.messages import StartPosition
+    from models.commands import StartPosition
 
     h = make_engine()
     h.system.rt.send(h.system.refs.supervisor, StartPosition("not a position state"))

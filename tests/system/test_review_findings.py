@@ -43,7 +43,7 @@ def test_reconcile_counts_a_fill_once_when_the_order_row_lags_the_ledger(make_en
     finally:
         b.stop()
 
-from models.messages import VenueResult
+from models.events import VenueResult
 
 TICKER_recovery = "KXTEST-RV"
 
@@ -72,12 +72,9 @@ def test_a_recovered_executor_does_not_count_again_fills_reported_before_the_cra
     print("position", h.position(pid).contracts, h.position(pid).status, "venue holds", h.venue.holding(TICKER_recovery, Side.YES))
     assert h.position(pid).contracts == h.venue.holding(TICKER_recovery, Side.YES)
 
-from models.messages import (
-    ExitFill,
-    ForwardToPosition,
-    ModelProbabilityUpdated,
-    RecordFill,
-)
+from models.commands import ForwardToPosition
+from models.events import ExitFill, ModelProbabilityUpdated
+from models.store_commands import RecordFill
 from models.orders import Action, Fill
 from models.priorities import Priority
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from models.market import Quote, Side
-from models.messages import StartPosition
+from models.commands import StartPosition
 from models.money import CENT, ONE
 from models.orders import Action, OrderRequest, TimeInForce
 from models.position import PositionState

@@ -20,10 +20,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from adapters.sim.session import Settle
 from adapters.sim.game import BookUpdate
 from models.market import Side
-from models.messages import ModelProbabilityUpdated
+from models.events import MarketSettled, ModelProbabilityUpdated
 from models.signal import TradingSignal
 
 START = datetime(2026, 3, 1, 18, 0, tzinfo=timezone.utc)
@@ -39,7 +38,7 @@ class Scenario:
     start: datetime
     end: datetime
     tickers: tuple[str, ...]
-    events: tuple[tuple[datetime, Any], ...]   # BookUpdate | TradingSignal | ModelProbabilityUpdated | Settle
+    events: tuple[tuple[datetime, Any], ...]   # BookUpdate | TradingSignal | ModelProbabilityUpdated | MarketSettled
 
 
 def _sigmoid(x: float) -> float:
@@ -122,7 +121,7 @@ def make_scenario(seed: int, start: datetime = START) -> Scenario:
                     order += 1
         if settles:
             result = Side.YES if _sigmoid(x) >= 0.5 else Side.NO
-            events.append((t + timedelta(seconds=1), order, Settle(ticker, result)))
+            events.append((t + timedelta(seconds=1), order, MarketSettled(ticker, result, t + timedelta(seconds=1))))
             order += 1
     events.sort(key=lambda e: (e[0], e[1]))
     return Scenario(seed, start, end, tickers, tuple((ts, payload) for ts, _, payload in events))

@@ -36,11 +36,11 @@ from adapters.harness.fault_sim.market import Scenario, make_scenario
 from adapters.engine import build as engine_builder
 from adapters.harness.fault_sim.venue import ObservedVenue, SwitchableClock, position_of
 from adapters.engine.reconcile import reconcile
-from adapters.sim.session import Settle
 from adapters.sim.game import BookUpdate
 from config.schema import Config
 from models.budget import CallBudget
-from models.messages import ExitFill, ForwardToPosition, MarketSettled, ModelProbabilityUpdated
+from models.commands import ForwardToPosition
+from models.events import ExitFill, MarketSettled, ModelProbabilityUpdated
 from models.money import ZERO
 from models.position import PositionStatus
 from models.priorities import Priority
@@ -178,9 +178,9 @@ class SimRun(SeedVerdict):
             system.push_signal(payload)
         elif isinstance(payload, ModelProbabilityUpdated):
             system.push_model_probability(payload)
-        elif isinstance(payload, Settle):
+        elif isinstance(payload, MarketSettled):
             self.venue.settle(payload.ticker, payload.result)
-            system.settle(MarketSettled(payload.ticker, payload.result, ts))
+            system.settle(payload)
         elif isinstance(payload, Fault):
             self._inject(payload)
         else:

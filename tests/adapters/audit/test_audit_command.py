@@ -20,7 +20,8 @@ import pytest
 from adapters.audit.check import compare, read_database
 from adapters.audit.history import lines_of, rebuild_positions
 from adapters.cli import audit as audit_cmd
-from models.messages import ForwardToPosition, ModelProbabilityUpdated
+from models.commands import ForwardToPosition
+from models.events import ModelProbabilityUpdated
 from tests.paths import ROOT
 
 REPO = ROOT

@@ -29,7 +29,8 @@ from adapters.paper.venue import PaperVenue
 from adapters.engine.reconcile import reconcile
 from models.budget import CallBudget, max_calls_in_any_window
 from models.market import Quote, Side
-from models.messages import CallKind, VenueCall, VenueResult
+from models.commands import CallKind, VenueCall
+from models.events import VenueResult
 from models.orders import Action, OrderRequest, OrderStatus, TimeInForce
 
 T0 = datetime(2026, 1, 11, 18, 0, tzinfo=timezone.utc)

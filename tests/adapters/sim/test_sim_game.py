@@ -10,7 +10,8 @@ import pytest
 
 from actors.clock import VirtualClock
 from adapters.paper.venue import PaperVenue
-from adapters.sim.game import BookUpdate, MarketSettled, SimEvent, SimulatedGame, make_session, merge_events
+from models.events import MarketSettled
+from adapters.sim.game import BookUpdate, SimEvent, SimulatedGame, make_session, merge_events
 from adapters.sim.sports import margin_win_probability
 from models.game import GameState, GameStatus
 from models.market import Side

@@ -1,0 +1,102 @@
+"""How the ExecutorActor finds its orders when their state is not known: the look-up (by
+client_order_id after an ambiguous create, back-off 1 s to 60 s, an ALERT after MAX_LOOKUPS), and
+recovery after a crash (the exit's earlier orders probed before anything is sent; see
+ExitRouter._restart_executor).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from models.execution import ExitPhase, Rung
+from models.ledger import FillTotals
+from models.events import VenueResult
+from models.store_commands import LedgerTotals
+from models.orders import OrderRequest, OrderSnapshot, OrderStatus
+from models.retry import lookup_delay_secs
+
+MAX_LOOKUPS = 5      # look-ups of an order whose state is unknown before an ALERT (it keeps looking)
+
+
+class ExitRecovery:
+    """Part of the ExecutorActor (mixed into it; it runs on the executor's state): looking orders up,
+    and the probe of {exit_id}-1, -2, ... after a crash, carrying on from the last order found."""
+
+    # recovery after a crash: find this exit's earlier orders before sending anything -------
+    def _next_probe(self) -> None:
+        self.phase = ExitPhase.RECOVERING
+        self._probe += 1
+        self._call("find_order", (f"{self.o.exit_id}-{self._probe}",))
+
+    def _on_probe(self, r: VenueResult) -> None:
+        snap: OrderSnapshot | None = r.value if r.ok else None
+        if not r.ok:
+            self._lookups += 1
+            self._probe -= 1
+            self.phase = ExitPhase.RECOVERING_WAIT
+            self._arm_timeout(self._backoff())
+            return
+        if snap is not None:
+            # What the ledger already holds of this order was reported by the crashed executor:
+            # count it as sold, but do not report it again (fill ids are cumulative per order).
+            try:
+                known = self.rt.ask(self.refs.store, LedgerTotals(snap.order_id))
+            except Exception:  # noqa: BLE001 - no ledger: the position's ledger check still dedupes
+                known = FillTotals()
+            self._known = known
+            self.filled += min(known.count, self.remaining)
+            self.proceeds += known.cost
+            self.fees_paid += known.fees
+            self.attempt = self._probe
+            self.walks = max(0, self._probe - 1)
+            self.request = OrderRequest(snap.client_order_id, snap.ticker, snap.side, snap.action, snap.count,
+                                        snap.limit_price)
+            self.price = snap.limit_price
+            self.order_id = snap.order_id
+            self._account(snap)
+            self._rested = snap.status is OrderStatus.RESTING
+            self._probe_last = snap
+            self._next_probe()
+            return
+        # No more earlier orders: carry on from the last one found.
+        self._recover = False
+        last = self._probe_last
+        self.rt.audit.emit("ORDER_LOOKUP", f"{self.o.ticker} {self.o.side.value}: exit recovered with "
+                                           f"{self._probe - 1} earlier orders, {self.filled} sold",
+                           exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled)
+        if self.stop_reason is not None:          # preempted while recovering
+            if last is not None and not last.is_done:
+                self._cancel()
+            else:
+                self._finish(self.stop_reason)
+        elif last is None:
+            self._need_quote()
+        elif not last.is_done:
+            self.phase = ExitPhase.RESTING
+            self._arm_timeout()
+        else:
+            self.next_kind = Rung.WALK if self.cfg.max_walks else Rung.MARKETABLE
+            self._order_over()
+
+    def _backoff(self) -> Decimal:
+        """1 s, 2 s, 4 s ... up to 60 s between look-ups of an order whose state is unknown."""
+        return Decimal(lookup_delay_secs(self._lookups))
+
+    def _unknown(self, why: str) -> None:
+        """An order's state cannot be confirmed. The exit never ends while that is so (another exit
+        beside a live order could oversell): it keeps looking, and alerts once."""
+        self._lookups += 1
+        if self._lookups >= MAX_LOOKUPS and not self._alerted_unknown:
+            self._alerted_unknown = True
+            self.rt.audit.emit("ALERT", f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
+                                        f"exit order {self.request.client_order_id if self.request else '?'} ({why}); "
+                                        "holding the exit and looking again with back-off",
+                               exit_id=self.o.exit_id, position_id=self.o.position_id, error=why)
+
+    def _lookup_client_id(self) -> None:
+        assert self.request is not None
+        self._lookups += 1
+        self.phase = ExitPhase.LOOKUP
+        self.rt.audit.emit("ORDER_LOOKUP", f"exit {self.o.exit_id}: looking up {self.request.client_order_id}",
+                           exit_id=self.o.exit_id, position_id=self.o.position_id,
+                           client_order_id=self.request.client_order_id)
+        self._call("find_order", (self.request.client_order_id,))

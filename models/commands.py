@@ -1,0 +1,166 @@
+"""The actor protocol, commands: what an actor is asked to do (imperative names).
+
+Events (what happened, past tense) are in models/events.py; the Store's writes and asks in
+models/store_commands.py; timer messages an actor sends itself are private to that actor's
+module. The table of who receives, sends and asks what is docs/architecture.md ("The actor
+protocol"), kept current by tests/system/test_protocol.py.
+
+`reply_to` fields hold a pykka ActorRef (an immutable handle). pykka does not copy messages,
+so nothing mutable goes in here: tuples, not lists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from models.position import PositionState
+from models.orders import OrderRequest
+from models.signal import TradingSignal
+
+
+class CallKind:
+    EXIT = 0      # exit orders, their cancels and look-ups: served first
+    ENTRY = 1
+    READ = 2
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCall:
+    request_id: str
+    kind: int
+    method: str
+    args: tuple[Any, ...]
+    reply_to: Any
+    priority: int = 3          # within a kind: the exit priority (CRITICAL 0 first)
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuote:
+    ticker: str
+    reply_to: Any
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    ticker: str
+    subscriber: Any
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    ticker: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartPosition:
+    state: PositionState
+    applied_fills: frozenset[str] = frozenset()   # exit fills already counted in `state`
+
+
+@dataclass(frozen=True, slots=True)
+class Preempt:
+    """Router -> executor: a more urgent exit takes over: cancel, confirm, report what filled, end."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelExit:
+    """Stop an exit (the position closed by settlement): cancel its order and end."""
+
+
+@dataclass(frozen=True, slots=True)
+class HaltEntries:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeEntries:
+    """The breaker was cleared (the trading day ended): entries may open positions again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceOffer:
+    """EntryManager -> position: a signal blocked by the caps
+    could use your capital; answer with your current edge (RebalanceEdge)."""
+    signal_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceExit:
+    """EntryManager -> the weakest position: exit for the signal (the rebalance rule, LOW)."""
+    signal_id: str
+    edge: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToPosition:
+    """Supervisor: deliver `message` to one position's actor."""
+    position_id: str
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToMarket:
+    """Supervisor: deliver `message` to every position in `ticker`."""
+    ticker: str
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreExposure:
+    """On restart: open positions rebuilt from the database count toward caps and keys."""
+    positions: tuple[PositionState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldUnconfirmedEntry:
+    """On restart: an entry order start-up reconciliation could not confirm (the venue did not
+    answer). Its market and side stay reserved and its most it can cost (limit x count) counts
+    in the exposure caps, and the EntryManager looks it up until the venue answers."""
+    request: OrderRequest
+    signal: TradingSignal | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumePendingSignals:
+    """At start, after RestoreExposure: decide the signals the last process left pending."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriorCalls:
+    """RateLimiter: venue calls made outside it (start-up reconciliation, the previous process)
+    that still count against this minute's budget."""
+    times: tuple[datetime, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowGames:
+    """Supervisor: from now on, tell this GameFeed about the game of every position it starts."""
+    game_feed: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Watchdog -> a core actor (through its handle); answered with HeartbeatAck."""
+    reply_to: Any
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    """To a core actor just restarted, before anything else: rebuild from persisted state.
+    `skip`: positions start-up left alone (unconfirmed orders); a restarted Supervisor too."""
+    skip: frozenset = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class WatchGame:
+    """Supervisor -> GameFeed: follow this game on ESPN for these markets (actors/game_feed.py
+    watch_for_position says which)."""
+    game_id: str
+    league: str
+    tickers: tuple[str, ...]

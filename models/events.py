@@ -1,0 +1,227 @@
+"""The actor protocol, events: what happened (past-tense names), told to whoever counts on it.
+
+Commands are in models/commands.py, the Store's writes in models/store_commands.py (see
+there for the protocol table). Frozen, typed, tuples not lists: pykka does not copy messages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from models.exit_rules import ExitTrigger
+from models.market import Quote, Side
+from models.priorities import Priority
+from models.signal import TradingSignal
+
+
+@dataclass(frozen=True, slots=True)
+class VenueResult:
+    request_id: str
+    method: str
+    value: Any = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePushed:
+    """A market-data feed (simulated, replay, stream) pushes a fresh quote."""
+    quote: Quote
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteUpdated:
+    """A quote for a subscriber, pushed or in answer to GetQuote (`quote` None: unavailable;
+    `unknown`: the venue answered and does not know the market)."""
+    ticker: str
+    quote: Quote | None
+    request_id: str = ""
+    unknown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProbabilityUpdated:
+    """The model's probability that YES wins in `ticker` (positions convert to their side)."""
+    ticker: str
+    yes_probability: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSettled:
+    ticker: str
+    result: Side
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignalReceived:
+    signal: TradingSignal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionClosed:
+    """Nothing is held any more: the market+side is free again, the exit router forgets it."""
+    position_id: str
+    ticker: str
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureReleased:
+    """Contracts of a position were sold: its cost basis no longer counts toward the caps."""
+    position_id: str
+    ticker: str
+    game_id: str | None
+    cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExitTriggered:
+    """Every trigger of one evaluation, most urgent first. `sold_so_far` lets the router drop
+    a stale evaluation that was made before the position had seen an exit's fills."""
+    position_id: str
+    ticker: str
+    side: Side
+    contracts_held: int
+    sold_so_far: int
+    triggers: tuple[ExitTrigger, ...]
+    # How many times our side's bid or its size has changed in the quotes this position has
+    # evaluated: the router re-attacks a capital-protection exit that gave up once it moves.
+    book_changes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStarted:
+    """Router -> position: an exit of yours is in flight (the position is EXITING until it ends)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExitFill:
+    """Contracts of an exit that filled (incremental)."""
+    exit_id: str
+    condition: str
+    priority: Priority
+    contracts: int
+    price: Decimal
+    fee: Decimal
+    order_id: str
+    client_order_id: str
+    stage: int | None
+    ts: datetime
+    fill_id: str = ""
+
+
+class ExitOutcome(StrEnum):
+    """How an exit ended (the values are the audit log's and the database's words)."""
+    FILLED = "filled"          # everything it was for sold
+    GAVE_UP = "gave_up"        # its strategy ran out (or its order could not be sent): an ALERT
+    PREEMPTED = "preempted"    # a more urgent exit took over what is left
+    CANCELED = "canceled"      # the position closed (settled) under it
+
+
+@dataclass(frozen=True, slots=True)
+class ExitEnded:
+    """An exit finished (ExitOutcome) with `filled` contracts sold."""
+    position_id: str
+    exit_id: str
+    condition: str
+    outcome: ExitOutcome
+    filled: int
+    stage: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CooldownOver:
+    """A condition's give-up cooldown has ended: the position evaluates again (a streamed
+    market whose quotes do not change would otherwise never retry the exit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PnlRealized:
+    """P&L a position realized (an exit fill, a settlement): the daily loss counts it."""
+    amount: Decimal
+    key: str = ""      # the fill id, or the settlement's exit id: counted once (see realized_pnl_keys_since)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCallFailed:
+    method: str
+    error: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCallSucceeded:
+    """A venue call that answered (the API failure breaker counts a rate: failures / calls)."""
+    method: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMarked:
+    """A position's unrealized P&L at its mark changed (0 once closed): the daily loss counts it."""
+    position_id: str
+    unrealized_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitBreakerTripped:
+    """A breaker tripped (or the engine fails safe): every position exits CRITICAL."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceEdge:
+    """Position -> EntryManager: my current edge in points (None: unknown, or not open)."""
+    signal_id: str
+    position_id: str
+    edge: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceEnded:
+    """Position -> EntryManager: the rebalance exit ended (or never started) with `sold`
+    contracts sold and the position still open. (A position that closes says PositionClosed.)"""
+    position_id: str
+    sold: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActorCrashed:
+    kind: str
+    key: str
+    error: str
+    urn: str = ""          # the crashed actor (a report about an actor since replaced is stale)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorCrashed:
+    """Supervisor -> router: an exit's executor died; restart it for the same exit."""
+    exit_id: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoreActorDown:
+    """To the Watchdog: a core actor died, raised in a handler, or was found stuck."""
+    name: str
+    reason: str
+    urn: str = ""          # the actor reported (a report about an actor since replaced is stale)
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatAck:
+    name: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRestarted:
+    """To every core actor: `name` was restarted (re-send it what it needs from you)."""
+    name: str
