@@ -1,6 +1,6 @@
 """The actor protocol, read from the code with `ast`: every message is both sent and handled,
 every actor's docstring says what it receives, sends and asks, and the protocol table in
-docs/_incoming_protocol.md is the one the code gives.
+docs/architecture.md (its last section) is the one the code gives.
 
 A message is a dataclass of models/commands.py, models/events.py, models/store_commands.py or
 models/control.py, or a dataclass of actors/ that an actor matches (`case X(` / isinstance) or
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL_MODULES = ("models/commands.py", "models/events.py", "models/store_commands.py", "models/control.py")
 SOURCE_DIRS = ("actors", "adapters", "models", "config")
-DOC = ROOT / "docs" / "_incoming_protocol.md"
+DOC = ROOT / "docs" / "architecture.md"   # its last section, "## The actor protocol"
 SEND_CALLS = frozenset({"send", "tell", "ask", "call_at", "call_later"})
 TRANSPORT = frozenset({"Envelope"})      # the handle's wrapper around a message, not a message
 
@@ -315,7 +315,7 @@ def test_every_message_field_is_read_somewhere():
 def test_the_documented_protocol_table_is_the_one_the_code_gives():
     assert DOC.exists(), f"{DOC} is missing: python tests/system/test_protocol.py --write"
     text = DOC.read_text()
-    assert protocol_table() in text, "docs/_incoming_protocol.md is out of date: python tests/system/test_protocol.py --write"
+    assert protocol_table() in text, "docs/architecture.md's protocol table is out of date: python tests/system/test_protocol.py --write"
 
 
 def write_doc() -> None:
