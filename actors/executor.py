@@ -37,6 +37,7 @@ from models.messages import (
     CancelExit,
     ExitEnded,
     ExitFill,
+    FillStreamed,
     ForwardToPosition,
     GetQuote,
     LedgerTotals,
@@ -113,6 +114,8 @@ class ExecutorActor(ArbeesActor):
         self._alerted_unknown = False
         self._probe = 0
         self._probe_last: OrderSnapshot | None = None
+        self._on_stream = 0              # contracts the venue's stream reported filled on the current order
+        self._confirming = False         # a look-up a streamed fill asked for is on its way
 
     @property
     def remaining(self) -> int:
@@ -198,6 +201,8 @@ class ExecutorActor(ArbeesActor):
                 self._stop_for("preempted")
             case CancelExit():
                 self._stop_for("canceled")
+            case FillStreamed(fill=fill):
+                self._on_streamed_fill(fill)
             case _:
                 self.unknown(message)
 
@@ -242,6 +247,8 @@ class ExecutorActor(ArbeesActor):
         self._rested = False
         self._keeping = False
         self._lookups = 0
+        self._on_stream = 0
+        self._confirming = False
         action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
         event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
         prev = self.price
@@ -298,6 +305,9 @@ class ExecutorActor(ArbeesActor):
                 return
             self._account(snap)
             self.order_id = snap.order_id
+            confirming = self._confirming and r.method == "get_order" and not self._keeping
+            if confirming:
+                self._confirming = False
             self._rested = self._rested or snap.status is OrderStatus.RESTING
             if snap.is_done:
                 self._keeping = False
@@ -308,11 +318,15 @@ class ExecutorActor(ArbeesActor):
                 self._cancel()
             elif self.phase == "canceling":
                 self._cancel()          # a look-up after a failed cancel: still resting, cancel again
+            elif confirming and self.phase in ("resting", "canceling"):
+                return                  # a streamed fill's look-up: the timeout (or the cancel) runs on
             else:
                 if self._keeping:
                     self._kept()
                 self.phase = "resting"
                 self._arm_timeout()
+                if self._on_stream > self._known.count:
+                    self._confirm()                     # the stream saw a fill this answer did not
             return
         err = r.error
         if r.method == "place_order":
@@ -336,6 +350,20 @@ class ExecutorActor(ArbeesActor):
             self._unknown(f"{err}")
             self._arm_timeout(self._backoff())
             self.phase = "lookup"
+
+    def _on_streamed_fill(self, fill: Fill) -> None:
+        """The venue's stream says our order filled (issue 13). Counted only from the venue's own
+        view of the order (a REST look-up, at once, rather than at the order's timeout), so a fill
+        is never counted twice; one arriving before the create's answer waits for that answer."""
+        if self.request is None or fill.client_order_id != self.request.client_order_id or self.phase == "done":
+            return
+        self._on_stream += fill.count
+        if self.phase == "resting" and self.order_id is not None and not self._confirming:
+            self._confirm()
+
+    def _confirm(self) -> None:
+        self._confirming = True
+        self._call("get_order", (self.order_id,))
 
     def _backoff(self) -> Decimal:
         """1 s, 2 s, 4 s ... up to 60 s between look-ups of an order whose state is unknown."""

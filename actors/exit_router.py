@@ -42,6 +42,7 @@ from models.messages import (
     ExitEnded,
     ExitStarted,
     ExitTriggered,
+    FillStreamed,
     ForwardToPosition,
     LinkTriggerToExit,
     PositionClosed,
@@ -115,6 +116,13 @@ class ExitRouter(ArbeesActor):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
                     del self._cool[key]
+            case FillStreamed(fill=fill):
+                # The exit whose order it is (client_order_id = {exit_id}-{attempt}); an entry's
+                # fill is not ours to route (the entry's IOC answer carries it).
+                flight = next((f for f in self._inflight.values()
+                               if fill.client_order_id.startswith(f.exit_id + "-")), None)
+                if flight is not None:
+                    self.send(flight.ref, message)
             case _:
                 self.unknown(message)
 

@@ -14,6 +14,11 @@
   refreshes up to `max_batch` markets and the wake-ups that follow within the TTL are hits:
   reads a minute grow with markets / max_batch, not with markets or positions. It never adds
   a read (only tickers to a read already going out).
+- A live stream (issue 13, adapters/kalshi/stream.py) streams some markets and not others: a
+  market it says is streamed (MarketsStreamed) is answered like a replay's, from the last
+  pushed quote; one that falls back (disconnect, gap, silence) is read from the venue at once
+  and polled from then on. The stream is told every market of interest (StreamMarkets): the
+  markets with subscribers (open positions) and those an entry asked for lately.
 - Every quote it stores is a volume sample of its market; the quotes it hands out carry
   `recent_volume`, the contracts traded within `volume_window` (models/liquidity.py; None
   until a window of history exists). It is the one place that sees every quote.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import defaultdict, deque
+from datetime import timedelta
 from typing import Any
 
 from loguru import logger
@@ -33,16 +39,21 @@ from models.liquidity import recent_volume
 from models.market import Quote
 from models.messages import (
     CallKind,
+    FeedMarketsTo,
     FlushMisses,
     GetQuote,
+    MarketsStreamed,
     QuotePushed,
     QuoteUpdated,
     Rebuild,
+    StreamMarkets,
     Subscribe,
     Unsubscribe,
     VenueCall,
     VenueResult,
 )
+
+ENTRY_INTEREST = timedelta(minutes=5)   # an entry's market stays of interest to the stream this long
 
 
 class PriceCache(ArbeesActor):
@@ -73,6 +84,10 @@ class PriceCache(ArbeesActor):
         self.hits = 0
         self.forwarded = 0
         self.rejected = 0
+        self._feed: Any = None                    # the live stream, when there is one
+        self._live: set[str] = set()              # markets the stream serves now
+        self._asked: dict[str, Any] = {}          # ticker -> when an entry last asked for it
+        self._told: tuple[str, ...] | None = None
 
     def handle(self, message: Any) -> None:
         match message:
@@ -86,12 +101,25 @@ class PriceCache(ArbeesActor):
                 self._fetched(message)
             case Subscribe(ticker=t, subscriber=ref, key=key):
                 self._subs[t][key] = ref
+                self._tell_feed()
             case Rebuild():
                 pass          # the Supervisor re-subscribes every position (PeerRestarted)
             case Unsubscribe(ticker=t, key=key):
                 self._subs[t].pop(key, None)
                 if not self._subs[t]:
                     del self._subs[t]
+                self._tell_feed()
+            case FeedMarketsTo(feed=feed, streamed=streamed):
+                first = self._feed is None
+                self._feed = feed
+                self._live = set(streamed)
+                if first:
+                    self._told = None
+                self._tell_feed()
+            case MarketsStreamed(tickers=tickers, streamed=True):
+                self._live.update(tickers)
+            case MarketsStreamed(tickers=tickers, streamed=False):
+                self._fall_back(tickers)
             case _:
                 self.unknown(message)
 
@@ -115,7 +143,12 @@ class PriceCache(ArbeesActor):
     def _get(self, msg: GetQuote) -> None:
         q = self._quotes.get(msg.ticker)
         now = self.rt.clock.now()
-        if self.streamed and q is not None and q.ts < now:
+        if self._feed is not None and msg.ticker not in self._subs:
+            fresh = msg.ticker not in self._asked
+            self._asked[msg.ticker] = now
+            if fresh:
+                self._tell_feed()
+        if (self.streamed or msg.ticker in self._live) and q is not None and q.ts < now:
             q = self._quotes[msg.ticker] = self._with_recent_volume(dataclasses.replace(q, ts=now))
         if q is not None and q.is_fresh(now, self.ttl):
             self.hits += 1
@@ -127,6 +160,32 @@ class PriceCache(ArbeesActor):
         if not self._flush_armed:
             self._flush_armed = True
             self.send(self.actor_ref, FlushMisses())  # after the misses already queued here
+
+    def _tell_feed(self) -> None:
+        """Tell the stream the markets of interest when they changed: every market with a
+        subscriber, and those an entry asked for within ENTRY_INTEREST."""
+        if self._feed is None:
+            return
+        now = self.rt.clock.now()
+        for t in [t for t, at in self._asked.items() if now - at > ENTRY_INTEREST or t in self._subs]:
+            del self._asked[t]
+        wanted = tuple(sorted(set(self._subs) | set(self._asked)))
+        if wanted != self._told:
+            self._told = wanted
+            self.send(self._feed, StreamMarkets(wanted))
+
+    def _fall_back(self, tickers: tuple[str, ...]) -> None:
+        """The stream no longer serves these markets: read the ones that matter from the venue now
+        (one batched read), so a move missed while the stream was down reaches the positions at
+        once; after that they are polled at the positions' cadence like any polled market."""
+        self._live.difference_update(tickers)
+        urgent = [t for t in tickers if (t in self._subs or t in self._waiting)
+                  and t not in self._in_flight and t not in self._misses]
+        if urgent:
+            self._misses.extend(urgent)
+            if not self._flush_armed:
+                self._flush_armed = True
+                self.send(self.actor_ref, FlushMisses())
 
     def _flush(self) -> None:
         self._flush_armed = False
@@ -149,7 +208,7 @@ class PriceCache(ArbeesActor):
         asked = set(self._misses) | self._in_flight
         stale = []
         for ticker in self._subs:
-            if ticker in asked:
+            if ticker in asked or ticker in self._live:     # a streamed market is never read over its stream
                 continue
             q = self._quotes.get(ticker)
             if q is None or not q.is_fresh(now, self.ttl):

@@ -566,3 +566,38 @@ class Rebuild:
 class PeerRestarted:
     """To every core actor: `name` was restarted (re-send it what it needs from you)."""
     name: str
+
+
+# ---- branch ws (issue 13): live market data over the venue's WebSocket ---------------------
+
+@dataclass(frozen=True, slots=True)
+class FeedMarketsTo:
+    """To the PriceCache from the market-data stream (and again now and then, so a restarted
+    cache learns it back): tell `feed` the markets of interest (StreamMarkets) from now on;
+    `streamed` are the markets the stream serves now."""
+    feed: Any
+    streamed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMarkets:
+    """PriceCache -> the stream: every market whose quotes the engine needs now (the markets of
+    open positions and of quotes asked for an entry lately)."""
+    tickers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketsStreamed:
+    """Stream -> PriceCache: these markets' changes are pushed from now on (streamed=True: a
+    request is answered from the last pushed quote, no venue read) or no longer (False: they are
+    polled from the venue again, starting at once). `reason` says why (for the log)."""
+    tickers: tuple[str, ...]
+    streamed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FillStreamed:
+    """Stream -> ExitRouter -> the executor whose order it is: a fill of one of our orders, as the
+    venue's stream reported it. The executor confirms it by REST before counting it."""
+    fill: Fill         # with its client_order_id

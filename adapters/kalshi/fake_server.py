@@ -84,6 +84,9 @@ class FakeKalshi:
         self._lock = threading.Lock()
         self._seen_client_ids: set[str] = set()
         self._release: asyncio.Event | None = None
+        # More routes, each (path, handler) served as is, outside the REST middleware: the
+        # WebSocket endpoint of tests/fakes/kalshi_ws.py (it checks the signature itself).
+        self.raw_routes: list[tuple[str, Any]] = []
 
     # ---- test controls --------------------------------------------------------------------
 
@@ -133,10 +136,14 @@ class FakeKalshi:
         r.add_get(BASE_PATH + "/portfolio/positions", self._positions)
         r.add_get(BASE_PATH + "/portfolio/fills", self._fills)
         r.add_get(BASE_PATH + "/portfolio/balance", self._balance)
+        for path, handler in self.raw_routes:
+            r.add_get(path, handler)
         return app
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if any(request.path == path for path, _ in self.raw_routes):
+            return await handler(request)
         resource = request.match_info.route.resource
         route = resource.canonical[len(BASE_PATH):] if resource is not None else request.path
         path = request.raw_path.split("?", 1)[0]
@@ -170,6 +177,10 @@ class FakeKalshi:
         if isinstance(body, str):
             return web.Response(status=status, text=body, content_type="text/plain")
         return web.json_response(body, status=status)
+
+    def authenticate(self, request: web.Request, path: str) -> tuple[int | None, Any]:
+        """(None, None) when the request's three headers are signed right, else (401, body)."""
+        return self._authenticate(request, path)
 
     def _authenticate(self, request: web.Request, path: str) -> tuple[int | None, Any]:
         key, ts, sig = (request.headers.get(h) for h in (HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE))

@@ -81,6 +81,18 @@ class KalshiVenue:
             future.cancel()
             raise VenueUnavailable(f"Kalshi {what}: no result within {self._call_timeout}s") from None
 
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+        """Run `coro` on this venue's event loop (the market-data stream's connection lives there,
+        beside the HTTP session) without waiting for it."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError(f"{self!r} is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    @property
+    def client(self) -> KalshiClient:
+        return self._client
+
     def close(self) -> None:
         """Close the HTTP session, stop the loop and its thread. Safe to call twice."""
         if self._closed:

@@ -1,0 +1,435 @@
+"""MarketStream: live market data over Kalshi's WebSocket, with REST polling as the fallback.
+
+One actor owns every decision about the one connection (adapters/kalshi/ws_connection.py does
+the I/O): what is subscribed, each market's book (snapshot + deltas, book.py), the sequence
+check, each market's health, reconnecting. Its timing (silence, reconnect back-off) runs on the
+engine's clock and scheduler, so it is tested on virtual time.
+
+- Subscriptions: `fill` and `market_lifecycle_v2` (all markets; ours are picked out), and
+  `orderbook_delta` + `ticker` for the markets of interest, which the PriceCache tells it
+  (StreamMarkets: open positions and recent entries); they follow with update_subscription
+  (add_markets / delete_markets) as positions open and close.
+- Quotes: every change of a streamed market's book goes to the PriceCache as a QuotePushed,
+  exactly as a replay's quotes do; the cache answers that market from it (MarketsStreamed).
+- Fills go to the ExitRouter at once (FillStreamed; the executor confirms by REST); a market's
+  settlement (determined / settled with a result) goes to its positions as MarketSettled, the
+  path every settlement takes; a close-time change rides on the market's next quote.
+- Failure is a state. A market is STREAMED (its book is live) or POLLED (REST at the cadence).
+  It falls back to POLLED at once, with the reason, on a disconnect, a sequence gap (every
+  market of that subscription: Kalshi numbers frames per subscription), an unreadable frame,
+  an error that ends the subscription, or a book silent past `book_silence_secs` (then it is
+  re-snapshot). No traffic at all (not even the server's pings) for `dead_after_secs` is a dead
+  connection. Reconnects back off with jitter (models/retry.py), resubscribe (new ids) and
+  resnapshot; a market returns to STREAMED with its first snapshot. Every transition is an audit
+  event (STREAM_CONNECTED, STREAM_DISCONNECTED, STREAM_ERROR, MARKET_STREAMED, MARKET_POLLED)
+  and the last state rides on every HEARTBEAT (`market_data`), which `status` shows.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from loguru import logger
+
+from actors.base import ArbeesActor
+from adapters.kalshi import ws_protocol as wp
+from adapters.kalshi.book import BookInconsistent, MarketBook, Sequences
+from adapters.kalshi.ws_connection import KalshiWsConnection, WsAlive, WsClosed, WsFrames, WsOpened, WsUnreadable
+from models.messages import FeedMarketsTo, FillStreamed, ForwardToMarket, MarketSettled, MarketsStreamed, QuotePushed, \
+    StreamMarkets
+from models.retry import jittered_delay_secs
+
+MARKET_CHANNELS = (wp.BOOK, wp.TICKER)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    use_yes_price: bool = False          # NO levels in NO prices (sent explicitly either way)
+    dead_after_secs: int = 30            # no frame and no ping for this long: the connection is dead (pings: ~10 s)
+    book_silence_secs: int = 120         # a streamed book with no message for this long is polled and re-snapshot
+    check_every_secs: int = 1
+    reconnect_base_secs: float = 1.0
+    reconnect_cap_secs: float = 60.0
+    announce_every_secs: int = 15        # the cache is told the streamed markets again (it may have restarted)
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Reconnect:
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class _PushQuotes:
+    """Sent to itself: the frames already queued are applied first, so a burst of deltas (a price
+    move is a level removed and another added) is pushed as one quote, never its halfway books."""
+
+
+class MarketStream(ArbeesActor):
+    kind = "market_stream"
+    survives_errors = True
+
+    def __init__(self, rt, connection: KalshiWsConnection, price_cache, exit_router, supervisor, *,  # type: ignore[no-untyped-def]
+                 settings: StreamSettings = StreamSettings(), seed: int = 0) -> None:
+        super().__init__(rt, "stream")
+        self.connection = connection
+        self.price_cache, self.exit_router, self.supervisor = price_cache, exit_router, supervisor
+        self.s = settings
+        self._rng = random.Random(seed)
+        self.link = "down"                    # down | connecting | up
+        self.conn = 0
+        self.attempts = 0                     # failed connections in a row
+        self.last_traffic: datetime | None = None
+        self.wanted: set[str] = set()
+        self.streamed: set[str] = set()
+        self.polled: dict[str, str] = {}      # market -> why it is polled
+        self.books: dict[str, MarketBook] = {}
+        self._last_book: dict[str, datetime] = {}
+        self._info: dict[str, dict[str, Any]] = {}   # market -> last / volume / close_time
+        self._restored: list[str] = []
+        self._dirty: set[str] = set()
+        self._settled: set[str] = set()
+        self.seqs = Sequences()
+        self.sids: dict[str, int] = {}        # channel -> sid
+        self._on: dict[str, set[str]] = {c: set() for c in MARKET_CHANNELS}   # what each subscription was asked for
+        self._pending: dict[int, tuple[str, str]] = {}    # command id -> (channel, command)
+        self._resubscribe: set[str] = set()
+        self._ids = 0
+        self._gen = 0
+        self._timer: Any = None
+        self._reconnect_gen = 0
+        self._ticks = 0
+        self.summary: dict[str, Any] = {"connection": "down"}
+        add = getattr(rt.audit, "add_heartbeat_source", None)
+        if add is not None:
+            add(lambda: {"market_data": self.summary})
+
+    # lifecycle ------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.connection.bind(lambda event: self.rt.send(self.actor_ref, event))
+        self._tick_later()
+        self._connect()
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.connection.shutdown()
+
+    def handle(self, message: Any) -> None:
+        match message:
+            case WsFrames(conn=c, frames=frames) if c == self.conn and self.link == "up":
+                self.last_traffic = self.rt.clock.now()
+                for f in frames:
+                    if c != self.conn or self.link != "up":
+                        break                     # a frame of the batch ended the connection
+                    self._on_frame(f)
+            case WsAlive(conn=c) if c == self.conn:
+                self.last_traffic = self.rt.clock.now()
+            case WsOpened(conn=c) if c == self.conn:
+                self._opened()
+            case WsClosed(conn=c, reason=why) if c == self.conn and self.link != "down":
+                self._down(why)
+            case WsUnreadable(conn=c, error=why) if c == self.conn:
+                self._error("unreadable frame", why)
+                self._gap(f"unreadable frame: {why}")
+            case WsFrames() | WsAlive() | WsOpened() | WsClosed() | WsUnreadable():
+                pass                              # a connection already replaced
+            case StreamMarkets(tickers=tickers):
+                self._want(set(tickers))
+            case _Check(generation=g) if g == self._gen:
+                self._check()
+            case _Reconnect(generation=g) if g == self._reconnect_gen and self.link == "down":
+                self._connect()
+            case _PushQuotes():
+                self._push_dirty()
+            case _Check() | _Reconnect():
+                pass
+            case _:
+                self.unknown(message)
+
+    # the connection ---------------------------------------------------------------------------
+    def _connect(self) -> None:
+        self.conn += 1
+        self.link = "connecting"
+        self._summarize()
+        self.connection.open(self.conn)
+
+    def _opened(self) -> None:
+        self.link = "up"
+        self.attempts = 0
+        self.last_traffic = self.rt.clock.now()
+        self.rt.audit.emit("STREAM_CONNECTED", f"market data: WebSocket connected (connection {self.conn}); "
+                                               f"subscribing {len(self.wanted)} markets",
+                           connection=self.conn, markets=len(self.wanted), use_yes_price=self.s.use_yes_price)
+        self.sids.clear()
+        self.seqs.clear()
+        self._pending.clear()
+        self._on = {c: set() for c in MARKET_CHANNELS}
+        for channel in (wp.FILLS, wp.LIFECYCLE):
+            self._send_subscribe(channel, ())
+        for channel in MARKET_CHANNELS:
+            self._sync(channel)
+        self._summarize()
+
+    def _down(self, reason: str) -> None:
+        self.link = "down"
+        self._fall_back(set(self.streamed) | set(self._restored), f"disconnected: {reason}")
+        self.books.clear()
+        self.sids.clear()
+        self.seqs.clear()
+        self._pending.clear()
+        delay = min(self.s.reconnect_cap_secs,
+                    jittered_delay_secs(self.s.reconnect_base_secs, self.attempts, self._rng.random()))
+        self.attempts += 1
+        self._reconnect_gen += 1
+        self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, _Reconnect(self._reconnect_gen))
+        self.rt.audit.emit("STREAM_DISCONNECTED", f"market data: WebSocket down ({reason}); {len(self.wanted)} "
+                                                  f"markets polled; reconnecting in {delay:.1f} s",
+                           connection=self.conn, reason=reason, attempt=self.attempts, retry_in_secs=round(delay, 3))
+        self._summarize()
+
+    def _send(self, command: dict, channel: str) -> None:
+        self._pending[command["id"]] = (channel, command["cmd"])
+        self.connection.send(self.conn, command)
+
+    def _next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def _send_subscribe(self, channel: str, tickers) -> None:  # type: ignore[no-untyped-def]
+        self._send(wp.subscribe(self._next_id(), channel, sorted(tickers), use_yes_price=self.s.use_yes_price),
+                   channel)
+
+    def _sync(self, channel: str) -> None:
+        """Bring a market channel's subscription to the markets wanted now."""
+        if self.link != "up":
+            return
+        sid = self.sids.get(channel)
+        if sid is None:
+            if self.wanted and (channel, "subscribe") not in self._pending.values():
+                self._send_subscribe(channel, self.wanted)
+                self._on[channel] = set(self.wanted)
+            return
+        add, drop = self.wanted - self._on[channel], self._on[channel] - self.wanted
+        if drop:
+            if drop == self._on[channel]:            # nothing left: end the subscription
+                self._send(wp.unsubscribe(self._next_id(), [sid]), channel)
+                del self.sids[channel]
+                self.seqs.forget(sid)
+                self._on[channel] = set()
+                self._sync(channel)
+                return
+            self._send(wp.update_subscription(self._next_id(), sid, "delete_markets", sorted(drop)), channel)
+        if add:
+            self._send(wp.update_subscription(self._next_id(), sid, "add_markets", sorted(add)), channel)
+        self._on[channel] = set(self.wanted)
+
+    def _want(self, tickers: set[str]) -> None:
+        for t in self.wanted - tickers:                 # no longer of interest: forget it, say nothing
+            self.books.pop(t, None)
+            self._last_book.pop(t, None)
+            self.streamed.discard(t)
+            self.polled.pop(t, None)
+            self._info.pop(t, None)
+        self._restored = [t for t in self._restored if t in tickers]
+        for t in tickers - self.wanted:
+            self.polled[t] = "waiting for its first snapshot"
+        self.wanted = tickers
+        for channel in MARKET_CHANNELS:
+            self._sync(channel)
+        self._summarize()
+
+    # frames -----------------------------------------------------------------------------------
+    def _on_frame(self, f: Any) -> None:
+        match f:
+            case wp.BookSnapshot() | wp.BookDelta():
+                self._on_book(f)
+            case wp.TickerUpdate(ticker=t) if t in self.wanted:
+                info = self._info.setdefault(t, {})
+                info.update({k: v for k, v in (("last", f.last), ("volume", f.volume)) if v is not None})
+                self._push(t)
+            case wp.FillReport(fill=fill):
+                self.rt.send(self.exit_router, FillStreamed(fill))
+            case wp.Lifecycle(ticker=t) if t in self.wanted:
+                self._on_lifecycle(f)
+            case wp.Subscribed(req_id=rid, channel=channel, sid=sid):
+                self._pending.pop(rid, None)
+                self.sids[channel] = sid
+                if channel in MARKET_CHANNELS:
+                    self._sync(channel)          # markets wanted while the subscribe was on its way
+            case wp.Ok(req_id=rid):
+                self._pending.pop(rid, None)
+            case wp.WsError():
+                self._on_error(f)
+            case _:
+                pass
+
+    def _on_book(self, f: wp.BookSnapshot | wp.BookDelta) -> None:
+        if f.sid != self.sids.get(wp.BOOK):
+            return                                  # a subscription already ended
+        problem = self.seqs.check(f.sid, f.seq)
+        if problem == "duplicate":
+            return
+        if problem is not None:
+            self._gap(problem)
+            return
+        t = f.ticker
+        if t not in self.wanted:
+            return
+        now = self.rt.clock.now()
+        if isinstance(f, wp.BookSnapshot):
+            self.books.setdefault(t, MarketBook(t)).apply_snapshot(f)
+            if t not in self.streamed and t not in self._restored:
+                self._restored.append(t)
+        else:
+            book = self.books.get(t)
+            if book is None:
+                return                              # waiting for its snapshot
+            try:
+                book.apply_delta(f)
+            except BookInconsistent as exc:
+                self._gap(str(exc))
+                return
+        self._last_book[t] = now
+        self._push(t)
+
+    def _push(self, t: str) -> None:
+        if not self._dirty:
+            self.rt.send(self.actor_ref, _PushQuotes())
+        self._dirty.add(t)
+
+    def _push_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for t in sorted(dirty):
+            book = self.books.get(t)
+            if book is None or (t not in self.streamed and t not in self._restored):
+                continue
+            info = self._info.get(t, {})
+            self.rt.send(self.price_cache, QuotePushed(book.to_quote(self.rt.clock.now(), last=info.get("last"),
+                                                                     volume=info.get("volume"),
+                                                                     close_time=info.get("close_time"))))
+
+    def _on_lifecycle(self, f: wp.Lifecycle) -> None:
+        if f.event_type == "close_date_updated" and f.close_time is not None:
+            self._info.setdefault(f.ticker, {})["close_time"] = f.close_time
+            self._push(f.ticker)                    # polled markets read the new close time from REST
+        elif f.event_type in ("determined", "settled") and f.result is not None and f.ticker not in self._settled:
+            self._settled.add(f.ticker)
+            self.rt.send(self.supervisor, ForwardToMarket(f.ticker, MarketSettled(f.ticker, f.result,
+                                                                                    self.rt.clock.now())))
+
+    def _on_error(self, err: wp.WsError) -> None:
+        sent = self._pending.pop(err.req_id, None) if err.req_id is not None else None
+        channel = None if sent is None else sent[0]
+        self._error(f"error {err.code}", err.text, code=err.code, channel=channel)
+        if err.needs_resubscribe or (channel is not None and channel not in self.sids):
+            self._resubscribe.update([channel] if channel is not None else [wp.BOOK, wp.TICKER, wp.FILLS,
+                                                                             wp.LIFECYCLE])
+
+    def _error(self, what: str, text: str, **fields: Any) -> None:
+        self.rt.audit.emit("STREAM_ERROR", f"market data: {what}: {text}", kind=what, error=text, **fields)
+
+    # failure --------------------------------------------------------------------------------
+    def _fall_back(self, tickers: set[str], reason: str) -> None:
+        tickers = {t for t in tickers if t in self.wanted}
+        was = sorted(t for t in tickers if t in self.streamed)
+        self.streamed -= tickers
+        self._restored = [t for t in self._restored if t not in tickers]
+        for t in tickers:
+            self.polled[t] = reason
+        if was:
+            self.rt.send(self.price_cache, MarketsStreamed(tuple(was), False, reason))
+            self.rt.audit.emit("MARKET_POLLED", f"market data: {len(was)} market(s) polled from REST: {reason}",
+                               markets=was, reason=reason)
+
+    def _gap(self, reason: str) -> None:
+        """The book subscription can no longer be trusted: its markets are polled, it ends, and a
+        new one (a new sid) brings a snapshot of each."""
+        self._fall_back(set(self.books) | set(self.streamed), reason)
+        self.books.clear()
+        sid = self.sids.pop(wp.BOOK, None)
+        if sid is not None and self.link == "up":
+            self.seqs.forget(sid)
+            self._send(wp.unsubscribe(self._next_id(), [sid]), wp.BOOK)
+        self._on[wp.BOOK] = set()
+        self._sync(wp.BOOK)
+        self._summarize()
+
+    def _check(self) -> None:
+        self._tick_later()
+        now = self.rt.clock.now()
+        if self.link == "up" and self.last_traffic is not None and \
+                now - self.last_traffic > timedelta(seconds=self.s.dead_after_secs):
+            self.connection.close(self.conn)
+            self._down(f"no traffic (not even a ping) for {int((now - self.last_traffic).total_seconds())} s")
+        if self.link == "up":
+            limit = timedelta(seconds=self.s.book_silence_secs)
+            silent = {t for t in self.streamed if now - self._last_book.get(t, now) > limit}
+            if silent:
+                self._fall_back(silent, f"book silent for over {self.s.book_silence_secs} s")
+                for t in silent:
+                    self.books.pop(t, None)
+                    self._last_book.pop(t, None)
+                sid = self.sids.get(wp.BOOK)
+                if sid is not None:                 # re-snapshot them: out of the subscription and back in
+                    self._send(wp.update_subscription(self._next_id(), sid, "delete_markets", sorted(silent)), wp.BOOK)
+                    self._send(wp.update_subscription(self._next_id(), sid, "add_markets", sorted(silent)), wp.BOOK)
+            for channel in sorted(self._resubscribe):
+                self._resubscribe_channel(channel)
+            self._resubscribe.clear()
+        if self._restored:
+            back, self._restored = sorted(self._restored), []
+            self.streamed.update(back)
+            for t in back:
+                self.polled.pop(t, None)
+            self.rt.send(self.price_cache, MarketsStreamed(tuple(back), True))
+            self.rt.audit.emit("MARKET_STREAMED", f"market data: {len(back)} market(s) streamed "
+                                                  f"({len(self.streamed)} of {len(self.wanted)})",
+                               markets=back, streamed=len(self.streamed), wanted=len(self.wanted))
+        self._ticks += 1
+        if self._ticks % max(1, self.s.announce_every_secs // max(1, self.s.check_every_secs)) == 0:
+            self.rt.send(self.price_cache, FeedMarketsTo(self.actor_ref, tuple(sorted(self.streamed))))
+        self._summarize()
+
+    def _resubscribe_channel(self, channel: str) -> None:
+        if channel == wp.BOOK:
+            self._gap("the server ended the order book subscription")
+            return
+        sid = self.sids.pop(channel, None)
+        if sid is not None:
+            self._send(wp.unsubscribe(self._next_id(), [sid]), channel)
+        if channel == wp.TICKER:
+            self._on[channel] = set()
+            self._sync(channel)
+        else:
+            self._send_subscribe(channel, ())
+
+    def _tick_later(self) -> None:
+        self._gen += 1
+        self._timer = self.rt.scheduler.call_later(timedelta(seconds=self.s.check_every_secs), self.actor_ref,
+                                                   _Check(self._gen))
+
+    def _summarize(self) -> None:
+        self.summary = {"connection": self.link, "streamed": len(self.streamed), "wanted": len(self.wanted),
+                        "polled": dict(sorted(self.polled.items())[:20]), "polled_count": len(self.polled),
+                        "reconnect_attempts": self.attempts}
+
+
+def start_market_stream(system, venue, *, settings: StreamSettings = StreamSettings(), seed: int = 0) -> Any:  # type: ignore[no-untyped-def]
+    """Start the stream for an engine whose venue is a KalshiVenue, and tell the PriceCache."""
+    connection = KalshiWsConnection(venue.client.open_websocket, venue.submit, use_yes_price=settings.use_yes_price)
+    refs = system.refs
+    ref = MarketStream.start(system.rt, connection, refs.price_cache, refs.exit_router, refs.supervisor,
+                             settings=settings, seed=seed)
+    system.rt.send(refs.price_cache, FeedMarketsTo(ref))
+    logger.info("market data: streaming over {} (REST is the fallback)", venue.client.ws_url)
+    return ref
+
+
+__all__ = ["MarketStream", "StreamSettings", "start_market_stream"]
