@@ -116,6 +116,7 @@ class ExecutorActor(ArbeesActor):
         self._probe_last: OrderSnapshot | None = None
         self._on_stream = 0              # contracts the venue's stream reported filled on the current order
         self._confirming = False         # a look-up a streamed fill asked for is on its way
+        self._stream_ids: set[str] = set()
 
     @property
     def remaining(self) -> int:
@@ -355,8 +356,10 @@ class ExecutorActor(ArbeesActor):
         """The venue's stream says our order filled (issue 13). Counted only from the venue's own
         view of the order (a REST look-up, at once, rather than at the order's timeout), so a fill
         is never counted twice; one arriving before the create's answer waits for that answer."""
-        if self.request is None or fill.client_order_id != self.request.client_order_id or self.phase == "done":
+        if self.request is None or fill.client_order_id != self.request.client_order_id or self.phase == "done" \
+                or fill.fill_id in self._stream_ids:
             return
+        self._stream_ids.add(fill.fill_id)
         self._on_stream += fill.count
         if self.phase == "resting" and self.order_id is not None and not self._confirming:
             self._confirm()

@@ -63,6 +63,7 @@ class FakeKalshiStream:
         self.frames_out = 0
         self.conns: list[_Conn] = []
         self.error_on_subscribe: int | None = None    # answer the next subscribe with this error code
+        self.refuse_status: int | None = None         # refuse every handshake with this HTTP status
         self._sids = itertools.count(1)
         self._skip = 0
         self._muted: set[str] = set()
@@ -109,6 +110,8 @@ class FakeKalshiStream:
         self._loop = asyncio.get_running_loop()
         self.handshakes.append(dict(request.headers))
         status, body = self.fake.authenticate(request, request.path)
+        if status is None and self.refuse_status is not None:
+            status, body = self.refuse_status, {"error": "injected"}
         if status is not None:
             self.refused += 1
             return web.json_response(body, status=status)
