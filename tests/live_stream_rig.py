@@ -25,7 +25,8 @@ import pytest
 from adapters.kalshi.auth import KalshiCredentials
 from adapters.kalshi.client import KalshiClient, RetryPolicy
 from adapters.kalshi.fake_server import FakeKalshi, RunningFake, serve_fake_kalshi
-from adapters.kalshi.stream import MarketStream, StreamSettings, start_market_stream
+from adapters.kalshi.market_data import StreamSettings, start_market_stream
+from adapters.kalshi.stream import MarketStream
 from adapters.kalshi.venue import KalshiVenue
 from adapters.paper_venue import PaperVenue
 from config.loader import load_config

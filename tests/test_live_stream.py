@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from adapters.kalshi.fake_server import generate_test_key
-from adapters.kalshi.stream import StreamSettings
+from adapters.kalshi.market_data import StreamSettings
 from tests.live_stream_rig import D, stream_rig
 
 M = "KXNBAGAME-26JAN11LALBOS-BOS"

@@ -1,74 +1,37 @@
 """MarketStream: live market data over Kalshi's WebSocket, with REST polling as the fallback.
 
-One actor owns every decision about the one connection (adapters/kalshi/ws_connection.py does
-the I/O): what is subscribed, each market's book (snapshot + deltas, book.py), the sequence
-check, each market's health, reconnecting. Its timing (silence, reconnect back-off) runs on the
-engine's clock and scheduler, so it is tested on virtual time.
-
-- Subscriptions: `fill` and `market_lifecycle_v2` (all markets; ours are picked out), and
-  `orderbook_delta` + `ticker` for the markets of interest, which the PriceCache tells it
-  (StreamMarkets: open positions and recent entries); they follow with update_subscription
-  (add_markets / delete_markets) as positions open and close.
-- Quotes: every change of a streamed market's book goes to the PriceCache as a QuotePushed,
-  exactly as a replay's quotes do; the cache answers that market from it (MarketsStreamed).
-- Fills go to the ExitRouter at once (FillStreamed; the executor confirms by REST); a market's
-  settlement (determined / settled with a result) goes to its positions as MarketSettled, the
-  path every settlement takes; a close-time change rides on the market's next quote.
-- Failure is a state. A market is STREAMED (its book is live) or POLLED (REST at the cadence).
-  It falls back to POLLED at once, with the reason, on a disconnect, a sequence gap (every
-  market of that subscription: Kalshi numbers frames per subscription), an unreadable frame,
-  an error that ends the subscription, or a book silent past `book_silence_secs` (then it is
-  re-snapshot). No traffic at all (not even the server's pings) for `dead_after_secs` is a dead
+One actor owns every decision about the one connection (ws_connection.py does the I/O): the
+subscriptions (`fill`, `market_lifecycle_v2`, and `orderbook_delta` + `ticker` for the markets
+the PriceCache says are of interest, followed with update_subscription), each book (book.py),
+the sequence check and each market's health; its timing runs on the engine's clock.
+- A streamed market's changes go to the PriceCache as QuotePushed, as a replay's do; fills go
+  to the ExitRouter (FillStreamed); a settlement goes to the positions as MarketSettled; a
+  close-time change rides on the market's next quote.
+- A market is STREAMED or POLLED. It is polled at once, with the reason, on a disconnect, a
+  sequence gap (every market of the subscription: Kalshi numbers frames per subscription), an
+  unreadable frame, an error that ends a subscription, or a book silent past book_silence_secs
+  (then re-snapshot). No traffic at all (not even a ping) for dead_after_secs is a dead
   connection. Reconnects back off with jitter (models/retry.py), resubscribe (new ids) and
-  resnapshot; a market returns to STREAMED with its first snapshot. Every transition is an audit
-  event (STREAM_CONNECTED, STREAM_DISCONNECTED, STREAM_ERROR, MARKET_STREAMED, MARKET_POLLED)
-  and the last state rides on every HEARTBEAT (`market_data`), which `status` shows.
+  resnapshot; a market is streamed again from its first snapshot. Every transition is an audit
+  event and the state rides on each HEARTBEAT (`market_data`), which `status` shows.
 """
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from loguru import logger
 
 from actors.base import ArbeesActor
 from adapters.kalshi import ws_protocol as wp
 from adapters.kalshi.book import BookInconsistent, MarketBook, Sequences
 from adapters.kalshi.ws_connection import KalshiWsConnection, WsAlive, WsClosed, WsFrames, WsOpened, WsUnreadable
-from models.messages import FeedMarketsTo, FillStreamed, ForwardToMarket, MarketSettled, MarketsStreamed, QuotePushed, \
-    StreamMarkets
+from models.messages import (
+    FeedMarketsTo, FillStreamed, ForwardToMarket, MarketSettled, MarketsStreamed, QuotePushed, StreamMarkets,
+)
+from adapters.kalshi.market_data import StreamSettings, _Check, _PushQuotes, _Reconnect
 from models.retry import jittered_delay_secs
 
 MARKET_CHANNELS = (wp.BOOK, wp.TICKER)
-
-
-@dataclass(frozen=True, slots=True)
-class StreamSettings:
-    use_yes_price: bool = False          # NO levels in NO prices (sent explicitly either way)
-    dead_after_secs: int = 30            # no frame and no ping for this long: the connection is dead (pings: ~10 s)
-    book_silence_secs: int = 120         # a streamed book with no message for this long is polled and re-snapshot
-    check_every_secs: int = 1
-    reconnect_base_secs: float = 1.0
-    reconnect_cap_secs: float = 60.0
-    announce_every_secs: int = 15        # the cache is told the streamed markets again (it may have restarted)
-
-
-@dataclass(frozen=True, slots=True)
-class _Check:
-    generation: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Reconnect:
-    generation: int
-
-
-@dataclass(frozen=True, slots=True)
-class _PushQuotes:
-    """Sent to itself: the frames already queued are applied first, so a burst of deltas (a price
-    move is a level removed and another added) is pushed as one quote, never its halfway books."""
 
 
 class MarketStream(ArbeesActor):
@@ -421,15 +384,4 @@ class MarketStream(ArbeesActor):
                         "reconnect_attempts": self.attempts}
 
 
-def start_market_stream(system, venue, *, settings: StreamSettings = StreamSettings(), seed: int = 0) -> Any:  # type: ignore[no-untyped-def]
-    """Start the stream for an engine whose venue is a KalshiVenue, and tell the PriceCache."""
-    connection = KalshiWsConnection(venue.client.open_websocket, venue.submit, use_yes_price=settings.use_yes_price)
-    refs = system.refs
-    ref = MarketStream.start(system.rt, connection, refs.price_cache, refs.exit_router, refs.supervisor,
-                             settings=settings, seed=seed)
-    system.rt.send(refs.price_cache, FeedMarketsTo(ref))
-    logger.info("market data: streaming over {} (REST is the fallback)", venue.client.ws_url)
-    return ref
-
-
-__all__ = ["MarketStream", "StreamSettings", "start_market_stream"]
+__all__ = ["MarketStream", "StreamSettings"]
