@@ -105,6 +105,8 @@ class StreamRig:
                             Side.YES, "default", D("0.90"), D(ask), source="test", contracts=contracts)
         self.system.push_signal(sig)
         self.settle()
+        self.ws.publish(ticker)          # the entry took from the book: Kalshi sends that change too
+        self.settle()
         self.run(1)
         opened = self.events("TRADE_EXECUTED", signal_id=sig.signal_id)
         assert opened, f"the signal opened nothing: {self.events('SIGNAL_REJECTED')}"

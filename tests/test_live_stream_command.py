@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import run
 from adapters.commands import status as status_command

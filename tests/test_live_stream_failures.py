@@ -70,22 +70,49 @@ def test_a_disconnect_while_a_stop_is_crossing_is_caught_by_rest_within_a_cadenc
         assert all(0 < r <= 60 for r in retries) and len(set(retries)) == len(retries)
 
 
-def test_a_book_silent_while_the_socket_stays_open_is_polled_and_resnapshot(tmp_path, key):
+def test_a_quiet_book_is_re_snapshot_and_stays_streamed_without_a_rest_read(tmp_path, key):
     with stream_rig(tmp_path, key, settings=StreamSettings(book_silence_secs=60)) as rig:
         rig.book(M, "0.48", "0.50", publish=False)
         rig.enter(M)
-        rig.ws.mute(M)
-        rig.book(M, "0.47", "0.49")                             # muted: the fake sends nothing for it
         reads = len(rig.reads())
-        rig.run(62)                                             # pings keep coming all along
-        polled = rig.events("MARKET_POLLED")
-        assert polled and "silent" in polled[-1]["reason"]
-        assert not rig.events("STREAM_DISCONNECTED")            # the connection itself is fine
-        assert len(rig.reads()) > reads
+        rig.run(62)                                             # nothing trades; pings keep coming
         updates = [c["params"]["action"] for c in rig.ws.commands if c["cmd"] == "update_subscription"]
-        assert updates[-2:] == ["delete_markets", "add_markets"]  # re-snapshot
-        assert streamed(rig)                                    # the snapshot came: streamed again
-        assert top(rig)[0] == D("0.47")                         # and the snapshot has the moved book
+        assert updates[-2:] == ["delete_markets", "add_markets"]  # checked by a re-snapshot
+        rig.run(8)
+        assert not rig.events("MARKET_POLLED") and not rig.events("STREAM_ERROR") and streamed(rig)
+        assert len(rig.reads()) == reads
+
+
+def test_a_silent_book_that_missed_a_change_is_corrected_by_its_re_snapshot(tmp_path, key):
+    with stream_rig(tmp_path, key, settings=StreamSettings(book_silence_secs=60)) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        pid = rig.enter(M)
+        rig.ws.mute(M)
+        rig.book(M, "0.40", "0.42")                             # lost: the fake sent nothing for it
+        assert rig.position(pid).contracts == 20
+        rig.run(62)
+        (stale,) = rig.events("STREAM_ERROR")
+        assert stale["kind"] == "stale book" and stale["markets"] == [M]
+        assert rig.position(pid).contracts == 0                 # the re-snapshot carried the stop
+
+
+def test_a_book_silent_while_the_socket_stays_open_is_polled_when_no_snapshot_comes(tmp_path, key):
+    with stream_rig(tmp_path, key, settings=StreamSettings(book_silence_secs=60)) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        rig.enter(M)
+        rig.ws.mute(M, snapshots=True)                          # the subscription is dead for M
+        rig.book(M, "0.47", "0.49")
+        reads = len(rig.reads())
+        rig.run(62)
+        assert not rig.events("MARKET_POLLED")                  # re-snapshot asked, not yet overdue
+        rig.run(6)
+        (polled,) = rig.events("MARKET_POLLED")
+        assert "no fresh snapshot" in polled["reason"] and not streamed(rig)
+        assert not rig.events("STREAM_DISCONNECTED")            # the connection itself is fine
+        assert len(rig.reads()) == reads + 1                    # read from REST at once
+        rig.ws.unmute(M)
+        rig.run(62)                                             # pings on; the next check re-asks
+        assert streamed(rig) and top(rig)[0] == D("0.47")
 
 
 def test_a_connection_with_no_traffic_at_all_is_dead_and_replaced(tmp_path, key):

@@ -25,14 +25,17 @@ from typing import Any, TextIO
 
 from config.loader import ConfigError, load_config
 
-SECTIONS = ("latency", "budget", "replay", "memory")
+SECTIONS = ("latency", "budget", "replay", "memory", "stream")
+QUICK_SKIPS = ("stream",)      # over a loopback socket: in --quick only when asked for (--only stream)
 
 FULL = dict(lat_markets=200, lat_per_market=5, lat_samples=500, floor_samples=2000,
             budget_sizes=(10, 50, 100, 500, 2000), budget_minutes=2,
-            replay_positions=100, rss_sizes=(1000, 5000), recovery_positions=1000, recovery_polling=True)
+            replay_positions=100, rss_sizes=(1000, 5000), recovery_positions=1000, recovery_polling=True,
+            ws_markets=200, ws_per_market=5, ws_samples=200, ws_read_positions=200, ws_read_markets=50, ws_minutes=3)
 QUICK = dict(lat_markets=40, lat_per_market=5, lat_samples=30, floor_samples=300,
              budget_sizes=(10, 50), budget_minutes=1,
-             replay_positions=4, rss_sizes=(300,), recovery_positions=1000, recovery_polling=False)
+             replay_positions=4, rss_sizes=(300,), recovery_positions=1000, recovery_polling=False,
+             ws_markets=10, ws_per_market=5, ws_samples=10, ws_read_positions=20, ws_read_markets=5, ws_minutes=1)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         return 2
     configure_logging(None, console=False)     # the engine's console would be the benchmark
     p = QUICK if args.quick else FULL
-    sections = tuple(s for s in SECTIONS if not args.only or s in args.only)
+    sections = tuple(args.only) if args.only else tuple(s for s in SECTIONS if not (args.quick and s in QUICK_SKIPS))
+    sections = tuple(s for s in SECTIONS if s in sections)
     before = machine()
     report = Report(quick=bool(args.quick))
     with tempfile.TemporaryDirectory(prefix="arbees-bench-") as tmp:
@@ -139,4 +143,17 @@ def _memory(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: P
         report.details["memory"]["recovery_polling"] = asdict(polled)
 
 
-MEASURES = {"latency": _latency, "budget": _budget, "replay": _replay, "memory": _memory}
+def _stream(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: Path | None) -> None:
+    from adapters.bench.stream import measure_stream_latency, measure_stream_reads
+
+    lat = measure_stream_latency(make, config, markets=p["ws_markets"], per_market=p["ws_per_market"],
+                                 samples=p["ws_samples"])
+    reads = measure_stream_reads(make, config, positions=p["ws_read_positions"], markets=p["ws_read_markets"],
+                                 minutes=p["ws_minutes"])
+    report.values.update(stream_change_to_order_p50_ms=lat.p50_ms, stream_change_to_order_p99_ms=lat.p99_ms,
+                         streamed_reads_per_minute=reads.streamed_reads_per_minute,
+                         polled_reads_per_minute=reads.polled_reads_per_minute)
+    report.details["stream"] = {"latency": asdict(lat), "reads": asdict(reads)}
+
+
+MEASURES = {"latency": _latency, "budget": _budget, "replay": _replay, "memory": _memory, "stream": _stream}

@@ -21,7 +21,8 @@ POLL_ONLY = {"connection": "off", "mode": "polled (--poll-only)"}
 class StreamSettings:
     use_yes_price: bool = False          # NO levels in NO prices (sent explicitly either way)
     dead_after_secs: int = 30            # no frame and no ping for this long: the connection is dead (pings: ~10 s)
-    book_silence_secs: int = 120         # a streamed book with no message for this long is polled and re-snapshot
+    book_silence_secs: int = 60          # a streamed book with no message for this long is re-snapshot ...
+    resnapshot_timeout_secs: int = 5     # ... and polled if the snapshot does not come within this
     check_every_secs: int = 1
     reconnect_base_secs: float = 1.0
     reconnect_cap_secs: float = 60.0
@@ -29,18 +30,18 @@ class StreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class _Check:
+class HealthCheck:
     """The stream's own timer: health check every check_every_secs."""
     generation: int
 
 
 @dataclass(frozen=True, slots=True)
-class _Reconnect:
+class Reconnect:
     generation: int
 
 
 @dataclass(frozen=True, slots=True)
-class _PushQuotes:
+class PushQuotes:
     """Sent by the stream to itself: the frames already queued are applied first, so a burst of
     deltas (a level removed, another added) is pushed as one quote, never its halfway books."""
 

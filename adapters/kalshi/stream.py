@@ -9,8 +9,8 @@ the sequence check and each market's health; its timing runs on the engine's clo
   close-time change rides on the market's next quote.
 - A market is STREAMED or POLLED. It is polled at once, with the reason, on a disconnect, a
   sequence gap (every market of the subscription: Kalshi numbers frames per subscription), an
-  unreadable frame, an error that ends a subscription, or a book silent past book_silence_secs
-  (then re-snapshot). No traffic at all (not even a ping) for dead_after_secs is a dead
+  unreadable frame, an error that ends a subscription, or a silent book whose re-snapshot does
+  not come (a quiet book is re-snapshot every book_silence_secs and stays streamed). No traffic at all (not even a ping) for dead_after_secs is a dead
   connection. Reconnects back off with jitter (models/retry.py), resubscribe (new ids) and
   resnapshot; a market is streamed again from its first snapshot. Every transition is an audit
   event and the state rides on each HEARTBEAT (`market_data`), which `status` shows.
@@ -24,17 +24,16 @@ from typing import Any
 from actors.base import ArbeesActor
 from adapters.kalshi import ws_protocol as wp
 from adapters.kalshi.book import BookInconsistent, MarketBook, Sequences
+from adapters.kalshi.market_data import StreamSettings, HealthCheck, PushQuotes, Reconnect
+from adapters.kalshi.stream_health import StreamHealth
 from adapters.kalshi.ws_connection import KalshiWsConnection, WsAlive, WsClosed, WsFrames, WsOpened, WsUnreadable
-from models.messages import (
-    FeedMarketsTo, FillStreamed, ForwardToMarket, MarketSettled, MarketsStreamed, QuotePushed, StreamMarkets,
-)
-from adapters.kalshi.market_data import StreamSettings, _Check, _PushQuotes, _Reconnect
+from models.messages import FillStreamed, ForwardToMarket, MarketSettled, QuotePushed, StreamMarkets
 from models.retry import jittered_delay_secs
 
 MARKET_CHANNELS = (wp.BOOK, wp.TICKER)
 
 
-class MarketStream(ArbeesActor):
+class MarketStream(StreamHealth, ArbeesActor):
     kind = "market_stream"
     survives_errors = True
 
@@ -56,6 +55,8 @@ class MarketStream(ArbeesActor):
         self._last_book: dict[str, datetime] = {}
         self._info: dict[str, dict[str, Any]] = {}   # market -> last / volume / close_time
         self._restored: list[str] = []
+        self._verifying: dict[str, datetime] = {}    # silent market -> when its re-snapshot is overdue
+        self._asked: dict[str, datetime] = {}        # market -> when a snapshot was last asked again
         self._dirty: set[str] = set()
         self._settled: set[str] = set()
         self.seqs = Sequences()
@@ -105,13 +106,13 @@ class MarketStream(ArbeesActor):
                 pass                              # a connection already replaced
             case StreamMarkets(tickers=tickers):
                 self._want(set(tickers))
-            case _Check(generation=g) if g == self._gen:
+            case HealthCheck(generation=g) if g == self._gen:
                 self._check()
-            case _Reconnect(generation=g) if g == self._reconnect_gen and self.link == "down":
+            case Reconnect(generation=g) if g == self._reconnect_gen and self.link == "down":
                 self._connect()
-            case _PushQuotes():
+            case PushQuotes():
                 self._push_dirty()
-            case _Check() | _Reconnect():
+            case HealthCheck() | Reconnect():
                 pass
             case _:
                 self.unknown(message)
@@ -151,7 +152,7 @@ class MarketStream(ArbeesActor):
                     jittered_delay_secs(self.s.reconnect_base_secs, self.attempts, self._rng.random()))
         self.attempts += 1
         self._reconnect_gen += 1
-        self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, _Reconnect(self._reconnect_gen))
+        self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, Reconnect(self._reconnect_gen))
         self.rt.audit.emit("STREAM_DISCONNECTED", f"market data: WebSocket down ({reason}); {len(self.wanted)} "
                                                   f"markets polled; reconnecting in {delay:.1f} s",
                            connection=self.conn, reason=reason, attempt=self.attempts, retry_in_secs=round(delay, 3))
@@ -247,7 +248,12 @@ class MarketStream(ArbeesActor):
             return
         now = self.rt.clock.now()
         if isinstance(f, wp.BookSnapshot):
-            self.books.setdefault(t, MarketBook(t)).apply_snapshot(f)
+            book = self.books.setdefault(t, MarketBook(t))
+            before = (dict(book.yes), dict(book.no))
+            book.apply_snapshot(f)
+            if self._verifying.pop(t, None) is not None and before != (book.yes, book.no):
+                self._error("stale book", f"{t}: the re-snapshot of a silent book differed from the book held; "
+                                          "it replaces it", markets=[t])
             if t not in self.streamed and t not in self._restored:
                 self._restored.append(t)
         else:
@@ -264,7 +270,7 @@ class MarketStream(ArbeesActor):
 
     def _push(self, t: str) -> None:
         if not self._dirty:
-            self.rt.send(self.actor_ref, _PushQuotes())
+            self.rt.send(self.actor_ref, PushQuotes())
         self._dirty.add(t)
 
     def _push_dirty(self) -> None:
@@ -297,91 +303,5 @@ class MarketStream(ArbeesActor):
 
     def _error(self, what: str, text: str, **fields: Any) -> None:
         self.rt.audit.emit("STREAM_ERROR", f"market data: {what}: {text}", kind=what, error=text, **fields)
-
-    # failure --------------------------------------------------------------------------------
-    def _fall_back(self, tickers: set[str], reason: str) -> None:
-        tickers = {t for t in tickers if t in self.wanted}
-        was = sorted(t for t in tickers if t in self.streamed)
-        self.streamed -= tickers
-        self._restored = [t for t in self._restored if t not in tickers]
-        for t in tickers:
-            self.polled[t] = reason
-        if was:
-            self.rt.send(self.price_cache, MarketsStreamed(tuple(was), False, reason))
-            self.rt.audit.emit("MARKET_POLLED", f"market data: {len(was)} market(s) polled from REST: {reason}",
-                               markets=was, reason=reason)
-
-    def _gap(self, reason: str) -> None:
-        """The book subscription can no longer be trusted: its markets are polled, it ends, and a
-        new one (a new sid) brings a snapshot of each."""
-        self._fall_back(set(self.books) | set(self.streamed), reason)
-        self.books.clear()
-        sid = self.sids.pop(wp.BOOK, None)
-        if sid is not None and self.link == "up":
-            self.seqs.forget(sid)
-            self._send(wp.unsubscribe(self._next_id(), [sid]), wp.BOOK)
-        self._on[wp.BOOK] = set()
-        self._sync(wp.BOOK)
-        self._summarize()
-
-    def _check(self) -> None:
-        self._tick_later()
-        now = self.rt.clock.now()
-        if self.link == "up" and self.last_traffic is not None and \
-                now - self.last_traffic > timedelta(seconds=self.s.dead_after_secs):
-            self.connection.close(self.conn)
-            self._down(f"no traffic (not even a ping) for {int((now - self.last_traffic).total_seconds())} s")
-        if self.link == "up":
-            limit = timedelta(seconds=self.s.book_silence_secs)
-            silent = {t for t in self.streamed if now - self._last_book.get(t, now) > limit}
-            if silent:
-                self._fall_back(silent, f"book silent for over {self.s.book_silence_secs} s")
-                for t in silent:
-                    self.books.pop(t, None)
-                    self._last_book.pop(t, None)
-                sid = self.sids.get(wp.BOOK)
-                if sid is not None:                 # re-snapshot them: out of the subscription and back in
-                    self._send(wp.update_subscription(self._next_id(), sid, "delete_markets", sorted(silent)), wp.BOOK)
-                    self._send(wp.update_subscription(self._next_id(), sid, "add_markets", sorted(silent)), wp.BOOK)
-            for channel in sorted(self._resubscribe):
-                self._resubscribe_channel(channel)
-            self._resubscribe.clear()
-        if self._restored:
-            back, self._restored = sorted(self._restored), []
-            self.streamed.update(back)
-            for t in back:
-                self.polled.pop(t, None)
-            self.rt.send(self.price_cache, MarketsStreamed(tuple(back), True))
-            self.rt.audit.emit("MARKET_STREAMED", f"market data: {len(back)} market(s) streamed "
-                                                  f"({len(self.streamed)} of {len(self.wanted)})",
-                               markets=back, streamed=len(self.streamed), wanted=len(self.wanted))
-        self._ticks += 1
-        if self._ticks % max(1, self.s.announce_every_secs // max(1, self.s.check_every_secs)) == 0:
-            self.rt.send(self.price_cache, FeedMarketsTo(self.actor_ref, tuple(sorted(self.streamed))))
-        self._summarize()
-
-    def _resubscribe_channel(self, channel: str) -> None:
-        if channel == wp.BOOK:
-            self._gap("the server ended the order book subscription")
-            return
-        sid = self.sids.pop(channel, None)
-        if sid is not None:
-            self._send(wp.unsubscribe(self._next_id(), [sid]), channel)
-        if channel == wp.TICKER:
-            self._on[channel] = set()
-            self._sync(channel)
-        else:
-            self._send_subscribe(channel, ())
-
-    def _tick_later(self) -> None:
-        self._gen += 1
-        self._timer = self.rt.scheduler.call_later(timedelta(seconds=self.s.check_every_secs), self.actor_ref,
-                                                   _Check(self._gen))
-
-    def _summarize(self) -> None:
-        self.summary = {"connection": self.link, "streamed": len(self.streamed), "wanted": len(self.wanted),
-                        "polled": dict(sorted(self.polled.items())[:20]), "polled_count": len(self.polled),
-                        "reconnect_attempts": self.attempts}
-
 
 __all__ = ["MarketStream", "StreamSettings"]

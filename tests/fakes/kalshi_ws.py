@@ -67,6 +67,7 @@ class FakeKalshiStream:
         self._sids = itertools.count(1)
         self._skip = 0
         self._muted: set[str] = set()
+        self._dead: set[str] = set()
         self._fills_sent = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -87,11 +88,16 @@ class FakeKalshiStream:
     def gap(self, skipped: int = 1) -> None:
         self._skip += skipped
 
-    def mute(self, ticker: str) -> None:
+    def mute(self, ticker: str, *, snapshots: bool = False) -> None:
+        """No more book frames for `ticker` (deltas; with snapshots=True its snapshots too: a
+        subscription dead for that market while the socket lives)."""
         self._muted.add(ticker)
+        if snapshots:
+            self._dead.add(ticker)
 
     def unmute(self, ticker: str) -> None:
         self._muted.discard(ticker)
+        self._dead.discard(ticker)
 
     def error(self, code: int, text: str, req_id: int | None = None) -> int:
         body: dict[str, Any] = {"type": "error", "msg": {"code": code, "msg": text}}
@@ -183,6 +189,8 @@ class FakeKalshiStream:
         return sub.seq
 
     async def _snapshot(self, conn: _Conn, sub: _Sub, ticker: str) -> None:
+        if ticker in self._dead:
+            return
         book = self._book(ticker)
         sub.sent[ticker] = book
         msg = {"market_ticker": ticker, "market_id": f"id-{ticker}"}
