@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from actors.base import ArbeesActor
 from actors.clock import VirtualClock
 from actors.price_cache import ENTRY_INTEREST, PriceCache
 from actors.rate_limiter import RateLimiter
@@ -19,21 +18,10 @@ from models.market import Quote
 from models.messages import (
     FeedMarketsTo, GetQuote, MarketsStreamed, QuotePushed, StreamMarkets, Subscribe, Unsubscribe,
 )
-from tests.test_price_cache import RecordingVenue
+from tests.test_price_cache import Probe, RecordingVenue
 
 T0 = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
 D = Decimal
-
-
-class Probe(ArbeesActor):
-    kind = "probe"
-
-    def __init__(self, rt) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(rt, "probe")
-        self.got: list = []
-
-    def handle(self, message) -> None:  # type: ignore[no-untyped-def]
-        self.got.append(message)
 
 
 @pytest.fixture
@@ -57,17 +45,22 @@ def settle(rt) -> None:  # type: ignore[no-untyped-def]
     assert rt.activity.wait_idle(10)
 
 
+def stream_a(rt, cache, probe, feed) -> None:  # type: ignore[no-untyped-def]
+    """Market A has a position and is streamed, its last pushed quote 0.45/0.46 at T0."""
+    rt.send(cache, FeedMarketsTo(feed))
+    rt.send(cache, Subscribe("A", probe, "pA"))
+    rt.send(cache, MarketsStreamed(("A",), True))
+    rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"))))
+    settle(rt)
+
+
 def wanted(feed) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
     return [m.tickers for m in feed.proxy().got.get(timeout=5) if isinstance(m, StreamMarkets)]
 
 
 def test_a_streamed_market_is_answered_from_its_last_quote_long_after_the_ttl_without_a_read(rig):
     rt, clock, scheduler, venue, cache, probe, feed = rig
-    rt.send(cache, FeedMarketsTo(feed))
-    rt.send(cache, Subscribe("A", probe, "pA"))
-    rt.send(cache, MarketsStreamed(("A",), True))
-    rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"))))
-    settle(rt)
+    stream_a(rt, cache, probe, feed)
     scheduler.run_for(timedelta(minutes=5))
     rt.send(cache, GetQuote("A", probe, "wake"))
     settle(rt)
@@ -78,11 +71,7 @@ def test_a_streamed_market_is_answered_from_its_last_quote_long_after_the_ttl_wi
 
 def test_a_market_that_falls_back_is_read_from_the_venue_at_once_and_polled_after(rig):
     rt, clock, scheduler, venue, cache, probe, feed = rig
-    rt.send(cache, FeedMarketsTo(feed))
-    rt.send(cache, Subscribe("A", probe, "pA"))
-    rt.send(cache, MarketsStreamed(("A",), True))
-    rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"))))
-    settle(rt)
+    stream_a(rt, cache, probe, feed)
     scheduler.run_for(timedelta(seconds=30))
     venue.set_quote(Quote("A", clock.now(), D("0.30"), D("0.31")))      # the stop crossed while the stream was down
     rt.send(cache, MarketsStreamed(("A",), False, "disconnected"))

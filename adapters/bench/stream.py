@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 from adapters.bench.engine import without_guards
+from adapters.bench.latency import _OrderStamp
 from adapters.bench.fleet import Spec, buy_holdings, percentile, save_states, settle, state_of
 from config.schema import Config
 from models.market import Side
@@ -142,31 +142,6 @@ def _start(link: _Link, specs: list[Spec], tag: str) -> None:
     settle(link.engine)
 
 
-class _SellStamp:
-    """Wraps the fake's venue place_order: the perf_counter of the first sell since arm()."""
-
-    def __init__(self, paper: Any) -> None:
-        self._inner = paper.place_order
-        self._event = threading.Event()
-        self.at: float | None = None
-        paper.place_order = self
-
-    def arm(self) -> None:
-        self.at = None
-        self._event.clear()
-
-    def __call__(self, request: Any) -> Any:
-        if self.at is None and request.action.value == "sell":
-            self.at = time.perf_counter()
-            self._event.set()
-        return self._inner(request)
-
-    def wait(self, timeout_s: float) -> float:
-        if not self._event.wait(timeout_s) or self.at is None:
-            raise RuntimeError("bench stream: no exit order reached the fake")
-        return self.at
-
-
 def measure_stream_latency(make: Callable[..., Any], config: Config, *, markets: int = 200, per_market: int = 5,
                            samples: int = 200) -> StreamLatency:
     with _linked(make, without_guards(config), "stream-latency") as link:
@@ -183,7 +158,7 @@ def measure_stream_latency(make: Callable[..., Any], config: Config, *, markets:
         while link.streamed() < markets and time.monotonic() < deadline:
             link.engine.scheduler.run_for(timedelta(seconds=1))
             link.quiet()
-        stamp = _SellStamp(link.paper)
+        stamp = _OrderStamp(link.paper)         # at the fake: the first order since arm() (the exit)
         took = []
         for k in range(samples):
             m = k % markets
