@@ -54,6 +54,9 @@ from models.messages import (
 )
 
 ENTRY_INTEREST = timedelta(minutes=5)   # an entry's market stays of interest to the stream this long
+# The stream re-announces itself every 15 s (FeedMarketsTo); past this without a word from it (it
+# died, or its thread hangs) no market is answered from it any more: all are polled again.
+FEED_LEASE = timedelta(seconds=45)
 
 
 class PriceCache(ArbeesActor):
@@ -88,6 +91,7 @@ class PriceCache(ArbeesActor):
         self._live: set[str] = set()              # markets the stream serves now
         self._asked: dict[str, Any] = {}          # ticker -> when an entry last asked for it
         self._told: tuple[str, ...] | None = None
+        self._feed_heard: Any = None               # when the stream last spoke (its lease)
 
     def handle(self, message: Any) -> None:
         match message:
@@ -110,6 +114,7 @@ class PriceCache(ArbeesActor):
                     del self._subs[t]
                 self._tell_feed()
             case FeedMarketsTo(feed=feed, streamed=streamed):
+                self._feed_heard = self.rt.clock.now()
                 first = self._feed is None
                 self._feed = feed
                 self._live = set(streamed)
@@ -117,8 +122,10 @@ class PriceCache(ArbeesActor):
                     self._told = None
                 self._tell_feed()
             case MarketsStreamed(tickers=tickers, streamed=True):
+                self._feed_heard = self.rt.clock.now()
                 self._live.update(tickers)
             case MarketsStreamed(tickers=tickers, streamed=False):
+                self._feed_heard = self.rt.clock.now()
                 self._fall_back(tickers)
             case _:
                 self.unknown(message)
@@ -143,6 +150,10 @@ class PriceCache(ArbeesActor):
     def _get(self, msg: GetQuote) -> None:
         q = self._quotes.get(msg.ticker)
         now = self.rt.clock.now()
+        if self._live and now - self._feed_heard > FEED_LEASE:
+            logger.warning("price cache: no word from the market-data stream for {} s: {} markets polled again",
+                           int((now - self._feed_heard).total_seconds()), len(self._live))
+            self._live.clear()
         if self._feed is not None and msg.ticker not in self._subs:
             fresh = msg.ticker not in self._asked
             self._asked[msg.ticker] = now

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from actors.clock import VirtualClock
-from actors.price_cache import ENTRY_INTEREST, PriceCache
+from actors.price_cache import ENTRY_INTEREST, FEED_LEASE, PriceCache
 from actors.rate_limiter import RateLimiter
 from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import VirtualScheduler
@@ -61,7 +61,9 @@ def wanted(feed) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
 def test_a_streamed_market_is_answered_from_its_last_quote_long_after_the_ttl_without_a_read(rig):
     rt, clock, scheduler, venue, cache, probe, feed = rig
     stream_a(rt, cache, probe, feed)
-    scheduler.run_for(timedelta(minutes=5))
+    for _ in range(20):                                                # the stream announces itself every 15 s
+        scheduler.run_for(timedelta(seconds=15))
+        rt.send(cache, FeedMarketsTo(feed, ("A",)))
     rt.send(cache, GetQuote("A", probe, "wake"))
     settle(rt)
     answer = [m for m in probe.proxy().got.get(timeout=5) if getattr(m, "request_id", "") == "wake"][-1]
@@ -114,7 +116,23 @@ def test_a_read_going_out_anyway_never_carries_a_streamed_market(rig):
     rt.send(cache, MarketsStreamed(("A",), True))
     rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"))))
     settle(rt)
-    scheduler.run_for(timedelta(minutes=1))
+    scheduler.run_for(timedelta(seconds=30))
+    rt.send(cache, FeedMarketsTo(feed, ("A",)))
+    scheduler.run_for(timedelta(seconds=30))
     rt.send(cache, GetQuote("C", probe, "entry"))
     settle(rt)
     assert venue.reads == [("C", "B")]
+
+
+def test_a_stream_that_stops_announcing_itself_loses_its_markets_to_polling(rig):
+    """The stream died or hangs: its last quotes must not be served as the market for ever."""
+    rt, clock, scheduler, venue, cache, probe, feed = rig
+    stream_a(rt, cache, probe, feed)
+    scheduler.run_for(FEED_LEASE - timedelta(seconds=1))
+    rt.send(cache, GetQuote("A", probe, "wake"))
+    settle(rt)
+    assert venue.reads == []                                           # within the lease: from the stream
+    scheduler.run_for(timedelta(seconds=12))                          # past the lease and the last answer's TTL
+    rt.send(cache, GetQuote("A", probe, "wake2"))
+    settle(rt)
+    assert venue.reads == [("A",)]                                     # past it: polled again
