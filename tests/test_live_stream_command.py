@@ -10,7 +10,7 @@ import run
 from adapters.commands import status as status_command
 from adapters.kalshi.fake_server import generate_test_key
 from adapters.status_view import format_status
-from tests.fakes.kalshi_ws import FakeKalshiStream
+from tests.fakes.kalshi_ws import kalshi_on_this_machine
 from tests.live_stream_rig import stream_rig
 from tests.test_live_command import TICKER, signal_line
 
@@ -20,20 +20,11 @@ M = "KXNBAGAME-26JAN11LALBOS-BOS"
 def test_live_streams_by_default_and_poll_only_does_not(tmp_path, monkeypatch):
     """Both runs against the same fake; the WebSocket is attached before the fake is served."""
     from actors.clock import WallClock
-    from adapters.kalshi.fake_server import FakeKalshi, serve_fake_kalshi, write_test_key
     from adapters.paper_venue import PaperVenue
 
-    key = generate_test_key()
-    clock = WallClock()
-    paper = PaperVenue(clock, name="fake-kalshi-book", starting_balance=Decimal("1000"))
+    paper = PaperVenue(WallClock(), name="fake-kalshi-book", starting_balance=Decimal("1000"))
     paper.set_book(TICKER, [(Decimal("0.48"), 200)], [(Decimal("0.50"), 200)], volume=1000)
-    fake = FakeKalshi(paper, key.public_key(), "live-ws-key", clock)
-    ws = FakeKalshiStream(fake)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    with serve_fake_kalshi(fake) as running:
-        monkeypatch.setenv("KALSHI_API_BASE", running.base_url)
-        monkeypatch.setenv("KALSHI_KEY_ID", "live-ws-key")
-        monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(write_test_key(key, tmp_path / "k.pem")))
+    with kalshi_on_this_machine(paper, tmp_path, monkeypatch, "live-ws-key") as ws:
         signals = tmp_path / "signals.jsonl"
         signals.write_text(signal_line() + "\n", encoding="utf-8")
         audit = tmp_path / "a.jsonl"

@@ -11,12 +11,11 @@ import pytest
 
 import run
 from actors.clock import WallClock
-from adapters.kalshi.fake_server import FakeKalshi, generate_test_key, serve_fake_kalshi, write_test_key
 from adapters.paper_venue import PaperVenue
 from adapters.replay import read_replay
 from adapters.session import Settle
 from models.market import Quote, Side
-from tests.fakes.kalshi_ws import FakeKalshiStream
+from tests.fakes.kalshi_ws import kalshi_on_this_machine
 from tests.live_stream_rig import wait_until
 
 A, B = "KXNBAGAME-25NOV22LACCHA-LAC", "KXNBAGAME-25NOV22LACCHA-CHA"
@@ -25,17 +24,10 @@ D = Decimal
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    key = generate_test_key()
     paper = PaperVenue(WallClock(), name="fake-kalshi-book", starting_balance=D("1000"))
     paper.set_book(A, [(D("0.45"), 100)], [(D("0.46"), 50)], volume=80998)
     paper.set_book(B, [(D("0.54"), 50)], [(D("0.55"), 100)], volume=80998)
-    fake = FakeKalshi(paper, key.public_key(), "record-key", WallClock())
-    ws = FakeKalshiStream(fake)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    with serve_fake_kalshi(fake) as running:
-        monkeypatch.setenv("KALSHI_API_BASE", running.base_url)
-        monkeypatch.setenv("KALSHI_KEY_ID", "record-key")
-        monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(write_test_key(key, tmp_path / "k.pem")))
+    with kalshi_on_this_machine(paper, tmp_path, monkeypatch, "record-key") as ws:
         yield paper, ws
     assert not pykka.ActorRegistry.get_all()
 

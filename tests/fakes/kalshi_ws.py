@@ -20,17 +20,19 @@ and return the number of frames they sent, so a test can wait for the client to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 from aiohttp import WSMsgType, web
 
 from adapters.kalshi import wire
-from adapters.kalshi.fake_server import FakeKalshi
+from adapters.kalshi.fake_server import FakeKalshi, generate_test_key, serve_fake_kalshi, write_test_key
 from adapters.kalshi.ws_protocol import BOOK, FILLS, LIFECYCLE, TICKER, WS_PATH
 from models.money import ONE
 
@@ -271,3 +273,25 @@ class FakeKalshiStream:
             coro.close()
             return 0
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+
+@contextlib.contextmanager
+def kalshi_on_this_machine(paper: Any, tmp_path: Path, monkeypatch: Any, key_id: str = "fake-ws-key"
+                           ) -> Iterator["FakeKalshiStream"]:
+    """A wall-clock fake Kalshi (REST + WebSocket) over `paper`, served, with the environment a
+    command reads (KALSHI_API_BASE, KALSHI_KEY_ID, KALSHI_PRIVATE_KEY_PATH) pointing at it."""
+    key = generate_test_key()
+    fake = FakeKalshi(paper, key.public_key(), key_id, _wall())
+    ws = FakeKalshiStream(fake)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with serve_fake_kalshi(fake) as running:
+        monkeypatch.setenv("KALSHI_API_BASE", running.base_url)
+        monkeypatch.setenv("KALSHI_KEY_ID", key_id)
+        monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(write_test_key(key, tmp_path / f"{key_id}.pem")))
+        yield ws
+
+
+def _wall() -> Any:
+    from actors.clock import WallClock
+
+    return WallClock()
