@@ -139,6 +139,8 @@ class PriceCache(ArbeesActor):
         old = self._quotes.get(q.ticker)
         if old is not None and q.ts < old.ts:
             return  # out of order: keep the newer
+        if q.close_time is None and old is not None and old.close_time is not None:
+            q = dataclasses.replace(q, close_time=old.close_time)   # a stream's book does not know it
         q = self._with_recent_volume(q, sample=True)
         self._quotes[q.ticker] = q
         if old is not None and _same_for_holders(old, q):

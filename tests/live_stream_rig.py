@@ -77,7 +77,7 @@ class StreamRig:
         for _ in range(40):
             self.engine.scheduler.run_for(timedelta(0))
             before = (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames)
-            wait_until(lambda: self.ws.frames_out == conn.received and conn.sent == len(self.ws.commands), 2.0)
+            wait_until(lambda: self.ws.in_step_with(conn), 2.0)
             self.engine.scheduler.run_for(timedelta(0))
             if before == (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames):
                 return

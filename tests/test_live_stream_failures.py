@@ -177,3 +177,14 @@ def test_a_snapshot_with_an_empty_bid_side_leaves_no_mark_not_the_last_bid(tmp_p
         rig.run(1)
         assert top(rig)[0] is None and top(rig)[2] == D("0.50")
         assert rig.position(pid).current_price is None          # unknown, not the last bid
+
+
+def test_a_server_that_accepts_and_drops_at_once_is_retried_with_growing_delays(tmp_path, key):
+    """Resetting the back-off on every accepted handshake would reconnect about every second for
+    ever; it is reset only once a connection has lived."""
+    with stream_rig(tmp_path, key) as rig:
+        rig.ws.close_on_connect = True
+        rig.ws.drop()
+        rig.run(40)
+        delays = [e["retry_in_secs"] for e in rig.events("STREAM_DISCONNECTED")]
+        assert len(delays) >= 4 and delays[3] >= 4                # 1 s, 2 s, 4 s, 8 s ... with jitter

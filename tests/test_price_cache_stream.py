@@ -136,3 +136,16 @@ def test_a_stream_that_stops_announcing_itself_loses_its_markets_to_polling(rig)
     rt.send(cache, GetQuote("A", probe, "wake2"))
     settle(rt)
     assert venue.reads == [("A",)]                                     # past it: polled again
+
+
+def test_a_pushed_quote_that_does_not_know_the_close_time_keeps_the_one_known(rig):
+    """The stream's books carry no close time (only a lifecycle change does): the close time a
+    REST read gave must not vanish, or the time exit would lose its anchor."""
+    rt, clock, scheduler, venue, cache, probe, feed = rig
+    close = T0 + timedelta(hours=2)
+    rt.send(cache, Subscribe("A", probe, "pA"))
+    rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"), close_time=close)))
+    rt.send(cache, QuotePushed(Quote("A", T0 + timedelta(seconds=1), D("0.44"), D("0.46"))))
+    settle(rt)
+    pushed = [m for m in probe.proxy().got.get(timeout=5) if not getattr(m, "request_id", "")]
+    assert pushed[-1].quote.yes_bid == D("0.44") and pushed[-1].quote.close_time == close

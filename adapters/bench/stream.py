@@ -77,7 +77,7 @@ class _Link:
                 return
             before = (self.ws.frames_out, self.conn.sent, len(self.ws.commands))
             deadline = time.monotonic() + timeout_s
-            while not (self.ws.frames_out == self.conn.received and self.conn.sent == len(self.ws.commands)):
+            while not self.ws.in_step_with(self.conn):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.001)

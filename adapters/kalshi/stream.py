@@ -46,7 +46,8 @@ class MarketStream(StreamHealth, ArbeesActor):
         self._rng = random.Random(seed)
         self.link = "down"                    # down | connecting | up
         self.conn = 0
-        self.attempts = 0                     # failed connections in a row
+        self.attempts = 0                     # connections lost in a row (reset once one has lived dead_after_secs)
+        self.up_since: datetime | None = None
         self.last_traffic: datetime | None = None
         self.wanted: set[str] = set()
         self.streamed: set[str] = set()
@@ -126,8 +127,7 @@ class MarketStream(StreamHealth, ArbeesActor):
 
     def _opened(self) -> None:
         self.link = "up"
-        self.attempts = 0
-        self.last_traffic = self.rt.clock.now()
+        self.up_since = self.last_traffic = self.rt.clock.now()   # the back-off resets once it has lived
         self.rt.audit.emit("STREAM_CONNECTED", f"market data: WebSocket connected (connection {self.conn}); "
                                                f"subscribing {len(self.wanted)} markets",
                            connection=self.conn, markets=len(self.wanted), use_yes_price=self.s.use_yes_price)

@@ -56,6 +56,8 @@ class StreamHealth:
             self.connection.close(self.conn)
             self._down(f"no traffic (not even a ping) for {int((now - self.last_traffic).total_seconds())} s")
         if self.link == "up":
+            if self.attempts and now - self.up_since >= timedelta(seconds=self.s.dead_after_secs):
+                self.attempts = 0
             self._silence(now)
             for channel in sorted(self._resubscribe):
                 self._resubscribe_channel(channel)

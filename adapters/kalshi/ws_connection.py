@@ -94,8 +94,8 @@ class KalshiWsConnection:
         self._conn = 0
         self._task: concurrent.futures.Future | None = None
         self.frames = 0            # events reported
-        self.received = 0          # text frames and pings read (tests wait for the network with it)
-        self.sent = 0
+        self.received = 0          # text frames and pings read on this connection (tests wait on it)
+        self.sent = 0              # commands sent on this connection
 
     def bind(self, sink: Callable[[Any], None]) -> None:
         """Where events go; called from the loop thread, so `sink` must be thread-safe."""
@@ -147,6 +147,7 @@ class KalshiWsConnection:
             self._emit(WsClosed(conn, f"connect failed: {describe(exc)}"))
             return
         self._ws = ws
+        self.received = self.sent = 0       # counted per connection
         self._emit(WsOpened(conn))
         reason = "closed by the server"
         try:

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
-from adapters.kalshi.fields import as_list, as_object, bad, decimal_text, dollars, get_str, legacy_int
+from adapters.kalshi.fields import as_list, as_object, bad, count, decimal_text, dollars, get_str, legacy_int
 from adapters.kalshi.parsing import parse_fill
 from adapters.venue import MalformedPayload
 from models.market import Side
@@ -165,12 +165,11 @@ def parse_frame(text: str, *, use_yes_price: bool) -> Frame | None:
     if kind == "ticker":
         m = as_object(msg, f"{where}.msg")
         w = f"{where}.msg"
-        volume = m.get("volume_fp")
         return TickerUpdate(_int(frame, "sid", where), get_str(m, "market_ticker", w),
                             dollars(m, "yes_bid_dollars", w, required=False),
                             dollars(m, "yes_ask_dollars", w, required=False),
                             dollars(m, "price_dollars", w, required=False),
-                            None if volume is None else int(decimal_text(volume, f"{w}.volume_fp")))
+                            count(m, "volume_fp", w, legacy="volume", required=False, whole=False))
     if kind == "fill":
         m = as_object(msg, f"{where}.msg")
         cid = get_str(m, "client_order_id", f"{where}.msg", required=False) or ""

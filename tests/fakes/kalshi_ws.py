@@ -53,6 +53,8 @@ class _Sub:
 class _Conn:
     ws: web.WebSocketResponse
     subs: dict[int, _Sub] = field(default_factory=dict)
+    sent: int = 0              # frames and pings sent on this connection
+    commands: int = 0          # commands received on it
 
 
 class FakeKalshiStream:
@@ -66,6 +68,7 @@ class FakeKalshiStream:
         self.conns: list[_Conn] = []
         self.error_on_subscribe: int | None = None    # answer the next subscribe with this error code
         self.refuse_status: int | None = None         # refuse every handshake with this HTTP status
+        self.close_on_connect = False                 # accept the handshake, then close at once
         self._sids = itertools.count(1)
         self._skip = 0
         self._muted: set[str] = set()
@@ -77,6 +80,14 @@ class FakeKalshiStream:
     # ---- test controls (any thread) -----------------------------------------------------------
     def live(self) -> list[_Conn]:
         return [c for c in self.conns if not c.ws.closed]
+
+    def in_step_with(self, client: Any) -> bool:
+        """The client (a KalshiWsConnection) has read every frame of the live connection and the
+        fake has every command it sent (no live connection: nothing in flight)."""
+        live = self.live()
+        if not live:
+            return True
+        return live[-1].sent == client.received and live[-1].commands == client.sent
 
     def subscriptions(self, channel: str) -> list[_Sub]:
         return [s for c in self.live() for s in c.subs.values() if s.channel == channel]
@@ -125,12 +136,16 @@ class FakeKalshiStream:
             return web.json_response(body, status=status)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
+        if self.close_on_connect:
+            await ws.close()
+            return ws
         conn = _Conn(ws)
         self.conns.append(conn)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 command = json.loads(msg.data)
                 self.commands.append(command)
+                conn.commands += 1
                 await self._command(conn, command)
         return ws
 
@@ -254,6 +269,7 @@ class FakeKalshiStream:
         for conn in self.live():
             await conn.ws.ping(b"heartbeat")
             self.frames_out += 1
+            conn.sent += 1
         return len(self.live())
 
     async def _drop(self) -> int:
@@ -267,6 +283,7 @@ class FakeKalshiStream:
         if not conn.ws.closed:
             await conn.ws.send_str(json.dumps(body))
             self.frames_out += 1
+            conn.sent += 1
 
     def _run(self, coro: Any) -> int:
         if self._loop is None:
