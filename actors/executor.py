@@ -315,12 +315,12 @@ class ExecutorActor(ArbeesActor):
                 if (r.method == "cancel_order" or self.phase == "canceling") and snap.status is OrderStatus.CANCELED:
                     self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
                 self._order_over()
+            elif confirming and self.phase in ("resting", "canceling"):
+                return                  # a streamed fill's look-up: the timeout (or the cancel) runs on
             elif self.stop_reason is not None:
                 self._cancel()
             elif self.phase == "canceling":
                 self._cancel()          # a look-up after a failed cancel: still resting, cancel again
-            elif confirming and self.phase in ("resting", "canceling"):
-                return                  # a streamed fill's look-up: the timeout (or the cancel) runs on
             else:
                 if self._keeping:
                     self._kept()

@@ -136,3 +136,20 @@ def test_a_fill_of_another_order_is_not_ours(rig):
     rt.send(executor, other)
     idle(rt)
     assert [c.method for c in got(probes["limiter"], VenueCall)] == ["place_order"]
+
+
+def test_a_streamed_fills_look_up_answering_during_a_cancel_sends_no_second_cancel(rig):
+    rt, scheduler, executor, probes, audit = rig
+    place = start_resting_order(rt, executor, probes)
+    rt.send(executor, VenueResult(place.request_id, "place_order", snapshot(place, OrderStatus.RESTING, 0)))
+    idle(rt)
+    rt.send(executor, fill(3))                                   # a look-up goes out ...
+    idle(rt)
+    scheduler.run_for(timedelta(seconds=30))                     # ... and the timeout cancels meanwhile
+    calls = got(probes["limiter"], VenueCall)
+    assert [c.method for c in calls] == ["place_order", "get_order", "cancel_order"]
+    rt.send(executor, VenueResult(calls[1].request_id, "get_order", snapshot(calls[1], OrderStatus.RESTING, 3)))
+    idle(rt)
+    assert [c.method for c in got(probes["limiter"], VenueCall)] == ["place_order", "get_order", "cancel_order"]
+    fills = [m.message for m in got(probes["supervisor"], ForwardToPosition) if isinstance(m.message, ExitFill)]
+    assert [f.contracts for f in fills] == [3]
