@@ -129,3 +129,18 @@ def test_a_malformed_frame_names_the_field():
                                                  "side": "yes"}, sid=1, seq=2), use_yes_price=False)
     with pytest.raises(MalformedPayload, match="not JSON"):
         wp.parse_frame("{", use_yes_price=False)
+
+
+@pytest.mark.parametrize("base, ws", [
+    ("https://api.elections.kalshi.com/trade-api/v2", "wss://api.elections.kalshi.com/trade-api/ws/v2"),
+    ("https://demo-api.kalshi.co/trade-api/v2", "wss://demo-api.kalshi.co/trade-api/ws/v2"),
+    ("http://127.0.0.1:8080/trade-api/v2", "ws://127.0.0.1:8080/trade-api/ws/v2"),
+])
+def test_the_websocket_endpoint_is_the_api_hosts_trade_api_ws_v2(base, ws):
+    from actors.clock import WallClock
+    from adapters.kalshi.auth import KalshiCredentials
+    from adapters.kalshi.client import KalshiClient
+    from adapters.kalshi.fake_server import generate_test_key
+
+    client = KalshiClient(base, KalshiCredentials("k", generate_test_key(1024)), WallClock())
+    assert client.ws_url == ws
