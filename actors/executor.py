@@ -29,7 +29,7 @@ from actors.wiring import Refs
 from config.schema import Config
 from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
 from models.durations import seconds
-from models.events import ExitFill, ExitOutcome, QuoteUpdated, VenueResult
+from models.events import ExitFill, ExitOutcome, FillStreamed, QuoteUpdated, VenueResult
 from models.execution import ExitPhase, Ladder, NoMarket, Rung, climb, exit_price
 from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
@@ -70,7 +70,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
     """Carries out one exit (see the module docstring).
 
     Receives: QuoteUpdated (its GetQuote answers), VenueResult (its orders), Preempt and
-    CancelExit from the ExitRouter, and its own timer OrderTimedOut.
+    CancelExit from the ExitRouter, FillStreamed (a fill of its order the venue's stream reported,
+    via the ExitRouter; confirmed by a look-up at once), and its own timer OrderTimedOut.
 
     Sends: GetQuote to the PriceCache; VenueCall (CallKind.EXIT) to the RateLimiter;
     RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderUpdate and RecordOrderRejected to
@@ -113,6 +114,9 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._alerted_unknown = False
         self._probe = 0
         self._probe_last: OrderSnapshot | None = None
+        self._on_stream = 0              # contracts the venue's stream reported filled on the current order
+        self._confirming = False         # a look-up a streamed fill asked for is on its way
+        self._stream_ids: set[str] = set()
 
     @property
     def remaining(self) -> int:
@@ -142,6 +146,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
                 self._stop_for(ExitOutcome.PREEMPTED)
             case CancelExit():
                 self._stop_for(ExitOutcome.CANCELED)
+            case FillStreamed(fill=fill):
+                self._on_streamed_fill(fill)
             case _:
                 self.unknown(message)
 
@@ -179,6 +185,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._rested = False
         self._keeping = False
         self._lookups = 0
+        self._on_stream = 0
+        self._confirming = False
         action = {Rung.INITIAL: AttemptAction.PLACED, Rung.WALK: AttemptAction.WALKED,
                   Rung.MARKETABLE: AttemptAction.ESCALATED}[self.next_kind]
         event = {AttemptAction.PLACED: "ORDER_PLACED", AttemptAction.WALKED: "ORDER_WALKED",
@@ -238,12 +246,17 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
                 return
             self._account(snap)
             self.order_id = snap.order_id
+            confirming = self._confirming and r.method == "get_order" and not self._keeping
+            if confirming:
+                self._confirming = False
             self._rested = self._rested or snap.status is OrderStatus.RESTING
             if snap.is_done:
                 self._keeping = False
                 if (r.method == "cancel_order" or self.phase is ExitPhase.CANCELING) and snap.status is OrderStatus.CANCELED:
                     self._audit_canceled(snap)       # (a cancel that found it executed cancels nothing)
                 self._order_over()
+            elif confirming and self.phase in (ExitPhase.RESTING, ExitPhase.CANCELING):
+                return                  # a streamed fill's look-up: the timeout (or the cancel) runs on
             elif self.stop_reason is not None:
                 self._cancel()
             elif self.phase is ExitPhase.CANCELING:
@@ -253,6 +266,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
                     self._kept()
                 self.phase = ExitPhase.RESTING
                 self._arm_timeout()
+                if self._on_stream > self._known.count:
+                    self._confirm()                     # the stream saw a fill this answer did not
             return
         err = r.error
         if r.method == "place_order":

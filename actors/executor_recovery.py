@@ -1,4 +1,5 @@
-"""How the ExecutorActor finds its orders when their state is not known: the look-up (by
+"""How the ExecutorActor finds its orders when their state is not known: a fill the venue's stream
+reported, confirmed by one look-up at once (issue 13); the look-up (by
 client_order_id after an ambiguous create, back-off 1 s to 60 s, an ALERT after MAX_LOOKUPS), and
 recovery after a crash (the exit's earlier orders probed before anything is sent; see
 ExitRouter._restart_executor).
@@ -11,7 +12,7 @@ from models.execution import ExitPhase, Rung
 from models.ledger import FillTotals
 from models.events import VenueResult
 from models.store_commands import LedgerTotals
-from models.orders import OrderRequest, OrderSnapshot, OrderStatus
+from models.orders import Fill, OrderRequest, OrderSnapshot, OrderStatus
 from models.retry import lookup_delay_secs
 
 MAX_LOOKUPS = 5      # look-ups of an order whose state is unknown before an ALERT (it keeps looking)
@@ -100,3 +101,20 @@ class ExitRecovery:
                            exit_id=self.o.exit_id, position_id=self.o.position_id,
                            client_order_id=self.request.client_order_id)
         self._call("find_order", (self.request.client_order_id,))
+
+    # a fill the venue's stream reported: confirmed by a look-up at once -------------------------
+    def _on_streamed_fill(self, fill: Fill) -> None:
+        """The venue's stream says our order filled (issue 13). Counted only from the venue's own
+        view of the order (a REST look-up, at once, rather than at the order's timeout), so a fill
+        is never counted twice; one arriving before the create's answer waits for that answer."""
+        if self.request is None or fill.client_order_id != self.request.client_order_id \
+                or self.phase == ExitPhase.DONE or fill.fill_id in self._stream_ids:
+            return
+        self._stream_ids.add(fill.fill_id)
+        self._on_stream += fill.count
+        if self.phase == ExitPhase.RESTING and self.order_id is not None and not self._confirming:
+            self._confirm()
+
+    def _confirm(self) -> None:
+        self._confirming = True
+        self._call("get_order", (self.order_id,))

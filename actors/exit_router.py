@@ -43,6 +43,7 @@ from models.events import (
     ExitOutcome,
     ExitStarted,
     ExitTriggered,
+    FillStreamed,
     PositionClosed,
 )
 from models.store_commands import LinkTriggerToExit
@@ -72,7 +73,8 @@ class ExitRouter(ArbeesActor):
     """At most one exit in flight per position (see the module docstring).
 
     Receives: ExitTriggered from positions, ExitEnded from executors, ExecutorCrashed (via the
-    Supervisor), PositionClosed, Wired and Rebuild.
+    Supervisor), PositionClosed, Wired and Rebuild, and FillStreamed from the market-data stream
+    (passed on to the executor whose order it is).
 
     Sends: Preempt and CancelExit to executors; ExitStarted, ExitEnded and (when a give-up
     cooldown ends, through the scheduler) CooldownOver to positions through the Supervisor
@@ -126,6 +128,13 @@ class ExitRouter(ArbeesActor):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
                     del self._cool[key]
+            case FillStreamed(fill=fill):
+                # The exit whose order it is (client_order_id = {exit_id}-{attempt}); an entry's
+                # fill is not ours to route (the entry's IOC answer carries it).
+                flight = next((f for f in self._inflight.values()
+                               if fill.client_order_id.startswith(f.exit_id + "-")), None)
+                if flight is not None:
+                    self.send(flight.ref, message)
             case _:
                 self.unknown(message)
 

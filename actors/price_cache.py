@@ -14,6 +14,11 @@
   refreshes up to `max_batch` markets and the wake-ups that follow within the TTL are hits:
   reads a minute grow with markets / max_batch, not with markets or positions. It never adds
   a read (only tickers to a read already going out).
+- A live stream (issue 13, adapters/kalshi/stream.py) streams some markets and not others: a
+  market it says is streamed (MarketsStreamed) is answered like a replay's, from the last
+  pushed quote; one that falls back (disconnect, gap, silence) is read from the venue at once
+  and polled from then on. The stream is told every market of interest (StreamMarkets): the
+  markets with subscribers (open positions) and those an entry asked for lately.
 - Every quote it stores is a volume sample of its market; the quotes it hands out carry
   `recent_volume`, the contracts traded within `volume_window` (models/liquidity.py; None
   until a window of history exists). It is the one place that sees every quote.
@@ -24,6 +29,7 @@ import dataclasses
 from dataclasses import dataclass
 import itertools
 from collections import defaultdict, deque
+from datetime import timedelta
 from typing import Any
 
 from loguru import logger
@@ -32,23 +38,29 @@ from actors.base import ArbeesActor
 from models.durations import seconds
 from models.liquidity import recent_volume
 from models.market import Quote
-from models.commands import CallKind, GetQuote, Rebuild, Subscribe, Unsubscribe, VenueCall
-from models.events import QuotePushed, QuoteUpdated, VenueResult
+from models.commands import CallKind, FeedMarketsTo, GetQuote, Rebuild, StreamMarkets, Subscribe, Unsubscribe, VenueCall
+from models.events import MarketsStreamed, QuotePushed, QuoteUpdated, VenueResult
 
 
 @dataclass(frozen=True, slots=True)
 class FlushMisses:
     """The price cache sends its batched misses as one multi-market read."""
 
+ENTRY_INTEREST = timedelta(minutes=5)   # an entry's market stays of interest to the stream this long
+# The stream re-announces itself every 15 s (FeedMarketsTo); past this without a word from it (it
+# died, or its thread hangs) no market is answered from it any more: all are polled again.
+FEED_LEASE = timedelta(seconds=45)
+
 
 class PriceCache(ArbeesActor):
     """The one place quotes come from (see the module docstring).
 
     Receives: QuotePushed, GetQuote, Subscribe, Unsubscribe, VenueResult (get_quotes), Rebuild,
-    and its own FlushMisses.
+    FeedMarketsTo and MarketsStreamed from the market-data stream (which markets it serves), and its
+    own FlushMisses.
 
     Sends: QuoteUpdated to subscribers and askers; VenueCall (CallKind.READ, get_quotes) to the
-    RateLimiter; FlushMisses to itself.
+    RateLimiter; StreamMarkets (the markets of interest) to the stream; FlushMisses to itself.
 
     Asks: nothing.
     """
@@ -80,6 +92,11 @@ class PriceCache(ArbeesActor):
         self.hits = 0
         self.forwarded = 0
         self.rejected = 0
+        self._feed: Any = None                    # the live stream, when there is one
+        self._live: set[str] = set()              # markets the stream serves now
+        self._asked: dict[str, Any] = {}          # ticker -> when an entry last asked for it
+        self._told: tuple[str, ...] | None = None
+        self._feed_heard: Any = None               # when the stream last spoke (its lease)
 
     def handle(self, message: Any) -> None:
         match message:
@@ -93,12 +110,28 @@ class PriceCache(ArbeesActor):
                 self._fetched(message)
             case Subscribe(ticker=t, subscriber=ref, key=key):
                 self._subs[t][key] = ref
+                self._tell_feed()
             case Rebuild():
                 pass          # the Supervisor re-subscribes every position (PeerRestarted)
             case Unsubscribe(ticker=t, key=key):
                 self._subs[t].pop(key, None)
                 if not self._subs[t]:
                     del self._subs[t]
+                self._tell_feed()
+            case FeedMarketsTo(feed=feed, streamed=streamed):
+                self._feed_heard = self.rt.clock.now()
+                first = self._feed is None
+                self._feed = feed
+                self._live = set(streamed)
+                if first:
+                    self._told = None
+                self._tell_feed()
+            case MarketsStreamed(tickers=tickers, streamed=True):
+                self._feed_heard = self.rt.clock.now()
+                self._live.update(tickers)
+            case MarketsStreamed(tickers=tickers, streamed=False):
+                self._feed_heard = self.rt.clock.now()
+                self._fall_back(tickers)
             case _:
                 self.unknown(message)
 
@@ -111,6 +144,8 @@ class PriceCache(ArbeesActor):
         old = self._quotes.get(q.ticker)
         if old is not None and q.ts < old.ts:
             return  # out of order: keep the newer
+        if q.close_time is None and old is not None and old.close_time is not None:
+            q = dataclasses.replace(q, close_time=old.close_time)   # a stream's book does not know it
         q = self._with_recent_volume(q, sample=True)
         self._quotes[q.ticker] = q
         if old is not None and _same_for_holders(old, q):
@@ -122,7 +157,16 @@ class PriceCache(ArbeesActor):
     def _get(self, msg: GetQuote) -> None:
         q = self._quotes.get(msg.ticker)
         now = self.rt.clock.now()
-        if self.streamed and q is not None and q.ts < now:
+        if self._live and now - self._feed_heard > FEED_LEASE:
+            logger.warning("price cache: no word from the market-data stream for {} s: {} markets polled again",
+                           int((now - self._feed_heard).total_seconds()), len(self._live))
+            self._live.clear()
+        if self._feed is not None and msg.ticker not in self._subs:
+            fresh = msg.ticker not in self._asked
+            self._asked[msg.ticker] = now
+            if fresh:
+                self._tell_feed()
+        if (self.streamed or msg.ticker in self._live) and q is not None and q.ts < now:
             q = self._quotes[msg.ticker] = self._with_recent_volume(dataclasses.replace(q, ts=now))
         if q is not None and q.is_fresh(now, self.ttl):
             self.hits += 1
@@ -134,6 +178,32 @@ class PriceCache(ArbeesActor):
         if not self._flush_armed:
             self._flush_armed = True
             self.send(self.actor_ref, FlushMisses())  # after the misses already queued here
+
+    def _tell_feed(self) -> None:
+        """Tell the stream the markets of interest when they changed: every market with a
+        subscriber, and those an entry asked for within ENTRY_INTEREST."""
+        if self._feed is None:
+            return
+        now = self.rt.clock.now()
+        for t in [t for t, at in self._asked.items() if now - at > ENTRY_INTEREST or t in self._subs]:
+            del self._asked[t]
+        wanted = tuple(sorted(set(self._subs) | set(self._asked)))
+        if wanted != self._told:
+            self._told = wanted
+            self.send(self._feed, StreamMarkets(wanted))
+
+    def _fall_back(self, tickers: tuple[str, ...]) -> None:
+        """The stream no longer serves these markets: read the ones that matter from the venue now
+        (one batched read), so a move missed while the stream was down reaches the positions at
+        once; after that they are polled at the positions' cadence like any polled market."""
+        self._live.difference_update(tickers)
+        urgent = [t for t in tickers if (t in self._subs or t in self._waiting)
+                  and t not in self._in_flight and t not in self._misses]
+        if urgent:
+            self._misses.extend(urgent)
+            if not self._flush_armed:
+                self._flush_armed = True
+                self.send(self.actor_ref, FlushMisses())
 
     def _flush(self) -> None:
         self._flush_armed = False
@@ -156,7 +226,7 @@ class PriceCache(ArbeesActor):
         asked = set(self._misses) | self._in_flight
         stale = []
         for ticker in self._subs:
-            if ticker in asked:
+            if ticker in asked or ticker in self._live:     # a streamed market is never read over its stream
                 continue
             q = self._quotes.get(ticker)
             if q is None or not q.is_fresh(now, self.ttl):

@@ -8,6 +8,7 @@ and the loop itself never waits on anything but I/O.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any, Coroutine
 
@@ -39,6 +40,14 @@ class LoopThread:
         except TimeoutError:
             future.cancel()
             raise
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+        """Run `coro` on the loop without waiting for it (a long-lived task, such as the market-data
+        WebSocket connection beside the HTTP session). RuntimeError when the loop is closed."""
+        if self.closed:
+            coro.close()
+            raise RuntimeError(f"the {self.thread.name} loop is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def close(self, last: Coroutine[Any, Any, Any] | None = None, *, timeout: float = 5) -> None:
         """Run `last` (closing a session, say) on the loop, then stop the loop and its thread. Safe

@@ -164,3 +164,21 @@ class WatchGame:
     game_id: str
     league: str
     tickers: tuple[str, ...]
+
+
+# --- live market data over the venue's WebSocket (adapters/kalshi/stream.py) ---------------------
+
+@dataclass(frozen=True, slots=True)
+class FeedMarketsTo:
+    """To the PriceCache from the market-data stream (and again now and then, so a restarted
+    cache learns it back): tell `feed` the markets of interest (StreamMarkets) from now on;
+    `streamed` are the markets the stream serves now."""
+    feed: Any
+    streamed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMarkets:
+    """PriceCache -> the stream: every market whose quotes the engine needs now (the markets of
+    open positions and of quotes asked for an entry lately)."""
+    tickers: tuple[str, ...]

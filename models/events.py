@@ -13,6 +13,7 @@ from typing import Any
 
 from models.exit_rules import ExitTrigger
 from models.market import Quote, Side
+from models.orders import Fill
 from models.priorities import Priority
 from models.signal import TradingSignal
 
@@ -225,3 +226,22 @@ class HeartbeatAck:
 class PeerRestarted:
     """To every core actor: `name` was restarted (re-send it what it needs from you)."""
     name: str
+
+
+# --- live market data over the venue's WebSocket (adapters/kalshi/stream.py) ---------------------
+
+@dataclass(frozen=True, slots=True)
+class MarketsStreamed:
+    """Stream -> PriceCache: these markets' changes are pushed from now on (streamed=True: a
+    request is answered from the last pushed quote, no venue read) or no longer (False: they are
+    polled from the venue again, starting at once). `reason` says why (for the log)."""
+    tickers: tuple[str, ...]
+    streamed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FillStreamed:
+    """Stream -> ExitRouter -> the executor whose order it is: a fill of one of our orders, as the
+    venue's stream reported it. The executor confirms it by REST before counting it."""
+    fill: Fill         # with its client_order_id

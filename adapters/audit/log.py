@@ -33,6 +33,8 @@ EVENTS = (
     "ENGINE_FAILED_SAFE", "POSITIONS_ADOPTED", "EXITS_ADOPTED",       # supervision (actors/watchdog.py)
     "HEARTBEAT",     # actors/heartbeat.py: proof of life and the marks of open positions
     "CONTROL_COMMAND",   # adapters/operator/control.py: a person's command to the running engine, and the answer
+    # adapters/kalshi/stream.py (issue 13): the market-data WebSocket and each market's feed
+    "STREAM_CONNECTED", "STREAM_DISCONNECTED", "STREAM_ERROR", "MARKET_STREAMED", "MARKET_POLLED",
 )
 
 

@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--game", action="append", default=[], metavar="LEAGUE:EVENT_ID:TICKERS",
                    help="a game to follow on ESPN and the Kalshi markets it decides (repeatable)")
     p.add_argument("--duration-s", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--poll-only", action="store_true",
+                   help="read market data by REST polling only (default: streamed over the WebSocket, REST as fallback)")
     p.set_defaults(handler=cmd_live)
 
     p = sub.add_parser("check-config", parents=[common], help="validate a configuration file")

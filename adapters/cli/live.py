@@ -74,6 +74,16 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     feed = system.watch_game_feed(lambda handle: GameFeed.start(    # supervised: restarted by the Watchdog
         rt, espn_gateway, system.refs.supervisor, system.refs.price_cache, system.refs.entry_manager,
         home_win_probability, auto_signals=not args.no_auto_signals, handle=handle))
+    # Issue 13: market data streamed over the WebSocket, REST polling as the fallback (per market);
+    # --poll-only keeps pure polling.
+    if args.poll_only:
+        from adapters.kalshi.market_data import POLL_ONLY
+
+        audit.add_heartbeat_source(lambda: {"market_data": POLL_ONLY})
+    else:
+        from adapters.kalshi.market_data import start_market_stream
+
+        start_market_stream(system, venue)
     for league, event_id, tickers in games:
         rt.send(feed, WatchGame(event_id, league, tickers))
     rt.send(system.refs.supervisor, FollowGames(feed))     # and the games of every open position

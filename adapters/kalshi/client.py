@@ -325,3 +325,22 @@ class KalshiClient:
 
     async def get_balance(self) -> Decimal:
         return parsing.parse_balance(await self._request("GET", "/portfolio/balance"))
+
+    # ---- market-data WebSocket (issue 13: adapters/kalshi/ws_connection.py) -------------------
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket endpoint on the API's host: .../trade-api/v2 -> ws(s)://host/trade-api/ws/v2."""
+        split = urlsplit(self._base_url)
+        if not self._base_path.endswith("/v2"):
+            raise ValueError(f"KALSHI_API_BASE: expected a path ending in /trade-api/v2, found {self._base_path!r}")
+        scheme = "wss" if split.scheme == "https" else "ws"
+        return f"{scheme}://{split.netloc}{self._base_path[:-3]}/ws/v2"
+
+    async def open_websocket(self) -> aiohttp.ClientWebSocketResponse:
+        """Connect to the WebSocket with the three signed headers (timestamp + GET + its path),
+        on this client's session. Pings are left to the caller (autoping off): they prove life."""
+        url = self.ws_url
+        headers = self._credentials.headers(self._clock, "GET", urlsplit(url).path)
+        return await self._get_session().ws_connect(url, headers=headers, autoping=False, heartbeat=None,
+                                                    max_msg_size=16 * 1024 * 1024)

@@ -15,6 +15,7 @@ Two venue rules live here rather than in the engine, because they are about Kals
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import threading
 from datetime import datetime
@@ -73,6 +74,15 @@ class KalshiVenue:
             return self._io.run(coro, timeout=self._call_timeout)
         except TimeoutError:
             raise VenueUnavailable(f"Kalshi {what}: no result within {self._call_timeout}s") from None
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+        """Run `coro` on this venue's event loop (the market-data stream's connection lives there,
+        beside the HTTP session) without waiting for it."""
+        return self._io.submit(coro)
+
+    @property
+    def client(self) -> KalshiClient:
+        return self._client
 
     def close(self) -> None:
         """Close the HTTP session, stop the loop and its thread. Safe to call twice."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.audit.files import read_events
+from adapters.kalshi.market_data import describe_market_data
 from adapters.storage.repository import Repository
 from adapters.storage.trade_history import unrealized
 from config.schema import Config
@@ -162,8 +163,24 @@ def build_status(repo: Repository, audit: Path, config: Config, now: datetime) -
         "calls_last_minute": b.get("calls_last_minute"), "calls_per_minute": b.get("calls_per_minute"),
         "entries_paused": b.get("entries_paused"),
         "alerts": b.get("alerts"),
+        "market_data": _market_data(b, audit),
         "positions": rows,
     }
+
+
+_FEED_EVENTS = ("STREAM_CONNECTED", "STREAM_DISCONNECTED", "STREAM_ERROR", "MARKET_STREAMED", "MARKET_POLLED")
+
+
+def _market_data(beat: dict[str, Any], audit: Path) -> dict[str, Any] | None:
+    """The live stream's state at the last HEARTBEAT, and its last transition (issue 13)."""
+    md = beat.get("market_data")
+    if not md:
+        return None
+    last = None
+    for last in read_events(audit, _FEED_EVENTS):
+        pass
+    return {**md, "last_change": None if last is None else {"ts": last["ts"], "event": last["event"],
+                                                             "message": last.get("message")}}
 
 
 def _p(v: Any) -> str:
@@ -184,6 +201,12 @@ def format_status(s: dict[str, Any]) -> str:
     if alerts:
         lines.append("Alerts: " + ", ".join(f"{name} sent {a.get('sent', 0)}, failed {a.get('failed', 0)}, "
                                             f"dropped {a.get('dropped', 0)}" for name, a in sorted(alerts.items())))
+    feed = describe_market_data(s.get("market_data"))
+    if feed is not None:
+        lines.append(feed)
+        change = s["market_data"].get("last_change")
+        if change:
+            lines.append(f"  last change {change['ts']}: {change['message']}")
     positions = s["positions"]
     lines.append(f"Open positions: {len(positions)}")
     header = ("MARKET", "SIDE", "HELD", "ENTRY", "MARK", "UNREAL.", "STOP", "TRAIL", "NEXT STAGE", "QUOTE AGE",

@@ -76,3 +76,17 @@ def test_a_last_coroutine_that_fails_does_not_stop_close() -> None:
 
     t.close(boom())
     assert t.closed and not t.thread.is_alive()
+
+
+def test_submit_runs_a_task_without_waiting_and_is_refused_once_closed() -> None:
+    t = LoopThread("submit-io")
+    started = asyncio.Event()
+
+    async def task() -> str:
+        started.set()
+        return "ran"
+
+    assert t.submit(task()).result(timeout=5) == "ran"
+    t.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        t.submit(task())

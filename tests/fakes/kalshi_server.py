@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,12 +31,11 @@ from actors.clock import Clock
 from adapters.kalshi import wire
 from adapters.kalshi.auth import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, timestamp_ms, verify_signature
 from models.venue import (
-    AuthError, DuplicateClientOrderId, OrderNotFound, OrderRejected, RateLimited, Venue, VenueError,
-    VenueUnavailable,
+    Venue, VenueError,
 )
-from models.market import Side
 from models.money import HUNDRED
-from models.orders import Action, OrderRequest, OrderStatus, TimeInForce
+from models.orders import OrderStatus
+from tests.fakes.kalshi_requests import BadRequest, int_param, page_of, read_order_request, status_for
 
 BASE_PATH = "/trade-api/v2"
 
@@ -84,6 +82,9 @@ class FakeKalshi:
         self._lock = threading.Lock()
         self._seen_client_ids: set[str] = set()
         self._release: asyncio.Event | None = None
+        # More routes, each (path, handler) served as is, outside the REST middleware: the
+        # WebSocket endpoint of tests/fakes/kalshi_ws.py (it checks the signature itself).
+        self.raw_routes: list[tuple[str, Any]] = []
 
     # ---- test controls --------------------------------------------------------------------
 
@@ -133,10 +134,14 @@ class FakeKalshi:
         r.add_get(BASE_PATH + "/portfolio/positions", self._positions)
         r.add_get(BASE_PATH + "/portfolio/fills", self._fills)
         r.add_get(BASE_PATH + "/portfolio/balance", self._balance)
+        for path, handler in self.raw_routes:
+            r.add_get(path, handler)
         return app
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if any(request.path == path for path, _ in self.raw_routes):
+            return await handler(request)
         resource = request.match_info.route.resource
         route = resource.canonical[len(BASE_PATH):] if resource is not None else request.path
         path = request.raw_path.split("?", 1)[0]
@@ -156,10 +161,10 @@ class FakeKalshi:
                 status, body = await handler(request)
             except web.HTTPException:
                 raise
-            except _BadRequest as exc:
+            except BadRequest as exc:
                 status, body = 400, wire.error("invalid_parameters", str(exc))
             except VenueError as exc:
-                status, body = _status_for(exc), wire.error(type(exc).__name__, str(exc))
+                status, body = status_for(exc), wire.error(type(exc).__name__, str(exc))
         self.exchanges.append(Exchange(request.method, route, path, dict(request.query), request_json, status, body,
                                        arrived))
         if fault is not None and fault.kind == "drop":
@@ -170,6 +175,10 @@ class FakeKalshi:
         if isinstance(body, str):
             return web.Response(status=status, text=body, content_type="text/plain")
         return web.json_response(body, status=status)
+
+    def authenticate(self, request: web.Request, path: str) -> tuple[int | None, Any]:
+        """(None, None) when the request's three headers are signed right, else (401, body)."""
+        return self._authenticate(request, path)
 
     def _authenticate(self, request: web.Request, path: str) -> tuple[int | None, Any]:
         key, ts, sig = (request.headers.get(h) for h in (HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE))
@@ -196,7 +205,7 @@ class FakeKalshi:
         quotes = self.venue.get_quotes(tickers) if tickers else {}
         now = self.clock.now()
         rows = [wire.market(quotes[t], now) for t in tickers if t in quotes]
-        page, cursor = _page(rows, request)
+        page, cursor = page_of(rows, request)
         return 200, {"markets": page, "cursor": cursor}
 
     async def _market(self, request: web.Request) -> tuple[int, Any]:
@@ -213,7 +222,7 @@ class FakeKalshi:
         return 200, wire.orderbook(self.venue.get_orderbook(ticker))
 
     async def _create_order(self, request: web.Request) -> tuple[int, Any]:
-        order_request = _order_request(await request.json())
+        order_request = read_order_request(await request.json())
         cid = order_request.client_order_id
         if cid in self._seen_client_ids:
             return 409, wire.error("order_already_exists", f"client_order_id {cid} was already used")
@@ -239,10 +248,10 @@ class FakeKalshi:
         try:
             status = OrderStatus(q["status"]) if q.get("status") else None
         except ValueError:
-            raise _BadRequest(f"status: expected resting, canceled or executed, found {q['status']!r}") from None
+            raise BadRequest(f"status: expected resting, canceled or executed, found {q['status']!r}") from None
         now = self.clock.now()
         rows = [wire.order(o, now) for o in self.venue.list_orders(q.get("ticker") or None, status)]
-        page, cursor = _page(rows, request)
+        page, cursor = page_of(rows, request)
         return 200, {"orders": page, "cursor": cursor}
 
     async def _positions(self, request: web.Request) -> tuple[int, Any]:
@@ -250,20 +259,20 @@ class FakeKalshi:
         if "position" in request.query.get("count_filter", "").split(","):
             positions = [p for p in positions if p.position != 0]
         now = self.clock.now()
-        page, cursor = _page([wire.market_position(p, now) for p in positions], request)
+        page, cursor = page_of([wire.market_position(p, now) for p in positions], request)
         return 200, {"market_positions": page, "event_positions": [], "cursor": cursor}
 
     async def _fills(self, request: web.Request) -> tuple[int, Any]:
         q = request.query
         fills = self.venue.get_fills()
         if q.get("min_ts"):
-            fills = [f for f in fills if timestamp_ms(f.ts) // 1000 >= _int(q["min_ts"], "min_ts")]
+            fills = [f for f in fills if timestamp_ms(f.ts) // 1000 >= int_param(q["min_ts"], "min_ts")]
         if q.get("max_ts"):
-            fills = [f for f in fills if timestamp_ms(f.ts) // 1000 <= _int(q["max_ts"], "max_ts")]
+            fills = [f for f in fills if timestamp_ms(f.ts) // 1000 <= int_param(q["max_ts"], "max_ts")]
         for name in ("ticker", "order_id"):
             if q.get(name):
                 fills = [f for f in fills if getattr(f, name) == q[name]]
-        page, cursor = _page([wire.fill(f) for f in fills], request)
+        page, cursor = page_of([wire.fill(f) for f in fills], request)
         return 200, {"fills": page, "cursor": cursor}
 
     async def _balance(self, request: web.Request) -> tuple[int, Any]:
@@ -274,81 +283,6 @@ class FakeKalshi:
             "portfolio_value": int((balance + exposure) * HUNDRED),
             "updated_ts": timestamp_ms(self.clock.now()) // 1000,
         }
-
-
-class _BadRequest(Exception):
-    pass
-
-
-def _status_for(exc: VenueError) -> int:
-    for cls, status in ((DuplicateClientOrderId, 409), (OrderNotFound, 404), (OrderRejected, 400),
-                        (RateLimited, 429), (AuthError, 401), (VenueUnavailable, 503)):
-        if isinstance(exc, cls):
-            return status
-    return 500
-
-
-def _int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise _BadRequest(f"{name}: expected an integer, found {text!r}") from None
-
-
-def _page(rows: list, request: web.Request) -> tuple[list, str]:
-    """Cursor pagination: the cursor is the offset of the next page ("" when none)."""
-    start = _int(request.query.get("cursor") or "0", "cursor")
-    limit = _int(request.query.get("limit") or "100", "limit")
-    if limit < 1:
-        raise _BadRequest(f"limit: expected at least 1, found {limit}")
-    end = start + limit
-    return rows[start:end], (str(end) if end < len(rows) else "")
-
-
-def _order_request(body: Any) -> OrderRequest:
-    """A CreateOrderRequest body -> OrderRequest, with Kalshi's rules on what must be present."""
-    if not isinstance(body, dict):
-        raise _BadRequest("the body must be a JSON object")
-    for name in ("ticker", "side", "action"):
-        if not isinstance(body.get(name), str):
-            raise _BadRequest(f"{name} is required")
-    try:
-        side, action = Side(body["side"]), Action(body["action"])
-        tif = TimeInForce(body.get("time_in_force") or TimeInForce.GTC.value)
-    except ValueError as exc:
-        raise _BadRequest(str(exc)) from None
-    count = body.get("count")
-    if count is None and body.get("count_fp") is not None:
-        count = _decimal(body["count_fp"], "count_fp")
-    if isinstance(count, bool) or not isinstance(count, (int, Decimal)) or count < 1 or count != int(count):
-        raise _BadRequest("count: expected a whole number of contracts >= 1")
-    prices = [(k, v) for k, v in body.items() if k in ("yes_price", "no_price", "yes_price_dollars", "no_price_dollars")]
-    if len(prices) != 1:
-        raise _BadRequest("exactly one of yes_price, no_price, yes_price_dollars, no_price_dollars is required")
-    name, value = prices[0]
-    if name.endswith("_dollars"):
-        price = _decimal(value, name)
-    elif isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 99:
-        price = Decimal(value) / HUNDRED
-    else:
-        raise _BadRequest(f"{name}: expected whole cents between 1 and 99")
-    if not name.startswith(side.value):
-        price = 1 - price
-    client_order_id = body.get("client_order_id") or f"fake-{uuid.uuid4()}"
-    try:
-        return OrderRequest(client_order_id, body["ticker"], side, action, int(count), price, tif)
-    except ValueError as exc:
-        raise _BadRequest(str(exc)) from None
-
-
-def _decimal(value: Any, name: str) -> Decimal:
-    try:
-        d = Decimal(value) if isinstance(value, str) else None
-    except InvalidOperation:
-        d = None
-    if d is None or not d.is_finite():
-        raise _BadRequest(f"{name}: expected a decimal string, found {value!r}")
-    return d
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,22 @@ def _modules(*dirs: str) -> list[Path]:
 
 
 @lru_cache(maxsize=None)
+def _actor_modules() -> tuple[Path, ...]:
+    """actors/, and the adapters' modules that hold an actor (an ArbeesActor subclass, such as the
+    market-data stream of adapters/kalshi/stream.py) or part of one (its mixin, beside it)."""
+    found = sorted((ROOT / "actors").rglob("*.py"))
+    for path in sorted((ROOT / "adapters").rglob("*.py")):
+        classes = [c for c in _tree(path).body if isinstance(c, ast.ClassDef)]
+        if any("ArbeesActor" in {_name(b) for b in c.bases} for c in classes):
+            found.append(path)
+            bases = {_name(b) for c in classes for b in c.bases} - {"ArbeesActor"}
+            for sibling in sorted(path.parent.glob("*.py")):
+                if sibling != path and any(isinstance(c, ast.ClassDef) and c.name in bases for c in _tree(sibling).body):
+                    found.append(sibling)
+    return tuple(dict.fromkeys(found))
+
+
+@lru_cache(maxsize=None)
 def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(), str(path))
 
@@ -100,9 +116,9 @@ def messages() -> dict[str, Message]:
             if isinstance(cls, ast.ClassDef) and _is_dataclass(cls):
                 found.append(Message(cls.name, rel, kind, tuple(_fields(cls))))
     in_actors = set()
-    for path in _modules("actors"):
+    for path in _actor_modules():
         in_actors |= _matched(_tree(path)) | _sent_as_message(_tree(path))
-    for path in _modules("actors"):
+    for path in _actor_modules():
         for cls in _tree(path).body:
             if isinstance(cls, ast.ClassDef) and _is_dataclass(cls) and cls.name in in_actors \
                     and cls.name not in TRANSPORT:
@@ -115,7 +131,7 @@ def messages() -> dict[str, Message]:
 
 
 def _handled_anywhere() -> set[str]:
-    return set().union(*(_matched(_tree(p)) for p in _modules("actors")))
+    return set().union(*(_matched(_tree(p)) for p in _actor_modules()))
 
 
 def _built_outside_tests() -> set[str]:
@@ -172,7 +188,7 @@ def _answers(handler: ast.FunctionDef | None, names: set[str]) -> list[str]:
 
 def _mixins() -> list[ast.ClassDef]:
     """Classes of actors/ that hold part of an actor (its helpers in a named sibling module)."""
-    return [c for p in _modules("actors") for c in _tree(p).body
+    return [c for p in _actor_modules() for c in _tree(p).body
             if isinstance(c, ast.ClassDef) and not c.bases and not _is_dataclass(c)]
 
 
@@ -180,7 +196,7 @@ def _mixins() -> list[ast.ClassDef]:
 def actors() -> list[Actor]:
     names = {m.name for m in messages().values()}
     found = []
-    for path in _modules("actors"):
+    for path in _actor_modules():
         for cls in _tree(path).body:
             if not isinstance(cls, ast.ClassDef):
                 continue

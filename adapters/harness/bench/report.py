@@ -110,6 +110,16 @@ def format_table(data: dict[str, Any]) -> str:
         if polled:
             row("  ... quotes polled instead: virtual (= live) s, wall s, venue reads", None,
                 f"{_fmt(polled['virtual_s'], ' s')}, {_fmt(polled['wall_s'], ' s')}, {polled['venue_reads']}")
+    ws = d.get("stream")
+    if ws:
+        wl, wr = ws["latency"], ws["reads"]
+        row(f"WebSocket: book change at the fake -> exit order at the fake p50 / p99 ({wl['positions']:,} "
+            f"positions, {wl['markets']} markets, {wl['samples']} samples)", None,
+            f"{_fmt(wl['p50_ms'], ' ms')} / {_fmt(wl['p99_ms'], ' ms')} (max {_fmt(wl['max_ms'], ' ms')})",
+            "polled: up to 30 s")
+        row(f"REST market reads/min, {wr['positions']} positions over {wr['markets']} markets: streamed / polled",
+            None, f"{wr['streamed_reads_per_minute']:.1f} / {wr['polled_reads_per_minute']:.1f} "
+                  f"(other calls streamed: {wr['streamed_other_calls_per_minute']:.1f})")
     head = ("measure", "value", "target", "")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(head, widths)).rstrip(),
