@@ -46,7 +46,8 @@ class MarketStream(StreamHealth, ArbeesActor):
         self._rng = random.Random(seed)
         self.link = "down"                    # down | connecting | up
         self.conn = 0
-        self.attempts = 0                     # failed connections in a row
+        self.attempts = 0                     # failed connections in a row (one that held resets it)
+        self._up_since: datetime | None = None
         self.last_traffic: datetime | None = None
         self.wanted: set[str] = set()
         self.streamed: set[str] = set()
@@ -126,8 +127,9 @@ class MarketStream(StreamHealth, ArbeesActor):
 
     def _opened(self) -> None:
         self.link = "up"
-        self.attempts = 0
-        self.last_traffic = self.rt.clock.now()
+        # The back-off is reset only once this connection has held (StreamHealth._check): a
+        # server that accepts and drops us at once must not be reconnected to every second.
+        self._up_since = self.last_traffic = self.rt.clock.now()
         self.rt.audit.emit("STREAM_CONNECTED", f"market data: WebSocket connected (connection {self.conn}); "
                                                f"subscribing {len(self.wanted)} markets",
                            connection=self.conn, markets=len(self.wanted), use_yes_price=self.s.use_yes_price)
@@ -278,6 +280,8 @@ class MarketStream(StreamHealth, ArbeesActor):
         for t in sorted(dirty):
             book = self.books.get(t)
             if book is None or (t not in self.streamed and t not in self._restored):
+                continue
+            if self._crossed(t, book):
                 continue
             info = self._info.get(t, {})
             self.rt.send(self.price_cache, QuotePushed(book.to_quote(self.rt.clock.now(), last=info.get("last"),

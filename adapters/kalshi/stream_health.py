@@ -48,6 +48,28 @@ class StreamHealth:
         self._sync(wp.BOOK)
         self._summarize()
 
+    def _crossed(self, t: str, book: Any) -> bool:
+        """A crossed book (best YES bid >= best YES ask) never rests at Kalshi (it would trade):
+        ours missed a change though the sequence held. It is not pushed; the market is polled
+        (REST at once) and re-snapshot alone, at most once per book_silence_secs (a venue whose
+        own snapshot is crossed is then asked again by the health check, not in a loop)."""
+        bid, _, ask, _ = book.top()
+        if bid is None or ask is None or bid < ask:
+            return False
+        self.books.pop(t, None)
+        self._error("crossed book", f"{t}: best yes bid {bid} >= best yes ask {ask}: a change was missed; "
+                                    "polled and re-snapshot", markets=[t])
+        self._fall_back({t}, f"crossed book (bid {bid} >= ask {ask}): re-snapshot")
+        now = self.rt.clock.now()
+        sid = self.sids.get(wp.BOOK)
+        last = self._asked.get(t)
+        if sid is not None and self.link == "up" and (last is None or now - last >= timedelta(seconds=self.s.book_silence_secs)):
+            self._asked[t] = now
+            self._send(wp.update_subscription(self._next_id(), sid, "delete_markets", [t]), wp.BOOK)
+            self._send(wp.update_subscription(self._next_id(), sid, "add_markets", [t]), wp.BOOK)
+        self._summarize()
+        return True
+
     def _check(self) -> None:
         self._tick_later()
         now = self.rt.clock.now()
@@ -55,6 +77,9 @@ class StreamHealth:
                 now - self.last_traffic > timedelta(seconds=self.s.dead_after_secs):
             self.connection.close(self.conn)
             self._down(f"no traffic (not even a ping) for {int((now - self.last_traffic).total_seconds())} s")
+        if self.link == "up" and self.attempts and self._up_since is not None and \
+                now - self._up_since >= timedelta(seconds=self.s.dead_after_secs):
+            self.attempts = 0                 # it held: the next drop starts the back-off afresh
         if self.link == "up":
             self._silence(now)
             for channel in sorted(self._resubscribe):
