@@ -37,6 +37,7 @@ from config.schema import Config
 from models.exit_rules import ExitTrigger
 from models.messages import (
     CancelExit,
+    CancelExitFor,
     CooldownOver,
     ExecutorCrashed,
     ExitEnded,
@@ -116,6 +117,10 @@ class ExitRouter(ArbeesActor):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
                     del self._cool[key]
+            case CancelExitFor(position_id=pid, reason=why):
+                flight = self._inflight.get(pid)
+                if flight is not None:
+                    self.send(flight.ref, CancelExit(why))
             case FillStreamed(fill=fill):
                 # The exit whose order it is (client_order_id = {exit_id}-{attempt}); an entry's
                 # fill is not ours to route (the entry's IOC answer carries it).

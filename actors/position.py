@@ -30,6 +30,7 @@ from models.messages import (
     ExitFill,
     ExitStarted,
     ExitTriggered,
+    CancelExitFor,
     ExposureReleased,
     GetQuote,
     MarketSettled,
@@ -353,6 +354,10 @@ class PositionActor(ArbeesActor):
             # the way. Settle what is left once it has ended (the venue refuses new orders on a
             # settled market, so it ends within a timeout); the same message comes back after
             # SETTLEMENT_WAIT and settles anyway (a status EXITING restored after a restart).
+            # The exit is stopped now: a resting order is canceled, nothing more is sent into a
+            # settled market (no walk at its timeout, no escalation).
+            if self._settlement is None:
+                self.send(self.refs.exit_router, CancelExitFor(self.key, f"market settled {msg.result.value}"))
             self._settlement = msg
             self.rt.scheduler.call_later(SETTLEMENT_WAIT, self.actor_ref, msg)
             return

@@ -601,3 +601,13 @@ class FillStreamed:
     """Stream -> ExitRouter -> the executor whose order it is: a fill of one of our orders, as the
     venue's stream reported it. The executor confirms it by REST before counting it."""
     fill: Fill         # with its client_order_id
+
+
+# ---- branch wsreview (issue 13 review) ---------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CancelExitFor:
+    """Position -> ExitRouter: stop the exit in flight for this position (its market was settled:
+    no walk, no escalation into a settled market); the exit ends as usual (ExitEnded)."""
+    position_id: str
+    reason: str

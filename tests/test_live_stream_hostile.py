@@ -106,3 +106,54 @@ def test_a_crossed_book_is_never_pushed_it_is_polled_and_re_snapshot(tmp_path, k
         assert streamed(rig) and top(rig)[0] == D("0.55") and top(rig)[2] == D("0.60")
         assert rig.position(pid).current_price == D("0.55")
         assert len([e for e in rig.events("STREAM_ERROR") if e["kind"] == "crossed book"]) == 1
+
+
+def test_a_fallback_of_50_markets_polls_each_at_its_cadence_within_the_read_budget(tmp_path, key):
+    """The socket goes down for good with 50 markets open: every market is read at once (batched)
+    and then polled at the positions' cadence (30 s), never blind for longer, and the REST reads
+    stay far inside Kalshi's budget (60 a minute here) because the cache batches them."""
+    tickers = [f"KXNBAGAME-26JAN11G{i:02d}-H" for i in range(50)]
+    with stream_rig(tmp_path, key) as rig:
+        for t in tickers:
+            rig.book(t, "0.48", "0.50", publish=False)
+            rig.run(2)                      # (entries spaced: the order budget refills)
+            rig.enter(t, contracts=2)
+        rig.run(2)
+        assert len(rig.stream.proxy().streamed.get(timeout=5)) == 50
+        rig.ws.refuse_status = 503
+        start, reads0 = rig.now(), len(rig.reads())
+        rig.ws.drop()
+        rig.settle()
+        rig.run(180)
+        reads = rig.reads()[reads0:]
+        per_minute = [len([r for r in reads if start + timedelta(minutes=m) <= r.at < start + timedelta(minutes=m + 1)])
+                      for m in range(3)]
+        assert max(per_minute) <= 60, per_minute
+        for t in tickers:
+            seen = sorted(r.at for r in reads if t in (r.query.get("tickers") or "").split(","))
+            assert seen and seen[0] - start <= timedelta(seconds=1), t          # read at once
+            gaps = [b - a for a, b in zip([start] + seen, seen + [rig.now()])]
+            assert max(gaps) <= timedelta(seconds=31), (t, max(gaps))         # never blind past the cadence
+
+
+def test_a_settlement_while_an_exit_rests_sends_no_more_orders_and_settles(tmp_path, key):
+    """The market is determined while our profit-target exit rests at the venue: no new sell (no
+    walk, no escalation) is sent into a settled market after the lifecycle frame, and the position
+    settles at the result."""
+    with stream_rig(tmp_path, key) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        pid = rig.enter(M)
+        rig.book(M, "0.61", "0.63")                         # the profit target rests a limit at mid
+        (sell,) = [p for p in rig.posts(M) if p.request_json["action"] == "sell"]
+        assert sell.response_json["order"]["status"] == "resting"
+        rig.ws.lifecycle(M, "determined", result="yes")
+        rig.settle()
+        settled_at = rig.now()
+        rig.run(120)
+        late = [p for p in rig.posts(M) if p.request_json["action"] == "sell" and p.at > settled_at]
+        assert not late, [(p.at, p.request_json["yes_price"]) for p in late]
+        (settled,) = rig.events("POSITION_SETTLED", position_id=pid)
+        assert settled["result"] == "yes" and rig.position(pid).contracts == 0
+        assert settled["ts"] <= (settled_at + timedelta(seconds=2)).isoformat()     # not after a wait
+        assert [e for e in rig.fake.requests_to("DELETE", "/portfolio/orders/{order_id}")
+                if e.path.endswith(sell.response_json["order"]["order_id"])]            # the resting exit canceled
