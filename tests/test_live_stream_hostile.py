@@ -85,9 +85,9 @@ def test_a_bid_side_emptied_by_deltas_sells_into_nothing_and_sells_when_a_bid_co
 
 def test_a_crossed_book_is_never_pushed_it_is_polled_and_re_snapshot(tmp_path, key):
     """Kalshi's matching engine never rests a crossed book (a bid at or above the ask trades): a
-    crossed book held here means a change was missed even though the sequence numbers held. It is
-    not pushed (no quote with bid >= ask reaches the positions); the market is read from REST at
-    once and re-snapshot, and streamed again from the fresh snapshot."""
+    crossed book held past a burst means a change was missed even though the sequence numbers held.
+    It is not pushed (no quote with bid >= ask reaches the positions); at the next health check
+    the market is read from REST at once and re-snapshot, and streamed again from the snapshot."""
     with stream_rig(tmp_path, key) as rig:
         rig.book(M, "0.48", "0.50", publish=False)
         pid = rig.enter(M)
@@ -99,6 +99,8 @@ def test_a_crossed_book_is_never_pushed_it_is_polled_and_re_snapshot(tmp_path, k
         rig.paper.set_book(M, [(D("0.55"), 10), (D("0.48"), 200)], [(D("0.60"), 200)], volume=1000)
         rig.ws.publish(M)
         rig.settle()
+        assert not rig.events("STREAM_ERROR") and rig.position(pid).current_price == D("0.48")   # not pushed
+        rig.run(1)                                              # still crossed at the next check
         (crossed,) = [e for e in rig.events("STREAM_ERROR") if e["kind"] == "crossed book"]
         assert crossed["markets"] == [M] and "0.55" in crossed["error"]
         assert rig.events("MARKET_POLLED")[-1]["markets"] == [M] and len(rig.reads()) == reads + 1
@@ -157,3 +159,31 @@ def test_a_settlement_while_an_exit_rests_sends_no_more_orders_and_settles(tmp_p
         assert settled["ts"] <= (settled_at + timedelta(seconds=2)).isoformat()     # not after a wait
         assert [e for e in rig.fake.requests_to("DELETE", "/portfolio/orders/{order_id}")
                 if e.path.endswith(sell.response_json["order"]["order_id"])]            # the resting exit canceled
+
+
+def test_a_partial_fill_of_a_resting_exit_sent_twice_is_counted_once(tmp_path, key):
+    """8 of the 20 contracts of a resting exit fill, the stream reports it, then reports the same fill
+    again (a replay after a reconnect does that): 8 are sold, not 16; the rest fills later and
+    the position closes with exactly 20 sold."""
+    with stream_rig(tmp_path, key) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        pid = rig.enter(M)
+        rig.book(M, "0.61", "0.63")
+        (sell,) = [p for p in rig.posts(M) if p.request_json["action"] == "sell"]
+        price = D(sell.request_json["yes_price"]) / 100
+        rig.run(3)
+        rig.paper.set_book(M, [(price, 8), (price - D("0.01"), 200)], [(price + D("0.01"), 200)], volume=2000)  # takes 8
+        rig.ws.publish(M)
+        rig.settle()
+        assert rig.position(pid).contracts == 12
+        rig.ws._fills_sent -= 1                              # the fake sends the same fill again
+        rig.ws.publish(M)
+        rig.settle()
+        rig.run(2)
+        assert rig.position(pid).contracts == 12
+        rig.paper.set_book(M, [(price, 200)], [(price + D("0.01"), 200)], volume=3000)
+        rig.ws.publish(M)
+        rig.settle()
+        rig.run(2)
+        p = rig.position(pid)
+        assert p.contracts == 0 and rig.paper.holding(M, p.side) == 0

@@ -59,6 +59,7 @@ class MarketStream(StreamHealth, ArbeesActor):
         self._verifying: dict[str, datetime] = {}    # silent market -> when its re-snapshot is overdue
         self._asked: dict[str, datetime] = {}        # market -> when a snapshot was last asked again
         self._dirty: set[str] = set()
+        self._crossed_since: dict[str, datetime] = {}   # market -> when its book was first seen crossed
         self._settled: set[str] = set()
         self.seqs = Sequences()
         self.sids: dict[str, int] = {}        # channel -> sid
