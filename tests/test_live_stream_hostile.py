@@ -187,3 +187,61 @@ def test_a_partial_fill_of_a_resting_exit_sent_twice_is_counted_once(tmp_path, k
         rig.run(2)
         p = rig.position(pid)
         assert p.contracts == 0 and rig.paper.holding(M, p.side) == 0
+
+
+def test_a_book_unchanged_for_fifteen_minutes_stays_streamed_fresh_and_costs_no_rest_read(tmp_path, key):
+    """Nothing trades for a quarter of an hour (pings only): the market is never judged stale (no
+    fallback, no error), never read from REST, its quote stays usable, and it is re-checked by a
+    re-snapshot about once per book_silence_secs (not a storm of them)."""
+    with stream_rig(tmp_path, key) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        pid = rig.enter(M)
+        reads, cmds = len(rig.reads()), len(rig.ws.commands)
+        rig.run(900)
+        assert len(rig.reads()) == reads
+        assert not rig.events("MARKET_POLLED") and not rig.events("STREAM_ERROR") and streamed(rig)
+        resnaps = [c for c in rig.ws.commands[cmds:] if c.get("params", {}).get("action") == "add_markets"]
+        assert 10 <= len(resnaps) <= 16
+        rig.book(M, "0.40", "0.42")                              # and the first change still exits at once
+        assert rig.position(pid).contracts == 0
+
+
+def test_a_market_dropped_while_its_subscribe_is_in_flight_is_not_left_subscribed(tmp_path, key):
+    """A market becomes of interest and stops being so before the subscribe is answered (an entry
+    that did not happen, a position closed at once): once the answers are in, no subscription
+    holds it and it is neither streamed nor polled; wanted again, it streams."""
+    from models.messages import StreamMarkets
+
+    with stream_rig(tmp_path, key) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        rig.stream.tell(StreamMarkets((M,)))
+        rig.stream.tell(StreamMarkets(()))                      # before the server's answer
+        rig.settle()
+        rig.run(2)
+        assert not [s for c in rig.ws.live() for s in c.subs.values() if M in s.tickers]
+        assert rig.stream.proxy().polled.get(timeout=5) == {} and not streamed(rig)
+        rig.stream.tell(StreamMarkets((M,)))
+        rig.settle()
+        rig.run(2)
+        assert streamed(rig) and top(rig)[0] == D("0.48")
+
+
+def test_an_exit_walking_while_the_socket_is_down_prices_from_rest_not_the_last_streamed_book(tmp_path, key):
+    """Our exit rests; the socket dies and stays dead; the market falls without a frame reaching
+    us. REST (the market fell back) sees the fall: the exit is re-priced from the venue's book, not
+    from the last streamed one, and the position is out."""
+    with stream_rig(tmp_path, key) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        pid = rig.enter(M)
+        rig.book(M, "0.61", "0.63")
+        (sell,) = [p for p in rig.posts(M) if p.request_json["action"] == "sell"]
+        first = D(sell.request_json["yes_price"]) / 100
+        rig.ws.refuse_status = 503
+        rig.ws.drop()
+        rig.settle()
+        rig.book(M, "0.53", "0.55", publish=False)              # nobody pushes it
+        rig.run(65)
+        later = [D(p.request_json["yes_price"]) / 100 for p in rig.posts(M)
+                 if p.request_json["action"] == "sell" and p.at > sell.at]
+        assert later and all(p <= D("0.55") for p in later), (first, later)
+        assert rig.position(pid).contracts == 0                 # the fall (a trailing stop) sold, blind to no one
