@@ -245,3 +245,54 @@ def test_an_exit_walking_while_the_socket_is_down_prices_from_rest_not_the_last_
                  if p.request_json["action"] == "sell" and p.at > sell.at]
         assert later and all(p <= D("0.55") for p in later), (first, later)
         assert rig.position(pid).contracts == 0                 # the fall (a trailing stop) sold, blind to no one
+
+
+def test_an_engine_restarted_mid_stream_streams_its_resumed_positions_again(tmp_path, key):
+    """The engine stops with a position open and starts again on the same database against the
+    same venue: the resumed position's market is subscribed again on the new connection, streamed,
+    and a stop crossing pushed on the stream exits it."""
+    import random
+
+    from adapters.kalshi.auth import KalshiCredentials
+    from adapters.kalshi.client import KalshiClient, RetryPolicy
+    from adapters.kalshi.market_data import start_market_stream
+    from adapters.kalshi.venue import KalshiVenue
+    from config.loader import load_config
+    from run import build_paper_engine
+    from tests.live_stream_rig import KEY_ID, StreamRig
+
+    with stream_rig(tmp_path, key) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        pid = rig.enter(M)
+        base_url, at = rig.venue.client._base_url, rig.now()
+        rig.engine.stop()
+        object.__setattr__(rig.engine, "stop", lambda: None)      # (the rig would stop it again)
+        assert not rig.ws.live() or wait_until(lambda: not rig.ws.live())
+        rig.ws.frames_out = 0                   # (the rig counts frames and commands of one connection)
+        rig.ws.commands.clear()
+        venues: list[KalshiVenue] = []
+
+        def again(clock):  # type: ignore[no-untyped-def]
+            client = KalshiClient(base_url, KalshiCredentials(KEY_ID, key), clock, retry=RetryPolicy(),
+                                  rng=random.Random(2))
+            venues.append(KalshiVenue(client, call_timeout_secs=10))
+            return venues[-1]
+
+        audit: list = []
+        engine = build_paper_engine(load_config(tmp_path / "stream.yaml"), at + timedelta(seconds=5),
+                                    db_path=str(tmp_path / "stream.db"), audit_path=None, fresh=False,
+                                    recorder=audit, venue_factory=again)
+        try:
+            assert engine.startup.resumed == 1
+            stream = start_market_stream(engine.system, venues[0], seed=2)
+            second = StreamRig(engine, rig.paper, rig.fake, rig.ws, venues[0], stream, audit)
+            assert wait_until(lambda: len(rig.ws.live()) == 1)
+            second.run(3)
+            assert streamed(second)
+            (sub,) = [s for c in rig.ws.live() for s in c.subs.values() if s.channel == "orderbook_delta"]
+            assert sub.tickers == {M}
+            second.book(M, "0.40", "0.42")
+            assert second.position(pid).contracts == 0
+        finally:
+            engine.stop()
+            venues[0].close()
