@@ -296,3 +296,17 @@ def test_an_engine_restarted_mid_stream_streams_its_resumed_positions_again(tmp_
         finally:
             engine.stop()
             venues[0].close()
+
+
+def test_a_venue_down_for_a_day_keeps_being_retried_at_the_cap(tmp_path, key):
+    """After a thousand failed reconnects in a row (17 hours at the 60 s cap) the back-off must
+    still compute (2**1024 overflows a float) and the stream keep trying once a minute."""
+    with stream_rig(tmp_path, key) as rig:
+        rig.ws.refuse_status = 503
+        rig.stream.proxy().attempts = 1100
+        rig.ws.drop()
+        assert wait_until(lambda: rig.events("STREAM_DISCONNECTED"))
+        assert rig.events("STREAM_DISCONNECTED")[-1]["retry_in_secs"] == 60
+        refused = rig.ws.refused
+        rig.run(61)
+        assert rig.ws.refused == refused + 1 and len(rig.events("STREAM_DISCONNECTED")) == 2
