@@ -35,7 +35,7 @@ from actors.executor import ExecutorActor, ExitOrder
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.exit_rules import ExitTrigger
-from models.commands import CancelExit, ForwardToPosition, Preempt, Rebuild
+from models.commands import CancelExit, CancelExitFor, ForwardToPosition, Preempt, Rebuild
 from models.events import (
     CooldownOver,
     ExecutorCrashed,
@@ -73,7 +73,8 @@ class ExitRouter(ArbeesActor):
     """At most one exit in flight per position (see the module docstring).
 
     Receives: ExitTriggered from positions, ExitEnded from executors, ExecutorCrashed (via the
-    Supervisor), PositionClosed, Wired and Rebuild, and FillStreamed from the market-data stream
+    Supervisor), PositionClosed, Wired and Rebuild, CancelExitFor from a position whose market
+    settled (its executor is told CancelExit), and FillStreamed from the market-data stream
     (passed on to the executor whose order it is).
 
     Sends: Preempt and CancelExit to executors; ExitStarted, ExitEnded and (when a give-up
@@ -128,6 +129,10 @@ class ExitRouter(ArbeesActor):
                     d.pop(pid, None)
                 for key in [k for k in self._cool if k[0] == pid]:
                     del self._cool[key]
+            case CancelExitFor(position_id=pid):
+                flight = self._inflight.get(pid)
+                if flight is not None:
+                    self.send(flight.ref, CancelExit())
             case FillStreamed(fill=fill):
                 # The exit whose order it is (client_order_id = {exit_id}-{attempt}); an entry's
                 # fill is not ours to route (the entry's IOC answer carries it).

@@ -27,7 +27,7 @@ from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
 from models.exit_rules import ExitContext, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
-from models.commands import GetQuote, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe
+from models.commands import CancelExitFor, GetQuote, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe
 from models.events import (
     CircuitBreakerTripped,
     CooldownOver,
@@ -70,7 +70,8 @@ class PositionActor(PositionRebalance, ArbeesActor):
     Sends: Subscribe, Unsubscribe and GetQuote to the PriceCache; ExitTriggered to the
     ExitRouter; PositionClosed to the router, the EntryManager and the Supervisor;
     ExposureReleased, RebalanceEdge and RebalanceEnded to the EntryManager; PnlRealized and
-    PositionMarked to the RiskManager; SavePosition and RecordExitEvent to the Store.
+    PositionMarked to the RiskManager; SavePosition and RecordExitEvent to the Store; CancelExitFor
+    to the ExitRouter (its market settled while an exit was in flight: no walk into it).
 
     Asks: nothing (it is asked, through its proxy, for `state` and `refs` by a restarted
     Supervisor).
@@ -334,6 +335,10 @@ class PositionActor(PositionRebalance, ArbeesActor):
             # the way. Settle what is left once it has ended (the venue refuses new orders on a
             # settled market, so it ends within a timeout); the same message comes back after
             # SETTLEMENT_WAIT and settles anyway (a status EXITING restored after a restart).
+            # The exit is stopped now: a resting order is canceled, nothing more is sent into a
+            # settled market (no walk at its timeout, no escalation).
+            if self._settlement is None:
+                self.send(self.refs.exit_router, CancelExitFor(self.key))   # no walk into a settled market
             self._settlement = msg
             self.rt.scheduler.call_later(SETTLEMENT_WAIT, self.actor_ref, msg)
             return

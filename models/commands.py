@@ -182,3 +182,10 @@ class StreamMarkets:
     """PriceCache -> the stream: every market whose quotes the engine needs now (the markets of
     open positions and of quotes asked for an entry lately)."""
     tickers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelExitFor:
+    """Position -> ExitRouter: stop the exit in flight for this position (its market was settled:
+    no walk, no escalation into a settled market); the exit ends as usual (ExitEnded)."""
+    position_id: str

@@ -16,4 +16,6 @@ def lookup_delay_secs(lookups: int) -> int:
 
 
 def jittered_delay_secs(base_secs: float, attempt: int, draw: float) -> float:
-    return base_secs * (2 ** attempt) * (0.5 + draw)
+    # Callers cap the result; the exponent is bounded so a long outage (2**1024 overflows a
+    # float) still computes its delay.
+    return base_secs * (2 ** min(attempt, 30)) * (0.5 + draw)

@@ -40,6 +40,23 @@ T0 = datetime(2026, 1, 11, 18, 0, tzinfo=timezone.utc)
 D = Decimal
 
 
+def _connecting(conn: Any) -> bool:
+    """A connect is in flight (the handshake not yet answered): its outcome, a WsOpened or a
+    refusal, must reach the stream before virtual time moves on, however loaded the machine."""
+    task = conn._task
+    return task is not None and not task.done() and conn._ws is None
+
+
+def _quiet(ws: Any, conn: Any) -> bool:
+    """Nothing in flight between the fake and the client: no handshake awaiting its answer, a
+    connection the fake dropped noticed by the client, every frame and command of a live one read."""
+    if _connecting(conn):
+        return False
+    if not ws.live():
+        return conn._ws is None
+    return ws.in_step_with(conn)
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     """A network wait (frames in flight on 127.0.0.1), never a timing assertion."""
     deadline = time.monotonic() + timeout
@@ -76,10 +93,10 @@ class StreamRig:
         conn = self.conn
         for _ in range(40):
             self.engine.scheduler.run_for(timedelta(0))
-            before = (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames)
-            wait_until(lambda: self.ws.in_step_with(conn), 2.0)
+            before = (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames, len(self.ws.handshakes))
+            wait_until(lambda: _quiet(self.ws, conn), 5.0)
             self.engine.scheduler.run_for(timedelta(0))
-            if before == (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames):
+            if before == (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames, len(self.ws.handshakes)):
                 return
 
     def run(self, seconds: float, *, ping_every: float | None = 10) -> None:

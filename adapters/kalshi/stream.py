@@ -72,6 +72,7 @@ class MarketStream(StreamHealth, ArbeesActor):
         self._verifying: dict[str, datetime] = {}    # silent market -> when its re-snapshot is overdue
         self._asked: dict[str, datetime] = {}        # market -> when a snapshot was last asked again
         self._dirty: set[str] = set()
+        self._crossed_since: dict[str, datetime] = {}   # market -> when its book was first seen crossed
         self._settled: set[str] = set()
         self.seqs = Sequences()
         self.sids: dict[str, int] = {}        # channel -> sid
@@ -291,6 +292,8 @@ class MarketStream(StreamHealth, ArbeesActor):
         for t in sorted(dirty):
             book = self.books.get(t)
             if book is None or (t not in self.streamed and t not in self._restored):
+                continue
+            if self._crossed(t, book):
                 continue
             info = self._info.get(t, {})
             self.rt.send(self.price_cache, QuotePushed(book.to_quote(self.rt.clock.now(), last=info.get("last"),

@@ -49,6 +49,41 @@ class StreamHealth:
         self._sync(wp.BOOK)
         self._summarize()
 
+    def _crossed(self, t: str, book: Any) -> bool:
+        """A crossed book (best YES bid >= best YES ask) is never pushed. Kalshi never rests one (it
+        would trade), but a burst of deltas read in two parts can show one halfway; one still
+        crossed at the next health check missed a change though the sequence held: see
+        _uncross."""
+        bid, _, ask, _ = book.top()
+        if bid is None or ask is None or bid < ask:
+            self._crossed_since.pop(t, None)
+            return False
+        self._crossed_since.setdefault(t, self.rt.clock.now())
+        return True
+
+    def _uncross(self, now: datetime) -> None:
+        """Books still crossed a check after they crossed: the market is polled (REST at once) and
+        re-snapshot alone, at most once per book_silence_secs (a venue whose own snapshot is
+        crossed is then asked again by the silence check, not in a loop)."""
+        for t, since in sorted(self._crossed_since.items()):
+            book = self.books.get(t)
+            if book is None or t not in self.wanted or not self._crossed(t, book):
+                self._crossed_since.pop(t, None)
+                continue
+            if now <= since:
+                continue
+            del self._crossed_since[t]
+            bid, _, ask, _ = book.top()
+            self.books.pop(t, None)
+            self._error("crossed book", f"{t}: best yes bid {bid} >= best yes ask {ask}: a change was missed; "
+                                        "polled and re-snapshot", markets=[t])
+            self._fall_back({t}, f"crossed book (bid {bid} >= ask {ask}): re-snapshot")
+            sid, last = self.sids.get(wp.BOOK), self._asked.get(t)
+            if sid is not None and (last is None or now - last >= timedelta(seconds=self.s.book_silence_secs)):
+                self._asked[t] = now
+                self._send(wp.update_subscription(self._next_id(), sid, "delete_markets", [t]), wp.BOOK)
+                self._send(wp.update_subscription(self._next_id(), sid, "add_markets", [t]), wp.BOOK)
+
     def _check(self) -> None:
         self._tick_later()
         now = self.rt.clock.now()
@@ -58,7 +93,8 @@ class StreamHealth:
             self._down(f"no traffic (not even a ping) for {int((now - self.last_traffic).total_seconds())} s")
         if self.link == "up":
             if self.attempts and now - self.up_since >= timedelta(seconds=self.s.dead_after_secs):
-                self.attempts = 0
+                self.attempts = 0             # it held: the next drop starts the back-off afresh
+            self._uncross(now)
             self._silence(now)
             for channel in sorted(self._resubscribe):
                 self._resubscribe_channel(channel)
