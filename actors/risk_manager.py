@@ -61,6 +61,7 @@ class RiskManager(ArbeesActor):
         self.realized = ZERO                    # of the trading day (since an operator's reset, if any)
         self.counted: set[str] = set()          # keys of the PnlRealized in `realized` (fill / settlement ids)
         self.unrealized: dict[str, Decimal] = {}
+        self.unrealized_total = ZERO            # sum of `unrealized`, kept as marks arrive (not re-summed per mark)
         self.calls: deque[tuple[datetime, bool]] = deque()
         self.failures = 0
         self.tripped: str | None = None
@@ -81,10 +82,10 @@ class RiskManager(ArbeesActor):
                 self._check_daily_loss()
             case PositionMarked(position_id=pid, unrealized_pnl=u):
                 self._roll_day()
+                self.unrealized_total -= self.unrealized.pop(pid, ZERO)
                 if u:
                     self.unrealized[pid] = u
-                else:
-                    self.unrealized.pop(pid, None)
+                    self.unrealized_total += u
                 self._check_daily_loss()
             case ApiCallFailed(ts=ts, method=method, error=error):
                 self._count_call(ts, False, f"{method} {error}")
@@ -119,6 +120,7 @@ class RiskManager(ArbeesActor):
         self.counted = set(self.repository.realized_pnl_keys_since(since))
         self.unrealized = {p.position_id: p.unrealized_pnl for p in self.repository.load_open_positions()
                            if p.unrealized_pnl}
+        self.unrealized_total = sum(self.unrealized.values(), ZERO)
         active = [t for t in trips if t.cleared_at is None]
         if active:
             self.tripped = active[0].reason
@@ -153,9 +155,12 @@ class RiskManager(ArbeesActor):
 
     # the two breakers --------------------------------------------------------------------------
     def _check_daily_loss(self) -> None:
-        unrealized = sum(self.unrealized.values(), ZERO)
-        if self.tripped or not daily_loss_breached(self.realized, unrealized, self.cfg.daily_loss_limit_dollars):
+        # The running total decides (exact: Decimal sums of money), so a mark costs O(1), not a
+        # sum over every open position; the trip's message re-sums, as it always did.
+        if self.tripped or not daily_loss_breached(self.realized, self.unrealized_total,
+                                                   self.cfg.daily_loss_limit_dollars):
             return
+        unrealized = sum(self.unrealized.values(), ZERO)
         total = self.realized + unrealized
         self._trip("daily_loss", f"daily loss {fmt_money(total)} (realized {fmt_money(self.realized)}, unrealized "
                                  f"{fmt_money(unrealized)}) reached the limit -${self.cfg.daily_loss_limit_dollars}",
