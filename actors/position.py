@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.base import ArbeesActor
+from actors.position_band import QuietBandMixin
 from actors.wiring import Refs
 from config.schema import Config
 from models.control import ManualExitRequested, manual_trigger
@@ -24,6 +25,7 @@ from models.durations import seconds
 from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
 from models.messages import (
+    BandReleased,
     CircuitBreakerTripped,
     CooldownOver,
     ExitEnded,
@@ -33,6 +35,7 @@ from models.messages import (
     ExposureReleased,
     GetQuote,
     MarketSettled,
+    MarksNeeded,
     ModelProbabilityUpdated,
     PnlRealized,
     PositionClosed,
@@ -43,6 +46,7 @@ from models.messages import (
     RebalanceExit,
     RebalanceOffer,
     RecordExitEvent,
+    ReleaseBand,
     SavePosition,
     Subscribe,
     Unsubscribe,
@@ -55,7 +59,7 @@ from models.position import PositionState, PositionStatus
 SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the exit in flight
 
 
-class PositionActor(ArbeesActor):
+class PositionActor(QuietBandMixin, ArbeesActor):
     kind = "position"
 
     def __init__(self, rt, config: Config, refs: Refs, state: PositionState, *, breaker_tripped: bool = False,
@@ -92,6 +96,19 @@ class PositionActor(ArbeesActor):
         self._book: tuple | None = None     # our side's (bid, bid size) in the last quote evaluated
         self.book_changes = 0
         self.manual: str | None = None   # issue 12: a person asked to close it (models/control.py)
+        # Quiet bands (issue 14, streamed quotes): while the PriceCache holds our band it sends us
+        # only the quotes that leave it; anything else first catches up (ReleaseBand) so it is
+        # handled exactly as if every quote had been evaluated (see _catch_up).
+        self._bands_on = self.streamed and getattr(rt, "quiet_bands", False)
+        self._banded = False
+        self._stash: list | None = None          # messages held until the cache's BandReleased
+        self._pushed_ts = None                    # ts of the last quote the cache pushed to us
+        self._marks_needed = False                # the RiskManager wants every quote and exact marks
+        self._floor_pnl: Decimal | None = None    # unrealized P&L at the band's floor, as last reported
+        self._cooling: set[str] = set()           # conditions whose exit gave up, until CooldownOver
+        self._hot_until = None                    # restored: the router may hold cooldowns we do not know
+        if state.last_update is not None or state.status is not PositionStatus.OPEN:
+            self._hot_until = rt.clock.now() + timedelta(minutes=2)
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -105,7 +122,29 @@ class PositionActor(ArbeesActor):
         self._schedule(self.rt.clock.now() + timedelta(milliseconds=100 * slot))
 
     def handle(self, message: Any) -> None:
+        if self._stash is not None:                 # catching up: in order, after the cache's answer
+            if isinstance(message, BandReleased):
+                self._on_released(message)
+            else:
+                self._stash.append(message)
+            return
+        if isinstance(message, QuoteUpdated) and not message.request_id:
+            self._banded = False                    # the cache dropped our band to send it
+            self._pushed_ts = message.quote.ts if message.quote is not None else None
+        elif isinstance(message, BandReleased):
+            return                                  # an answer we no longer wait for
+        elif self._banded:
+            self._banded = False
+            self._stash = [message]
+            self.send(self.refs.price_cache, ReleaseBand(self.state.ticker, self.key, self.actor_ref))
+            return
+        self._handle(message)
+
+    def _handle(self, message: Any) -> None:
         match message:
+            case MarksNeeded():
+                self._marks_needed = True
+                self._report_mark(force=True)
             case Wake(generation=g):
                 if g == self._gen:
                     self._on_wake()
@@ -118,6 +157,8 @@ class PositionActor(ArbeesActor):
                     self.state = self.state.replace(status=PositionStatus.EXITING)
                     self._save()
             case ExitEnded():
+                if message.outcome == "gave_up":
+                    self._cooling.add(message.condition)
                 self._on_exit_ended(message)
             case ModelProbabilityUpdated(yes_probability=p, ts=ts):
                 mine = p if self.state.side is Side.YES else ONE - p
@@ -137,7 +178,8 @@ class PositionActor(ArbeesActor):
             case ManualExitRequested(reason=why):
                 self.manual = why
                 self._evaluate()
-            case CooldownOver():
+            case CooldownOver(condition=c):
+                self._cooling.discard(c)
                 self._evaluate()
             case _:
                 self.unknown(message)
@@ -259,6 +301,8 @@ class PositionActor(ArbeesActor):
         wanted = self._next_wake_after(self._last_eval + self._interval(), now)
         if self._next_wake is None or wanted < self._next_wake or self._next_wake < now:
             self._schedule(wanted)
+        if self._bands_on:
+            self._update_band(triggers, now)
         return triggers
 
     def _say_if_model_stale(self, now) -> None:  # type: ignore[no-untyped-def]
@@ -395,18 +439,19 @@ class PositionActor(ArbeesActor):
         self.send(self.refs.price_cache, Unsubscribe(s.ticker, self.key))
         self.actor_ref.stop(block=False)
 
-    def _report_mark(self) -> None:
+    def _report_mark(self, force: bool = False) -> None:
         """Tell the RiskManager the unrealized P&L of what is held, at the mark, when it changed
         (the daily loss limit counts it; 0 once nothing is held). While our side has no bid the
-        mark is unknown and the last known one is kept: a loss does not vanish with the bid."""
+        mark is unknown and the last known one is kept: a loss does not vanish with the bid.
+        With a quiet band the report carries its floor (`force`: sent even when unchanged)."""
         s = self.state
         if s.current_price is not None:
             self._last_price = s.current_price
         price = self._last_price if s.current_price is None else s.current_price
         u = (price - s.entry_price) * s.contracts if price is not None and s.contracts else ZERO
-        if u != self._marked:
+        if u != self._marked or force:
             self._marked = u
-            self.send(self.refs.risk_manager, PositionMarked(self.key, u, self.rt.clock.now()))
+            self.send(self.refs.risk_manager, PositionMarked(self.key, u, self.rt.clock.now(), self._floor_pnl))
 
     def _save(self) -> None:
         self._saved = self.state

@@ -36,6 +36,7 @@ from models.messages import (
     Flush,
     FollowGames,
     ForwardToMarket,
+    MarksNeeded,
     GetQuote,
     ForwardToPosition,
     HaltEntries,
@@ -114,6 +115,9 @@ class Supervisor(ArbeesActor):
                 self.send(self.refs.entry_manager, message)
             case CircuitBreakerTripped():
                 self.breaker = message
+                for ref in tuple(self.positions.values()):
+                    self.send(ref, message)
+            case MarksNeeded():     # issue 14: from the RiskManager, to every position
                 for ref in tuple(self.positions.values()):
                     self.send(ref, message)
             case ActorCrashed(kind="position", key=pid, urn=urn):

@@ -278,10 +278,14 @@ class ApiCallSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class PositionMarked:
-    """A position's unrealized P&L at its mark changed (0 once closed): the daily loss counts it."""
+    """A position's unrealized P&L at its mark changed (0 once closed): the daily loss counts it.
+    `floor_pnl` (issue 14): while the position's quotes are filtered by its quiet band, the least
+    its unrealized P&L can be before it hears of a quote again (at the band's floor); None: it
+    hears every quote, so `unrealized_pnl` is exact."""
     position_id: str
     unrealized_pnl: Decimal
     ts: datetime
+    floor_pnl: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,3 +570,38 @@ class Rebuild:
 class PeerRestarted:
     """To every core actor: `name` was restarted (re-send it what it needs from you)."""
     name: str
+
+
+# --- perf (issue 14): quiet bands (models/exit_band.py) -------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BandChanged:
+    """Position -> PriceCache: send me only the quotes that leave `band` (None: send me every
+    quote). The cache drops the band when it delivers a quote (the position sends a new one)."""
+    ticker: str
+    key: str
+    band: Any      # models.exit_band.QuietBand | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseBand:
+    """Position -> PriceCache: drop my band and tell me the last quote I would have been sent
+    (BandReleased): something other than a quote needs my state as if I had seen every quote."""
+    ticker: str
+    key: str
+    reply_to: Any
+
+
+@dataclass(frozen=True, slots=True)
+class BandReleased:
+    """PriceCache -> position: the market's last forwarded quote and when it was forwarded
+    (None: none since the cache started)."""
+    ticker: str
+    quote: Quote | None
+    forwarded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarksNeeded:
+    """RiskManager -> every position (through the Supervisor): the daily loss limit is within
+    reach of what filtered quotes may hide; hear every quote and report an exact mark from now on."""

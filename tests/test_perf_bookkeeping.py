@@ -35,6 +35,7 @@ def test_the_running_unrealized_total_is_the_sum_of_the_marks_after_any_sequence
 
     risk = RiskManager.__new__(RiskManager)      # the bookkeeping only: no actor thread
     risk.unrealized, risk.unrealized_total, risk.tripped = {}, Decimal(0), "already"   # no trip side effects
+    risk.floors, risk.floor_gap, risk.waiting, risk.marks_needed = {}, Decimal(0), set(), False
     risk.cfg = load_config(None).circuit_breaker
     risk._roll_day = lambda: None                 # type: ignore[method-assign]
     rng = random.Random(14)

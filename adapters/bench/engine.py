@@ -24,9 +24,9 @@ def engine_factory(config: Config, workdir: Path) -> Callable[..., Any]:
     from adapters.engine import build_engine
 
     def make(name: str, *, start: datetime = START, config_override: Config | None = None,
-             fresh: bool = True, streamed_quotes: bool = False, venue: Any = None) -> Any:
+             fresh: bool = True, streamed_quotes: bool = False, venue: Any = None, quiet_bands: bool = True) -> Any:
         return build_engine("bench", config_override or config, db_path=str(workdir / f"{name}.db"), start=start,
-                            fresh=fresh, seed=0, streamed_quotes=streamed_quotes,
+                            fresh=fresh, seed=0, streamed_quotes=streamed_quotes, quiet_bands=quiet_bands,
                             venue_factory=None if venue is None else (lambda clock: venue))
 
     return make
