@@ -336,7 +336,7 @@ class ExitRouter(ArbeesActor):
             self._cool[(pid, ended.condition)] = (until, self._book.get(pid, 0))
             assert self.refs is not None
             self.rt.scheduler.call_at(until, self.refs.supervisor,
-                                      ForwardToPosition(pid, CooldownOver()))
+                                      ForwardToPosition(pid, CooldownOver(ended.condition)))
         self._to_position(pid, ended)
         pending = self._pending.pop(pid, None)
         if pending is not None:

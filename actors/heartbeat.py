@@ -24,7 +24,6 @@ from loguru import logger
 from actors.base import ArbeesActor
 from actors.clock import VirtualClock
 from models.budget import WINDOW
-from models.position import PositionState
 
 HEARTBEAT_SECS = 30
 READ_TIMEOUT_S = 2.0
@@ -99,7 +98,7 @@ class Heartbeat(ArbeesActor):
         if log is not _MISSING and log is not None:
             fields["calls_last_minute"] = sum(1 for t, _ in list(log) if t > now - WINDOW)
         try:
-            open_positions = self.repository.load_open_positions()
+            open_positions = self.repository.open_marks()
         except Exception as exc:  # noqa: BLE001 - a busy database skips one beat's marks
             logger.warning("heartbeat could not read open positions: {}", type(exc).__name__)
             open_positions = None
@@ -123,18 +122,18 @@ class Heartbeat(ArbeesActor):
         except Exception:  # noqa: BLE001 - renamed, busy or dead: this field is left out
             return _MISSING
 
-    def _changed_marks(self, positions: tuple[PositionState, ...]) -> list[dict[str, Any]]:
+    def _changed_marks(self, positions: tuple[tuple, ...]) -> list[dict[str, Any]]:
+        """`positions` as Repository.open_marks gives them."""
         out = []
         seen = set()
-        for p in positions:
-            seen.add(p.position_id)
-            key = (p.current_price, p.trailing_stop_price, p.model_probability, p.contracts)
-            if p.current_price is None or self._last_marks.get(p.position_id) == key:
+        for pid, price, trail, probability, contracts, as_of in positions:
+            seen.add(pid)
+            key = (price, trail, probability, contracts)
+            if price is None or self._last_marks.get(pid) == key:
                 continue
-            self._last_marks[p.position_id] = key
-            out.append({"position_id": p.position_id, "mark": p.current_price, "contracts": p.contracts,
-                        "trailing_stop": p.trailing_stop_price, "model_probability": p.model_probability,
-                        "as_of": p.last_update})
+            self._last_marks[pid] = key
+            out.append({"position_id": pid, "mark": price, "contracts": contracts,
+                        "trailing_stop": trail, "model_probability": probability, "as_of": as_of})
         for pid in [k for k in self._last_marks if k not in seen]:
             del self._last_marks[pid]
         return out

@@ -20,6 +20,7 @@ from typing import Any
 
 from actors.base import ArbeesActor
 from actors.position_rebalance import PositionRebalance
+from actors.position_band import QuietBandMixin
 from actors.wiring import Refs
 from config.schema import Config
 from models.closing import apply_exit_fill, apply_settlement, close_position
@@ -27,8 +28,11 @@ from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
 from models.exit_rules import ExitContext, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
-from models.commands import CancelExitFor, GetQuote, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe
+from models.commands import (
+    CancelExitFor, GetQuote, MarksNeeded, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe,
+)
 from models.events import (
+    ExitOutcome,
     CircuitBreakerTripped,
     CooldownOver,
     ExitEnded,
@@ -40,12 +44,11 @@ from models.events import (
     ModelProbabilityUpdated,
     PnlRealized,
     PositionClosed,
-    PositionMarked,
     QuoteUpdated,
     RebalanceEnded,
 )
 from models.store_commands import RecordExitEvent, SavePosition
-from models.money import ONE, ZERO, fmt_money, fmt_usd
+from models.money import ONE, fmt_money, fmt_usd
 from models.pnl import mark_position
 from models.records import ExitStatus
 from models.position import PositionState, PositionStatus, mark_moved, matters_for_restart
@@ -60,7 +63,7 @@ class Wake:
 SETTLEMENT_WAIT = timedelta(minutes=2)   # longest a settlement waits for the exit in flight
 
 
-class PositionActor(PositionRebalance, ArbeesActor):
+class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
     """One open position (see the module docstring).
 
     Receives: QuoteUpdated (pushed, or its GetQuote answers), ModelProbabilityUpdated,
@@ -71,7 +74,8 @@ class PositionActor(PositionRebalance, ArbeesActor):
     ExitRouter; PositionClosed to the router, the EntryManager and the Supervisor;
     ExposureReleased, RebalanceEdge and RebalanceEnded to the EntryManager; PnlRealized and
     PositionMarked to the RiskManager; SavePosition and RecordExitEvent to the Store; CancelExitFor
-    to the ExitRouter (its market settled while an exit was in flight: no walk into it).
+    to the ExitRouter (its market settled while an exit was in flight: no walk into it);
+    BandChanged and ReleaseBand to the PriceCache (its quiet band, actors/position_band.py).
 
     Asks: nothing (it is asked, through its proxy, for `state` and `refs` by a restarted
     Supervisor).
@@ -113,6 +117,7 @@ class PositionActor(PositionRebalance, ArbeesActor):
         self._book: tuple | None = None     # our side's (bid, bid size) in the last quote evaluated
         self.book_changes = 0
         self.manual: str | None = None   # issue 12: a person asked to close it (models/control.py)
+        self._init_bands(rt, state)
 
     # lifecycle -------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -125,8 +130,11 @@ class PositionActor(PositionRebalance, ArbeesActor):
             self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "refresh"))
         self._schedule(self.rt.clock.now() + timedelta(milliseconds=100 * slot))
 
-    def handle(self, message: Any) -> None:
+    def _handle(self, message: Any) -> None:
         match message:
+            case MarksNeeded():
+                self._marks_needed = True
+                self._report_mark(force=True)
             case Wake(generation=g):
                 if g == self._gen:
                     self._on_wake()
@@ -139,6 +147,8 @@ class PositionActor(PositionRebalance, ArbeesActor):
                     self.state = self.state.replace(status=PositionStatus.EXITING)
                     self._save()
             case ExitEnded():
+                if message.outcome is ExitOutcome.GAVE_UP:
+                    self._cooling.add(message.condition)
                 self._on_exit_ended(message)
             case ModelProbabilityUpdated(yes_probability=p, ts=ts):
                 mine = p if self.state.side is Side.YES else ONE - p
@@ -158,7 +168,8 @@ class PositionActor(PositionRebalance, ArbeesActor):
             case ManualExitRequested(reason=why):
                 self.manual = why
                 self._evaluate()
-            case CooldownOver():
+            case CooldownOver(condition=c):
+                self._cooling.discard(c)
                 self._evaluate()
             case _:
                 self.unknown(message)
@@ -247,6 +258,8 @@ class PositionActor(PositionRebalance, ArbeesActor):
         wanted = self._next_wake_after(self._last_eval + self._interval(), now)
         if self._next_wake is None or wanted < self._next_wake or self._next_wake < now:
             self._schedule(wanted)
+        if self._bands_on:
+            self._update_band(triggers, now)
         return triggers
 
     def _say_if_model_stale(self, now) -> None:  # type: ignore[no-untyped-def]
@@ -378,19 +391,6 @@ class PositionActor(PositionRebalance, ArbeesActor):
             self.send(ref, closed)
         self.send(self.refs.price_cache, Unsubscribe(s.ticker, self.key))
         self.actor_ref.stop(block=False)
-
-    def _report_mark(self) -> None:
-        """Tell the RiskManager the unrealized P&L of what is held, at the mark, when it changed
-        (the daily loss limit counts it; 0 once nothing is held). While our side has no bid the
-        mark is unknown and the last known one is kept: a loss does not vanish with the bid."""
-        s = self.state
-        if s.current_price is not None:
-            self._last_price = s.current_price
-        price = self._last_price if s.current_price is None else s.current_price
-        u = (price - s.entry_price) * s.contracts if price is not None and s.contracts else ZERO
-        if u != self._marked:
-            self._marked = u
-            self.send(self.refs.risk_manager, PositionMarked(self.key, u))
 
     def _save(self) -> None:
         self._saved = self.state

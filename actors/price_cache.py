@@ -19,6 +19,10 @@
   pushed quote; one that falls back (disconnect, gap, silence) is read from the venue at once
   and polled from then on. The stream is told every market of interest (StreamMarkets): the
   markets with subscribers (open positions) and those an entry asked for lately.
+- Quiet bands (issue 14, models/exit_band.py): a position that holds a band is sent a changed
+  quote only when the quote leaves its band; the band is dropped when a quote is sent (the
+  position sends a new one after evaluating). `ReleaseBand` drops it and answers with the last
+  quote that was forwarded (BandReleased), so the position can catch up before anything else.
 - Every quote it stores is a volume sample of its market; the quotes it hands out carry
   `recent_volume`, the contracts traded within `volume_window` (models/liquidity.py; None
   until a window of history exists). It is the one place that sees every quote.
@@ -38,8 +42,10 @@ from actors.base import ArbeesActor
 from models.durations import seconds
 from models.liquidity import recent_volume
 from models.market import Quote
-from models.commands import CallKind, FeedMarketsTo, GetQuote, Rebuild, StreamMarkets, Subscribe, Unsubscribe, VenueCall
-from models.events import MarketsStreamed, QuotePushed, QuoteUpdated, VenueResult
+from models.commands import (
+    BandChanged, CallKind, FeedMarketsTo, GetQuote, Rebuild, ReleaseBand, StreamMarkets, Subscribe, Unsubscribe, VenueCall,
+)
+from models.events import BandReleased, MarketsStreamed, QuotePushed, QuoteUpdated, VenueResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +62,13 @@ class PriceCache(ArbeesActor):
     """The one place quotes come from (see the module docstring).
 
     Receives: QuotePushed, GetQuote, Subscribe, Unsubscribe, VenueResult (get_quotes), Rebuild,
+    BandChanged and ReleaseBand from positions (their quiet bands),
     FeedMarketsTo and MarketsStreamed from the market-data stream (which markets it serves), and its
     own FlushMisses.
 
     Sends: QuoteUpdated to subscribers and askers; VenueCall (CallKind.READ, get_quotes) to the
-    RateLimiter; StreamMarkets (the markets of interest) to the stream; FlushMisses to itself.
+    RateLimiter; StreamMarkets (the markets of interest) to the stream; BandReleased to a position
+    that released its band; FlushMisses to itself.
 
     Asks: nothing.
     """
@@ -82,6 +90,8 @@ class PriceCache(ArbeesActor):
         self.volume_window = None if volume_window_secs is None else seconds(volume_window_secs)
         self._volumes: dict[str, deque] = defaultdict(deque)   # ticker -> (ts, lifetime volume), oldest first
         self._subs: dict[str, dict[str, Any]] = defaultdict(dict)
+        self._bands: dict[str, Any] = {}          # position key -> its QuietBand (see the docstring)
+        self._forwarded: dict[str, tuple[Quote, Any]] = {}   # ticker -> (last forwarded quote, when)
         self._waiting: dict[str, list[tuple[Any, str]]] = defaultdict(list)
         self._in_flight: set[str] = set()
         self._misses: list[str] = []
@@ -91,6 +101,7 @@ class PriceCache(ArbeesActor):
         self.fetches = 0          # multi-market reads sent
         self.hits = 0
         self.forwarded = 0
+        self.filtered = 0         # quotes not sent: inside the position's quiet band
         self.rejected = 0
         self._feed: Any = None                    # the live stream, when there is one
         self._live: set[str] = set()              # markets the stream serves now
@@ -111,9 +122,20 @@ class PriceCache(ArbeesActor):
             case Subscribe(ticker=t, subscriber=ref, key=key):
                 self._subs[t][key] = ref
                 self._tell_feed()
+                self._bands.pop(key, None)          # a new actor for the position: it has no band yet
+            case BandChanged(ticker=t, key=key, band=band):
+                if band is None or key not in self._subs.get(t, {}):
+                    self._bands.pop(key, None)
+                else:
+                    self._bands[key] = band
+            case ReleaseBand(ticker=t, key=key, reply_to=ref):
+                self._bands.pop(key, None)
+                q, at = self._forwarded.get(t, (None, None))
+                self.send(ref, BandReleased(t, q, at))
             case Rebuild():
                 pass          # the Supervisor re-subscribes every position (PeerRestarted)
             case Unsubscribe(ticker=t, key=key):
+                self._bands.pop(key, None)
                 self._subs[t].pop(key, None)
                 if not self._subs[t]:
                     del self._subs[t]
@@ -150,7 +172,15 @@ class PriceCache(ArbeesActor):
         self._quotes[q.ticker] = q
         if old is not None and _same_for_holders(old, q):
             return
-        for ref in self._subs.get(q.ticker, {}).values():
+        self._forwarded[q.ticker] = (q, self.rt.clock.now())
+        bands = self._bands
+        for key, ref in self._subs.get(q.ticker, {}).items():
+            band = bands.get(key)
+            if band is not None:
+                if not band.leaves(q):
+                    self.filtered += 1
+                    continue
+                del bands[key]
             self.forwarded += 1
             self.send(ref, QuoteUpdated(q.ticker, q))
 

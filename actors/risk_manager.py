@@ -31,7 +31,7 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
 from models.durations import seconds
-from models.commands import HaltEntries, ResumeEntries, Rebuild
+from models.commands import ForwardToPosition, HaltEntries, MarksNeeded, ResumeEntries, Rebuild
 from models.events import ApiCallFailed, ApiCallSucceeded, CircuitBreakerTripped, PnlRealized, PositionMarked
 from models.store_commands import Flush, RecordBreakerTrip
 from models.money import ZERO, fmt_money
@@ -50,7 +50,9 @@ class RiskManager(ArbeesActor):
     and its own timer TradingDayEnded.
 
     Sends: HaltEntries, ResumeEntries and CircuitBreakerTripped to the Supervisor (which passes
-    them on); RecordBreakerTrip to the Store; TradingDayEnded to itself.
+    them on); MarksNeeded to every position (through the Supervisor, or ForwardToPosition to one)
+    when the daily loss limit is within reach of what quiet bands may hide; RecordBreakerTrip to the
+    Store; TradingDayEnded to itself.
 
     Asks: the Store Flush before reloading the day from the database, within ask_timeout_s
     (10 s) (it is asked for `tripped` by the Heartbeat).
@@ -69,6 +71,15 @@ class RiskManager(ArbeesActor):
         self.realized = ZERO                    # of the trading day (since an operator's reset, if any)
         self.counted: set[str] = set()          # keys of the PnlRealized in `realized` (fill / settlement ids)
         self.unrealized: dict[str, Decimal] = {}
+        self.unrealized_total = ZERO            # sum of `unrealized`, kept as marks arrive (not re-summed per mark)
+        # Quiet bands (issue 14): a position whose quotes are filtered reports the least its P&L can
+        # be before it reports again (`floor_pnl`). While the day's P&L counted at those floors stays
+        # above the limit, no filtered quote can trip the breaker; once it does not, every position is
+        # asked for every quote and an exact mark (MarksNeeded), and the breaker waits for their answers.
+        self.floors: dict[str, Decimal] = {}
+        self.floor_gap = ZERO                   # sum over `floors` of min(floor - unrealized, 0)
+        self.marks_needed = False
+        self.waiting: set[str] = set()          # asked for an exact mark, not answered yet
         self.calls: deque[tuple[datetime, bool]] = deque()
         self.failures = 0
         self.tripped: str | None = None
@@ -87,12 +98,22 @@ class RiskManager(ArbeesActor):
                     self.counted.add(key)
                 self.realized += amount
                 self._check_daily_loss()
-            case PositionMarked(position_id=pid, unrealized_pnl=u):
+            case PositionMarked(position_id=pid, unrealized_pnl=u, floor_pnl=floor):
                 self._roll_day()
+                old = self.unrealized.pop(pid, ZERO)
+                self.unrealized_total -= old
+                if pid in self.floors:
+                    self.floor_gap -= min(self.floors.pop(pid) - old, ZERO)
                 if u:
                     self.unrealized[pid] = u
+                    self.unrealized_total += u
+                if floor is None:
+                    self.waiting.discard(pid)
+                elif self.marks_needed:
+                    self.send(self.supervisor, ForwardToPosition(pid, MarksNeeded()))
                 else:
-                    self.unrealized.pop(pid, None)
+                    self.floors[pid] = floor
+                    self.floor_gap += min(floor - u, ZERO)
                 self._check_daily_loss()
             case ApiCallFailed(ts=ts, method=method, error=error):
                 self._count_call(ts, False, f"{method} {error}")
@@ -101,7 +122,9 @@ class RiskManager(ArbeesActor):
             case TradingDayEnded():
                 self._roll_day()
             case Rebuild():
-                pass        # a restart sends Wired first, and Wired reloads the persisted state
+                # a restart sends Wired first, and Wired reloads the persisted state; the floors of
+                # positions whose quotes are filtered are gone with the old actor: ask for exact marks
+                self._need_marks(set())
             case _:
                 self.unknown(message)
 
@@ -127,6 +150,7 @@ class RiskManager(ArbeesActor):
         self.counted = set(self.repository.realized_pnl_keys_since(since))
         self.unrealized = {p.position_id: p.unrealized_pnl for p in self.repository.load_open_positions()
                            if p.unrealized_pnl}
+        self.unrealized_total = sum(self.unrealized.values(), ZERO)
         active = [t for t in trips if t.cleared_at is None]
         if active:
             self.tripped = active[0].reason
@@ -160,10 +184,27 @@ class RiskManager(ArbeesActor):
             self.send(self.supervisor, ResumeEntries())
 
     # the two breakers --------------------------------------------------------------------------
+    def _need_marks(self, waiting: set[str]) -> None:
+        self.marks_needed = True
+        self.waiting = waiting
+        self.floors.clear()
+        self.floor_gap = ZERO
+        self.send(self.supervisor, MarksNeeded())
+
     def _check_daily_loss(self) -> None:
-        unrealized = sum(self.unrealized.values(), ZERO)
-        if self.tripped or not daily_loss_breached(self.realized, unrealized, self.cfg.daily_loss_limit_dollars):
+        if self.tripped:
             return
+        if self.floors and daily_loss_breached(self.realized, self.unrealized_total + self.floor_gap,
+                                               self.cfg.daily_loss_limit_dollars):
+            self._need_marks(set(self.floors))
+        if self.waiting:
+            return      # until every position asked has reported an exact mark
+        # The running total decides (exact: Decimal sums of money), so a mark costs O(1), not a
+        # sum over every open position; the trip's message re-sums, as it always did.
+        if self.tripped or not daily_loss_breached(self.realized, self.unrealized_total,
+                                                   self.cfg.daily_loss_limit_dollars):
+            return
+        unrealized = sum(self.unrealized.values(), ZERO)
         total = self.realized + unrealized
         self._trip("daily_loss", f"daily loss {fmt_money(total)} (realized {fmt_money(self.realized)}, unrealized "
                                  f"{fmt_money(unrealized)}) reached the limit -${self.cfg.daily_loss_limit_dollars}",

@@ -113,6 +113,7 @@ class Runtime:
     audit: Any                # adapters.audit.log.Audit
     ask_timeout_s: float = 10.0
     streamed_quotes: bool = False   # every market change is pushed (replays): nothing is polled
+    quiet_bands: bool = True        # streamed: positions are sent only the quotes that leave their band (issue 14)
 
     def send(self, ref: pykka.ActorRef | None, message: Any) -> bool:
         if ref is None:

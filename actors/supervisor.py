@@ -31,6 +31,7 @@ from models.ledger import reconcile_with_fills
 from models.commands import (
     FollowGames,
     ForwardToMarket,
+    MarksNeeded,
     GetQuote,
     ForwardToPosition,
     HaltEntries,
@@ -68,7 +69,8 @@ class Supervisor(ArbeesActor):
 
     Receives: StartPosition, ForwardToPosition, ForwardToMarket (a MarketSettled inside is kept
     for positions started later), PositionClosed, HaltEntries, ResumeEntries,
-    CircuitBreakerTripped, ActorCrashed, FollowGames, Wired, Rebuild.
+    CircuitBreakerTripped, ActorCrashed, FollowGames, MarksNeeded (passed to every position), Wired,
+    Rebuild.
 
     Sends: what it forwards, to positions; CircuitBreakerTripped to every position (and to one
     that crashed too often); HaltEntries and ResumeEntries to the EntryManager; ExecutorCrashed
@@ -133,6 +135,9 @@ class Supervisor(ArbeesActor):
                 self.send(self.refs.entry_manager, message)
             case CircuitBreakerTripped():
                 self.breaker = message
+                for ref in tuple(self.positions.values()):
+                    self.send(ref, message)
+            case MarksNeeded():     # issue 14: from the RiskManager, to every position
                 for ref in tuple(self.positions.values()):
                     self.send(ref, message)
             case ActorCrashed(kind="position", key=pid, urn=urn):

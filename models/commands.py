@@ -189,3 +189,29 @@ class CancelExitFor:
     """Position -> ExitRouter: stop the exit in flight for this position (its market was settled:
     no walk, no escalation into a settled market); the exit ends as usual (ExitEnded)."""
     position_id: str
+
+
+# --- quiet bands (issue 14, models/exit_band.py) -----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BandChanged:
+    """Position -> PriceCache: send me only the quotes that leave `band` (None: send me every
+    quote). The cache drops the band when it delivers a quote (the position sends a new one)."""
+    ticker: str
+    key: str
+    band: Any      # models.exit_band.QuietBand | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseBand:
+    """Position -> PriceCache: drop my band and tell me the last quote I would have been sent
+    (BandReleased): something other than a quote needs my state as if I had seen every quote."""
+    ticker: str
+    key: str
+    reply_to: Any
+
+
+@dataclass(frozen=True, slots=True)
+class MarksNeeded:
+    """RiskManager -> every position (through the Supervisor): the daily loss limit is within
+    reach of what filtered quotes may hide; hear every quote and report an exact mark from now on."""

@@ -141,7 +141,9 @@ class ExitEnded:
 @dataclass(frozen=True, slots=True)
 class CooldownOver:
     """A condition's give-up cooldown has ended: the position evaluates again (a streamed
-    market whose quotes do not change would otherwise never retry the exit)."""
+    market whose quotes do not change would otherwise never retry the exit; with a quiet band,
+    `condition` is no longer cooling)."""
+    condition: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +169,13 @@ class ApiCallSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class PositionMarked:
-    """A position's unrealized P&L at its mark changed (0 once closed): the daily loss counts it."""
+    """A position's unrealized P&L at its mark changed (0 once closed): the daily loss counts it.
+    `floor_pnl` (issue 14): while the position's quotes are filtered by its quiet band, the least
+    its unrealized P&L can be before it hears of a quote again (at the band's floor); None: it
+    hears every quote, so `unrealized_pnl` is exact."""
     position_id: str
     unrealized_pnl: Decimal
+    floor_pnl: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,3 +251,14 @@ class FillStreamed:
     """Stream -> ExitRouter -> the executor whose order it is: a fill of one of our orders, as the
     venue's stream reported it. The executor confirms it by REST before counting it."""
     fill: Fill         # with its client_order_id
+
+
+# --- quiet bands (issue 14, models/exit_band.py) -----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BandReleased:
+    """PriceCache -> position: the market's last forwarded quote and when it was forwarded
+    (None: none since the cache started)."""
+    ticker: str
+    quote: Quote | None
+    forwarded_at: datetime | None

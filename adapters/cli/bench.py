@@ -2,11 +2,16 @@
 
 In one run (adapters/harness/bench/ holds the measuring code, one module per measure):
 1. tick -> exit order latency with 1,000 open positions over 200 markets, and the raw pykka
-   three-hop tell latency as the floor;
+   three-hop tell latency as the floor (and at 10,000 positions over 1,000 markets);
 2. the venue reads a minute needed to hold N positions over 100 markets, and the largest N
    within the budget;
-3. replay speed of the real Kalshi NBA recording (../shared/data/...) with 100 positions;
-4. RSS per open position at 1,000 and 5,000, and the time to recover 1,000 open positions.
+3. replay speed of the real Kalshi NBA recording (../shared/data/...): the exit-heavy replay at
+   100, 1,000 and 5,000 positions and the monitoring-heavy replay at 1,000, 5,000 and 10,000
+   (adapters/harness/bench/scaling.py), with the growth exponent of the monitoring-heavy one;
+4. RSS per open position at 1,000, 5,000 and 10,000, and the time to recover 1,000 and 10,000
+   open positions.
+`--exit-sizes`, `--monitor-sizes`, `--latency-positions` choose the sizes (a full run at 10,000
+takes many minutes on two shared cores).
 `--quick` runs a small version (under 30 s) for CI; `--json` prints one JSON object.
 Wall-clock timings: run it on a quiet machine (the load average is reported).
 
@@ -29,10 +34,15 @@ SECTIONS = ("latency", "budget", "replay", "memory")
 
 FULL = dict(lat_markets=200, lat_per_market=5, lat_samples=500, floor_samples=2000,
             budget_sizes=(10, 50, 100, 500, 2000), budget_minutes=2,
-            replay_positions=100, rss_sizes=(1000, 5000), recovery_positions=1000, recovery_polling=True)
+            replay_positions=100, rss_sizes=(1000, 5000, 10000), recovery_positions=1000, recovery_polling=True,
+            exit_sizes=(100, 1000, 5000), monitor_sizes=(1000, 5000, 10000), latency_positions=(1000, 10000),
+            recovery_large=10000)
 QUICK = dict(lat_markets=40, lat_per_market=5, lat_samples=30, floor_samples=300,
              budget_sizes=(10, 50), budget_minutes=1,
-             replay_positions=4, rss_sizes=(300,), recovery_positions=1000, recovery_polling=False)
+             replay_positions=4, rss_sizes=(300,), recovery_positions=1000, recovery_polling=False,
+             exit_sizes=(4,), monitor_sizes=(8, 16), latency_positions=(), recovery_large=None)
+# tick -> order shapes: positions -> (markets, positions per market)
+LATENCY_SHAPES = {1000: (200, 5), 10000: (1000, 10)}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +54,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="DIR", help="the recording folder (default ../shared/data/"
                                                  "kalshi-nba-2025-11-22-LAC-CHA next to the repository)")
     p.add_argument("--config", metavar="FILE", help="YAML whose values override the defaults")
+    p.add_argument("--exit-sizes", nargs="+", type=_size, metavar="N",
+                   help="positions of the exit-heavy replay (default 100 1000 5000)")
+    p.add_argument("--monitor-sizes", nargs="+", type=_size, metavar="N",
+                   help="positions of the monitoring-heavy replay (default 1000 5000 10000)")
+    p.add_argument("--latency-positions", nargs="*", type=int, choices=sorted(LATENCY_SHAPES), metavar="N",
+                   help="extra tick -> order runs beyond the first (default 10000: over 1,000 markets)")
     p.set_defaults(func=run)
+
+
+def _size(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of positions") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} positions: expected at least 1")
+    return n
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -63,7 +89,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         print(f"error: --data {data_dir}: no such folder", file=err)
         return 2
     configure_logging(None, console=False)     # the engine's console would be the benchmark
-    p = QUICK if args.quick else FULL
+    p = dict(QUICK if args.quick else FULL)
+    for key in ("exit_sizes", "monitor_sizes", "latency_positions"):
+        if getattr(args, key, None) is not None:
+            p[key] = tuple(getattr(args, key))
     sections = tuple(s for s in SECTIONS if not args.only or s in args.only)
     before = machine()
     report = Report(quick=bool(args.quick))
@@ -90,6 +119,15 @@ def _latency(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: 
     report.values.update(tick_to_order_p50_ms=r.p50_ms, tick_to_order_p99_ms=r.p99_ms,
                          pykka_3hop_p99_ms=r.floor_p99_ms, tick_to_order_over_floor_p99=r.ratio_p99)
     report.details["latency"] = dict(asdict(r), ratio_p99=r.ratio_p99)
+    for n in p["latency_positions"]:
+        if n == r.positions:
+            continue
+        markets, per_market = LATENCY_SHAPES[n]
+        big = measure_tick_to_order(make, config, markets=markets, per_market=per_market,
+                                    samples=p["lat_samples"], floor_samples=p["floor_samples"])
+        report.values[f"tick_to_order_p50_ms_{n}"] = big.p50_ms
+        report.values[f"tick_to_order_p99_ms_{n}"] = big.p99_ms
+        report.details[f"latency_{n}"] = dict(asdict(big), ratio_p99=big.ratio_p99)
 
 
 def _budget(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: Path | None) -> None:
@@ -114,11 +152,23 @@ def _replay(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: P
         report.details["replay"] = {"skipped": why}
         report.notes.append(f"replay skipped: {why}")
         return
+    from adapters.harness.bench.scaling import measure_scaling
+
     r = measure_replay(make, folder, positions=p["replay_positions"])
     report.values.update(replay_speedup=r.speedup, replay_wall_s=r.wall_s, replay_positions=r.positions)
     report.details["replay"] = dict(quotes=r.quotes, markets=r.markets, positions=r.positions, span_s=r.span_s,
                                     span_h=r.span_s / 3600, wall_s=r.wall_s, setup_s=r.setup_s, speedup=r.speedup,
                                     closed=r.closed, exits=r.exits_by_reason)
+    exit_sizes = tuple(n for n in p["exit_sizes"] if n != r.positions)
+    rows, k = measure_scaling(make, folder, config, exit_sizes=exit_sizes, monitor_sizes=p["monitor_sizes"],
+                              progress=lambda what: print(f"bench: {what} ...", file=sys.stderr, flush=True))
+    first = dict(workload="exit_heavy", positions=r.positions, wall_s=r.wall_s, speedup=r.speedup, closed=r.closed,
+                 exits=r.exits_by_reason)
+    rows = sorted([first, *rows], key=lambda x: (x["workload"] != "exit_heavy", x["positions"]))
+    report.values.update(replay_scaling=[{k2: row[k2] for k2 in ("workload", "positions", "wall_s", "speedup")}
+                                         for row in rows],
+                         replay_growth_exponent=k)
+    report.details["replay_scaling"] = rows
 
 
 def _memory(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: Path | None) -> None:
@@ -137,6 +187,11 @@ def _memory(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: P
         polled = measure_recovery(make, p["recovery_positions"], venue=venue, polling=True)
         report.values.update(recovery_polling_virtual_s=polled.virtual_s, recovery_polling_wall_s=polled.wall_s)
         report.details["memory"]["recovery_polling"] = asdict(polled)
+    if p["recovery_large"]:     # after the 1,000 runs: it rewrites the recovery database
+        n = p["recovery_large"]
+        large = measure_recovery(make, n, venue=prepare_recovery_db(make, n))
+        report.values[f"recovery_s_{n}"] = large.wall_s
+        report.details["memory"][f"recovery_{n}"] = asdict(large)
 
 
 MEASURES = {"latency": _latency, "budget": _budget, "replay": _replay, "memory": _memory}

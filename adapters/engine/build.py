@@ -119,7 +119,7 @@ def process_seed() -> int:
 def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | None = None,
                  venue_factory: Callable[[Clock], Any] | None = None, recorder: list | None = None,
                  fresh: bool = False, seed: int | None = None, prior_calls: Sequence[datetime] = (),
-                 balance: str = "100000", streamed_quotes: bool | None = None,
+                 balance: str = "100000", streamed_quotes: bool | None = None, quiet_bands: bool = True,
                  deadline: datetime | None = None, lock: Any = None, alerts: Any = None) -> Engine:
     """Build the engine of `mode` (a key of MODES) and start it: reconcile, start, resume.
 
@@ -187,7 +187,8 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
 
         # 2. start the actors; their budget counts what was spent before them this minute.
         rt = Runtime(clock, scheduler, activity, audit,
-                     streamed_quotes=spec.streamed_quotes if streamed_quotes is None else streamed_quotes)
+                     streamed_quotes=spec.streamed_quotes if streamed_quotes is None else streamed_quotes,
+                     quiet_bands=quiet_bands)
         system = System.start(rt, config, venue, repository, platform=spec.platform, seed=retry_seed)
         system.count_prior_calls(tuple(prior_calls) + tuple(report.call_times))
         steps.append(_step(audit, mode, "start", f"actors started ({spec.platform}), retry jitter seed {retry_seed}",

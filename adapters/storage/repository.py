@@ -109,6 +109,17 @@ class Repository:
         query = PositionRow.select().where(PositionRow.status.in_(live))
         return tuple(position_from_row(r) for r in query.order_by(PositionRow.opened_at, PositionRow.position_id))
 
+    def open_marks(self) -> tuple[tuple, ...]:
+        """What the heartbeat reports of each open (or exiting) position, oldest first:
+        (position_id, current_price, trailing_stop_price, model_probability, contracts,
+        last_update). The columns only: no PositionState is built (a beat every 30 s of engine
+        time over thousands of positions)."""
+        live = (PositionStatus.OPEN.value, PositionStatus.EXITING.value)
+        query = (PositionRow.select(PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
+                                    PositionRow.model_probability, PositionRow.contracts, PositionRow.last_update)
+                 .where(PositionRow.status.in_(live)).order_by(PositionRow.opened_at, PositionRow.position_id))
+        return tuple(query.tuples())
+
     def all_positions(self) -> tuple[PositionState, ...]:
         query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)
         return tuple(position_from_row(r) for r in query)

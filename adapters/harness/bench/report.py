@@ -14,7 +14,12 @@ TARGETS = {
     "replay_speedup": (">=", 10_000),
     "rss_kib_per_position": ("<=", 100.0),
     "recovery_s_1000": ("<=", 3.0),
+    "replay_growth_exponent": ("<=", 0.5),
+    "tick_to_order_p99_ms_10000": ("<=", 5.0),
+    "recovery_s_10000": ("<=", 5.0),
 }
+# the exit-heavy replay's wall seconds by size (issue 14: at least NautilusTrader's figures)
+EXIT_HEAVY_WALL_S = {100: 0.5, 1000: 3.0, 5000: 25.0}
 
 
 def machine() -> dict[str, Any]:
@@ -99,6 +104,20 @@ def format_table(data: dict[str, Any]) -> str:
             "replay_speedup", _fmt(data.get("replay_speedup"), "x real time"), ">= 10,000x")
         row("  wall seconds / exits", None,
             f"{_fmt(data.get('replay_wall_s'), ' s')} / " + ", ".join(f"{k} {v}" for k, v in rep["exits"].items()))
+    for r in d.get("replay_scaling", []):
+        target = EXIT_HEAVY_WALL_S.get(r["positions"]) if r["workload"] == "exit_heavy" else None
+        met = None if data["quick"] or target is None else r["wall_s"] <= target
+        extra = f", {r['open_s']:.1f} s opening" if "open_s" in r else ""
+        rows.append((f"replay {r['workload'].replace('_', '-')}, {r['positions']:,} positions",
+                     f"{_fmt(r['wall_s'], ' s')}, {_fmt(r['speedup'], 'x')} real time{extra}",
+                     "" if target is None else f"<= {target:g} s", "" if met is None else ("ok" if met else "MISSED")))
+    if "replay_growth_exponent" in data:
+        row("  monitoring-heavy growth exponent k (wall ∝ positions^k)", "replay_growth_exponent",
+            _fmt(data.get("replay_growth_exponent")), "<= 0.5")
+    if d.get("latency_10000"):
+        big = d["latency_10000"]
+        row(f"tick -> exit order p50 / p99 ({big['positions']:,} positions, {big['markets']:,} markets)",
+            "tick_to_order_p99_ms_10000", f"{_fmt(big['p50_ms'], ' ms')} / {_fmt(big['p99_ms'], ' ms')}", "p99 <= 5 ms")
     if mem:
         for p in mem["rss"]:
             row(f"RSS per open position at {p['positions']:,}", "rss_kib_per_position",
@@ -106,6 +125,9 @@ def format_table(data: dict[str, Any]) -> str:
         rec = mem["recovery"]
         row(f"recover {rec['positions']:,} open positions from the database (quotes streamed)", "recovery_s_1000",
             _fmt(data.get("recovery_s_1000"), " s"), "<= 3 s")
+        if mem.get("recovery_10000"):
+            row("recover 10,000 open positions (quotes streamed)", "recovery_s_10000",
+                _fmt(mem["recovery_10000"]["wall_s"], " s"), "<= 5 s")
         polled = mem.get("recovery_polling")
         if polled:
             row("  ... quotes polled instead: virtual (= live) s, wall s, venue reads", None,

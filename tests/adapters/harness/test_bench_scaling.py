@@ -1,0 +1,73 @@
+"""Issue 14's bench additions: the replay scaling rows (exit-heavy and monitoring-heavy), the
+growth exponent, and the size flags. Speed is never asserted: only that the numbers exist, were
+measured on the workload they name, and that the monitoring-heavy positions really live
+through the game."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+
+import pytest
+
+from adapters.cli import app as run
+from adapters.harness.bench.monitoring import ENTRY_POINTS, entry_indices, growth_exponent
+from adapters.harness.bench.replay_speed import load_events
+from models.market import Quote
+
+from tests.paths import SHARED
+
+NAME = "kalshi-nba-2025-11-22-LAC-CHA"
+RECORDING = next((c for c in (SHARED / "data" / NAME,) if c.is_dir() and any(c.glob("*.jsonl"))), None)
+needs_recording = pytest.mark.skipif(RECORDING is None, reason="the NBA recording (../shared/data) is absent")
+
+
+def test_growth_exponent_is_the_log_slope_between_the_smallest_and_largest_size():
+    assert growth_exponent([(1000, 2.0), (10000, 20.0)]) == pytest.approx(1.0)
+    assert growth_exponent([(1000, 2.0), (5000, 3.0), (10000, 2.0 * math.sqrt(10))]) == pytest.approx(0.5)
+    assert growth_exponent([(1000, 2.0)]) is None
+
+
+@pytest.mark.parametrize("flag", ["--exit-sizes", "--monitor-sizes"])
+@pytest.mark.parametrize("bad", ["0", "ten"])
+def test_a_bad_size_is_refused_with_status_2(flag, bad, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run.main(["bench", "--quick", flag, bad])
+    assert exc.value.code == 2
+    assert "positions" in capsys.readouterr().err
+
+
+@needs_recording
+def test_entries_fall_inside_the_game_not_on_the_pre_game_quotes():
+    events, _ = load_events(RECORDING)
+    cuts = entry_indices(events)
+    assert len(cuts) == ENTRY_POINTS and cuts == sorted(cuts)
+    first_quote_ts = next(ts for ts, p in events if isinstance(p, Quote))
+    assert (events[cuts[0]][0] - first_quote_ts).total_seconds() > 3600 * 10    # after the morning and the gap
+    assert (events[-1][0] - events[cuts[-1]][0]).total_seconds() > 600          # the last entry still watches
+
+
+@needs_recording
+def test_the_replay_section_reports_both_workloads_and_the_growth_exponent():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = run.main(["bench", "--quick", "--json", "--only", "replay", "--data", str(RECORDING),
+                         "--exit-sizes", "4", "12", "--monitor-sizes", "8", "24"])
+    assert code == 0
+    data = json.loads(out.getvalue())
+    rows = data["replay_scaling"]
+    assert [(r["workload"], r["positions"]) for r in rows] == [
+        ("exit_heavy", 4), ("exit_heavy", 12), ("monitoring_heavy", 8), ("monitoring_heavy", 24)]
+    for r in rows:
+        assert set(r) == {"workload", "positions", "wall_s", "speedup"}
+        assert r["wall_s"] > 0 and r["speedup"] > 0
+    assert isinstance(data["replay_growth_exponent"], float)
+    details = {(r["workload"], r["positions"]): r for r in data["details"]["replay_scaling"]}
+    for (workload, n), r in details.items():
+        assert sum(r["exits"].values()) == n                 # every position accounted for
+    monitored = details[("monitoring_heavy", 24)]["exits"]
+    # positions live through the game: some are still held at the final whistle and settle,
+    # others exit on the way
+    assert monitored.get("settlement", 0) > 0
+    assert sum(v for k, v in monitored.items() if k != "settlement") > 0
