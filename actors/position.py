@@ -134,6 +134,7 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         match message:
             case MarksNeeded():
                 self._marks_needed = True
+                self._floor_pnl = None                  # exact from now on: the answer the RiskManager waits for
                 self._report_mark(force=True)
             case Wake(generation=g):
                 if g == self._gen:

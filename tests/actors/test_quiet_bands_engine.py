@@ -132,3 +132,38 @@ def test_bands_change_no_exit_of_the_nba_game(tmp_path):
         results[bands] = seen["exits"]
     assert results[True] == results[False]
     assert any("settlement" in row for row in results[True][0])
+
+
+@pytest.mark.skipif(RECORDING is None, reason="the NBA recording (../shared/data) is absent")
+def test_bands_change_no_exit_when_the_daily_loss_limit_trips_during_the_game(tmp_path):
+    """The exit-heavy replay at 1,000 positions trips the $100 limit: the RiskManager asks every
+    banded position for an exact mark (MarksNeeded), waits for their answers, then trips at the
+    same instant as without bands, and every position's circuit_breaker trigger is the same. (When
+    the 1,000 marketable exits then queue behind the call budget, the order they fill in follows
+    the actors' threads even without bands, so fill times are not compared here.)"""
+    from adapters.bench.replay_speed import measure_replay
+
+    results = {}
+    for bands in (False, True):
+        folder = tmp_path / str(bands)
+        folder.mkdir()
+        base = engine_factory(load_config(None), folder)
+        seen: dict = {}
+
+        def make(*args, bands=bands, seen=seen, base=base, **kwargs):  # type: ignore[no-untyped-def]
+            engine = base(*args, quiet_bands=bands, **kwargs)
+            stop = engine.stop
+
+            def stop_after_reading():  # type: ignore[no-untyped-def]
+                seen["exits"] = exits_of(engine)
+                stop()
+            engine.stop = stop_after_reading
+            return engine
+
+        result = measure_replay(make, RECORDING, positions=1000)
+        rows, positions = seen["exits"]
+        results[bands] = ([r for r in rows if "'circuit_breaker', 'triggered'" in r],
+                          sorted((pid, reason) for pid, reason, _, _ in positions))
+        assert result.exits_by_reason == {"circuit_breaker": 1000}
+    assert results[True] == results[False]
+    assert len(results[True][0]) == 1000
