@@ -141,7 +141,7 @@ def test_bands_change_no_exit_when_the_daily_loss_limit_trips_during_the_game(tm
     same instant as without bands, and every position's circuit_breaker trigger is the same. (When
     the 1,000 marketable exits then queue behind the call budget, the order they fill in follows
     the actors' threads even without bands, so fill times are not compared here.)"""
-    from adapters.bench.replay_speed import measure_replay
+    from adapters.harness.bench.replay_speed import measure_replay
 
     results = {}
     for bands in (False, True):
