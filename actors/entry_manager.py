@@ -40,6 +40,7 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from models.venue import OrderRejected
 from config.schema import Config
+from models import audit_events as ae
 from models.control import SetEntriesPaused
 from models.durations import seconds
 from models.entry_checks import exit_at_once
@@ -77,7 +78,7 @@ from models.messages import (
     VenueCall,
     VenueResult,
 )
-from models.money import ZERO, fmt_pct, fmt_price, fmt_usd, q6
+from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState
 from models.rebalance import Holding, pick_weakest, rebalance_candidates
@@ -202,21 +203,16 @@ class EntryManager(ArbeesActor):
 
     # signals -------------------------------------------------------------------------------
     def _reject(self, sig: TradingSignal, reason: str) -> None:
-        self.rt.audit.emit("SIGNAL_REJECTED", f"{sig.ticker} {sig.side.value}: signal rejected: {reason}",
-                           signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason)
+        self.rt.audit.emit(ae.SignalRejected(signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason))
         self.send(self.refs.store, RecordSignal(sig, "rejected", reason))
 
     def _on_signal(self, sig: TradingSignal, resumed: bool = False) -> None:
         assert self.refs is not None, "entry manager used before wiring"
-        self.rt.audit.emit(
-            "SIGNAL_RESUMED" if resumed else "SIGNAL_RECEIVED",
-            f"{sig.ticker} {sig.side.value}: SIGNAL {sig.signal_type} from {sig.source}, model "
-            f"{fmt_price(sig.win_probability)} vs price {fmt_price(sig.market_price)}, edge {_pct(sig.edge)}"
-            + (" (pending when the last process stopped)" if resumed else ""),
+        self.rt.audit.emit((ae.SignalResumed if resumed else ae.SignalReceived)(
             signal_id=sig.signal_id, game_id=sig.game_id, platform=sig.platform, market=sig.ticker,
             direction=f"buy_{sig.side.value}", side=sig.side, signal_type=sig.signal_type,
             expected_price=sig.market_price, market_price=sig.market_price, edge=sig.edge,
-            win_probability=sig.win_probability, signal_ts=sig.ts, source=sig.source, sport=sig.sport)
+            win_probability=sig.win_probability, signal_ts=sig.ts, source=sig.source, sport=sig.sport))
         key = (sig.ticker, sig.side.value)
         if not (0 <= sig.win_probability <= 1):
             self._reject(sig, f"win_probability {sig.win_probability} is not between 0 and 1")
@@ -331,27 +327,26 @@ class EntryManager(ArbeesActor):
             logger.error("entry {}: could not write the order down: {}", cid, type(exc).__name__)
         if not written:
             self._release(sig)
-            self.rt.audit.emit("ALERT", f"ALERT entry {cid} not sent: the order could not be written down",
-                               signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid)
+            self.rt.audit.emit(ae.Alert(said=f"ALERT entry {cid} not sent: the order could not be written down",
+                                        signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid))
             self._reject(sig, "the entry order could not be written down, so it was not sent")
             return
         p.request = req
         p.reserved = ask * decision.contracts
         self._book.add(sig.ticker, sig.game_id, p.reserved)
-        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at "
-                                           f"{fmt_price(ask)} (IOC), "
-                                           f"{decision.reason}",
-                           signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
-                           contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
+        self.rt.audit.emit(ae.OrderPlaced(signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid,
+                                          side=sig.side, contracts=decision.contracts, price=ask,
+                                          time_in_force=TimeInForce.IOC, purpose="entry",
+                                          entry_reason=decision.reason))
         self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.me))
 
     def _on_result(self, r: VenueResult) -> None:
         p = self._pending.get(r.request_id)
         if p is None or p.request is None:
             if self._rebuilt and r.method in ("place_order", "find_order", "get_order") and r.ok and r.value:
-                self.rt.audit.emit("ALERT", f"ALERT entry answer for {r.request_id} reached a restarted entry "
-                                            "manager that did not send it; its market stays blocked until "
-                                            "reconciliation", signal_id=r.request_id, method=r.method)
+                self.rt.audit.emit(ae.Alert(said=f"ALERT entry answer for {r.request_id} reached a restarted entry "
+                                                 "manager that did not send it; its market stays blocked until "
+                                                 "reconciliation", signal_id=r.request_id, method=r.method))
             return
         sig, req = p.signal, p.request
         if not r.ok:
@@ -363,25 +358,25 @@ class EntryManager(ArbeesActor):
                 # never re-enter blind.
                 if not p.alerted:
                     p.alerted = True
-                    self.rt.audit.emit("ALERT", f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} "
-                                                f"look-ups ({r.error}); {sig.ticker} {sig.side.value} stays blocked "
-                                                "and its cost counted until the venue answers",
-                                       signal_id=sig.signal_id, market=sig.ticker,
-                                       client_order_id=req.client_order_id, error=str(r.error))
+                    self.rt.audit.emit(ae.Alert(
+                        said=f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} look-ups "
+                             f"({r.error}); {sig.ticker} {sig.side.value} stays blocked and its cost counted until "
+                             "the venue answers",
+                        signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
+                        error=str(r.error)))
                 p.lookups += 1
                 delay = timedelta(seconds=lookup_delay_secs(p.lookups))
                 self.rt.scheduler.call_later(delay, self.me, LookUpEntryAgain(sig.signal_id))
                 return
             if isinstance(r.error, OrderRejected):
-                self.rt.audit.emit("ORDER_REJECTED", f"entry {req.client_order_id} failed: {r.error}",
-                                   signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
-                                   error=str(r.error))
+                self.rt.audit.emit(ae.OrderRejected(signal_id=sig.signal_id, market=sig.ticker,
+                                                    client_order_id=req.client_order_id, error=str(r.error)))
                 self._release(sig)
                 self._reject(sig, f"the venue rejected the entry order: {r.error}")
                 return
             p.lookups += 1   # ambiguous: look it up by client_order_id before anything else
-            self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: looking it up after {r.error}",
-                               client_order_id=req.client_order_id, market=sig.ticker)
+            self.rt.audit.emit(ae.OrderLookup(client_order_id=req.client_order_id, market=sig.ticker,
+                                              about=ae.LOOKUP_ENTRY, error=str(r.error)))
             self._look_up(sig.signal_id)
             return
         snap: OrderSnapshot | None = r.value
@@ -389,9 +384,8 @@ class EntryManager(ArbeesActor):
             # An earlier process's entry that never reached the venue: it is not sent now (its
             # price and moment are gone); the key and the reservation are released.
             self.send(self.refs.store, RecordOrderNeverSent(req.client_order_id))
-            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} of an earlier process never reached "
-                                                   "the venue; not sent again", signal_id=sig.signal_id,
-                               market=sig.ticker, client_order_id=req.client_order_id)
+            self.rt.audit.emit(ae.EntryNotFilled(signal_id=sig.signal_id, market=sig.ticker,
+                                                 client_order_id=req.client_order_id))
             self._release(sig)
             self._reject(sig, f"its entry {req.client_order_id} never reached the venue before the last process "
                               "stopped; not sent again (its price and moment are gone)")
@@ -407,10 +401,9 @@ class EntryManager(ArbeesActor):
             return
         self.send(self.refs.store, RecordOrderUpdate(snap))
         if snap.filled_count <= 0:
-            self.rt.audit.emit("ENTRY_NOT_FILLED",
-                               f"entry {req.client_order_id} found nothing at {fmt_price(req.limit_price)}",
-                               signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
-                               order_id=snap.order_id)
+            self.rt.audit.emit(ae.EntryNotFilled(signal_id=sig.signal_id, market=sig.ticker,
+                                                 client_order_id=req.client_order_id, order_id=snap.order_id,
+                                                 limit_price=req.limit_price))
             self._release(sig)
             self._reject(sig, f"the entry found nothing to buy at {req.limit_price} (immediate_or_cancel)")
             return
@@ -430,15 +423,12 @@ class EntryManager(ArbeesActor):
             game_id=sig.game_id, entry_price=price, initial_contracts=snap.filled_count,
             contracts=snap.filled_count, entry_fees=snap.fees, opened_at=self.rt.clock.now(),
             model_probability=sig.win_probability, model_probability_ts=sig.ts, stop_basis=p.bid)
-        self.rt.audit.emit(
-            "TRADE_EXECUTED",
-            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {fmt_price(price)}, cost "
-            f"{fmt_usd(cost)}, fee {fmt_usd(snap.fees)}",
+        self.rt.audit.emit(ae.TradeExecuted(
             trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
             stop_basis=p.bid,
             platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id,
-            fill_id=fill_id(snap.order_id, snap.filled_count))
+            fill_id=fill_id(snap.order_id, snap.filled_count)))
         self.send(self.refs.store, RecordFill(Fill(
             fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id, sig.ticker, sig.side,
             Action.BUY, snap.filled_count, price, snap.fees, self.rt.clock.now())))
@@ -456,10 +446,8 @@ class EntryManager(ArbeesActor):
         if not candidates:
             return False
         self._rebalances[sig.signal_id] = _Rebalance(sig, edge, frozenset(candidates), reason)
-        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: {reason}; edge after fees {_pct(edge)}: "
-                                        f"asking {len(candidates)} position(s) that would free room for their edge",
-                           signal_id=sig.signal_id, market=sig.ticker, side=sig.side, step="asked", edge=edge,
-                           reason=reason, positions=",".join(candidates))
+        self.rt.audit.emit(ae.Rebalance(signal_id=sig.signal_id, market=sig.ticker, side=sig.side, step="asked",
+                                        edge=edge, reason=reason, positions=",".join(candidates)))
         for pid in candidates:
             self.send(self.refs.supervisor, ForwardToPosition(pid, RebalanceOffer(sig.signal_id, edge)))
         # Answers come at once from fresh quotes; a stale one is refreshed first (a venue read).
@@ -489,10 +477,8 @@ class EntryManager(ArbeesActor):
             self._reject(sig, f"{r.reason}; rebalance: {why}")
             return
         r.exiting = weakest
-        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: rebalance exits {weakest} (current edge "
-                                        f"{r.edges[weakest]:.2f} vs {r.edge * 100:.2f}) to enter this signal",
-                           signal_id=sid, market=sig.ticker, side=sig.side, step="exit", position_id=weakest,
-                           position_edge=r.edges[weakest], edge=r.edge)
+        self.rt.audit.emit(ae.Rebalance(signal_id=sid, market=sig.ticker, side=sig.side, step="exit",
+                                        position_id=weakest, position_edge=r.edges[weakest], edge=r.edge))
         self.send(self.refs.supervisor, ForwardToPosition(weakest, RebalanceExit(sid, r.edge)))
         self.rt.scheduler.call_later(seconds(REBALANCE_EXIT_SECS), self.me, RebalanceDecide(sid, expire=True))
 
@@ -542,9 +528,8 @@ class EntryManager(ArbeesActor):
         self._keys[(sig.ticker, sig.side.value)] = sig.signal_id
         self._pending[sig.signal_id] = _Pending(sig, request=req, reserved=cost, resumed=True)
         self._book.add(sig.ticker, sig.game_id, cost)
-        self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: unconfirmed at start-up; {sig.ticker} "
-                                           f"{sig.side.value} held reserved while it is looked up",
-                           signal_id=sig.signal_id, client_order_id=req.client_order_id, market=sig.ticker)
+        self.rt.audit.emit(ae.OrderLookup(signal_id=sig.signal_id, client_order_id=req.client_order_id,
+                                          market=sig.ticker, about=ae.LOOKUP_ENTRY_AT_START, held=sig.side))
         self._look_up(sig.signal_id)
 
     def _rebuild(self) -> None:
@@ -578,7 +563,3 @@ class EntryManager(ArbeesActor):
             self._keys[(s.ticker, s.side.value)] = s.position_id
             self._book.add(s.ticker, s.game_id, s.entry_price * s.contracts)
             self._holdings[s.position_id] = Holding(s.position_id, s.ticker, s.game_id, s.entry_price * s.contracts)
-
-
-def _pct(edge: Decimal | None) -> str:
-    return "-" if edge is None else fmt_pct(edge * 100)

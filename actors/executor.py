@@ -22,6 +22,7 @@ from actors.base import ArbeesActor
 from actors.wiring import Refs
 from models.venue import OrderNotFound, OrderRejected
 from config.schema import Config
+from models import audit_events as ae
 from models.durations import seconds
 from models.execution import (
     NoMarket,
@@ -52,7 +53,7 @@ from models.messages import (
     VenueCall,
     VenueResult,
 )
-from models.money import ZERO, fmt_price, fmt_usd, plural, q6
+from models.money import ZERO, plural, q6
 from models.orders import (
     Action,
     Fill,
@@ -163,9 +164,9 @@ class ExecutorActor(ArbeesActor):
         # No more earlier orders: carry on from the last one found.
         self._recover = False
         last = self._probe_last
-        self.rt.audit.emit("ORDER_LOOKUP", f"{self.o.ticker} {self.o.side.value}: exit recovered with "
-                                           f"{self._probe - 1} earlier orders, {self.filled} sold",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled)
+        self.rt.audit.emit(ae.OrderLookup(exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled,
+                                          about=ae.LOOKUP_EXIT_RECOVERED, ticker=self.o.ticker, held=self.o.side,
+                                          earlier_orders=self._probe - 1))
         if self.stop_reason is not None:          # preempted while recovering
             if last is not None and not last.is_done:
                 self._cancel()
@@ -227,8 +228,8 @@ class ExecutorActor(ArbeesActor):
 
     def _no_market(self, why: str) -> None:
         # Nothing to sell into: count it like an unfilled attempt and wait a timeout.
-        self.rt.audit.emit("ALERT", f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
-                           position_id=self.o.position_id, market=self.o.ticker, detail=why)
+        self.rt.audit.emit(ae.Alert(said=f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
+                                    position_id=self.o.position_id, market=self.o.ticker, detail=why))
         if self._advance():
             self.phase = "waiting"
             self._arm_timeout()
@@ -243,7 +244,7 @@ class ExecutorActor(ArbeesActor):
         self._keeping = False
         self._lookups = 0
         action = {"initial": "placed", "walk": "walked", "marketable": "escalated"}[self.next_kind]
-        event = {"placed": "ORDER_PLACED", "walked": "ORDER_WALKED", "escalated": "ORDER_ESCALATED"}[action]
+        sent = {"placed": ae.OrderPlaced, "walked": ae.OrderWalked, "escalated": ae.OrderEscalated}[action]
         prev = self.price
         self.price = price
         now = self.rt.clock.now()
@@ -251,14 +252,10 @@ class ExecutorActor(ArbeesActor):
             return
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
                                                      price, self.remaining, now))
-        what = {"placed": "placed", "walked": f"walked {fmt_price(prev)} ->" if prev is not None else "walked",
-                "escalated": "escalated to marketable"}[action]
-        self.rt.audit.emit(event, f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} "
-                                  f"{what} {fmt_price(price)} ({tif.name}) for {self.o.condition}",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
-                           time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
-                           walk=self.walks if action == "walked" else None)
+        self.rt.audit.emit(sent(position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                                client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
+                                time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
+                                walk=self.walks if action == "walked" else None, held=self.o.side))
         self.phase = "placing"
         self._call("place_order", (self.request,))
 
@@ -319,10 +316,9 @@ class ExecutorActor(ArbeesActor):
             if isinstance(err, OrderRejected):
                 if self.request is not None:
                     self.send(self.refs.store, RecordOrderRejected(self.request.client_order_id))
-                self.rt.audit.emit("ORDER_REJECTED", f"exit {self.o.exit_id}: order rejected: {err}",
-                                   exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
-                                   client_order_id=self.request.client_order_id if self.request else None,
-                                   error=str(err))
+                self.rt.audit.emit(ae.OrderRejected(
+                    exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
+                    client_order_id=self.request.client_order_id if self.request else None, error=str(err)))
                 self._finish("gave_up", f"order rejected: {err}")
                 return
             self._lookup_client_id()                 # ambiguous (timeout, 5xx, 409): did it get there?
@@ -347,18 +343,17 @@ class ExecutorActor(ArbeesActor):
         self._lookups += 1
         if self._lookups >= MAX_LOOKUPS and not self._alerted_unknown:
             self._alerted_unknown = True
-            self.rt.audit.emit("ALERT", f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
-                                        f"exit order {self.request.client_order_id if self.request else '?'} ({why}); "
-                                        "holding the exit and looking again with back-off",
-                               exit_id=self.o.exit_id, position_id=self.o.position_id, error=why)
+            self.rt.audit.emit(ae.Alert(said=f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
+                                             f"exit order {self.request.client_order_id if self.request else '?'} "
+                                             f"({why}); holding the exit and looking again with back-off",
+                                        exit_id=self.o.exit_id, position_id=self.o.position_id, error=why))
 
     def _lookup_client_id(self) -> None:
         assert self.request is not None
         self._lookups += 1
         self.phase = "lookup"
-        self.rt.audit.emit("ORDER_LOOKUP", f"exit {self.o.exit_id}: looking up {self.request.client_order_id}",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id,
-                           client_order_id=self.request.client_order_id)
+        self.rt.audit.emit(ae.OrderLookup(exit_id=self.o.exit_id, position_id=self.o.position_id,
+                                          client_order_id=self.request.client_order_id, about=ae.LOOKUP_EXIT))
         self._call("find_order", (self.request.client_order_id,))
 
     def _resend_same(self) -> None:
@@ -380,12 +375,10 @@ class ExecutorActor(ArbeesActor):
             self.fees_paid += fee
             now = self.rt.clock.now()
             fid = fill_id(snap.order_id, snap.filled_count)
-            self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
-                                               f"at {fmt_price(price)} (fee {fmt_usd(fee)}) for {self.o.condition}",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
-                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
-                               fill_id=fid, filled_total=snap.filled_count)
+            self.rt.audit.emit(ae.OrderFilled(
+                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, order_id=snap.order_id,
+                client_order_id=snap.client_order_id, contracts=n, price=price, fee=fee, condition=self.o.condition,
+                priority=self.o.priority.name, fill_id=fid, filled_total=snap.filled_count, held=self.o.side))
             self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
                                                          snap.client_order_id, "filled", price, n, now, snap.order_id))
             self.send(self.refs.store, RecordFill(Fill(
@@ -398,11 +391,9 @@ class ExecutorActor(ArbeesActor):
         self.send(self.refs.store, RecordOrderUpdate(snap))
 
     def _audit_canceled(self, snap: OrderSnapshot) -> None:
-        self.rt.audit.emit("ORDER_CANCELED", f"{self.o.ticker} {self.o.side.value}: order {snap.order_id} canceled "
-                                             f"({snap.filled_count}/{snap.count} filled)",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           order_id=snap.order_id, client_order_id=snap.client_order_id,
-                           filled=snap.filled_count, count=snap.count)
+        self.rt.audit.emit(ae.OrderCanceled(position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                                            order_id=snap.order_id, client_order_id=snap.client_order_id,
+                                            filled=snap.filled_count, count=snap.count, held=self.o.side))
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
                                                      snap.client_order_id, "canceled", snap.limit_price,
                                                      snap.count - snap.filled_count, self.rt.clock.now(),
@@ -447,14 +438,11 @@ class ExecutorActor(ArbeesActor):
         self._keeping = False
         self.walks += 1
         self.next_kind = "walk"
-        self.rt.audit.emit("ORDER_WALKED", f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} kept at "
-                                           f"{fmt_price(self.price)} (GTC), its floor: a walk cannot go lower, "
-                                           f"for {self.o.condition}",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           client_order_id=self.request.client_order_id, price=self.price,
-                           previous_price=self.price, contracts=self.remaining,
-                           time_in_force=TimeInForce.GTC, condition=self.o.condition,
-                           priority=self.o.priority.name, walk=self.walks, kept=True)
+        self.rt.audit.emit(ae.OrderWalked(
+            position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+            client_order_id=self.request.client_order_id, price=self.price, previous_price=self.price,
+            contracts=self.remaining, time_in_force=TimeInForce.GTC, condition=self.o.condition,
+            priority=self.o.priority.name, walk=self.walks, kept=True, held=self.o.side))
 
     def _cancel(self) -> None:
         if self.order_id is None:
@@ -519,16 +507,15 @@ class ExecutorActor(ArbeesActor):
             self._timer.cancel()
         now = self.rt.clock.now()
         if outcome == "gave_up":
-            self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT {self.o.ticker} {self.o.side.value}: exit for {self.o.condition} gave up: {detail}; "
-                                               f"{plural(self.remaining, 'contract')} still held and monitored",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, filled=self.filled,
-                               remaining=self.remaining, walks=self.walks, detail=detail)
+            self.rt.audit.emit(ae.ExitGaveUp(
+                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, condition=self.o.condition,
+                priority=self.o.priority.name, filled=self.filled, remaining=self.remaining, walks=self.walks,
+                detail=detail, held=self.o.side))
         else:
-            self.rt.audit.emit("EXIT_COMPLETED", f"{self.o.ticker} {self.o.side.value}: exit {outcome}, {self.filled}/{self.o.contracts} sold",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, outcome=outcome,
-                               filled=self.filled, remaining=self.remaining, walks=self.walks)
+            self.rt.audit.emit(ae.ExitCompleted(
+                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, condition=self.o.condition,
+                priority=self.o.priority.name, outcome=outcome, filled=self.filled, remaining=self.remaining,
+                walks=self.walks, held=self.o.side, ordered=self.o.contracts))
         avg = q6(self.proceeds / self.filled) if self.filled else None
         self.send(self.refs.store, RecordExitEvent(self.o.position_id, self.o.exit_id, self.o.condition,
                                                    self.o.priority.name, self.filled, outcome, now, price=avg,

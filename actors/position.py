@@ -19,6 +19,7 @@ from typing import Any
 from actors.base import ArbeesActor
 from actors.wiring import Refs
 from config.schema import Config
+from models import audit_events as ae
 from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
 from models.exit_rules import ExitContext, current_edge, evaluate_exits, model_is_fresh, near_threshold
@@ -48,7 +49,7 @@ from models.messages import (
     Unsubscribe,
     Wake,
 )
-from models.money import ONE, ZERO, fmt_money, fmt_usd
+from models.money import ONE, ZERO
 from models.pnl import mark_position, realized_pnl
 from models.position import PositionState, PositionStatus
 
@@ -271,11 +272,9 @@ class PositionActor(ArbeesActor):
         limit = self.config.max_model_age_secs(self.state.sport)
         age = "of unknown age (restored)" if c.model_probability_ts is None else \
             f"{(now - c.model_probability_ts).total_seconds() / 60:.1f} min old"
-        self.rt.audit.emit(
-            "MODEL_STALE", f"{self.state.ticker} {self.state.side.value}: model probability {c.model_probability:.4f} "
-                           f"is {age} (limit {limit}s for {self.state.sport}): edge exits wait for a fresh one",
+        self.rt.audit.emit(ae.ModelStale(
             position_id=self.key, market=self.state.ticker, side=self.state.side, sport=self.state.sport,
-            model_probability=c.model_probability, estimated_at=c.model_probability_ts, limit_secs=limit)
+            model_probability=c.model_probability, estimated_at=c.model_probability_ts, limit_secs=limit, age=age))
 
     def _record_new_triggers(self, triggers, now, priced: bool) -> None:  # type: ignore[no-untyped-def]
         """Announce each trigger once per episode. An episode ends when the condition stops
@@ -286,12 +285,10 @@ class PositionActor(ArbeesActor):
         for t in triggers:
             if (t.condition, t.stage) in self._active:
                 continue
-            self.rt.audit.emit(
-                "EXIT_TRIGGERED",
-                f"{self.state.ticker} {self.state.side.value}: trigger {t.condition} ({t.priority.name}): {t.detail}",
+            self.rt.audit.emit(ae.ExitTriggered(
                 position_id=self.key, market=self.state.ticker, side=self.state.side, condition=t.condition,
                 priority=t.priority.name, value=t.value, threshold=t.threshold, contracts=t.contracts,
-                mark=self.state.current_price, detail=t.detail)
+                mark=self.state.current_price, detail=t.detail))
             self.send(self.refs.store, RecordExitEvent(
                 self.key, "", t.condition, t.priority.name, t.contracts, "triggered", now,
                 price=self.state.current_price, trigger_value=t.value, threshold=t.threshold, detail=t.detail))
@@ -364,11 +361,8 @@ class PositionActor(ArbeesActor):
         self.state = self.state.replace(contracts=0, realized_pnl=self.state.realized_pnl + pnl,
                                         current_price=payout, exit_reason="settlement", exit_priority=None)
         self.sold += n
-        self.rt.audit.emit("POSITION_SETTLED",
-                           f"{self.state.ticker} {self.state.side.value}: SETTLED {msg.result.value}, {n} "
-                           f"paid {fmt_usd(payout)} each, {fmt_money(pnl)}",
-                           position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
-                           payout=payout, realized_pnl=pnl)
+        self.rt.audit.emit(ae.PositionSettled(position_id=self.key, market=self.state.ticker, result=msg.result,
+                                              contracts=n, payout=payout, realized_pnl=pnl, side=self.state.side))
         self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n, "filled", msg.ts,
                                                    price=payout, detail=f"settled {msg.result.value}"))
         self.send(self.refs.entry_manager, ExposureReleased(self.key, self.state.ticker, self.state.game_id,
@@ -385,10 +379,9 @@ class PositionActor(ArbeesActor):
         if self._timer is not None:
             self._timer.cancel()
         s = self.state
-        self.rt.audit.emit("POSITION_CLOSED",
-                           f"{s.ticker} {s.side.value}: CLOSED by {reason}, realized {fmt_money(s.realized_pnl)}",
-                           position_id=self.key, market=s.ticker, side=s.side, reason=reason, priority=priority,
-                           realized_pnl=s.realized_pnl, exit_fees=s.exit_fees, entry_fees=s.entry_fees)
+        self.rt.audit.emit(ae.PositionClosed(position_id=self.key, market=s.ticker, side=s.side, reason=reason,
+                                             priority=priority, realized_pnl=s.realized_pnl, exit_fees=s.exit_fees,
+                                             entry_fees=s.entry_fees))
         closed = PositionClosed(self.key, s.ticker, s.side, s.game_id, s.realized_pnl, Decimal(0))
         for ref in (self.refs.exit_router, self.refs.entry_manager, self.refs.supervisor):
             self.send(ref, closed)
