@@ -30,6 +30,11 @@ def console(default: Any = None) -> Any:
     return field(default=default, compare=False, repr=False, metadata={"console": True})
 
 
+def held(market: str | None, side: Any) -> str:
+    """"MARKET side", the way console lines name a position ("?" for a side not known)."""
+    return f"{market} {side.value if side is not None else '?'}"
+
+
 def to_jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -80,6 +85,11 @@ class AuditEvent:
     def _text(self) -> str:
         raise NotImplementedError
 
+    def _key_order(self) -> tuple[str, ...]:
+        """The order of the record's keys: the fields' order, unless an emit site always wrote
+        another (kept so a record is the very line it was)."""
+        return ()
+
     def get(self, name: str, default: Any = None) -> Any:
         """A field by its JSON key (typed), or an extra key's raw value."""
         if name in _recorded_names(type(self)):
@@ -119,10 +129,12 @@ def field_types(cls: type[AuditEvent]) -> dict[str, Any]:
 def to_record(event: AuditEvent, ts: datetime) -> dict[str, Any]:
     """The JSON object of `event` stamped `ts`, as the audit writer writes it."""
     record: dict[str, Any] = {"ts": ts.isoformat(), "event": event.event}
-    for f in recorded_fields(type(event)):
-        value = getattr(event, f.name)
+    first = event._key_order()
+    names = first + tuple(f.name for f in recorded_fields(type(event)) if f.name not in first)
+    for name in names:
+        value = getattr(event, name)
         if value is not None:
-            record[f.name] = to_jsonable(value)
+            record[name] = to_jsonable(value)
     record.update({k: to_jsonable(v) for k, v in event.extra.items() if v is not None and k not in RESERVED})
     record["message"] = event.text()
     return record
@@ -159,7 +171,7 @@ def _coerce(event: str, name: str, value: Any, hint: Any) -> Any:
         except ValueError:
             raise AuditFieldError(event, name, f"one of {', '.join(str(m.value) for m in hint)}", value) from None
     if hint is Decimal:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise AuditFieldError(event, name, _describe(hint), value)
         try:
             number = Decimal(str(value))

@@ -5,12 +5,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from models.audit_events.base import AuditEvent, console
+from models.audit_events.base import held as _held
 from models.market import Side
 from models.money import plural
-
-
-def _held(market: str | None, side: Side | None) -> str:
-    return f"{market} {side.value if side is not None else '?'}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,13 +5,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from models.audit_events.base import AuditEvent, console
+from models.audit_events.base import held as _held
 from models.market import Side
 from models.money import fmt_price, fmt_usd
 from models.orders import TimeInForce
-
-
-def _held(market: str | None, side: Side | None) -> str:
-    return f"{market} {side.value if side is not None else '?'}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +46,11 @@ class OrderPlaced(_ExitOrderSent):
     side: Side | None = None
     purpose: str | None = None
     entry_reason: str | None = console()   # the sizing decision's reason, for an entry
+
+    def _key_order(self) -> tuple[str, ...]:
+        if self.purpose == "entry":
+            return ("signal_id", "market", "client_order_id", "side", "contracts", "price", "time_in_force")
+        return ()
 
     def _text(self) -> str:
         if self.purpose == "entry":
@@ -97,6 +99,9 @@ class OrderCanceled(AuditEvent):
     count: int | None = None
     held: Side | None = console()
     by_reconcile: bool = console(False)
+
+    def _key_order(self) -> tuple[str, ...]:
+        return ("client_order_id", "order_id", "filled") if self.by_reconcile else ()
 
     def _text(self) -> str:
         if self.by_reconcile:

@@ -11,7 +11,7 @@ import types
 import typing
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
