@@ -25,6 +25,7 @@ from loguru import logger
 
 from actors.registry import STALE, ActorHandle, Crash, Envelope, InjectedCrash, Stall
 from actors.runtime import Runtime
+from models import audit_events as ae
 from models.commands import Heartbeat
 from models.events import ActorCrashed, HeartbeatAck, PeerRestarted
 
@@ -154,10 +155,10 @@ class ArbeesActor(pykka.ThreadingActor):
     def _skip(self, message: Any, exc: Exception) -> None:
         logger.opt(exception=exc).error("{} {} skipped a {} it could not handle: {}", self.kind, self.key,
                                         type(message).__name__, type(exc).__name__)
-        self.rt.audit.emit("ALERT", f"ALERT {self.kind} could not handle a {type(message).__name__} "
-                                    f"({type(exc).__name__}: {exc}); skipped it and carries on",
-                           actor=self.kind, key=self.key, message_type=type(message).__name__,
-                           error=f"{type(exc).__name__}: {exc}")
+        self.rt.audit.emit(ae.Alert(said=f"ALERT {self.kind} could not handle a {type(message).__name__} "
+                                         f"({type(exc).__name__}: {exc}); skipped it and carries on",
+                                    actor=self.kind, key=self.key, message_type=type(message).__name__,
+                                    error=f"{type(exc).__name__}: {exc}"))
 
     def _fail(self, message: Any, exc: Exception) -> None:
         """A supervised core actor: drop the message that raised (with an ALERT) and stop taking
@@ -165,18 +166,15 @@ class ArbeesActor(pykka.ThreadingActor):
         self._crashed = True
         self._crash_reason = f"{type(exc).__name__} in a {type(message).__name__}: {exc}"
         logger.opt(exception=exc).error("{} crashed on a {}: {}", self.kind, type(message).__name__, type(exc).__name__)
-        self.rt.audit.emit("ACTOR_CRASHED", f"ALERT {self.kind} crashed on a {type(message).__name__} "
-                                            f"({type(exc).__name__}: {exc}); that message is dropped, the actor "
-                                            "is restarted", actor=self.kind, key=self.key,
-                           message_type=type(message).__name__, error=f"{type(exc).__name__}: {exc}")
+        self.rt.audit.emit(ae.ActorCrashed(actor=self.kind, key=self.key, message_type=type(message).__name__,
+                                           error=f"{type(exc).__name__}: {exc}"))
         if self._env is None and self.handle_ref is not None:
             self.handle_ref.report_down(self._crash_reason)   # not an enveloped message (a timer)
 
     def _crash(self, exc: Exception) -> None:
         self._crashed = True
         logger.opt(exception=exc).error("{} {} crashed: {}", self.kind, self.key, type(exc).__name__)
-        self.rt.audit.emit("ACTOR_CRASHED", f"{self.kind} {self.key} crashed: {type(exc).__name__}: {exc}",
-                           actor=self.kind, key=self.key, error=f"{type(exc).__name__}: {exc}")
+        self.rt.audit.emit(ae.ActorCrashed(actor=self.kind, key=self.key, error=f"{type(exc).__name__}: {exc}"))
         if self.supervisor is not None:
             self.send(self.supervisor, ActorCrashed(self.kind, self.key, f"{type(exc).__name__}: {exc}",
                                                         self.actor_urn))

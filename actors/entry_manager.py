@@ -41,11 +41,12 @@ from loguru import logger
 from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
+from models import audit_events as ae
 from models.control import SetEntriesPaused
 from models.durations import seconds
 from models.entry_checks import exit_at_once
 from models.exit_rules import minutes_to_close
-from actors.entry_orders import EntryOrders, LookUpEntryAgain, _Pending, _pct
+from actors.entry_orders import EntryOrders, LookUpEntryAgain, _Pending
 from actors.entry_rebalance import EntryRebalance, RebalanceDecide, _Rebalance
 from models.commands import (
     CallKind,
@@ -68,7 +69,7 @@ from models.events import (
     VenueResult,
 )
 from models.store_commands import RecordOrderPending, RecordSignal, RecordSignalPending
-from models.money import ZERO, fmt_price
+from models.money import ZERO
 from models.orders import Action, OrderRequest, TimeInForce
 from models.rebalance import Holding
 from models.risk import trading_day
@@ -182,21 +183,16 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
 
     # signals -------------------------------------------------------------------------------
     def _reject(self, sig: TradingSignal, reason: str) -> None:
-        self.rt.audit.emit("SIGNAL_REJECTED", f"{sig.ticker} {sig.side.value}: signal rejected: {reason}",
-                           signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason)
+        self.rt.audit.emit(ae.SignalRejected(signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason))
         self.send(self.refs.store, RecordSignal(sig, SignalDecision.REJECTED, reason))
 
     def _on_signal(self, sig: TradingSignal, resumed: bool = False) -> None:
         assert self.refs is not None, "entry manager used before wiring"
-        self.rt.audit.emit(
-            "SIGNAL_RESUMED" if resumed else "SIGNAL_RECEIVED",
-            f"{sig.ticker} {sig.side.value}: SIGNAL {sig.signal_type} from {sig.source}, model "
-            f"{fmt_price(sig.win_probability)} vs price {fmt_price(sig.market_price)}, edge {_pct(sig.edge)}"
-            + (" (pending when the last process stopped)" if resumed else ""),
+        self.rt.audit.emit((ae.SignalResumed if resumed else ae.SignalReceived)(
             signal_id=sig.signal_id, game_id=sig.game_id, platform=sig.platform, market=sig.ticker,
             direction=f"buy_{sig.side.value}", side=sig.side, signal_type=sig.signal_type,
             expected_price=sig.market_price, market_price=sig.market_price, edge=sig.edge,
-            win_probability=sig.win_probability, signal_ts=sig.ts, source=sig.source, sport=sig.sport)
+            win_probability=sig.win_probability, signal_ts=sig.ts, source=sig.source, sport=sig.sport))
         key = (sig.ticker, sig.side.value)
         if not (0 <= sig.win_probability <= 1):
             self._reject(sig, f"win_probability {sig.win_probability} is not between 0 and 1")
@@ -311,18 +307,17 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
             logger.error("entry {}: could not write the order down: {}", cid, type(exc).__name__)
         if not written:
             self._release(sig)
-            self.rt.audit.emit("ALERT", f"ALERT entry {cid} not sent: the order could not be written down",
-                               signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid)
+            self.rt.audit.emit(ae.Alert(said=f"ALERT entry {cid} not sent: the order could not be written down",
+                                        signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid))
             self._reject(sig, "the entry order could not be written down, so it was not sent")
             return
         p.request = req
         p.reserved = ask * decision.contracts
         self._book.add(sig.ticker, sig.game_id, p.reserved)
-        self.rt.audit.emit("ORDER_PLACED", f"{sig.ticker} {sig.side.value}: ENTRY buy {decision.contracts} at "
-                                           f"{fmt_price(ask)} (IOC), "
-                                           f"{decision.reason}",
-                           signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid, side=sig.side,
-                           contracts=decision.contracts, price=ask, time_in_force=TimeInForce.IOC, purpose="entry")
+        self.rt.audit.emit(ae.OrderPlaced(signal_id=sig.signal_id, market=sig.ticker, client_order_id=cid,
+                                          side=sig.side, contracts=decision.contracts, price=ask,
+                                          time_in_force=TimeInForce.IOC, purpose="entry",
+                                          entry_reason=decision.reason))
         self.send(self.refs.rate_limiter, VenueCall(sig.signal_id, CallKind.ENTRY, "place_order", (req,), self.me))
 
     def _rebuild(self) -> None:

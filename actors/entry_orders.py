@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from models import audit_events as ae
 from models.venue import OrderRejected
 from models.ledger import fill_id
 from models.commands import CallKind, HoldUnconfirmedEntry, StartPosition, VenueCall
@@ -19,7 +20,7 @@ from models.store_commands import (
     RecordOrderUpdate,
     SavePosition,
 )
-from models.money import ZERO, fmt_pct, fmt_price, fmt_usd, q6
+from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot
 from models.position import PositionState
 from models.rebalance import Holding
@@ -48,10 +49,6 @@ class _Pending:
     bid: Decimal | None = None    # our side's bid when the entry was priced: the stop's basis
 
 
-def _pct(edge: Decimal | None) -> str:
-    return "-" if edge is None else fmt_pct(edge * 100)
-
-
 class EntryOrders:
     """Part of the EntryManager (mixed into it; it runs on its state): an entry order from the
     venue's answer to its position, and entries held unconfirmed."""
@@ -60,9 +57,9 @@ class EntryOrders:
         p = self._pending.get(r.request_id)
         if p is None or p.request is None:
             if self._rebuilt and r.method in ("place_order", "find_order", "get_order") and r.ok and r.value:
-                self.rt.audit.emit("ALERT", f"ALERT entry answer for {r.request_id} reached a restarted entry "
-                                            "manager that did not send it; its market stays blocked until "
-                                            "reconciliation", signal_id=r.request_id, method=r.method)
+                self.rt.audit.emit(ae.Alert(said=f"ALERT entry answer for {r.request_id} reached a restarted entry "
+                                                 "manager that did not send it; its market stays blocked until "
+                                                 "reconciliation", signal_id=r.request_id, method=r.method))
             return
         sig, req = p.signal, p.request
         if not r.ok:
@@ -74,25 +71,25 @@ class EntryOrders:
                 # never re-enter blind.
                 if not p.alerted:
                     p.alerted = True
-                    self.rt.audit.emit("ALERT", f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} "
-                                                f"look-ups ({r.error}); {sig.ticker} {sig.side.value} stays blocked "
-                                                "and its cost counted until the venue answers",
-                                       signal_id=sig.signal_id, market=sig.ticker,
-                                       client_order_id=req.client_order_id, error=str(r.error))
+                    self.rt.audit.emit(ae.Alert(
+                        said=f"ALERT entry {req.client_order_id}: state unknown after {p.lookups} look-ups "
+                             f"({r.error}); {sig.ticker} {sig.side.value} stays blocked and its cost counted until "
+                             "the venue answers",
+                        signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
+                        error=str(r.error)))
                 p.lookups += 1
                 delay = timedelta(seconds=lookup_delay_secs(p.lookups))
                 self.rt.scheduler.call_later(delay, self.me, LookUpEntryAgain(sig.signal_id))
                 return
             if isinstance(r.error, OrderRejected):
-                self.rt.audit.emit("ORDER_REJECTED", f"entry {req.client_order_id} failed: {r.error}",
-                                   signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
-                                   error=str(r.error))
+                self.rt.audit.emit(ae.OrderRejected(signal_id=sig.signal_id, market=sig.ticker,
+                                                    client_order_id=req.client_order_id, error=str(r.error)))
                 self._release(sig)
                 self._reject(sig, f"the venue rejected the entry order: {r.error}")
                 return
             p.lookups += 1   # ambiguous: look it up by client_order_id before anything else
-            self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: looking it up after {r.error}",
-                               client_order_id=req.client_order_id, market=sig.ticker)
+            self.rt.audit.emit(ae.OrderLookup(client_order_id=req.client_order_id, market=sig.ticker,
+                                              about=ae.LOOKUP_ENTRY, error=str(r.error)))
             self._look_up(sig.signal_id)
             return
         snap: OrderSnapshot | None = r.value
@@ -100,9 +97,8 @@ class EntryOrders:
             # An earlier process's entry that never reached the venue: it is not sent now (its
             # price and moment are gone); the key and the reservation are released.
             self.send(self.refs.store, RecordOrderNeverSent(req.client_order_id))
-            self.rt.audit.emit("ENTRY_NOT_FILLED", f"entry {req.client_order_id} of an earlier process never reached "
-                                                   "the venue; not sent again", signal_id=sig.signal_id,
-                               market=sig.ticker, client_order_id=req.client_order_id)
+            self.rt.audit.emit(ae.EntryNotFilled(signal_id=sig.signal_id, market=sig.ticker,
+                                                 client_order_id=req.client_order_id))
             self._release(sig)
             self._reject(sig, f"its entry {req.client_order_id} never reached the venue before the last process "
                               "stopped; not sent again (its price and moment are gone)")
@@ -118,10 +114,9 @@ class EntryOrders:
             return
         self.send(self.refs.store, RecordOrderUpdate(snap))
         if snap.filled_count <= 0:
-            self.rt.audit.emit("ENTRY_NOT_FILLED",
-                               f"entry {req.client_order_id} found nothing at {fmt_price(req.limit_price)}",
-                               signal_id=sig.signal_id, market=sig.ticker, client_order_id=req.client_order_id,
-                               order_id=snap.order_id)
+            self.rt.audit.emit(ae.EntryNotFilled(signal_id=sig.signal_id, market=sig.ticker,
+                                                 client_order_id=req.client_order_id, order_id=snap.order_id,
+                                                 limit_price=req.limit_price))
             self._release(sig)
             self._reject(sig, f"the entry found nothing to buy at {req.limit_price} (immediate_or_cancel)")
             return
@@ -141,15 +136,12 @@ class EntryOrders:
             game_id=sig.game_id, entry_price=price, initial_contracts=snap.filled_count,
             contracts=snap.filled_count, entry_fees=snap.fees, opened_at=self.rt.clock.now(),
             model_probability=sig.win_probability, model_probability_ts=sig.ts, stop_basis=p.bid)
-        self.rt.audit.emit(
-            "TRADE_EXECUTED",
-            f"{sig.ticker} {sig.side.value}: OPENED {snap.filled_count} at {fmt_price(price)}, cost "
-            f"{fmt_usd(cost)}, fee {fmt_usd(snap.fees)}",
+        self.rt.audit.emit(ae.TradeExecuted(
             trade_id=snap.order_id, position_id=pid, order_id=snap.order_id, client_order_id=snap.client_order_id,
             status=snap.status, entry_price=price, contracts=snap.filled_count, cost=cost, fees=snap.fees,
             stop_basis=p.bid,
             platform=sig.platform, market=sig.ticker, side=sig.side, signal_id=sig.signal_id, game_id=sig.game_id,
-            fill_id=fill_id(snap.order_id, snap.filled_count))
+            fill_id=fill_id(snap.order_id, snap.filled_count)))
         self.send(self.refs.store, RecordFill(Fill(
             fill_id(snap.order_id, snap.filled_count), snap.order_id, snap.client_order_id, sig.ticker, sig.side,
             Action.BUY, snap.filled_count, price, snap.fees, self.rt.clock.now())))
@@ -179,8 +171,7 @@ class EntryOrders:
         self._keys[(sig.ticker, sig.side.value)] = sig.signal_id
         self._pending[sig.signal_id] = _Pending(sig, request=req, reserved=cost, resumed=True)
         self._book.add(sig.ticker, sig.game_id, cost)
-        self.rt.audit.emit("ORDER_LOOKUP", f"entry {req.client_order_id}: unconfirmed at start-up; {sig.ticker} "
-                                           f"{sig.side.value} held reserved while it is looked up",
-                           signal_id=sig.signal_id, client_order_id=req.client_order_id, market=sig.ticker)
+        self.rt.audit.emit(ae.OrderLookup(signal_id=sig.signal_id, client_order_id=req.client_order_id,
+                                          market=sig.ticker, about=ae.LOOKUP_ENTRY_AT_START, held=sig.side))
         self._look_up(sig.signal_id)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from actors.entry_orders import _Pending, _pct
+from actors.entry_orders import _Pending
+from models import audit_events as ae
 from models.durations import seconds
 from models.commands import ForwardToPosition, GetQuote, RebalanceExit, RebalanceOffer
 from models.rebalance import pick_weakest, rebalance_candidates
@@ -56,10 +57,8 @@ class EntryRebalance:
         if not candidates:
             return False
         self._rebalances[sig.signal_id] = _Rebalance(sig, edge, frozenset(candidates), reason)
-        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: {reason}; edge after fees {_pct(edge)}: "
-                                        f"asking {len(candidates)} position(s) that would free room for their edge",
-                           signal_id=sig.signal_id, market=sig.ticker, side=sig.side, step="asked", edge=edge,
-                           reason=reason, positions=",".join(candidates))
+        self.rt.audit.emit(ae.Rebalance(signal_id=sig.signal_id, market=sig.ticker, side=sig.side, step="asked",
+                                        edge=edge, reason=reason, positions=",".join(candidates)))
         for pid in candidates:
             self.send(self.refs.supervisor, ForwardToPosition(pid, RebalanceOffer(sig.signal_id)))
         # Answers come at once from fresh quotes; a stale one is refreshed first (a venue read).
@@ -89,10 +88,8 @@ class EntryRebalance:
             self._reject(sig, f"{r.reason}; rebalance: {why}")
             return
         r.exiting = weakest
-        self.rt.audit.emit("REBALANCE", f"{sig.ticker} {sig.side.value}: rebalance exits {weakest} (current edge "
-                                        f"{r.edges[weakest]:.2f} vs {r.edge * 100:.2f}) to enter this signal",
-                           signal_id=sid, market=sig.ticker, side=sig.side, step="exit", position_id=weakest,
-                           position_edge=r.edges[weakest], edge=r.edge)
+        self.rt.audit.emit(ae.Rebalance(signal_id=sid, market=sig.ticker, side=sig.side, step="exit",
+                                        position_id=weakest, position_edge=r.edges[weakest], edge=r.edge))
         self.send(self.refs.supervisor, ForwardToPosition(weakest, RebalanceExit(sid, r.edge)))
         self.rt.scheduler.call_later(seconds(REBALANCE_EXIT_SECS), self.me, RebalanceDecide(sid, expire=True))
 

@@ -27,13 +27,14 @@ from actors.executor_recovery import ExitRecovery
 from actors.executor_reports import ExitReports
 from actors.wiring import Refs
 from config.schema import Config
+from models import audit_events as ae
 from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
 from models.durations import seconds
 from models.events import ExitFill, ExitOutcome, FillStreamed, QuoteUpdated, VenueResult
 from models.execution import ExitPhase, Ladder, NoMarket, Rung, climb, exit_price
 from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
-from models.money import ZERO, fmt_price, fmt_usd
+from models.money import ZERO
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
 from models.priorities import Priority
 from models.records import AttemptAction
@@ -170,8 +171,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
 
     def _no_market(self, why: str) -> None:
         # Nothing to sell into: count it like an unfilled attempt and wait a timeout.
-        self.rt.audit.emit("ALERT", f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
-                           position_id=self.o.position_id, market=self.o.ticker, detail=why)
+        self.rt.audit.emit(ae.Alert(said=f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
+                                    position_id=self.o.position_id, market=self.o.ticker, detail=why))
         if self._advance():
             self.phase = ExitPhase.WAITING
             self._arm_timeout()
@@ -189,8 +190,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._confirming = False
         action = {Rung.INITIAL: AttemptAction.PLACED, Rung.WALK: AttemptAction.WALKED,
                   Rung.MARKETABLE: AttemptAction.ESCALATED}[self.next_kind]
-        event = {AttemptAction.PLACED: "ORDER_PLACED", AttemptAction.WALKED: "ORDER_WALKED",
-                 AttemptAction.ESCALATED: "ORDER_ESCALATED"}[action]
+        sent = {AttemptAction.PLACED: ae.OrderPlaced, AttemptAction.WALKED: ae.OrderWalked,
+                AttemptAction.ESCALATED: ae.OrderEscalated}[action]
         prev = self.price
         self.price = price
         now = self.rt.clock.now()
@@ -198,15 +199,10 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             return
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
                                                      price, self.remaining, now))
-        what = {AttemptAction.PLACED: "placed",
-                AttemptAction.WALKED: f"walked {fmt_price(prev)} ->" if prev is not None else "walked",
-                AttemptAction.ESCALATED: "escalated to marketable"}[action]
-        self.rt.audit.emit(event, f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} "
-                                  f"{what} {fmt_price(price)} ({tif.name}) for {self.o.condition}",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
-                           time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
-                           walk=self.walks if action is AttemptAction.WALKED else None)
+        self.rt.audit.emit(sent(position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                                client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
+                                time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
+                                walk=self.walks if action is AttemptAction.WALKED else None, held=self.o.side))
         self.phase = ExitPhase.PLACING
         self._call("place_order", (self.request,))
 
@@ -274,10 +270,9 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             if isinstance(err, OrderRejected):
                 if self.request is not None:
                     self.send(self.refs.store, RecordOrderRejected(self.request.client_order_id))
-                self.rt.audit.emit("ORDER_REJECTED", f"exit {self.o.exit_id}: order rejected: {err}",
-                                   exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
-                                   client_order_id=self.request.client_order_id if self.request else None,
-                                   error=str(err))
+                self.rt.audit.emit(ae.OrderRejected(
+                    exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker,
+                    client_order_id=self.request.client_order_id if self.request else None, error=str(err)))
                 self._finish(ExitOutcome.GAVE_UP, f"order rejected: {err}")
                 return
             self._lookup_client_id()                 # ambiguous (timeout, 5xx, 409): did it get there?
@@ -311,12 +306,10 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             self.fees_paid += fee
             now = self.rt.clock.now()
             fid = fill_id(snap.order_id, snap.filled_count)
-            self.rt.audit.emit("ORDER_FILLED", f"{self.o.ticker} {self.o.side.value}: FILLED sold {n} "
-                                               f"at {fmt_price(price)} (fee {fmt_usd(fee)}) for {self.o.condition}",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n,
-                               price=price, fee=fee, condition=self.o.condition, priority=self.o.priority.name,
-                               fill_id=fid, filled_total=snap.filled_count)
+            self.rt.audit.emit(ae.OrderFilled(
+                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, order_id=snap.order_id,
+                client_order_id=snap.client_order_id, contracts=n, price=price, fee=fee, condition=self.o.condition,
+                priority=self.o.priority.name, fill_id=fid, filled_total=snap.filled_count, held=self.o.side))
             self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
                                                          snap.client_order_id, AttemptAction.FILLED, price, n, now,
                                                          snap.order_id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from models import audit_events as ae
 from models.execution import ExitPhase, Rung
 from models.ledger import FillTotals
 from models.events import VenueResult
@@ -61,9 +62,9 @@ class ExitRecovery:
         # No more earlier orders: carry on from the last one found.
         self._recover = False
         last = self._probe_last
-        self.rt.audit.emit("ORDER_LOOKUP", f"{self.o.ticker} {self.o.side.value}: exit recovered with "
-                                           f"{self._probe - 1} earlier orders, {self.filled} sold",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled)
+        self.rt.audit.emit(ae.OrderLookup(exit_id=self.o.exit_id, position_id=self.o.position_id, filled=self.filled,
+                                          about=ae.LOOKUP_EXIT_RECOVERED, ticker=self.o.ticker, held=self.o.side,
+                                          earlier_orders=self._probe - 1))
         if self.stop_reason is not None:          # preempted while recovering
             if last is not None and not last.is_done:
                 self._cancel()
@@ -88,18 +89,17 @@ class ExitRecovery:
         self._lookups += 1
         if self._lookups >= MAX_LOOKUPS and not self._alerted_unknown:
             self._alerted_unknown = True
-            self.rt.audit.emit("ALERT", f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
-                                        f"exit order {self.request.client_order_id if self.request else '?'} ({why}); "
-                                        "holding the exit and looking again with back-off",
-                               exit_id=self.o.exit_id, position_id=self.o.position_id, error=why)
+            self.rt.audit.emit(ae.Alert(said=f"ALERT {self.o.ticker} {self.o.side.value}: cannot confirm the state of "
+                                             f"exit order {self.request.client_order_id if self.request else '?'} "
+                                             f"({why}); holding the exit and looking again with back-off",
+                                        exit_id=self.o.exit_id, position_id=self.o.position_id, error=why))
 
     def _lookup_client_id(self) -> None:
         assert self.request is not None
         self._lookups += 1
         self.phase = ExitPhase.LOOKUP
-        self.rt.audit.emit("ORDER_LOOKUP", f"exit {self.o.exit_id}: looking up {self.request.client_order_id}",
-                           exit_id=self.o.exit_id, position_id=self.o.position_id,
-                           client_order_id=self.request.client_order_id)
+        self.rt.audit.emit(ae.OrderLookup(exit_id=self.o.exit_id, position_id=self.o.position_id,
+                                          client_order_id=self.request.client_order_id, about=ae.LOOKUP_EXIT))
         self._call("find_order", (self.request.client_order_id,))
 
     # a fill the venue's stream reported: confirmed by a look-up at once -------------------------

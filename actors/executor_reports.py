@@ -3,10 +3,11 @@ and the exit's end (EXIT_COMPLETED / EXIT_GAVE_UP, ExitEnded).
 """
 from __future__ import annotations
 
+from models import audit_events as ae
 from models.execution import ExitPhase, Rung
 from models.events import ExitEnded, ExitOutcome
 from models.store_commands import RecordExitAttempt, RecordExitEvent
-from models.money import fmt_price, plural, q6
+from models.money import q6
 from models.records import AttemptAction
 from models.orders import OrderSnapshot, TimeInForce
 
@@ -16,11 +17,9 @@ class ExitReports:
     of cancels and an order kept at its floor, and how the exit ends."""
 
     def _audit_canceled(self, snap: OrderSnapshot) -> None:
-        self.rt.audit.emit("ORDER_CANCELED", f"{self.o.ticker} {self.o.side.value}: order {snap.order_id} canceled "
-                                             f"({snap.filled_count}/{snap.count} filled)",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           order_id=snap.order_id, client_order_id=snap.client_order_id,
-                           filled=snap.filled_count, count=snap.count)
+        self.rt.audit.emit(ae.OrderCanceled(position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+                                            order_id=snap.order_id, client_order_id=snap.client_order_id,
+                                            filled=snap.filled_count, count=snap.count, held=self.o.side))
         self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt,
                                                      snap.client_order_id, AttemptAction.CANCELED, snap.limit_price,
                                                      snap.count - snap.filled_count, self.rt.clock.now(),
@@ -46,14 +45,11 @@ class ExitReports:
         self._keeping = False
         self.walks += 1
         self.next_kind = Rung.WALK
-        self.rt.audit.emit("ORDER_WALKED", f"{self.o.ticker} {self.o.side.value}: sell {self.remaining} kept at "
-                                           f"{fmt_price(self.price)} (GTC), its floor: a walk cannot go lower, "
-                                           f"for {self.o.condition}",
-                           position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                           client_order_id=self.request.client_order_id, price=self.price,
-                           previous_price=self.price, contracts=self.remaining,
-                           time_in_force=TimeInForce.GTC, condition=self.o.condition,
-                           priority=self.o.priority.name, walk=self.walks, kept=True)
+        self.rt.audit.emit(ae.OrderWalked(
+            position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
+            client_order_id=self.request.client_order_id, price=self.price, previous_price=self.price,
+            contracts=self.remaining, time_in_force=TimeInForce.GTC, condition=self.o.condition,
+            priority=self.o.priority.name, walk=self.walks, kept=True, held=self.o.side))
 
     def _finish(self, outcome: ExitOutcome, detail: str = "") -> None:
         if self.phase is ExitPhase.DONE:
@@ -63,16 +59,15 @@ class ExitReports:
             self._timer.cancel()
         now = self.rt.clock.now()
         if outcome is ExitOutcome.GAVE_UP:
-            self.rt.audit.emit("EXIT_GAVE_UP", f"ALERT {self.o.ticker} {self.o.side.value}: exit for {self.o.condition} gave up: {detail}; "
-                                               f"{plural(self.remaining, 'contract')} still held and monitored",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, filled=self.filled,
-                               remaining=self.remaining, walks=self.walks, detail=detail)
+            self.rt.audit.emit(ae.ExitGaveUp(
+                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, condition=self.o.condition,
+                priority=self.o.priority.name, filled=self.filled, remaining=self.remaining, walks=self.walks,
+                detail=detail, held=self.o.side))
         else:
-            self.rt.audit.emit("EXIT_COMPLETED", f"{self.o.ticker} {self.o.side.value}: exit {outcome}, {self.filled}/{self.o.contracts} sold",
-                               position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
-                               condition=self.o.condition, priority=self.o.priority.name, outcome=outcome,
-                               filled=self.filled, remaining=self.remaining, walks=self.walks)
+            self.rt.audit.emit(ae.ExitCompleted(
+                position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, condition=self.o.condition,
+                priority=self.o.priority.name, outcome=outcome, filled=self.filled, remaining=self.remaining,
+                walks=self.walks, held=self.o.side, ordered=self.o.contracts))
         avg = q6(self.proceeds / self.filled) if self.filled else None
         self.send(self.refs.store, RecordExitEvent(self.o.position_id, self.o.exit_id, self.o.condition,
                                                    self.o.priority.name, self.filled, outcome, now, price=avg,

@@ -34,6 +34,7 @@ from actors.base import ArbeesActor
 from actors.executor import ExecutorActor, ExitOrder
 from actors.wiring import Refs, Wired
 from config.schema import Config
+from models import audit_events as ae
 from models.exit_rules import ExitTrigger
 from models.commands import CancelExit, CancelExitFor, ForwardToPosition, Preempt, Rebuild
 from models.events import (
@@ -47,7 +48,6 @@ from models.events import (
     PositionClosed,
 )
 from models.store_commands import LinkTriggerToExit
-from models.money import plural
 from models.priorities import Priority
 
 # Exits that protect capital: never left given up while the market they need comes back. The
@@ -189,12 +189,10 @@ class ExitRouter(ArbeesActor):
         elif best.priority < flight.priority and not flight.preempting:
             flight.preempting = True
             self._pending[pid] = msg
-            self.rt.audit.emit("EXIT_PREEMPTED",
-                               f"{msg.ticker} {msg.side.value}: {best.condition} ({best.priority.name}) preempts "
-                               f"{flight.condition} "
-                               f"({flight.priority.name})",
-                               position_id=pid, market=msg.ticker, exit_id=flight.exit_id,
-                               preempted=flight.condition, by=best.condition, priority=best.priority.name)
+            self.rt.audit.emit(ae.ExitPreempted(position_id=pid, market=msg.ticker, exit_id=flight.exit_id,
+                                                preempted=flight.condition, by=best.condition,
+                                                priority=best.priority.name, held=msg.side,
+                                                preempted_priority=flight.priority.name))
             self.send(flight.ref, Preempt())
         elif flight.preempting and pid in self._pending and best.priority < self._best(self._pending[pid]).priority:  # type: ignore[union-attr]
             self._pending[pid] = msg
@@ -227,10 +225,8 @@ class ExitRouter(ArbeesActor):
         if said.get(trig.condition) == why:
             return
         said[trig.condition] = why
-        self.rt.audit.emit("EXIT_HELD", f"{msg.ticker} {msg.side.value}: {trig.condition} ({trig.priority.name}) "
-                                        f"not started: {why}",
-                           position_id=msg.position_id, market=msg.ticker, condition=trig.condition,
-                           priority=trig.priority.name, reason=why, exit_id=exit_id)
+        self.rt.audit.emit(ae.ExitHeld(position_id=msg.position_id, market=msg.ticker, condition=trig.condition,
+                                       priority=trig.priority.name, reason=why, exit_id=exit_id, held=msg.side))
 
     def _start(self, msg: ExitTriggered, trig: ExitTrigger, held: int) -> None:
         assert self.refs is not None, "router used before wiring"
@@ -252,12 +248,9 @@ class ExitRouter(ArbeesActor):
         also = [t.condition for t in msg.triggers if t is not trig]
         # The EXIT line names them "also firing": that is their "why", said once already.
         self._held[pid] = {c: _in_flight(self._inflight[pid]) for c in also}
-        self.rt.audit.emit("EXIT_ROUTED",
-                           f"{msg.ticker} {msg.side.value}: EXIT {trig.condition} ({trig.priority.name}) for "
-                           f"{plural(contracts, 'contract')}" + (f" (also firing: {', '.join(also)})" if also else ""),
-                           position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
-                           priority=trig.priority.name, contracts=contracts,
-                           also_firing=also)
+        self.rt.audit.emit(ae.ExitRouted(position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
+                                         priority=trig.priority.name, contracts=contracts, also_firing=tuple(also),
+                                         held=msg.side))
         self._to_position(pid, ExitStarted())
 
     def _restart_executor(self, crashed: ExecutorCrashed) -> None:
@@ -272,15 +265,15 @@ class ExitRouter(ArbeesActor):
         flight.restarts += 1
         if flight.restarts > 3:
             del self._inflight[pid]
-            self.rt.audit.emit("ALERT", f"ALERT exit {crashed.exit_id} crashed {flight.restarts} times; abandoned "
-                                        "(the position stays monitored; its next trigger starts a new exit)",
-                               exit_id=crashed.exit_id, position_id=pid, error=crashed.error)
+            self.rt.audit.emit(ae.Alert(said=f"ALERT exit {crashed.exit_id} crashed {flight.restarts} times; abandoned "
+                                             "(the position stays monitored; its next trigger starts a new exit)",
+                                        exit_id=crashed.exit_id, position_id=pid, error=crashed.error))
             self._to_position(pid, ExitEnded(pid, flight.exit_id, flight.condition, ExitOutcome.GAVE_UP, 0,
                                              flight.order.stage))
             return
         flight.ref = ExecutorActor.start(self.rt, self.config, self.refs, flight.order, self.me, recover=True)
-        self.rt.audit.emit("ACTOR_RESTARTED", f"exit {crashed.exit_id} restarted after: {crashed.error}",
-                           exit_id=crashed.exit_id, position_id=pid, error=crashed.error, restarts=flight.restarts)
+        self.rt.audit.emit(ae.ActorRestarted(exit_id=crashed.exit_id, position_id=pid, error=crashed.error,
+                                             restarts=flight.restarts))
 
     def _adopt_executors(self) -> None:
         self._rebuilt = True
@@ -299,8 +292,7 @@ class ExitRouter(ArbeesActor):
             self._inflight[order.position_id] = _InFlight(order.exit_id, order.condition, order.priority, ref, order,
                                                           sold_at_start=max(sold - filled, 0))
         if self._inflight:
-            self.rt.audit.emit("EXITS_ADOPTED", f"restarted exit router took over {len(self._inflight)} exits in flight",
-                               exit_ids=sorted(f.exit_id for f in self._inflight.values()))
+            self.rt.audit.emit(ae.ExitsAdopted(exit_ids=tuple(sorted(f.exit_id for f in self._inflight.values()))))
 
     def _ledger_sold(self, pid: str) -> int:
         """Contracts the fills ledger says this position sold (everything the Store was sent first)."""

@@ -23,6 +23,7 @@ from loguru import logger
 
 from actors.base import ArbeesActor
 from actors.clock import VirtualClock
+from models import audit_events as ae
 from models.budget import WINDOW
 
 HEARTBEAT_SECS = 30
@@ -108,8 +109,7 @@ class Heartbeat(ArbeesActor):
         if callable(self.extra):
             fields.update(self.extra())
         self.beats += 1
-        self.rt.audit.emit("HEARTBEAT", f"heartbeat: engine {state}, {fields.get('open_positions', '?')} open",
-                           **fields)
+        self.rt.audit.emit(ae.Heartbeat(**fields))
         if schedule:
             self._gen += 1
             self._timer = self.rt.scheduler.call_at(now + self.interval, self.actor_ref, Beat(self._gen))

@@ -23,6 +23,7 @@ from actors.position_rebalance import PositionRebalance
 from actors.position_band import QuietBandMixin
 from actors.wiring import Refs
 from config.schema import Config
+from models import audit_events as ae
 from models.closing import apply_exit_fill, apply_settlement, close_position
 from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
@@ -48,7 +49,7 @@ from models.events import (
     RebalanceEnded,
 )
 from models.store_commands import RecordExitEvent, SavePosition
-from models.money import ONE, fmt_money, fmt_usd
+from models.money import ONE
 from models.pnl import mark_position
 from models.records import ExitStatus
 from models.position import PositionState, PositionStatus, mark_moved, matters_for_restart
@@ -273,11 +274,9 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         limit = self.config.max_model_age_secs(self.state.sport)
         age = "of unknown age (restored)" if c.model_probability_ts is None else \
             f"{(now - c.model_probability_ts).total_seconds() / 60:.1f} min old"
-        self.rt.audit.emit(
-            "MODEL_STALE", f"{self.state.ticker} {self.state.side.value}: model probability {c.model_probability:.4f} "
-                           f"is {age} (limit {limit}s for {self.state.sport}): edge exits wait for a fresh one",
+        self.rt.audit.emit(ae.ModelStale(
             position_id=self.key, market=self.state.ticker, side=self.state.side, sport=self.state.sport,
-            model_probability=c.model_probability, estimated_at=c.model_probability_ts, limit_secs=limit)
+            model_probability=c.model_probability, estimated_at=c.model_probability_ts, limit_secs=limit, age=age))
 
     def _record_new_triggers(self, triggers, now, priced: bool) -> None:  # type: ignore[no-untyped-def]
         """Announce each trigger once per episode. An episode ends when the condition stops
@@ -288,12 +287,10 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         for t in triggers:
             if (t.condition, t.stage) in self._active:
                 continue
-            self.rt.audit.emit(
-                "EXIT_TRIGGERED",
-                f"{self.state.ticker} {self.state.side.value}: trigger {t.condition} ({t.priority.name}): {t.detail}",
+            self.rt.audit.emit(ae.ExitTriggered(
                 position_id=self.key, market=self.state.ticker, side=self.state.side, condition=t.condition,
                 priority=t.priority.name, value=t.value, threshold=t.threshold, contracts=t.contracts,
-                mark=self.state.current_price, detail=t.detail)
+                mark=self.state.current_price, detail=t.detail))
             self.send(self.refs.store, RecordExitEvent(
                 self.key, "", t.condition, t.priority.name, t.contracts, ExitStatus.TRIGGERED, now,
                 price=self.state.current_price, trigger_value=t.value, threshold=t.threshold, detail=t.detail))
@@ -363,11 +360,8 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         payout = self.state.current_price
         pnl = self.state.realized_pnl - before.realized_pnl
         self.sold += n
-        self.rt.audit.emit("POSITION_SETTLED",
-                           f"{self.state.ticker} {self.state.side.value}: SETTLED {msg.result.value}, {n} "
-                           f"paid {fmt_usd(payout)} each, {fmt_money(pnl)}",
-                           position_id=self.key, market=self.state.ticker, result=msg.result, contracts=n,
-                           payout=payout, realized_pnl=pnl)
+        self.rt.audit.emit(ae.PositionSettled(position_id=self.key, market=self.state.ticker, result=msg.result,
+                                              contracts=n, payout=payout, realized_pnl=pnl, side=self.state.side))
         self.send(self.refs.store, RecordExitEvent(self.key, f"{self.key}-settle", "settlement", "", n,
                                                    ExitStatus.FILLED, msg.ts,
                                                    price=payout, detail=f"settled {msg.result.value}"))
@@ -383,10 +377,9 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         if self._timer is not None:
             self._timer.cancel()
         s = self.state
-        self.rt.audit.emit("POSITION_CLOSED",
-                           f"{s.ticker} {s.side.value}: CLOSED by {reason}, realized {fmt_money(s.realized_pnl)}",
-                           position_id=self.key, market=s.ticker, side=s.side, reason=reason, priority=priority,
-                           realized_pnl=s.realized_pnl, exit_fees=s.exit_fees, entry_fees=s.entry_fees)
+        self.rt.audit.emit(ae.PositionClosed(position_id=self.key, market=s.ticker, side=s.side, reason=reason,
+                                             priority=priority, realized_pnl=s.realized_pnl, exit_fees=s.exit_fees,
+                                             entry_fees=s.entry_fees))
         closed = PositionClosed(self.key, s.ticker, s.side)
         for ref in (self.refs.exit_router, self.refs.entry_manager, self.refs.supervisor):
             self.send(ref, closed)

@@ -38,6 +38,7 @@ from loguru import logger
 
 from actors.base import ArbeesActor
 from models.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
+from models import audit_events as ae
 from models.budget import WINDOW, CallBudget
 from models.retry import jittered_delay_secs
 from models.commands import CallKind, PriorCalls, Rebuild, VenueCall
@@ -196,8 +197,8 @@ class RateLimiter(ArbeesActor):
         if isinstance(exc, BudgetExhausted):
             exc = BudgetExhausted(f"{call.method} needs more than {self._call_limit} requests, the whole budget "
                                   f"of a minute: {exc}")
-            self.rt.audit.emit("VENUE_ERROR", f"{call.method} failed: {exc}", method=call.method,
-                               request_id=call.request_id, error=f"BudgetExhausted: {exc}")
+            self.rt.audit.emit(ae.VenueError(method=call.method, request_id=call.request_id,
+                                             error=f"BudgetExhausted: {exc}"))
             self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
             self.release(token)
             return
@@ -208,14 +209,14 @@ class RateLimiter(ArbeesActor):
             self._retries[call.request_id] = tries + 1
             delay = jittered_delay_secs(self.backoff_base_s, tries, self._rng.random())
             if isinstance(exc, RateLimited):
-                self.rt.audit.emit("RATE_LIMITED", f"venue said too many requests; {call.method} retried in {delay:.1f}s",
-                                   method=call.method, request_id=call.request_id, retry=tries + 1)
+                self.rt.audit.emit(ae.RateLimited(method=call.method, request_id=call.request_id, retry=tries + 1,
+                                                  delay_secs=delay))
             self._parked[call.request_id] = (call, token)
             self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, RetryCall(call.request_id))
             return
         self._retries.pop(call.request_id, None)
-        self.rt.audit.emit("VENUE_ERROR", f"{call.method} failed: {type(exc).__name__}: {exc}",
-                           method=call.method, request_id=call.request_id, error=f"{type(exc).__name__}: {exc}")
+        self.rt.audit.emit(ae.VenueError(method=call.method, request_id=call.request_id,
+                                         error=f"{type(exc).__name__}: {exc}"))
         self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
         self.release(token)
 

@@ -30,6 +30,7 @@ from loguru import logger
 from actors.base import ArbeesActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
+from models import audit_events as ae
 from models.durations import seconds
 from models.commands import ForwardToPosition, HaltEntries, MarksNeeded, ResumeEntries, Rebuild
 from models.events import ApiCallFailed, ApiCallSucceeded, CircuitBreakerTripped, PnlRealized, PositionMarked
@@ -154,12 +155,9 @@ class RiskManager(ArbeesActor):
         active = [t for t in trips if t.cleared_at is None]
         if active:
             self.tripped = active[0].reason
-            self.rt.audit.emit("CIRCUIT_BREAKER_RESTORED",
-                               f"CIRCUIT BREAKER still tripped today ({self.day}): {self.tripped}; entries halted "
-                               "until the day ends or `python run.py breaker reset --yes`",
-                               reason=self.tripped, kind=active[0].kind, day=self.day.isoformat(),
-                               tripped_at=active[0].tripped_at, realized_pnl=self.realized,
-                               unrealized_pnl=sum(self.unrealized.values(), ZERO))
+            self.rt.audit.emit(ae.CircuitBreakerRestored(
+                reason=self.tripped, kind=active[0].kind, day=self.day.isoformat(), tripped_at=active[0].tripped_at,
+                realized_pnl=self.realized, unrealized_pnl=sum(self.unrealized.values(), ZERO)))
             self._halt(self.tripped, now)
             return
         self._check_daily_loss()
@@ -179,8 +177,7 @@ class RiskManager(ArbeesActor):
         if self.tripped:
             reason, self.tripped = self.tripped, None
             why = f"the trading day {ended} ended ({self.cfg.day_timezone})"
-            self.rt.audit.emit("CIRCUIT_BREAKER_RESET", f"CIRCUIT BREAKER reset: {why}; entries resume",
-                               reason=reason, by="day_end", day=ended.isoformat())
+            self.rt.audit.emit(ae.CircuitBreakerReset(reason=reason, by="day_end", day=ended.isoformat(), why=why))
             self.send(self.supervisor, ResumeEntries())
 
     # the two breakers --------------------------------------------------------------------------
@@ -236,8 +233,7 @@ class RiskManager(ArbeesActor):
             return
         self.tripped = reason
         now = self.rt.clock.now()
-        self.rt.audit.emit("CIRCUIT_BREAKER_TRIPPED", f"CIRCUIT BREAKER: {reason}; closing every position, entries halted",
-                           reason=reason, kind=kind, day=self.day.isoformat(), **fields)
+        self.rt.audit.emit(ae.CircuitBreakerTripped(reason=reason, kind=kind, day=self.day.isoformat(), **fields))
         if self.refs is not None:
             self.send(self.refs.store, RecordBreakerTrip(self.day.isoformat(), kind, reason, now))
         self._halt(reason, now)

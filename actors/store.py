@@ -14,6 +14,7 @@ from typing import Any
 from loguru import logger
 
 from actors.base import ArbeesActor
+from models import audit_events as ae
 from models.storage import Storage
 from models.records import BreakerTrip, ExitAttemptRecord, ExitRecord
 from models.ledger import totals
@@ -146,8 +147,8 @@ class Store(ArbeesActor):
         except Exception as exc:  # noqa: BLE001 - the one writer must not die
             self.failures += 1
             logger.error("store: write failed: {}: {}", type(exc).__name__, exc)
-            self.rt.audit.emit("ALERT", f"ALERT database write failed: {type(exc).__name__}: {exc}",
-                               error=f"{type(exc).__name__}: {exc}")
+            self.rt.audit.emit(ae.Alert(said=f"ALERT database write failed: {type(exc).__name__}: {exc}",
+                                        error=f"{type(exc).__name__}: {exc}"))
             return False
 
     def _after(self) -> None:

@@ -26,6 +26,7 @@ from actors.base import ArbeesActor
 from actors.position import PositionActor
 from actors.wiring import Refs, Wired
 from config.schema import Config
+from models import audit_events as ae
 from models.closing import close_position
 from models.ledger import reconcile_with_fills
 from models.commands import (
@@ -50,7 +51,6 @@ from models.events import (
     PositionClosed,
 )
 from models.store_commands import Flush, SavePosition
-from models.money import fmt_money
 from models.orders import Action
 
 
@@ -149,8 +149,8 @@ class Supervisor(ArbeesActor):
             case ActorCrashed(kind="executor", key=exit_id):
                 self.send(self.refs.exit_router, ExecutorCrashed(exit_id, message.error))
             case ActorCrashed():
-                self.rt.audit.emit("ALERT", f"ALERT {message.kind} {message.key} crashed: {message.error}",
-                                   actor=message.kind, key=message.key, error=message.error)
+                self.rt.audit.emit(ae.Alert(said=f"ALERT {message.kind} {message.key} crashed: {message.error}",
+                                            actor=message.kind, key=message.key, error=message.error))
             case _:
                 self.unknown(message)
         return None
@@ -196,8 +196,7 @@ class Supervisor(ArbeesActor):
             if state.contracts > 0:
                 self._start(state, applied)
                 started += 1
-        self.rt.audit.emit("POSITIONS_ADOPTED", f"restarted supervisor took over {adopted} position actors and "
-                                                f"started {started} from the database", adopted=adopted, started=started)
+        self.rt.audit.emit(ae.PositionsAdopted(adopted=adopted, started=started))
 
     def _start(self, state, applied_fills: frozenset[str] = frozenset()) -> None:  # type: ignore[no-untyped-def]
         if state.position_id in self.positions:
@@ -234,12 +233,10 @@ class Supervisor(ArbeesActor):
         if state.contracts == 0:
             state = close_position(state, now)
             self.send(self.refs.store, SavePosition(state))
-            self.rt.audit.emit("POSITION_CLOSED", f"{state.ticker} {state.side.value}: CLOSED by {state.exit_reason} "
-                                                  "(fills taken in from the ledger after a restart), realized "
-                                                  f"{fmt_money(state.realized_pnl)}",
-                               position_id=state.position_id, market=state.ticker, side=state.side,
-                               reason=state.exit_reason, priority=state.exit_priority,
-                               realized_pnl=state.realized_pnl, exit_fees=state.exit_fees, entry_fees=state.entry_fees)
+            self.rt.audit.emit(ae.PositionClosed(
+                position_id=state.position_id, market=state.ticker, side=state.side, reason=state.exit_reason,
+                priority=state.exit_priority, realized_pnl=state.realized_pnl, exit_fees=state.exit_fees,
+                entry_fees=state.entry_fees, closed_by=ae.CLOSED_FROM_LEDGER))
             closed = PositionClosed(state.position_id, state.ticker, state.side)
             for ref in (self.refs.exit_router, self.refs.entry_manager):
                 self.send(ref, closed)
@@ -266,12 +263,11 @@ class Supervisor(ArbeesActor):
             self.by_market[state.ticker].discard(pid)
             return
         self._start(state, applied)
-        self.rt.audit.emit("ACTOR_RESTARTED", f"position {pid} restarted from the database after: {error}",
-                           position_id=pid, market=state.ticker, contracts=state.contracts,
-                           restarts_in_window=len(history), error=error)
+        self.rt.audit.emit(ae.ActorRestarted(position_id=pid, market=state.ticker, contracts=state.contracts,
+                                             restarts_in_window=len(history), error=error))
         if len(history) > self.max_restarts and pid not in self.flagged:
             self.flagged.add(pid)
-            self.rt.audit.emit("ALERT", f"ALERT position {pid} crashed {len(history)} times in "
-                                        f"{self.window.total_seconds():.0f}s: flagged, exit escalated to CRITICAL",
-                               position_id=pid, market=state.ticker, restarts_in_window=len(history))
+            self.rt.audit.emit(ae.Alert(said=f"ALERT position {pid} crashed {len(history)} times in "
+                                             f"{self.window.total_seconds():.0f}s: flagged, exit escalated to CRITICAL",
+                                        position_id=pid, market=state.ticker, restarts_in_window=len(history)))
             self.send(self.positions[pid], CircuitBreakerTripped())

@@ -33,6 +33,7 @@ from loguru import logger
 
 from actors.base import ArbeesActor
 from actors.registry import ActorHandle, EngineFailure
+from models import audit_events as ae
 from models.commands import HaltEntries, Heartbeat
 from models.events import CircuitBreakerTripped, CoreActorDown, HeartbeatAck, PeerRestarted
 
@@ -167,8 +168,8 @@ class Watchdog(ArbeesActor):
         old = h.target
         dropped = h.begin_restart()
         if dropped is not None:
-            self.rt.audit.emit("ALERT", f"ALERT {name} was stuck on a {type(dropped).__name__}: that message is "
-                                        "dropped", actor=name, message_type=type(dropped).__name__)
+            self.rt.audit.emit(ae.Alert(said=f"ALERT {name} was stuck on a {type(dropped).__name__}: that message is "
+                                             "dropped", actor=name, message_type=type(dropped).__name__))
         if old is not None:
             try:
                 old.stop(block=False)
@@ -183,9 +184,9 @@ class Watchdog(ArbeesActor):
         resent = h.complete_restart(new, spec.rebuild())
         self.restarts[name] = self.restarts.get(name, 0) + 1
         self._asked.pop(name, None)
-        self.rt.audit.emit("ACTOR_RESTARTED", f"{name} restarted after: {why}; {resent} messages sent to it again",
-                           actor=name, reason=why, resent=resent, restarts_in_window=len(self.history))
-        self.rt.audit.emit("ALERT", f"ALERT core actor {name} was restarted ({why})", actor=name, reason=why)
+        self.rt.audit.emit(ae.ActorRestarted(actor=name, reason=why, resent=resent,
+                                             restarts_in_window=len(self.history)))
+        self.rt.audit.emit(ae.Alert(said=f"ALERT core actor {name} was restarted ({why})", actor=name, reason=why))
         for other, oh in self.handles.items():
             if other != name and not oh.closed:
                 self.send(oh, PeerRestarted(name))
@@ -195,9 +196,8 @@ class Watchdog(ArbeesActor):
         an ALERT goes out, and the owner is told to flatten at the venue and exit non-zero."""
         if self.failure.reason:
             return
-        self.rt.audit.emit("ENGINE_FAILED_SAFE", f"ALERT engine failing safe: {reason}; entries halted, every "
-                                                 "position exited CRITICAL, the engine stops", reason=reason)
-        self.rt.audit.emit("ALERT", f"ALERT engine failing safe: {reason}", reason=reason)
+        self.rt.audit.emit(ae.EngineFailedSafe(reason=reason))
+        self.rt.audit.emit(ae.Alert(said=f"ALERT engine failing safe: {reason}", reason=reason))
         entries = self.handles.get("entry_manager")
         if entries is not None and not entries.closed:
             self.send(entries, HaltEntries(f"engine failing safe: {reason}"))

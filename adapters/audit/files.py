@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from models.audit_events import AuditEvent, AuditFieldError, parse
+
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -61,6 +63,17 @@ def read_events(path: Path | str, events: Iterable[str] | None = None,
                     continue            # a line being written, or torn by a kill -9
                 if isinstance(record, dict) and "event" in record and "ts" in record:
                     yield record
+
+
+def read_typed(path: Path | str, events: Iterable[str] | None = None,
+               contains: Iterable[str] | None = None) -> Iterator[AuditEvent]:
+    """`read_events` as typed events (models/audit_events/ `parse`); a record whose values do
+    not read is skipped like a torn line."""
+    for record in read_events(path, events, contains):
+        try:
+            yield parse(record)
+        except AuditFieldError:
+            continue
 
 
 def last_event(path: Path | str, event: str) -> dict[str, Any] | None:

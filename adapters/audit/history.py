@@ -28,12 +28,16 @@ of the wrong type, is an AuditLogError naming the file, the line and the field.
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
-from models.money import ZERO, to_decimal
+from models.audit_events import REGISTRY, AuditFieldError, parse
+from models.audit_events.base import field_types
+from models.market import Side
+from models.money import ZERO
 from models.pnl import realized_pnl
 
 # The executor's outcome words as the Store files them (actors/store.py _EXIT_STATUS).
@@ -225,12 +229,39 @@ class _Builder:
         self.fills.append(fill)
 
 
+# What `audit` says it expected of a field the history reads, by the field's type.
+_EXPECTED = {int: "a whole number >= 0", Decimal: "a decimal amount such as \"0.5600\"", str: "a non-empty string",
+             Side: '"yes" or "no"'}
+# The fields the history reads, per event: a wrong type elsewhere in a record is not its business.
+_READ = {"TRADE_EXECUTED": ("position_id", "market", "side", "contracts", "entry_price", "fees", "order_id"),
+         "ORDER_FILLED": ("position_id", "exit_id", "order_id", "contracts", "price", "fee", "condition", "fill_id",
+                          "filled_total"),
+         "POSITION_RECONCILED": ("position_id", "removed"),
+         "EXIT_COMPLETED": ("position_id", "outcome", "exit_id", "filled"),
+         "EXIT_GAVE_UP": ("position_id", "exit_id", "filled"),
+         "POSITION_SETTLED": ("position_id", "contracts", "payout"),
+         "POSITION_CLOSED": ("position_id", "reason", "realized_pnl", "exit_fees"),
+         "ACTOR_RESTARTED": ("position_id",)}
+
+
 class _Fields:
-    """Typed access to one record's fields; a wrong type is an AuditLogError naming the line."""
+    """Typed access to one record's event (models/audit_events/ `parse`); a wrong type is an
+    AuditLogError naming the line."""
 
     def __init__(self, line: AuditLine, source: str) -> None:
         self.r = line.record
         self.where = f"{source}:{line.number}"
+        record = dict(self.r)
+        while True:
+            try:
+                self.e = parse(record)
+                break
+            except AuditFieldError as exc:
+                if exc.name in _READ.get(exc.event, ()):
+                    hint = field_types(REGISTRY[exc.event])[exc.name]
+                    base = next((t for t in _EXPECTED if t in typing.get_args(hint) or t is hint), str)
+                    raise self.fail(exc.name, _EXPECTED[base]) from None
+                del record[exc.name]            # a field the history does not read: as lenient as before
 
     def fail(self, name: str, expected: str) -> AuditLogError:
         found = self.r.get(name, "<missing>")
@@ -239,7 +270,7 @@ class _Fields:
         return AuditLogError(f"{self.where}: {self.r['event']} field {name!r}: expected {expected}, found {text}")
 
     def text(self, name: str, optional: bool = False) -> str | None:
-        v = self.r.get(name)
+        v = self.e.get(name)
         if v is None and optional:
             return None
         if not isinstance(v, str) or not v:
@@ -247,7 +278,7 @@ class _Fields:
         return v
 
     def count(self, name: str, optional: bool = False) -> int | None:
-        v = self.r.get(name)
+        v = self.e.get(name)
         if v is None and optional:
             return None
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -255,15 +286,12 @@ class _Fields:
         return v
 
     def money(self, name: str, optional: bool = False) -> Decimal | None:
-        v = self.r.get(name)
+        v = self.e.get(name)
         if v is None and optional:
             return None
-        if isinstance(v, bool) or not isinstance(v, (str, int)):
+        if not isinstance(v, Decimal):
             raise self.fail(name, "a decimal amount such as \"0.5600\"")
-        try:
-            return to_decimal(v, name)
-        except ValueError:
-            raise self.fail(name, "a decimal amount such as \"0.5600\"") from None
+        return v
 
 
 def rebuild_positions(lines: Iterable[AuditLine], source: str = "audit") -> dict[str, AuditedPosition]:
@@ -275,8 +303,7 @@ def rebuild_positions(lines: Iterable[AuditLine], source: str = "audit") -> dict
 
     for line in lines:
         event = line.record["event"]
-        if event not in ("TRADE_EXECUTED", "ORDER_FILLED", "EXIT_COMPLETED", "EXIT_GAVE_UP", "POSITION_SETTLED",
-                         "POSITION_CLOSED", "ACTOR_RESTARTED", "POSITION_RECONCILED"):
+        if event not in _READ:
             continue
         f = _Fields(line, source)
         pid = f.text("position_id", optional=event != "TRADE_EXECUTED")
@@ -286,10 +313,10 @@ def rebuild_positions(lines: Iterable[AuditLine], source: str = "audit") -> dict
         if event == "TRADE_EXECUTED":
             b.opened = True
             b.market = f.text("market")
-            side = f.text("side")
-            if side not in ("yes", "no"):
+            side = f.e.get("side")
+            if not isinstance(side, Side):
                 raise f.fail("side", '"yes" or "no"')
-            b.side = side
+            b.side = side.value
             b.initial_contracts = f.count("contracts")
             b.entry_price = f.money("entry_price")
             fees = f.money("fees", optional=True)

@@ -1,55 +1,26 @@
 """The audit trail: one structured event per decision, as JSON Lines through loguru.
 
-`Audit.emit(event, text, **fields)` sends one loguru record carrying the event name and its
-fields; the JSONL sink (configured once, in run.py, by `configure_logging`) writes
-{"ts", "event", **fields} per line, and the console shows `text`. Timestamps come from the
+`Audit.emit(event)` takes one typed event (models/audit_events/) and sends one loguru record
+carrying its JSON record; the JSONL sink (configured once, in run.py, by `configure_logging`) writes
+{"ts", "event", **fields, "message"} per line, and the console shows the event's text. Timestamps come from the
 injected clock, so a replay's audit reads in market time. Decimals become strings, datetimes
 ISO-8601, enums their value.
 """
 from __future__ import annotations
 
-import enum
 import json
 import sys
 import threading
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
 from loguru import logger
 
 from actors.clock import Clock
+from models.audit_events import ALERT_EVENTS, EVENTS, REGISTRY, AuditEvent, to_jsonable, to_record
 
-ALERT_EVENTS = frozenset({"EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ALERT"})   # adapters/operator/alerts.py sends these
-
-EVENTS = (
-    "SIGNAL_RECEIVED", "SIGNAL_REJECTED", "TRADE_EXECUTED", "ENTRY_NOT_FILLED", "POSITION_OPENED",
-    "EXIT_TRIGGERED", "EXIT_HELD", "EXIT_ROUTED", "EXIT_PREEMPTED", "ORDER_PLACED", "ORDER_WALKED", "ORDER_ESCALATED",
-    "ORDER_CANCELED", "ORDER_FILLED", "ORDER_REJECTED", "ORDER_LOOKUP", "EXIT_GAVE_UP", "EXIT_COMPLETED",
-    "POSITION_CLOSED", "POSITION_SETTLED", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ACTOR_RESTARTED",
-    "RATE_LIMITED", "VENUE_ERROR", "ALERT", "ENGINE_STARTUP", "POSITION_RECONCILED",
-    "CIRCUIT_BREAKER_RESTORED", "CIRCUIT_BREAKER_RESET", "SIGNAL_RESUMED", "MODEL_STALE", "REBALANCE",
-    "ENGINE_FAILED_SAFE", "POSITIONS_ADOPTED", "EXITS_ADOPTED",       # supervision (actors/watchdog.py)
-    "HEARTBEAT",     # actors/heartbeat.py: proof of life and the marks of open positions
-    "CONTROL_COMMAND",   # adapters/operator/control.py: a person's command to the running engine, and the answer
-    # adapters/kalshi/stream.py (issue 13): the market-data WebSocket and each market's feed
-    "STREAM_CONNECTED", "STREAM_DISCONNECTED", "STREAM_ERROR", "MARKET_STREAMED", "MARKET_POLLED",
-)
-
-
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    return value
+# The event names, and those the alert channels send (adapters/operator/alerts.py), from the classes.
+__all__ = ["ALERT_EVENTS", "EVENTS", "Audit", "configure_logging", "read_audit", "to_jsonable"]
 
 
 class Audit:
@@ -78,19 +49,18 @@ class Audit:
         if self.alerts is not None:
             self.alerts.close(timeout_s)
 
-    def emit(self, event: str, text: str, **fields: Any) -> dict[str, Any]:
-        if event not in EVENTS:
+    def emit(self, event: AuditEvent) -> dict[str, Any]:
+        """Write `event` (models/audit_events/): its JSON record, stamped by the clock, to the
+        audit file; its text to the console; an alert event to the alert channels."""
+        if not isinstance(event, AuditEvent) or REGISTRY.get(event.event) is not type(event):
             raise ValueError(f"unknown audit event {event!r}")
-        record = {"ts": self.clock.now().isoformat(), "event": event}
-        record.update({k: to_jsonable(v) for k, v in fields.items() if v is not None})
-        record["message"] = text
+        record = to_record(event, self.clock.now())
         if self.recorder is not None:
             with self._lock:
                 self.recorder.append(record)
-        level = "WARNING" if event in ("EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ALERT",
-                                        "ORDER_REJECTED") else "DEBUG" if event == "HEARTBEAT" else "INFO"
-        logger.bind(audit=record, market_ts=self.clock.now().strftime("%m-%d %H:%M:%S")).log(level, text)
-        if self.alerts is not None and event in ALERT_EVENTS:
+        logger.bind(audit=record, market_ts=self.clock.now().strftime("%m-%d %H:%M:%S")).log(event.LEVEL,
+                                                                                           record["message"])
+        if self.alerts is not None and event.ALERT:
             self.alerts.submit(record)
         return record
 

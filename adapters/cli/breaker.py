@@ -25,6 +25,7 @@ from adapters.storage.database import DatabaseUrlError, SchemaTooNew, connect, m
 from adapters.engine.lock import EngineLocked, lock_database
 from adapters.storage.repository import Repository
 from config.loader import ConfigError, load_config
+from models import audit_events as ae
 from models.risk import trading_day
 
 
@@ -112,8 +113,8 @@ def reset(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | 
     configure_logging(audit_path, console=False)
     audit = Audit(clock)
     for t in cleared:
-        audit.emit("CIRCUIT_BREAKER_RESET", f"CIRCUIT BREAKER reset by the operator: {t.reason}",
-                   reason=t.reason, kind=t.kind, day=t.day, tripped_at=t.tripped_at, by="operator")
+        audit.emit(ae.CircuitBreakerReset(reason=t.reason, kind=t.kind, day=t.day, tripped_at=t.tripped_at,
+                                          by="operator"))
         print(f"reset: {t.day} {t.kind}: {t.reason}", file=out)
     print(f"the day's loss counts again from now; written to {audit_path}", file=out)
     try:

@@ -15,6 +15,7 @@ from adapters.engine.build import HoldingsNotCompared, build_engine
 from adapters.engine.lock import EngineLocked, lock_database, lock_kalshi_key
 from adapters.cli.summary import build_summary, format_summary
 from config.schema import Config
+from models import audit_events as ae
 from adapters.cli.running import (
     UsageError, flatten_after_failure, log_file_options, open_alerts, open_control,
 )
@@ -97,8 +98,8 @@ def cmd_live(args: argparse.Namespace, config: Config) -> int:
     try:
         done.wait(None if deadline is None else max(0.0, (deadline - clock.now()).total_seconds()))
     except BaseException as exc:   # issue 12: an abnormal stop is an alert
-        audit.emit("ALERT", f"ALERT engine stopping abnormally ({type(exc).__name__}); open positions stay on the "
-                            "venue and resume on the next start", error=type(exc).__name__)
+        audit.emit(ae.Alert(said=f"ALERT engine stopping abnormally ({type(exc).__name__}); open positions stay on "
+                                 "the venue and resume on the next start", error=type(exc).__name__))
         audit.close(10)            # the alert goes out before the process does
         raise
     finally:   # give the caller its handlers back (Ctrl-C must work again after an in-process run)

@@ -39,6 +39,7 @@ from adapters.engine.lock import lock_database
 from adapters.engine.reconcile import ReconcileReport, reconcile
 from adapters.storage.repository import Repository
 from config.schema import Config
+from models import audit_events as ae
 from models.budget import CallBudget
 
 STEPS = ("reconcile", "start", "resume")
@@ -213,7 +214,7 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
 
 
 def _step(audit: Audit, mode: str, step: str, text: str, **fields: Any) -> str:
-    audit.emit("ENGINE_STARTUP", f"start-up ({mode}) {step}: {text}", mode=mode, step=step, **fields)
+    audit.emit(ae.EngineStartup(mode=mode, step=step, said=text, **fields))
     return step
 
 

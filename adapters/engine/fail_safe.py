@@ -17,6 +17,7 @@ from decimal import Decimal
 from loguru import logger
 
 from adapters.engine.reconcile import reconcile
+from models import audit_events as ae
 from models.venue import VenueError
 from models.market import Side
 from models.orders import Action, OrderRequest, TimeInForce
@@ -51,14 +52,15 @@ def flatten(venue, repository, audit, clock) -> FlattenReport:  # type: ignore[n
         try:
             quote = venue.get_quotes((p.ticker,)).get(p.ticker)
         except VenueError as exc:
-            audit.emit("ALERT", f"ALERT fail-safe: no quote for {p.ticker} ({type(exc).__name__}); "
-                                f"{p.contracts} {p.side.value} not sold", position_id=p.position_id, market=p.ticker)
+            audit.emit(ae.Alert(said=f"ALERT fail-safe: no quote for {p.ticker} ({type(exc).__name__}); "
+                                     f"{p.contracts} {p.side.value} not sold", position_id=p.position_id,
+                                market=p.ticker))
             continue
         bid = None if quote is None else (quote.yes_bid if p.side is Side.YES else
                                           (None if quote.yes_ask is None else 1 - quote.yes_ask))
         if bid is None or bid < MIN_PRICE:
-            audit.emit("ALERT", f"ALERT fail-safe: no bid for {p.ticker} {p.side.value}; {p.contracts} not sold",
-                       position_id=p.position_id, market=p.ticker)
+            audit.emit(ae.Alert(said=f"ALERT fail-safe: no bid for {p.ticker} {p.side.value}; {p.contracts} not sold",
+                                position_id=p.position_id, market=p.ticker))
             continue
         limit = max(bid - FLATTEN_SLIPPAGE, MIN_PRICE)
         exit_id = f"{p.position_id}-failsafe"
@@ -66,10 +68,9 @@ def flatten(venue, repository, audit, clock) -> FlattenReport:  # type: ignore[n
         request = OrderRequest(f"{exit_id}-{n}", p.ticker, p.side, Action.SELL, p.contracts, limit,
                                TimeInForce.IOC)
         repository.record_order_pending(request, p.position_id, exit_id)
-        audit.emit("ORDER_PLACED", f"{p.ticker} {p.side.value}: fail-safe sell {p.contracts} at {limit:.2f} (IOC)",
-                   position_id=p.position_id, market=p.ticker, exit_id=exit_id,
-                   client_order_id=request.client_order_id, price=limit, contracts=p.contracts,
-                   condition="fail_safe", priority="CRITICAL")
+        audit.emit(ae.OrderPlaced(position_id=p.position_id, market=p.ticker, exit_id=exit_id,
+                                  client_order_id=request.client_order_id, price=limit, contracts=p.contracts,
+                                  condition="fail_safe", priority="CRITICAL", held=p.side))
         try:
             venue.place_order(request)
             report.sent.append(request.client_order_id)
@@ -79,6 +80,6 @@ def flatten(venue, repository, audit, clock) -> FlattenReport:  # type: ignore[n
     for p in repository.load_open_positions():
         if p.contracts > 0:
             report.still_held.append(f"{p.position_id}: {p.contracts} {p.side.value} {p.ticker}")
-            audit.emit("ALERT", f"ALERT fail-safe: {p.contracts} {p.side.value} {p.ticker} still held after the "
-                                "flattening; sell by hand", position_id=p.position_id, market=p.ticker)
+            audit.emit(ae.Alert(said=f"ALERT fail-safe: {p.contracts} {p.side.value} {p.ticker} still held after the "
+                                     "flattening; sell by hand", position_id=p.position_id, market=p.ticker))
     return report

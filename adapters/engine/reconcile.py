@@ -25,12 +25,13 @@ from typing import Any
 
 from loguru import logger
 
+from models import audit_events as ae
 from models.records import ExitRecord
 from models.venue import BudgetExhausted, OrderNotFound, Venue, VenueError
 from models.closing import close_position
 from models.ledger import RECONCILED_AWAY, fill_id, new_fill, totals
 from models.market import Side
-from models.money import ZERO, fmt_price, fmt_usd, q6
+from models.money import ZERO, q6
 from models.orders import Action, Fill, OrderSnapshot
 from models.position import PositionState, PositionStatus
 from models.records import ExitStatus, StoredOrderStatus
@@ -65,7 +66,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
 
     def alert(text: str, **fields) -> None:  # type: ignore[no-untyped-def]
         report.alerts.append(text)
-        audit.emit("ALERT", f"ALERT reconcile: {text}", **fields)
+        audit.emit(ae.Alert(said=f"ALERT reconcile: {text}", **fields))
 
     interrupted: dict[tuple[str, str], int] = {}
     for rec in repository.open_orders():
@@ -75,7 +76,7 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
             snap = _retrying(lambda: venue.find_order(cid), report)
             if snap is None:
                 repository.set_order_status(cid, StoredOrderStatus.CANCELED)
-                audit.emit("ORDER_LOOKUP", f"reconcile: {cid} never reached the venue", client_order_id=cid)
+                audit.emit(ae.OrderLookup(client_order_id=cid, about=ae.LOOKUP_NEVER_SENT))
                 continue
             if not snap.is_done:
                 order_id = snap.order_id
@@ -84,9 +85,8 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
                 except OrderNotFound:
                     snap = _retrying(lambda: venue.get_order(order_id), report)
                 report.orders_canceled += 1
-                audit.emit("ORDER_CANCELED", f"reconcile: canceled {cid} left resting by an earlier run",
-                           client_order_id=cid, order_id=snap.order_id, filled=snap.filled_count,
-                           position_id=rec.position_id, exit_id=rec.exit_id)
+                audit.emit(ae.OrderCanceled(client_order_id=cid, order_id=snap.order_id, filled=snap.filled_count,
+                                            position_id=rec.position_id, exit_id=rec.exit_id, by_reconcile=True))
         except VenueError as exc:
             pid = rec.position_id or f"pos-{cid.removeprefix('en-')}"
             report.unconfirmed_positions.add(pid)
@@ -132,10 +132,9 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
                 fees=sum((f.fee for f in fills), ZERO),
                 filled_at=clock.now(), detail="interrupted by a restart; fills found by reconciliation"))
             # ... and the same outcome in the audit log, which `run.py audit` checks against it.
-            audit.emit("EXIT_COMPLETED", f"{state.ticker} {state.side.value}: exit {exit_id} interrupted by a "
-                                         f"restart, {sold} sold (found by reconciliation)",
-                       position_id=pid, market=state.ticker, exit_id=exit_id, condition=state.exit_reason,
-                       outcome="preempted", filled=sold)
+            audit.emit(ae.ExitCompleted(position_id=pid, market=state.ticker, exit_id=exit_id,
+                                        condition=state.exit_reason, outcome="preempted", filled=sold,
+                                        held=state.side, interrupted=True))
 
     by_market: dict[str, int] = {}
     sides: dict[str, set[Side]] = {}
@@ -144,11 +143,10 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
         if rebuilt != state:
             if rebuilt.status is PositionStatus.CLOSED:
                 rebuilt = close_position(rebuilt, clock.now(), rebuilt.exit_reason or "reconciled: sold")
-                audit.emit("POSITION_CLOSED", f"{state.ticker} {state.side.value}: CLOSED by reconciliation: every "
-                                              "contract was sold by an exit that a restart interrupted",
-                           position_id=state.position_id, market=state.ticker, side=state.side,
-                           reason=rebuilt.exit_reason, realized_pnl=rebuilt.realized_pnl, exit_fees=rebuilt.exit_fees,
-                           entry_fees=rebuilt.entry_fees)
+                audit.emit(ae.PositionClosed(position_id=state.position_id, market=state.ticker, side=state.side,
+                                             reason=rebuilt.exit_reason, realized_pnl=rebuilt.realized_pnl,
+                                             exit_fees=rebuilt.exit_fees, entry_fees=rebuilt.entry_fees,
+                                             closed_by=ae.CLOSED_SOLD_WHILE_DOWN))
             repository.upsert_position(rebuilt)
             report.positions_adjusted.append(state.position_id)
         if rebuilt.contracts > 0:
@@ -187,10 +185,10 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
             if held_on_venue == 0:
                 repository.upsert_position(close_position(state, clock.now(), "reconciled: not on venue"))
                 report.positions_closed.append(state.position_id)
-                audit.emit("POSITION_CLOSED", f"{ticker} {state.side.value}: CLOSED by reconciliation: not on the venue",
-                           position_id=state.position_id, market=ticker, side=state.side,
-                           reason="reconciled: not on venue", realized_pnl=state.realized_pnl,
-                           exit_fees=state.exit_fees, entry_fees=state.entry_fees, contracts_dropped=state.contracts)
+                audit.emit(ae.PositionClosed(position_id=state.position_id, market=ticker, side=state.side,
+                                             reason="reconciled: not on venue", realized_pnl=state.realized_pnl,
+                                             exit_fees=state.exit_fees, entry_fees=state.entry_fees,
+                                             contracts_dropped=state.contracts, closed_by=ae.CLOSED_NOT_ON_VENUE))
                 alert(f"{state.position_id}: {state.contracts} {state.side.value} {ticker} not on the venue; "
                       "closed in the database", position_id=state.position_id, market=ticker)
             elif held_on_venue < state.contracts:
@@ -212,10 +210,9 @@ def _record_correction(repository, audit, clock, state: PositionState, held_on_v
         position_id=state.position_id, reason=RECONCILED_AWAY, priority="", status=ExitStatus.TRIGGERED,
         triggered_at=clock.now(), contracts=removed,
         detail=f"start-up reconciliation: the venue holds {held_on_venue} of {state.contracts}"))
-    audit.emit("POSITION_RECONCILED", f"{state.ticker} {state.side.value}: reconciliation follows the venue: "
-                                      f"{held_on_venue} held, not {state.contracts} ({removed} gone outside Arbees)",
-               position_id=state.position_id, market=state.ticker, side=state.side, contracts_before=state.contracts,
-               contracts=held_on_venue, removed=removed, reason=RECONCILED_AWAY)
+    audit.emit(ae.PositionReconciled(position_id=state.position_id, market=state.ticker, side=state.side,
+                                     contracts_before=state.contracts, contracts=held_on_venue, removed=removed,
+                                     reason=RECONCILED_AWAY))
 
 
 def _retrying(call, report: ReconcileReport, attempts: int = 3):  # type: ignore[no-untyped-def]
@@ -289,11 +286,10 @@ def _record_fill(repository, rec, snap: OrderSnapshot, audit=None) -> int:  # ty
                                      snap.ticker, snap.side, snap.action, n, price, fee,
                                      snap.created_ts or rec.updated_at))
     if ok and snap.action is Action.SELL and audit is not None:
-        audit.emit("ORDER_FILLED", f"{snap.ticker} {snap.side.value}: FILLED sold {n} at {fmt_price(price)} (fee {fmt_usd(fee)}) "
-                                   "while no process watched (found by reconciliation)",
-                   position_id=rec.position_id, market=snap.ticker, exit_id=rec.exit_id, order_id=snap.order_id,
-                   client_order_id=snap.client_order_id, contracts=n, price=price, fee=fee, fill_id=fid,
-                   filled_total=snap.filled_count)
+        audit.emit(ae.OrderFilled(position_id=rec.position_id, market=snap.ticker, exit_id=rec.exit_id,
+                                  order_id=snap.order_id, client_order_id=snap.client_order_id, contracts=n, price=price,
+                                  fee=fee, fill_id=fid, filled_total=snap.filled_count, held=snap.side,
+                                  by_reconcile=True))
     return 1 if ok else 0
 
 
@@ -305,8 +301,8 @@ def _adopt_entry(repository, rec, snap: OrderSnapshot, report, audit, clock) -> 
     sig = repository.signal(signal_id)
     if sig is None:
         report.alerts.append(f"entry {rec.client_order_id} filled but its signal is unknown")
-        audit.emit("ALERT", f"ALERT reconcile: entry {rec.client_order_id} filled {snap.filled_count} but its "
-                            "signal is not in the database; not adopted", client_order_id=rec.client_order_id)
+        audit.emit(ae.Alert(said=f"ALERT reconcile: entry {rec.client_order_id} filled {snap.filled_count} but its "
+                                 "signal is not in the database; not adopted", client_order_id=rec.client_order_id))
         return
     s = sig.signal
     state = PositionState(position_id=pid, ticker=s.ticker, side=s.side, signal_type=s.signal_type, sport=s.sport,
@@ -315,12 +311,10 @@ def _adopt_entry(repository, rec, snap: OrderSnapshot, report, audit, clock) -> 
                           opened_at=clock.now(), model_probability=s.win_probability)
     repository.upsert_position(state)
     report.positions_created.append(pid)
-    audit.emit("TRADE_EXECUTED", f"reconcile: entry {rec.client_order_id} had filled {snap.filled_count}; "
-                                 f"position {pid} recovered", trade_id=snap.order_id, position_id=pid,
-               order_id=snap.order_id, client_order_id=snap.client_order_id, status=snap.status,
-               entry_price=state.entry_price, contracts=snap.filled_count, cost=state.entry_price * snap.filled_count,
-               fees=snap.fees,
-               platform=s.platform, market=s.ticker, side=s.side, signal_id=s.signal_id,
-               fill_id=fill_id(snap.order_id, snap.filled_count))
+    audit.emit(ae.TradeExecuted(trade_id=snap.order_id, position_id=pid, order_id=snap.order_id,
+                                client_order_id=snap.client_order_id, status=snap.status, entry_price=state.entry_price,
+                                contracts=snap.filled_count, cost=state.entry_price * snap.filled_count, fees=snap.fees,
+                                platform=s.platform, market=s.ticker, side=s.side, signal_id=s.signal_id,
+                                fill_id=fill_id(snap.order_id, snap.filled_count), recovered=True))
 
 

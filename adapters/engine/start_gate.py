@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from loguru import logger
 
+from models import audit_events as ae
+
 BACKOFF_BASE_SECS = 1.0
 BACKOFF_CAP_SECS = 60.0
 
@@ -41,18 +43,18 @@ def reconcile_until_compared(run_once: Callable[[], Any], audit: Any, now: Calla
         report = run_once()
         if report.holdings_compared:
             if failures:
-                audit.emit("ALERT", f"ALERT start-up: holdings compared after {failures} failed tries; trading starts",
-                           failed_tries=failures)
+                audit.emit(ae.Alert(said=f"ALERT start-up: holdings compared after {failures} failed tries; trading "
+                                         "starts", failed_tries=failures))
             return report
         failures += 1
         delay = backoff_delay(failures, rng)
         left = (deadline - now()).total_seconds() if deadline is not None else None
         if left is not None and left <= delay:
-            audit.emit("ALERT", "ALERT start-up: the venue's holdings could not be compared before the run's end; "
-                                "not trading", failed_tries=failures)
+            audit.emit(ae.Alert(said="ALERT start-up: the venue's holdings could not be compared before the run's "
+                                     "end; not trading", failed_tries=failures))
             return None
-        audit.emit("ALERT", f"ALERT start-up: venue unreachable, holdings not compared: not trading; retry in "
-                            f"{delay:.1f}s", failed_tries=failures, retry_in_secs=round(delay, 1))
+        audit.emit(ae.Alert(said=f"ALERT start-up: venue unreachable, holdings not compared: not trading; retry in "
+                                 f"{delay:.1f}s", failed_tries=failures, retry_in_secs=round(delay, 1)))
         logger.warning("the venue's holdings could not be compared (try {}); not trading, retry in {:.1f}s",
                        failures, delay)
         try:

@@ -27,6 +27,7 @@ from adapters.kalshi.book import BookInconsistent, MarketBook, Sequences
 from adapters.kalshi.market_data import StreamSettings, HealthCheck, PushQuotes, Reconnect
 from adapters.kalshi.stream_health import StreamHealth
 from adapters.kalshi.ws_connection import KalshiWsConnection, WsAlive, WsClosed, WsFrames, WsOpened, WsUnreadable
+from models import audit_events as ae
 from models.commands import ForwardToMarket, StreamMarkets
 from models.events import FillStreamed, MarketSettled, QuotePushed
 from models.retry import jittered_delay_secs
@@ -142,9 +143,8 @@ class MarketStream(StreamHealth, ArbeesActor):
     def _opened(self) -> None:
         self.link = "up"
         self.up_since = self.last_traffic = self.rt.clock.now()   # the back-off resets once it has lived
-        self.rt.audit.emit("STREAM_CONNECTED", f"market data: WebSocket connected (connection {self.conn}); "
-                                               f"subscribing {len(self.wanted)} markets",
-                           connection=self.conn, markets=len(self.wanted), use_yes_price=self.s.use_yes_price)
+        self.rt.audit.emit(ae.StreamConnected(connection=self.conn, markets=len(self.wanted),
+                                              use_yes_price=self.s.use_yes_price))
         self.sids.clear()
         self.seqs.clear()
         self._pending.clear()
@@ -167,9 +167,8 @@ class MarketStream(StreamHealth, ArbeesActor):
         self.attempts += 1
         self._reconnect_gen += 1
         self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, Reconnect(self._reconnect_gen))
-        self.rt.audit.emit("STREAM_DISCONNECTED", f"market data: WebSocket down ({reason}); {len(self.wanted)} "
-                                                  f"markets polled; reconnecting in {delay:.1f} s",
-                           connection=self.conn, reason=reason, attempt=self.attempts, retry_in_secs=round(delay, 3))
+        self.rt.audit.emit(ae.StreamDisconnected(connection=self.conn, reason=reason, attempt=self.attempts,
+                                                 retry_in_secs=round(delay, 3), polled=len(self.wanted), wait_secs=delay))
         self._summarize()
 
     def _send(self, command: dict, channel: str) -> None:
@@ -267,7 +266,7 @@ class MarketStream(StreamHealth, ArbeesActor):
             book.apply_snapshot(f)
             if self._verifying.pop(t, None) is not None and before != (book.yes, book.no):
                 self._error("stale book", f"{t}: the re-snapshot of a silent book differed from the book held; "
-                                          "it replaces it", markets=[t])
+                                          "it replaces it", markets=(t,))
             if t not in self.streamed and t not in self._restored:
                 self._restored.append(t)
         else:
@@ -318,6 +317,6 @@ class MarketStream(StreamHealth, ArbeesActor):
                                                                              wp.LIFECYCLE])
 
     def _error(self, what: str, text: str, **fields: Any) -> None:
-        self.rt.audit.emit("STREAM_ERROR", f"market data: {what}: {text}", kind=what, error=text, **fields)
+        self.rt.audit.emit(ae.StreamError(kind=what, error=text, **fields))
 
 __all__ = ["MarketStream", "StreamSettings"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.kalshi import ws_protocol as wp
 from adapters.kalshi.market_data import HealthCheck
+from models import audit_events as ae
 from models.commands import FeedMarketsTo
 from models.events import MarketsStreamed
 
@@ -33,8 +34,7 @@ class StreamHealth:
             self.polled[t] = reason
         if was:
             self.rt.send(self.price_cache, MarketsStreamed(tuple(was), False, reason))
-            self.rt.audit.emit("MARKET_POLLED", f"market data: {len(was)} market(s) polled from REST: {reason}",
-                               markets=was, reason=reason)
+            self.rt.audit.emit(ae.MarketPolled(markets=tuple(was), reason=reason))
 
     def _gap(self, reason: str) -> None:
         """The book subscription can no longer be trusted: its markets are polled, it ends, and a
@@ -76,7 +76,7 @@ class StreamHealth:
             bid, _, ask, _ = book.top()
             self.books.pop(t, None)
             self._error("crossed book", f"{t}: best yes bid {bid} >= best yes ask {ask}: a change was missed; "
-                                        "polled and re-snapshot", markets=[t])
+                                        "polled and re-snapshot", markets=(t,))
             self._fall_back({t}, f"crossed book (bid {bid} >= ask {ask}): re-snapshot")
             sid, last = self.sids.get(wp.BOOK), self._asked.get(t)
             if sid is not None and (last is None or now - last >= timedelta(seconds=self.s.book_silence_secs)):
@@ -105,9 +105,7 @@ class StreamHealth:
             for t in back:
                 self.polled.pop(t, None)
             self.rt.send(self.price_cache, MarketsStreamed(tuple(back), True))
-            self.rt.audit.emit("MARKET_STREAMED", f"market data: {len(back)} market(s) streamed "
-                                                  f"({len(self.streamed)} of {len(self.wanted)})",
-                               markets=back, streamed=len(self.streamed), wanted=len(self.wanted))
+            self.rt.audit.emit(ae.MarketStreamed(markets=tuple(back), streamed=len(self.streamed), wanted=len(self.wanted)))
         self._ticks += 1
         if self._ticks % max(1, self.s.announce_every_secs // max(1, self.s.check_every_secs)) == 0:
             self.rt.send(self.price_cache, FeedMarketsTo(self.actor_ref, tuple(sorted(self.streamed))))

@@ -26,6 +26,7 @@ from typing import Any
 
 from loguru import logger
 
+from models import audit_events as ae
 from models.control import ManualExitRequested, SetEntriesPaused
 from models.commands import ForwardToPosition
 from models.position import PositionStatus
@@ -150,11 +151,11 @@ class ControlServer:
             reply = self._pause(reason, source="command") if request["action"] == "pause" else self._resume()
         else:
             reply = {"ok": False, "answer": "unknown command (expected exit or entries pause|resume)"}
-        self.rt.audit.emit("CONTROL_COMMAND", f"CONTROL {command} {request.get('action') or request.get('position_id') or ('--all' if request.get('all') else '')}: "
-                                              f"{'done' if reply['ok'] else 'refused'}: {reply['answer']}",
-                           command=str(command), request={k: v for k, v in request.items() if k != "command"},
-                           ok=reply["ok"], answer=reply["answer"], positions=reply.get("positions"),
-                           position_id=request.get("position_id") if command == "exit" else None)
+        positions = reply.get("positions")
+        self.rt.audit.emit(ae.ControlCommand(
+            command=str(command), request={k: v for k, v in request.items() if k != "command"}, ok=reply["ok"],
+            answer=reply["answer"], positions=None if positions is None else tuple(positions),
+            position_id=request.get("position_id") if command == "exit" else None))
         return reply
 
     def _exit(self, pid: str) -> dict[str, Any]:
@@ -217,9 +218,8 @@ class ControlServer:
             finally:
                 os.umask(old)
         else:
-            self.rt.audit.emit("CONTROL_COMMAND", f"CONTROL entries still paused after the restart ({stamp})",
-                               command="entries", request={"action": "pause", "source": source}, ok=True,
-                               answer=f"entries paused ({stamp})")
+            self.rt.audit.emit(ae.ControlCommand(command="entries", request={"action": "pause", "source": source},
+                                                 ok=True, answer=f"entries paused ({stamp})", still_paused=stamp))
         return {"ok": True, "answer": f"new entries paused ({stamp}); exits keep running"}
 
     def _resume(self) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from adapters.audit.files import read_events
+from adapters.audit.files import read_typed
 from adapters.storage.repository import Repository
 from adapters.operator.status_view import position_levels
 from adapters.operator.charts import Marker, Series, bar_chart, line_chart
 from config.schema import Config
+from models import audit_events as ae
 from models.money import ZERO, fmt_money
 from models.position import PositionState
 
@@ -52,21 +53,21 @@ def _price_paths(audit: Path, pids: set[str]) -> tuple[dict[str, list], dict[str
     marks: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     trails: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
     fills: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
-    for rec in read_events(audit, ("HEARTBEAT", "EXIT_TRIGGERED", "ORDER_FILLED")):
-        ts = datetime.fromisoformat(rec["ts"])
-        if rec["event"] == "HEARTBEAT":
-            for m in rec.get("marks") or ():
+    for ev in read_typed(audit, ("HEARTBEAT", "EXIT_TRIGGERED", "ORDER_FILLED")):
+        ts = ev.ts
+        if isinstance(ev, ae.Heartbeat):
+            for m in ev.marks or ():
                 pid = m.get("position_id") if isinstance(m, dict) else None
                 if pid in pids and m.get("mark") is not None:
                     marks[pid].append((ts, Decimal(m["mark"])))
                     if m.get("trailing_stop") is not None:
                         trails[pid].append((ts, Decimal(m["trailing_stop"])))
-        elif rec.get("position_id") in pids:
-            pid = rec["position_id"]
-            if rec["event"] == "EXIT_TRIGGERED" and rec.get("mark") is not None:
-                marks[pid].append((ts, Decimal(rec["mark"])))
-            elif rec["event"] == "ORDER_FILLED" and rec.get("price") is not None:
-                fills[pid].append((ts, Decimal(rec["price"])))
+        elif ev.get("position_id") in pids:
+            pid = ev.get("position_id")
+            if isinstance(ev, ae.ExitTriggered) and ev.mark is not None:
+                marks[pid].append((ts, ev.mark))
+            elif isinstance(ev, ae.OrderFilled) and ev.price is not None:
+                fills[pid].append((ts, ev.price))
     for d in (marks, trails):
         for v in d.values():
             v.sort()

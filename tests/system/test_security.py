@@ -27,6 +27,7 @@ from loguru import logger
 from adapters.cli import app
 from actors.clock import WallClock
 from adapters.audit.log import Audit, configure_logging
+from models.audit_events import Alert
 from adapters.kalshi.auth import CredentialsError, KalshiCredentials
 from tests.fakes.kalshi_server import FakeKalshi, generate_test_key, serve_fake_kalshi, write_test_key
 from adapters.paper.venue import PaperVenue
@@ -162,7 +163,7 @@ def test_loguru_tracebacks_show_no_variable_values_on_any_sink(tmp_path, key):
     except RuntimeError:
         logger.exception("signing failed")
         logger.bind(audit={"event": "ALERT", "message": "x"}).exception("signing failed (audit)")
-    Audit(WallClock()).emit("ALERT", "after the failure", detail="nothing secret")
+    Audit(WallClock()).emit(Alert(said="after the failure", detail="nothing secret"))
     assert KEY_ID in control.getvalue() and pem_line in control.getvalue(), "the control sink shows locals"
     text = console.getvalue()
     assert "Traceback" in text and "RuntimeError: the signer failed" in text and "sign_with" in text

@@ -132,8 +132,8 @@ class _Audit:
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
 
-    def emit(self, event: str, message: str, **fields) -> None:  # type: ignore[no-untyped-def]
-        self.events.append((event, message))
+    def emit(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.events.append((event.event, event.text()))
 
 
 class _VirtualWait:

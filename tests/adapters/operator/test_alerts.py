@@ -6,6 +6,7 @@ import io
 import json
 import threading
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from loguru import logger
@@ -16,6 +17,8 @@ from adapters.operator.alerts import Alert, AlertDispatcher, Channel, DeliveryEr
 from adapters.audit.log import Audit
 from adapters.cli import alert_test
 from config.loader import ConfigError, load_config
+from models.audit_events import CircuitBreakerTripped, ExitGaveUp, OrderPlaced
+from models.market import Side
 from tests.alert_receiver import Receiver
 
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
@@ -30,9 +33,8 @@ def receiver():
 
 
 def _gave_up(audit: Audit) -> dict:
-    return audit.emit("EXIT_GAVE_UP", "ALERT MKT-1 yes: exit for profit_target gave up: 5 walks; 7 contracts still "
-                                      "held and monitored", position_id="pos-1", market="MKT-1", exit_id="pos-1-ex1",
-                      condition="profit_target", priority="MEDIUM", filled=3, remaining=7)
+    return audit.emit(ExitGaveUp(position_id="pos-1", market="MKT-1", exit_id="pos-1-ex1", condition="profit_target",
+                                 priority="MEDIUM", filled=3, remaining=7, walks=5, detail="5 walks", held=Side.YES))
 
 
 def _webhook(url: str, **extra) -> Channel:
@@ -44,7 +46,8 @@ def test_an_exit_that_gave_up_reaches_the_webhook_as_json(receiver):
     dispatcher = AlertDispatcher([_webhook(receiver.url + "/hook", bearer_token_env=SECRET)], backoff_base_s=0.01)
     audit = Audit(VirtualClock(T0), alerts=dispatcher)
     _gave_up(audit)
-    audit.emit("ORDER_PLACED", "not an alert", position_id="pos-1")
+    audit.emit(OrderPlaced(position_id="pos-1", market="MKT-1", client_order_id="pos-1-ex1-1", price=Decimal("0.50"),
+                           contracts=7))
     audit.close()
     (got,) = receiver.received
     assert got.path == "/hook" and got.headers["Content-Type"] == "application/json"
@@ -68,7 +71,7 @@ def test_a_failing_channel_is_retried_with_back_off_then_counted_failed(receiver
     assert dispatcher.stats()["ops"]["sent"] == 1 and dispatcher.stats()["ops"]["retries"] == 2
     receiver.fail_first = 100
     dispatcher = AlertDispatcher([_webhook(receiver.url)], max_retries=2, backoff_base_s=0.01)
-    Audit(VirtualClock(T0), alerts=dispatcher).emit("CIRCUIT_BREAKER_TRIPPED", "CIRCUIT BREAKER: daily loss", reason="x")
+    Audit(VirtualClock(T0), alerts=dispatcher).emit(CircuitBreakerTripped(reason="x", kind="daily_loss", day="2026-11-20"))
     dispatcher.close()
     s = dispatcher.stats()["ops"]
     assert (s["sent"], s["failed"], s["retries"], s["last_error"]) == (0, 1, 2, "HTTP 500")
@@ -194,8 +197,8 @@ def test_the_engine_sends_its_alerts_and_its_heartbeat_counts_them(tmp_path, rec
     engine = running.build_paper_engine(load_config(f), T0, db_path=str(tmp_path / "e.db"), audit_path=None,
                                     recorder=recorder)
     try:
-        engine.audit.emit("CIRCUIT_BREAKER_TRIPPED", "CIRCUIT BREAKER: daily loss -$100.00 reached the limit",
-                          reason="daily loss")
+        engine.audit.emit(CircuitBreakerTripped(reason="daily loss -$100.00 reached the limit", kind="daily_loss",
+                                                day="2026-11-20"))
         engine.audit.close(10)       # deliver now (stop() does the same)
         engine.scheduler.run_for(timedelta(seconds=31))
     finally:

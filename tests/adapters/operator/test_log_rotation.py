@@ -15,6 +15,7 @@ from adapters.cli import app
 from actors.clock import VirtualClock
 from adapters.audit.files import audit_files, read_events
 from adapters.audit.log import Audit, configure_logging
+from models.audit_events import Alert
 from tests.paper_files import paper_files
 
 
@@ -31,10 +32,10 @@ def test_the_audit_log_moves_aside_at_each_new_day_and_reads_back_whole(tmp_path
     configure_logging(path, console=False, rotate_audit_daily=True)
     audit = Audit(clock)
     for _ in range(6):                                    # 23:59:58 ... 00:00:08 next day, then day 3
-        audit.emit("ALERT", "tick", n=clock.now().isoformat())
+        audit.emit(Alert(said="tick", detail=clock.now().isoformat()))
         clock.advance_to(clock.now() + timedelta(seconds=2))
     clock.advance_to(datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc))
-    audit.emit("ALERT", "day three")
+    audit.emit(Alert(said="day three"))
     logger.remove()
     names = [p.name for p in audit_files(path)]
     assert names == ["audit.2026-11-20.jsonl", "audit.2026-11-21.jsonl", "audit.jsonl"]
@@ -43,8 +44,8 @@ def test_the_audit_log_moves_aside_at_each_new_day_and_reads_back_whole(tmp_path
     assert [r["message"] for r in read_events(path)] == ["tick"] * 6 + ["day three"]
     # a restart later the same day appends to today's file; the next day still rotates
     configure_logging(path, console=False, rotate_audit_daily=True)
-    Audit(VirtualClock(datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc))).emit("ALERT", "restarted")
-    Audit(VirtualClock(datetime(2026, 11, 23, 0, 1, tzinfo=timezone.utc))).emit("ALERT", "day four")
+    Audit(VirtualClock(datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc))).emit(Alert(said="restarted"))
+    Audit(VirtualClock(datetime(2026, 11, 23, 0, 1, tzinfo=timezone.utc))).emit(Alert(said="day four"))
     logger.remove()
     assert [p.name for p in audit_files(path)][-2:] == ["audit.2026-11-22.jsonl", "audit.jsonl"]
     assert [r["message"] for r in read_events(path)][-3:] == ["day three", "restarted", "day four"]
