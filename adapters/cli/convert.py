@@ -1,19 +1,7 @@
 """`convert-recording`: turn a Kalshi ticker recording into Arbees's replay format.
 
-Input: JSON Lines as recorded from Kalshi's WebSocket `ticker` channel (one file per market:
-"ts_iso", "market_ticker", "yes_bid_prob", "yes_ask_prob", "volume", ...), for example
-../shared/data/kalshi-nba-2025-11-22-LAC-CHA/*.jsonl. Output: one replay file (see
-adapters/files/replay.py) with the quotes of every input merged in time order, a settle event per
-market whose last quote is decided (bid >= 0.90 -> yes, ask <= 0.10 -> no), and, unless
-`--signals 0`, N synthetic signals spread over the busiest stretch (clearly marked
-"source": "synthetic": the recording has no model), so the replay trades.
-
-The recording carries no close time (nor does the market index). `--close-time TIME` writes
-one on every quote of every market, `--close-time TICKER=TIME` on one market's (that wins over
-the one for all). A Kalshi game market closes when its result is determined (it "can close
-early"; the API's `close_time` is a backstop weeks later): in a recording, the moment the
-book empties after sitting at 99/100 (20:25:28Z for the LAC-CHA recording). See the README,
-"Close times".
+The format, the settle rule, the synthetic signals and the close times are described where the
+conversion lives: adapters/files/recording.py. This module only reads the arguments.
 """
 from __future__ import annotations
 

@@ -42,7 +42,6 @@ class KalshiVenue:
         self._client_ids: dict[str, str] = {}  # order_id -> client_order_id (fills lack it)
         self._ids_lock = threading.Lock()
         self._io = LoopThread(f"{name}-io")   # owns the client's aiohttp session
-        self._loop, self._thread = self._io.loop, self._io.thread
 
     @property
     def base_url(self) -> str:
@@ -64,10 +63,6 @@ class KalshiVenue:
         self.close()
 
     # ---- the loop thread ------------------------------------------------------------------------
-
-    @property
-    def _closed(self) -> bool:
-        return self._io.closed
 
     def _call(self, coro: Coroutine[Any, Any, Any], what: str) -> Any:
         try:
