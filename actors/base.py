@@ -20,9 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import queue
+
 import pykka
 from loguru import logger
 
+from actors.dispatch import InlineFuture, InlineInbox
 from actors.registry import STALE, ActorHandle, Crash, Envelope, InjectedCrash, Stall
 from actors.runtime import Runtime
 from models import audit_events as ae
@@ -57,6 +60,7 @@ class ArbeesActor(pykka.ThreadingActor):
 
     def __init__(self, rt: Runtime, key: str = "", supervisor: pykka.ActorRef | None = None, *,
                  handle: ActorHandle | None = None) -> None:
+        self._dispatcher = rt.dispatcher     # None: a thread of its own (see actors/dispatch.py)
         super().__init__()
         self.rt = rt
         self.key = key
@@ -66,6 +70,20 @@ class ArbeesActor(pykka.ThreadingActor):
         self._crash_reason = ""
         self._env: Envelope | None = None
         rt.activity.send(self.actor_ref, _Started())
+
+    # pykka's hooks for an actor runtime: a thread (pykka.ThreadingActor) or the inline dispatcher
+    def _create_actor_inbox(self) -> Any:      # type: ignore[override]  (pykka calls it from __init__)
+        d = self._dispatcher
+        return queue.Queue() if d is None else InlineInbox(d, self)
+
+    @staticmethod
+    def _create_future() -> Any:
+        return InlineFuture()
+
+    def _start_actor_loop(self) -> None:
+        if self._dispatcher is None:
+            super()._start_actor_loop()
+        # inline: the inbox runs on_start before the first message (_Started, queued by __init__)
 
     @property
     def me(self) -> Any:

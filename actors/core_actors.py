@@ -65,7 +65,10 @@ def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, plat
     def down(name: str, why: str, urn: str) -> None:
         rt.send(watchdog, CoreActorDown(name, why, urn))
 
-    handles = {name: ActorHandle(name, rt.activity, rt.clock, on_down=down) for name in ORDER}
+    def run_watchdog() -> bool:
+        return rt.dispatcher is not None and rt.dispatcher.pump_ref(watchdog)
+
+    handles = {name: ActorHandle(name, rt.activity, rt.clock, on_down=down, on_wait=run_watchdog) for name in ORDER}
     refs = Refs(*(handles[name] for name in ORDER))
     m = config.monitoring
     call_log: deque = deque(maxlen=100_000)          # outlives each RateLimiter (the budget counts it)

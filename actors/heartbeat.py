@@ -60,6 +60,7 @@ class Heartbeat(ArbeesActor):
         self._gen = 0
         self._timer = None
         self._last_marks: dict[str, tuple[Any, ...]] = {}
+        self._proxies: dict[str, Any] = {}           # actor urn -> its pykka proxy
         self.beats = 0
         # Read by the heartbeat, set by the control channel (adapters/operator/control.py) and the alert
         # dispatcher (adapters/operator/alerts.py) through `extra`: a callable returning more fields.
@@ -118,7 +119,13 @@ class Heartbeat(ArbeesActor):
         if ref is None:
             return _MISSING
         try:
-            return getattr(ref.proxy(), name).get(timeout=READ_TIMEOUT_S)
+            # One proxy per actor (a handle's actor changes on a restart): building a pykka proxy
+            # introspects every attribute of the actor, which cost more than the beat itself.
+            urn = getattr(ref, "target", ref).actor_urn
+            proxy = self._proxies.get(urn)
+            if proxy is None:
+                proxy = self._proxies[urn] = ref.proxy()
+            return getattr(proxy, name).get(timeout=READ_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - renamed, busy or dead: this field is left out
             return _MISSING
 

@@ -46,8 +46,12 @@ class ActorHandle:
     """Looks like a pykka ActorRef to its users (tell, ask, proxy, is_alive, stop, actor_urn)."""
 
     def __init__(self, name: str, activity: Any, clock: Any = None,
-                 on_down: Callable[[str, str, str], None] | None = None) -> None:
+                 on_down: Callable[[str, str, str], None] | None = None,
+                 on_wait: Callable[[], bool] | None = None) -> None:
         self.name = name
+        # Under the inline dispatcher (actors/dispatch.py) nothing runs beside a waiting ask: this
+        # runs the Watchdog's messages (its restart of this actor) instead; True when it ran any.
+        self.on_wait = on_wait
         self.clock = clock
         self.actor_urn = f"core:{name}"
         self.activity = activity
@@ -269,6 +273,8 @@ class ActorHandle:
                 left = _left(deadline)
                 if left is not None and left <= 0:
                     raise pykka.Timeout(f"{self.name} is being restarted")
+                if self.on_wait is not None and self.on_wait():
+                    continue
                 self._cond.wait(0.05 if left is None else min(left, 0.05))
             if self.closed or self._target is None:
                 raise pykka.ActorDeadError(f"{self.name} is stopped")

@@ -19,7 +19,8 @@ from actors.clock import Clock
 
 
 class ActivityTracker:
-    def __init__(self) -> None:
+    def __init__(self, dispatcher: Any = None) -> None:
+        self.dispatcher = dispatcher        # actors/dispatch.py: handlers run by whoever waits here
         self._cond = threading.Condition()
         self._pending: dict[str, int] = {}
         self._refs: dict[str, pykka.ActorRef] = {}
@@ -87,8 +88,21 @@ class ActivityTracker:
                 self._refs.pop(urn, None)
                 self._total -= n
 
+    def _idle_now(self) -> bool:
+        with self._cond:
+            if self._total:
+                self._forget_dead()
+            return self._total == 0
+
     def wait_idle(self, timeout_s: float = 60.0, quiet: bool = False) -> bool:
         """Block until no message is in flight. Returns False on timeout (a hung actor)."""
+        d = self.dispatcher
+        if d is not None and d.runs_here():
+            if d.wait_idle(self._idle_now, timeout_s):
+                return True
+            if not quiet:
+                logger.error("actors still busy after {}s: {}", timeout_s, self.busy_urns())
+            return False
         deadline = _wall.monotonic() + timeout_s
         with self._cond:
             while self._total > 0:
@@ -114,6 +128,7 @@ class Runtime:
     ask_timeout_s: float = 10.0
     streamed_quotes: bool = False   # every market change is pushed (replays): nothing is polled
     quiet_bands: bool = True        # streamed: positions are sent only the quotes that leave their band (issue 14)
+    dispatcher: Any = None          # actors/dispatch.py (virtual time); None: a thread per actor
 
     def send(self, ref: pykka.ActorRef | None, message: Any) -> bool:
         if ref is None:

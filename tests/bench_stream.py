@@ -114,7 +114,7 @@ def _linked(make: Callable[..., Any], config: Config, name: str, *, stream: bool
             parts.update(paper=paper, fake=fake, ws=ws, venue=venue)
             return venue
 
-        engine = make(name, config_override=config, venue_factory=on)
+        engine = make(name, config_override=config, venue_factory=on, inline=False)   # threads, as live
         try:
             ws = parts["ws"]
             link = _Link(engine, parts["paper"], parts["fake"], ws,

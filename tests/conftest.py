@@ -33,7 +33,7 @@ class EngineHarness:
     """One paper engine (actors, paper venue, SQLite, audit recorder) on virtual time."""
 
     def __init__(self, tmp_path: Path, overrides: dict | None, start: datetime, name: str,
-                 db_path: Path | None = None, streamed: bool = False) -> None:
+                 db_path: Path | None = None, streamed: bool = False, threads: bool = False) -> None:
         from adapters.cli.running import build_paper_engine
 
         config_path = None
@@ -50,7 +50,8 @@ class EngineHarness:
         self.audit: list[dict[str, Any]] = []
         self.db_path = db_path or tmp_path / f"{name}.db"
         self.engine = build_paper_engine(self.config, start, db_path=str(self.db_path), audit_path=None,
-                                         recorder=self.audit, fresh=db_path is None, streamed_quotes=streamed)
+                                         recorder=self.audit, fresh=db_path is None, streamed_quotes=streamed,
+                                         inline=False if threads else None)
         self.venue = self.engine.venue
         self.system = self.engine.system
         self.scheduler = self.engine.scheduler
@@ -195,17 +196,21 @@ class EngineHarness:
 
 @pytest.fixture
 def make_engine(tmp_path, monkeypatch):
-    """Build engines (`make_engine(overrides=None, start=T0, database_of=None, streamed=False)`;
-    streamed: quotes are pushed, as in a replay); all are stopped after the test,
+    """Build engines (`make_engine(overrides=None, start=T0, database_of=None, streamed=False,
+    threads=False)`; streamed: quotes are pushed, as in a replay; threads: a thread per actor, as
+    live, instead of the inline dispatcher (actors/dispatch.py) -- for tests that stall a handler
+    or race a Watchdog restart); all are stopped after the test,
     and the test fails if any pykka actor is still alive."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     built: list[EngineHarness] = []
 
     def make(overrides: dict | None = None, *, start: datetime = T0,
-             database_of: EngineHarness | None = None, streamed: bool = False) -> EngineHarness:
+             database_of: EngineHarness | None = None, streamed: bool = False,
+             threads: bool = False) -> EngineHarness:
         # database_of: a new process on that engine's database (not wiped), with a new paper venue
         h = EngineHarness(tmp_path, overrides, start, f"engine{len(built)}",
-                          db_path=database_of.db_path if database_of is not None else None, streamed=streamed)
+                          db_path=database_of.db_path if database_of is not None else None, streamed=streamed,
+                          threads=threads)
         built.append(h)
         return h
 

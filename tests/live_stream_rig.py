@@ -165,7 +165,7 @@ def stream_rig(tmp_path: Path, key: Any, *, settings: StreamSettings = StreamSet
         config_file = tmp_path / "stream.yaml"
         config_file.write_text(config_text, encoding="utf-8")
         engine = build_paper_engine(load_config(config_file), T0, db_path=str(tmp_path / "stream.db"), audit_path=None,
-                                    recorder=audit, venue_factory=kalshi_on)
+                                    recorder=audit, venue_factory=kalshi_on, inline=False)   # threads, as live
         try:
             stream = start_market_stream(engine.system, parts["venue"], settings=settings, seed=1)
             rig = StreamRig(engine, stream=stream, audit=audit, **parts)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from actors.clock import Clock, VirtualClock, WallClock
+from actors.dispatch import Dispatcher
 from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import RealScheduler, VirtualScheduler
 from actors.system import System
@@ -58,13 +59,17 @@ class EngineMode:
     # Live: reconciliation is retried with back-off (adapters/engine/start_gate.py) until it has compared
     # the venue's holdings with the database's; nothing starts before (HoldingsNotCompared).
     holdings_must_be_compared: bool = False
+    # Virtual time without fault injection runs every handler on the driving thread (actors/dispatch.py):
+    # same handlers, same order guarantees, no thread hand-off per message. Live and the fault
+    # simulation (a stalled handler needs the Watchdog running beside it) give each actor a thread.
+    inline: bool = False
 
 
 MODES = {
-    "paper": EngineMode(virtual_time=True, platform="paper"),
-    "replay": EngineMode(virtual_time=True, platform="paper", streamed_quotes=True),
+    "paper": EngineMode(virtual_time=True, platform="paper", inline=True),
+    "replay": EngineMode(virtual_time=True, platform="paper", streamed_quotes=True, inline=True),
     "simulate": EngineMode(virtual_time=True, platform="paper"),
-    "bench": EngineMode(virtual_time=True, platform="paper"),
+    "bench": EngineMode(virtual_time=True, platform="paper", inline=True),
     "live": EngineMode(virtual_time=False, platform="kalshi", holdings_must_be_compared=True),
 }
 
@@ -121,7 +126,8 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
                  venue_factory: Callable[[Clock], Any] | None = None, recorder: list | None = None,
                  fresh: bool = False, seed: int | None = None, prior_calls: Sequence[datetime] = (),
                  balance: str = "100000", streamed_quotes: bool | None = None, quiet_bands: bool = True,
-                 deadline: datetime | None = None, lock: Any = None, alerts: Any = None) -> Engine:
+                 deadline: datetime | None = None, lock: Any = None, alerts: Any = None,
+                 inline: bool | None = None) -> Engine:
     """Build the engine of `mode` (a key of MODES) and start it: reconcile, start, resume.
 
     `venue_factory(clock)` builds the venue on the engine's clock (default: a PaperVenue
@@ -131,7 +137,8 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
     earlier processes: reconciliation and the RateLimiter count them. `deadline` bounds live's
     wait for the venue's holdings to be compared (HoldingsNotCompared past it). `lock` is the
     database's engine lock when the caller took it already (before wiping files of its own);
-    otherwise it is taken here, first (EngineLocked: another engine runs on this database)."""
+    otherwise it is taken here, first (EngineLocked: another engine runs on this database).
+    `inline` overrides the mode's dispatch (actors/dispatch.py; True needs virtual time)."""
     try:
         spec = MODES[mode]
     except KeyError:
@@ -146,7 +153,11 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
         clock = VirtualClock(start)
     else:
         clock = WallClock()
-    activity = ActivityTracker()
+    inline = spec.inline if inline is None else inline
+    if inline and not spec.virtual_time:
+        raise ValueError(f"engine mode {mode!r} runs on the wall clock: its actors need threads")
+    dispatcher = Dispatcher() if inline else None
+    activity = ActivityTracker(dispatcher)
     if venue_factory is not None:
         venue = venue_factory(clock)
     else:
@@ -189,7 +200,7 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
         # 2. start the actors; their budget counts what was spent before them this minute.
         rt = Runtime(clock, scheduler, activity, audit,
                      streamed_quotes=spec.streamed_quotes if streamed_quotes is None else streamed_quotes,
-                     quiet_bands=quiet_bands)
+                     quiet_bands=quiet_bands, dispatcher=dispatcher)
         system = System.start(rt, config, venue, repository, platform=spec.platform, seed=retry_seed)
         system.count_prior_calls(tuple(prior_calls) + tuple(report.call_times))
         steps.append(_step(audit, mode, "start", f"actors started ({spec.platform}), retry jitter seed {retry_seed}",

@@ -97,6 +97,9 @@ class PaperVenue:
         self._cash = starting_balance
         self._books: dict[str, PaperBook] = {}
         self._orders: dict[str, _Order] = {}           # insertion order = creation order
+        # ticker -> its orders that may still rest (oldest first); ones no longer resting are
+        # dropped when next seen, so a new book looks at its market's open orders, not all orders.
+        self._maybe_resting: dict[str, dict[str, _Order]] = {}
         self._by_client_id: dict[str, str] = {}
         self._fills: list[Fill] = []
         self._holdings: dict[tuple[str, Side], _Holding] = defaultdict(_Holding)
@@ -144,9 +147,8 @@ class PaperVenue:
                 raise UnknownMarket(f"settle: unknown market {ticker}")
             if book.settled is not None:
                 raise ValueError(f"{ticker}: market already settled {book.settled.value}")
-            for order in self._orders.values():
-                if order.request.ticker == ticker and order.status is OrderStatus.RESTING:
-                    order.status = OrderStatus.CANCELED
+            for order in self._resting_in(ticker):
+                order.status = OrderStatus.CANCELED
             for side in Side:
                 holding = self._holdings[(ticker, side)]
                 payout = Decimal(holding.count) if side is result else ZERO
@@ -333,6 +335,7 @@ class PaperVenue:
         self._order_seq += 1
         order = _Order(f"{self._prefix}-{self._order_seq:06d}", request, self._clock.now())
         self._orders[order.order_id] = order
+        self._maybe_resting.setdefault(request.ticker, {})[order.order_id] = order
         self._by_client_id[request.client_order_id] = order.order_id
         return order
 
@@ -368,13 +371,21 @@ class PaperVenue:
         self._fills.append(fill)
         return fill
 
+    def _resting_in(self, ticker: str) -> list[_Order]:
+        """The market's resting orders, oldest first (and forget those that stopped resting)."""
+        candidates = self._maybe_resting.get(ticker)
+        if not candidates:
+            return []
+        done = [oid for oid, o in candidates.items() if o.status is not OrderStatus.RESTING]
+        for oid in done:
+            del candidates[oid]
+        return list(candidates.values())
+
     def _fill_resting(self, book: PaperBook) -> list[Fill]:
         """Maker fills of this market's resting orders (oldest first) against the new book."""
         fills = []
-        for order in list(self._orders.values()):
+        for order in self._resting_in(book.ticker):
             r = order.request
-            if r.ticker != book.ticker or order.status is not OrderStatus.RESTING:
-                continue
             planned = book.plan(r.side, r.action, r.limit_price, order.remaining)
             if not planned:
                 continue

@@ -53,6 +53,7 @@ class Repository:
         # The positions upsert's SQL, built once (see prepare_upsert); () when it cannot be.
         self._upsert_sql: tuple[str, tuple[peewee.Field, ...]] | tuple[()] | None = None
         self._prepared: dict[tuple[object, ...], tuple[str, tuple[peewee.Field, ...]] | tuple[()]] = {}
+        self._open_marks_sql: tuple[str, list] | None = None     # open_marks, compiled once
 
     def atomic(self) -> AbstractContextManager[object]:
         """A transaction (a savepoint when nested): `with repo.atomic(): ...`."""
@@ -118,7 +119,13 @@ class Repository:
         query = (PositionRow.select(PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
                                     PositionRow.model_probability, PositionRow.contracts, PositionRow.last_update)
                  .where(PositionRow.status.in_(live)).order_by(PositionRow.opened_at, PositionRow.position_id))
-        return tuple(query.tuples())
+        if self._open_marks_sql is None:        # compiled once: peewee's compile cost more than the query
+            self._open_marks_sql = query.sql()
+        sql, params = self._open_marks_sql
+        fields = [PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
+                  PositionRow.model_probability, PositionRow.contracts, PositionRow.last_update]
+        rows = self._db.execute_sql(sql, params).fetchall()
+        return tuple(tuple(f.python_value(v) for f, v in zip(fields, row)) for row in rows)
 
     def all_positions(self) -> tuple[PositionState, ...]:
         query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)

@@ -71,14 +71,14 @@ def cache_counts() -> tuple[int, int]:
     return proxy.forwarded.get(timeout=5), proxy.filtered.get(timeout=5)
 
 
-def run_walk(tmp_path: Path, seed: int, bands: bool, limit: str):  # type: ignore[no-untyped-def]
+def run_walk(tmp_path: Path, seed: int, bands: bool, limit: str, inline: bool | None = None):  # type: ignore[no-untyped-def]
     config = load_config(None)
     config = dataclasses.replace(config, circuit_breaker=dataclasses.replace(
         config.circuit_breaker, daily_loss_limit_dollars=Decimal(limit)))
     make = engine_factory(config, tmp_path / ("on" if bands else "off"))
-    (tmp_path / ("on" if bands else "off")).mkdir(exist_ok=True)
+    (tmp_path / ("on" if bands else "off")).mkdir(parents=True, exist_ok=True)
     events = walk(seed)
-    engine = make("walk", start=START, streamed_quotes=True, quiet_bands=bands)
+    engine = make("walk", start=START, streamed_quotes=True, quiet_bands=bands, inline=inline)
     try:
         session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
         first = {}

@@ -73,7 +73,7 @@ def test_a_stuck_rate_limiter_is_restarted_and_the_stop_goes_out(make_engine):
     RateLimiter is sent everything else (here: the stop's order)."""
     from actors.registry import Stall
 
-    h = make_engine()
+    h = make_engine(threads=True)       # a stalled handler needs the Watchdog beside it
     h.scheduler.stuck_after_s = 0.3
     pid = _open(h)
     release = threading.Event()

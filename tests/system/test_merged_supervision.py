@@ -39,7 +39,7 @@ def test_a_loss_realized_while_the_risk_manager_is_stuck_is_counted_once_after_i
     closes every position)."""
     from actors.registry import Stall
 
-    h = make_engine(LIMITS)
+    h = make_engine(LIMITS, threads=True)       # a stalled handler needs the Watchdog beside it
     h.scheduler.stuck_after_s = 2.0                     # the Store commits long before that
     h.market("M1", "0.49", "0.50")
     h.enter("M1", contracts=7, game_id="G-M1", signal_id="loss-M1")
@@ -198,7 +198,7 @@ def test_a_risk_manager_rebuilt_while_the_store_is_behind_reloads_what_was_sent_
     from actors.registry import Stall
     from actors.risk_manager import TradingDayEnded
 
-    h = make_engine(LIMITS)
+    h = make_engine(LIMITS, threads=True)      # a stalled handler needs the Watchdog beside it
     h.scheduler.stuck_after_s = 1.5
     h.market("M1", "0.49", "0.50")
     h.enter("M1", contracts=12, game_id="G-M1", signal_id="loss-M1")

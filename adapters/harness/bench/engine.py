@@ -25,12 +25,15 @@ def engine_factory(config: Config, workdir: Path) -> Callable[..., Any]:
 
     def make(name: str, *, start: datetime = START, config_override: Config | None = None,
              fresh: bool = True, streamed_quotes: bool = False, venue: Any = None,
-             venue_factory: Callable[[Any], Any] | None = None, quiet_bands: bool = True) -> Any:
+             venue_factory: Callable[[Any], Any] | None = None, quiet_bands: bool = True,
+             inline: bool | None = None) -> Any:
         """`venue_factory(clock)` builds the venue on the engine's clock (the stream bench's
-        Kalshi client must stamp its quotes in the engine's time)."""
+        Kalshi client must stamp its quotes in the engine's time). `inline=False`: a thread per
+        actor, as live (the stream bench), instead of the inline dispatcher."""
         return build_engine("bench", config_override or config, db_path=str(workdir / f"{name}.db"), start=start,
                             fresh=fresh, seed=0, streamed_quotes=streamed_quotes, quiet_bands=quiet_bands,
-                            venue_factory=venue_factory or (None if venue is None else (lambda clock: venue)))
+                            venue_factory=venue_factory or (None if venue is None else (lambda clock: venue)),
+                            inline=inline)
 
     return make
 

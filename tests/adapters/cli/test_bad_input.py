@@ -64,9 +64,10 @@ def assert_database_whole(db: Path) -> list[tuple]:
         con.close()
 
 
-def long_recording(path: Path, hours: int = 20) -> Path:
+def long_recording(path: Path, hours: int = 60) -> Path:
     """A signal that opens a position, then a quote a second for `hours`: far longer than the
-    test waits, so the interrupt always lands mid-run."""
+    test waits, so the interrupt always lands mid-run, with the position still open whenever
+    it lands (10 contracts trade every second, and the price never reaches a stop)."""
     lines = [json.dumps({"type": "quote", "ts": T0.isoformat(), "ticker": TICKER, "yes_bid": "0.48",
                          "yes_ask": "0.50", "yes_bid_size": 500, "yes_ask_size": 500, "volume": 5000}),
              json.dumps({"type": "signal", "ts": (T0 + timedelta(seconds=1)).isoformat(), "ticker": TICKER,
@@ -76,7 +77,7 @@ def long_recording(path: Path, hours: int = 20) -> Path:
         bid = "0.49" if i % 2 else "0.48"
         lines.append(f'{{"type": "quote", "ts": "{(T0 + timedelta(seconds=i)).isoformat()}", "ticker": "{TICKER}", '
                      f'"yes_bid": "{bid}", "yes_ask": "0.51", "yes_bid_size": 500, "yes_ask_size": 500, '
-                     f'"volume": 5000}}')
+                     f'"volume": {5000 + 10 * i}}}')     # trading goes on: liquidity never dries up
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

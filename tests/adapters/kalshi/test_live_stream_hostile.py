@@ -281,7 +281,7 @@ def test_an_engine_restarted_mid_stream_streams_its_resumed_positions_again(tmp_
         audit: list = []
         engine = build_paper_engine(load_config(tmp_path / "stream.yaml"), at + timedelta(seconds=5),
                                     db_path=str(tmp_path / "stream.db"), audit_path=None, fresh=False,
-                                    recorder=audit, venue_factory=again)
+                                    recorder=audit, venue_factory=again, inline=False)
         try:
             assert engine.startup.resumed == 1
             stream = start_market_stream(engine.system, venues[0], seed=2)

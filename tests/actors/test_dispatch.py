@@ -1,0 +1,168 @@
+"""The inline dispatcher (actors/dispatch.py): pykka actors whose handlers run on the thread that
+drives virtual time. First the guarantees it must keep from the threaded runtime, one by one;
+then whole runs: the same paper session and the same streamed replay give the same audit log
+and the same exits under the inline dispatcher as with a thread per actor."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import threading
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.base import ArbeesActor
+from actors.clock import VirtualClock
+from actors.dispatch import Dispatcher, InlineInbox
+from actors.runtime import ActivityTracker, Runtime
+from actors.scheduler import VirtualScheduler
+from adapters.audit.log import Audit
+from tests.conftest import T0
+
+
+class Recorder(ArbeesActor):
+    """Appends what it is sent to a shared list (the test's log); asks `peer` when told to."""
+
+    def __init__(self, rt: Runtime, name: str, log: list, peer: Any = None) -> None:
+        super().__init__(rt, name)
+        self.name, self.log, self.peer = name, log, peer
+        self.count = 0
+
+    def on_start(self) -> None:
+        self.log.append((self.name, "started"))
+
+    def handle(self, message: Any) -> Any:
+        self.count += 1
+        if isinstance(message, tuple) and message[0] == "ask":
+            answer = self.rt.ask(self.peer, ("question", message[1]))
+            self.log.append((self.name, "answered", answer))
+            return None
+        if isinstance(message, tuple) and message[0] == "question":
+            self.log.append((self.name, "question", message[1]))
+            return f"answer to {message[1]}"
+        if isinstance(message, tuple) and message[0] == "forward":
+            self.send(self.peer, message[1])
+        self.log.append((self.name, message))
+        return None
+
+
+@pytest.fixture
+def inline_rt():  # type: ignore[no-untyped-def]
+    dispatcher = Dispatcher()
+    clock = VirtualClock(T0)
+    activity = ActivityTracker(dispatcher)
+    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []), dispatcher=dispatcher)
+    yield rt
+    pykka.ActorRegistry.stop_all(block=True, timeout=5)
+
+
+def test_nothing_runs_until_the_driver_waits_then_each_actor_gets_its_messages_in_order(inline_rt):
+    log: list = []
+    a = Recorder.start(inline_rt, "a", log)
+    b = Recorder.start(inline_rt, "b", log, peer=a)
+    for n in range(5):
+        inline_rt.send(a, n)
+        inline_rt.send(b, ("forward", f"via b {n}"))
+    assert log == []                                   # no thread ran anything
+    assert inline_rt.activity.wait_idle(5)
+    assert log[:2] == [("a", "started"), ("b", "started")]       # on_start before the first message
+    assert [m for who, *m in log if who == "a"] == [["started"], [0], [1], [2], [3], [4]] + \
+        [[f"via b {n}"] for n in range(5)]
+    assert inline_rt.activity.busy == 0
+    assert isinstance(a.actor_inbox, InlineInbox)
+    assert threading.active_count() == 1                # no actor thread was started
+
+
+def test_an_ask_from_a_handler_runs_the_asked_actor_up_to_its_answer_in_order(inline_rt):
+    log: list = []
+    store = Recorder.start(inline_rt, "store", log)
+    asker = Recorder.start(inline_rt, "asker", log, peer=store)
+    inline_rt.send(store, "written before the ask")
+    inline_rt.send(asker, ("ask", "q1"))
+    inline_rt.send(store, "written after the ask")
+    assert inline_rt.activity.wait_idle(5)
+    order = [entry for entry in log if entry[1] != "started"]
+    # Each inbox in the order it was sent to: both writes reached the store before the asker ran
+    # (and sent its question); the asker gets its answer inside its own handler.
+    assert order == [("store", "written before the ask"), ("store", "written after the ask"),
+                     ("store", "question", "q1"), ("asker", "answered", "answer to q1")]
+
+
+def test_a_stopped_actor_refuses_tells_and_its_queued_asks_fail(inline_rt):
+    log: list = []
+    a = Recorder.start(inline_rt, "a", log)
+    assert inline_rt.activity.wait_idle(5)
+    a.stop(block=False)                                  # queued: not stopped yet
+    future = a.ask("after the stop", block=False)        # queued behind the stop
+    with pytest.raises(pykka.ActorDeadError):
+        future.get(timeout=1)
+    assert ("a", "after the stop") not in log
+    with pytest.raises(pykka.ActorDeadError):
+        a.tell("late")
+    assert not inline_rt.send(a, "late")                 # counted send: refused, not left pending
+    assert inline_rt.activity.wait_idle(1)
+
+
+def test_a_proxy_read_from_the_driver_runs_the_actor_first(inline_rt):
+    log: list = []
+    a = Recorder.start(inline_rt, "a", log)
+    for n in range(3):
+        inline_rt.send(a, n)
+    assert a.proxy().count.get(timeout=5) == 3            # the three messages ran before the read
+
+
+def test_a_message_from_another_thread_is_handled_by_the_next_wait(inline_rt):
+    log: list = []
+    a = Recorder.start(inline_rt, "a", log)
+    assert inline_rt.activity.wait_idle(5)
+    t = threading.Thread(target=lambda: inline_rt.send(a, "from an I/O thread"))
+    t.start()
+    t.join()
+    assert inline_rt.activity.wait_idle(5)
+    assert log[-1] == ("a", "from an I/O thread")
+
+
+# --- whole runs: inline and threads agree ------------------------------------------------------------
+
+def _normalized_audit(path: Path) -> list[dict]:
+    """The audit records, without what differs between any two processes (the pid, and the
+    process epoch inside exit ids), in time order; records of one instant sorted (two actors
+    acting at the same virtual instant may log in either order with threads)."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        record.pop("pid", None)
+        out.append(json.loads(re.sub(r"-[0-9a-f]+x(\d+)", r"-EPOCHx\1", json.dumps(record))))
+    return sorted(out, key=lambda r: (r["ts"], json.dumps(r, sort_keys=True)))
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_a_paper_session_writes_the_same_audit_log_inline_as_with_a_thread_per_actor(tmp_path, monkeypatch, seed):
+    from adapters.cli import app
+    from adapters.engine import build
+
+    logs = {}
+    for inline in (True, False):
+        monkeypatch.setitem(build.MODES, "paper", dataclasses.replace(build.MODES["paper"], inline=inline))
+        audit = tmp_path / f"{inline}.jsonl"
+        assert app.main(["paper", "--seed", str(seed), "--db", str(tmp_path / f"{inline}.db"),
+                         "--audit", str(audit)]) == 0
+        logs[inline] = _normalized_audit(audit)
+    assert len(logs[True]) > 100
+    assert any(r["event"] == "EXIT_COMPLETED" for r in logs[True])
+    assert logs[True] == logs[False]
+
+
+@pytest.mark.parametrize("seed,limit", [(2, "1000000"), (3, "15")])
+def test_a_streamed_replay_exits_the_same_inline_as_with_a_thread_per_actor(tmp_path, seed, limit):
+    from tests.actors.test_quiet_bands_engine import run_walk
+
+    inline, _ = run_walk(tmp_path / "inline", seed, True, limit)
+    threads, _ = run_walk(tmp_path / "threads", seed, True, limit, inline=False)
+    assert inline == threads
+    assert len(inline[0]) > 0
