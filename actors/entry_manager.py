@@ -322,7 +322,7 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
 
     def _rebuild(self) -> None:
         """After a restart: what the database says is held or may be in flight (see the module doc)."""
-        from actors.supervisor import rebuild_position
+        from actors.supervisor import rebuild_positions
         from models.store_commands import Flush
 
         self._rebuilt = True
@@ -338,7 +338,7 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
         active = [t for t in self.repository.breaker_trips(day.isoformat()) if t.cleared_at is None]
         if active:
             self.halted = active[0].reason
-        held = [s for s, _ in (rebuild_position(self.repository, p) for p in self.repository.load_open_positions())
+        held = [s for s, _ in rebuild_positions(self.repository, self.repository.load_open_positions())
                 if s.contracts > 0]
         self._restore(RestoreExposure(tuple(held)))
         for o in self.repository.open_orders():

@@ -51,17 +51,23 @@ from models.events import (
     PositionClosed,
 )
 from models.store_commands import Flush, SavePosition
-from models.orders import Action
 
 
 def rebuild_position(repo, state):  # type: ignore[no-untyped-def]
     """A position as the database knows it, with its holdings taken from the fills ledger (less
     what start-up reconciliation found gone from the venue).
     Returns (state, ids of the exit fills already counted in it)."""
-    fills = [f for o in repo.orders_for(state.position_id) if o.order_id and o.request.action is Action.SELL
-             for f in repo.fills_for_order(o.order_id)]
-    removed = repo.contracts_reconciled_away(state.position_id)
-    return reconcile_with_fills(state, fills, removed), frozenset(f.fill_id for f in fills)
+    return rebuild_positions(repo, (state,))[0]
+
+
+def rebuild_positions(repo, states):  # type: ignore[no-untyped-def]
+    """rebuild_position for many positions, reading the ledger for all of them at once."""
+    ledger = repo.exit_ledger([s.position_id for s in states])
+    out = []
+    for state in states:
+        fills, removed = ledger[state.position_id]
+        out.append((reconcile_with_fills(state, fills, removed), frozenset(f.fill_id for f in fills)))
+    return out
 
 
 class Supervisor(ArbeesActor):

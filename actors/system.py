@@ -21,7 +21,7 @@ from actors.core_actors import Core, start_core, watch_game_feed
 from actors.heartbeat import Heartbeat
 from actors.registry import EngineFailure
 from actors.runtime import Runtime
-from actors.supervisor import rebuild_position
+from actors.supervisor import rebuild_positions
 from actors.wiring import Refs
 from models.storage import Storage
 from models.venue import Venue
@@ -97,7 +97,7 @@ class System:
         """Restart an actor for every open position in the database (after a restart), except
         `skip` (positions whose orders reconciliation could not confirm: they count toward the
         caps, but nothing trades them until a later reconcile)."""
-        rebuilt = [rebuild_position(self.repository, s) for s in self.repository.load_open_positions()]
+        rebuilt = rebuild_positions(self.repository, self.repository.load_open_positions())
         held = [(s, applied) for s, applied in rebuilt if s.contracts > 0]
         self.rt.send(self.refs.entry_manager, RestoreExposure(tuple(s for s, _ in held)))
         self.rt.send(self.refs.entry_manager, ResumePendingSignals())   # after the keys are restored

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from models.orders import Fill, OrderRequest, OrderSnapshot
 from models.position import PositionState
@@ -70,6 +70,10 @@ class Storage(Protocol):
         ...
 
     def link_trigger(self, position_id: str, condition: str, exit_id: str) -> bool:
+        ...
+
+    def exit_ledger(self, position_ids: Sequence[str]) -> dict[str, tuple[tuple[Fill, ...], int]]:
+        """Per position: the fills of its sell orders, and the contracts reconciled away."""
         ...
 
     def record_exit_attempt(self, record: ExitAttemptRecord) -> int:

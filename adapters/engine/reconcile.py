@@ -60,7 +60,7 @@ class ReconcileReport:
 def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None) -> ReconcileReport:  # type: ignore[no-untyped-def]
     """`budget` (a CallBudget holding the calls already made this minute) and `wait(until)` make
     reconciliation keep the venue call budget: it waits for room before each call."""
-    from actors.supervisor import rebuild_position
+    from actors.supervisor import rebuild_positions
 
     report = ReconcileReport(clock=clock, budget=budget, wait=wait, venue=venue)
 
@@ -138,8 +138,8 @@ def reconcile(venue: Venue, repository, audit, clock, *, budget=None, wait=None)
 
     by_market: dict[str, int] = {}
     sides: dict[str, set[Side]] = {}
-    for state in repository.load_open_positions():
-        rebuilt, _ = rebuild_position(repository, state)
+    states = repository.load_open_positions()
+    for state, (rebuilt, _) in zip(states, rebuild_positions(repository, states)):
         if rebuilt != state:
             if rebuilt.status is PositionStatus.CLOSED:
                 rebuilt = close_position(rebuilt, clock.now(), rebuilt.exit_reason or "reconciled: sold")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
+from typing import Sequence
 
 import peewee
 
@@ -26,6 +27,7 @@ from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState, PositionStatus
 from models.signal import TradingSignal
 from models.pnl import realized_pnl
+from adapters.storage.exit_ledger import exit_ledger
 from adapters.storage.tables import (
     BreakerTripRow, ExitAttemptRow, FillRow, OrderRow, PendingSignalRow, PositionExitRow, PositionRow,
     SignalRow, database_proxy,
@@ -293,6 +295,10 @@ class Repository:
                  .where((PositionExitRow.position == position_id) & (PositionExitRow.reason == RECONCILED_AWAY)
                         & (PositionExitRow.status == ExitStatus.TRIGGERED.value)).scalar())
         return int(total or 0)
+
+    def exit_ledger(self, position_ids: Sequence[str]) -> dict[str, tuple[tuple[Fill, ...], int]]:
+        """What rebuilding each position reads, for many at once (adapters/storage/exit_ledger.py)."""
+        return exit_ledger(position_ids)
 
     def record_exit_attempt(self, record: ExitAttemptRecord) -> int:
         """Append one executor step; returns its row id."""

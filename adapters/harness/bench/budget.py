@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Callable, Sequence
 
 from adapters.harness.bench.engine import UNLIMITED_CALLS, with_call_limit
-from adapters.harness.bench.fleet import Spec, Stopwatch, open_positions, quote, settle
+from adapters.harness.bench.fleet import Spec, Stopwatch, open_positions, quote, read_attr, settle
 from config.schema import Config
 from models.market import Side
 
@@ -96,8 +96,7 @@ def measure_point(make_engine: Callable[..., Any], config: Config, n: int, marke
 def _evaluations(engine: Any) -> int:
     system = engine.system
     refs = system.proxy_attr(system.refs.supervisor, "positions")
-    futures = [ref.proxy().evaluations for ref in refs.values()]
-    return sum(f.get(timeout=system.rt.ask_timeout_s) for f in futures)
+    return sum(read_attr(refs.values(), "evaluations", system.rt.ask_timeout_s))
 
 
 def cache_fills_reads() -> bool:

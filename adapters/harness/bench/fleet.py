@@ -41,6 +41,16 @@ class Spec:
 DEEP_VOLUME = 1_000_000
 
 
+def read_attr(refs: Iterable[Any], name: str, timeout_s: float) -> list[Any]:
+    """Attribute `name` of every actor in `refs`, asked of all at once (pykka's ProxyGetAttr:
+    a pykka proxy per actor would introspect every attribute of each, which costs more than the
+    positions' own work being measured)."""
+    from pykka.messages import ProxyGetAttr
+
+    futures = [ref.ask(ProxyGetAttr(attr_path=(name,)), block=False) for ref in refs]
+    return [f.get(timeout=timeout_s) for f in futures]
+
+
 def quote(ticker: str, ts: datetime, bid: str, ask: str) -> Quote:
     """A top-of-book quote with unlimited size (so exits fill in full) and a traded volume far
     above the liquidity floor (so liquidity_dried_up stays quiet)."""

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from adapters.harness.bench.fleet import Spec, Stopwatch, open_positions, quote, rss_kib, settle
+from adapters.harness.bench.fleet import Spec, Stopwatch, open_positions, quote, read_attr, rss_kib, settle
 from models.market import Side
 
 MARKETS = 200
@@ -153,8 +153,7 @@ def _all_evaluated(engine: Any, n: int) -> bool:
     refs = system.proxy_attr(system.refs.supervisor, "positions")
     if len(refs) != n:
         return False
-    futures = [ref.proxy().evaluations for ref in refs.values()]
-    return all(f.get(timeout=system.rt.ask_timeout_s) > 0 for f in futures)
+    return all(n > 0 for n in read_attr(refs.values(), "evaluations", system.rt.ask_timeout_s))
 
 
 def _main(argv: list[str]) -> int:
