@@ -129,8 +129,15 @@ class ActorHandle:
             return None
 
     def proxy(self) -> Any:
-        target = self._ready(_wall.monotonic() + 10)
-        return target.proxy()
+        """The current actor's pykka proxy; an actor found dead is reported down first and the
+        proxy is of the one that replaces it (as an ask does)."""
+        deadline = _wall.monotonic() + 10
+        for _ in range(3):
+            target = self._ready(deadline)
+            if target.is_alive():
+                return target.proxy()
+            self.report_down("its actor is dead (found by a read)")
+        raise pykka.ActorDeadError(f"{self.name} is dead and was not restarted in time")
 
     def stop(self, block: bool = True, timeout: float | None = None) -> Any:
         """Stop for good (the engine is stopping): no restart, later tells are refused."""

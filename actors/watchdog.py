@@ -7,10 +7,12 @@ engine safe when restarting is not enough.
   messages waiting than its backlog limit, or a heartbeat unanswered past its limit. The
   heartbeat runs on the scheduler every `heartbeat_secs` (virtual time in tests; on virtual time
   a handler that never returns also stops the clock, so the scheduler reports it: see
-  VirtualScheduler.stuck_after_s). Under the inline dispatcher (actors/dispatch.py) every message
-  is handled before the clock moves, so a heartbeat is always answered before the next beat:
-  no Heartbeat is sent, and only the dead and backlog checks run (a handler that raises is
-  reported at once either way).
+  VirtualScheduler.stuck_after_s). Under the inline dispatcher (actors/dispatch.py) there is no
+  heartbeat: every message is handled on the driving thread before the clock moves, so no
+  handler can hang unseen (it would hang the run itself), no inbox can grow behind a busy
+  thread, and a heartbeat would always be answered; a handler that raises reports its actor
+  down at once, and a message sent to an actor that died any other way finds it dead and
+  reports it (ActorHandle.tell) -- the restart then happens before that message is handled.
 - A restart: the handle holds new messages; the old actor is stopped (a stuck one is
   abandoned: it handles nothing more); a new one is built by the actor's CoreSpec and told to
   `Rebuild` from persisted state; the handle sends it every message not yet done with; every
@@ -96,7 +98,8 @@ class Watchdog(ArbeesActor):
         self._timer = None
 
     def on_start(self) -> None:
-        self._arm()
+        if self.rt.dispatcher is None:         # inline: no heartbeat (see the module docstring)
+            self._arm()
 
     def _arm(self) -> None:
         self._gen += 1
@@ -131,20 +134,13 @@ class Watchdog(ArbeesActor):
         for name, h in tuple(self.handles.items()):
             if h.closed or self.failure.reason:
                 continue
-            why = self._problem(name, h, now) if self.rt.dispatcher is None else self._dead(h)
+            why = self._problem(name, h, now)
             if why is not None:
                 self._restart(name, why)
-                continue
-            if self.rt.dispatcher is not None:
                 continue
             if name not in self._asked or self._acked.get(name, 0) >= self._asked[name][0]:
                 self._asked[name] = (self._seq, now)
             self.send(h, Heartbeat(self.actor_ref, self._seq))
-
-    @staticmethod
-    def _dead(h: ActorHandle) -> str | None:
-        target = h.target
-        return "found dead by the heartbeat" if target is None or not target.is_alive() else None
 
     def _problem(self, name: str, h: ActorHandle, now: datetime) -> str | None:
         limit = timedelta(seconds=self.specs[name].stall_limit_secs)

@@ -146,7 +146,7 @@ def test_a_restarted_rate_limiter_counts_the_calls_of_the_last_minute(make_engin
     process, start-up reconciliation) still count against the minute's budget."""
     from datetime import timedelta
 
-    h = make_engine()
+    h = make_engine(threads=True)                     # the heartbeat runs with a thread per actor
     _open(h)
     before = h.now()
     h.system.count_prior_calls([before - timedelta(seconds=10)] * 3)
@@ -156,6 +156,30 @@ def test_a_restarted_rate_limiter_counts_the_calls_of_the_last_minute(make_engin
     h.run(6)                                          # the heartbeat finds it dead: restarted
     assert h.events("ACTOR_RESTARTED", actor="rate_limiter")
     assert h.system.refs.rate_limiter.proxy().budget.get(timeout=10).used(h.now()) >= used >= 4
+
+
+def test_inline_a_core_actor_that_died_unannounced_is_restarted_when_next_used(make_engine):
+    """The inline dispatcher has no heartbeat (actors/watchdog.py): an actor that stopped without
+    a word is found dead by the next message or read that reaches it, restarted from what it
+    persisted (the call log outlives it), and that message or read goes to the new actor."""
+    from datetime import timedelta
+
+    h = make_engine()
+    _open(h)
+    h.system.count_prior_calls([h.now() - timedelta(seconds=10)] * 3)
+    h.run(0)
+    used = h.system.refs.rate_limiter.proxy().budget.get(timeout=10).used(h.now())
+    _kill(h.system.refs.rate_limiter)
+    h.run(6)
+    assert not h.events("ACTOR_RESTARTED", actor="rate_limiter")      # nothing reached it yet
+    assert h.system.refs.rate_limiter.proxy().budget.get(timeout=10).used(h.now()) >= used >= 4
+    (restart,) = h.events("ACTOR_RESTARTED", actor="rate_limiter")
+    assert "found by a read" in restart["reason"]
+    _kill(h.system.refs.price_cache)
+    h.market(TICKER, "0.30", "0.31", push=True)        # a quote to the dead cache: -40%, a stop loss
+    h.run(30)
+    assert h.events("ACTOR_RESTARTED", actor="price_cache")
+    assert h.events("EXIT_TRIGGERED", condition="stop_loss")
 
 
 def test_a_restarted_router_drops_a_trigger_made_before_the_position_saw_its_fills(make_engine):
