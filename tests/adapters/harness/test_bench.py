@@ -86,7 +86,7 @@ def test_the_table_names_each_measure_and_its_target(quick):
     for words in ("tick -> exit order p99", "pykka 3-hop", "venue reads/min", "positions within",
                   "RSS per open position", "recover 1,000 open positions"):
         assert words in text
-    assert "<= 5 ms" in text and "<= 100 KiB" in text and "<= 3 s" in text
+    assert "<= 2 ms" in text and "<= 32 KiB" in text and "<= 3 s" in text
 
 
 def test_without_the_recording_the_replay_is_skipped_with_a_clear_message(tmp_path, capsys):
