@@ -302,9 +302,8 @@ class PaperVenue:
         if request.action is Action.SELL:
             held = self._holdings[(request.ticker, request.side)].count
             committed = sum(
-                o.remaining for o in self._orders.values()
-                if o.status is OrderStatus.RESTING and o.request.action is Action.SELL
-                and o.request.ticker == request.ticker and o.request.side is request.side
+                o.remaining for o in self._resting_in(request.ticker)
+                if o.request.action is Action.SELL and o.request.side is request.side
             )
             if request.count > held - committed:
                 raise OrderRejected(
@@ -326,8 +325,8 @@ class PaperVenue:
 
     def _reserved(self) -> Decimal:
         return sum(
-            (o.request.limit_price * o.remaining for o in self._orders.values()
-             if o.status is OrderStatus.RESTING and o.request.action is Action.BUY),
+            (o.request.limit_price * o.remaining for ticker in list(self._maybe_resting)
+             for o in self._resting_in(ticker) if o.request.action is Action.BUY),
             ZERO,
         )
 
