@@ -120,11 +120,12 @@ class Repository:
         (position_id, current_price, trailing_stop_price, model_probability, contracts,
         last_update). The columns only: no PositionState is built (a beat every 30 s of engine
         time over thousands of positions)."""
-        live = (PositionStatus.OPEN.value, PositionStatus.EXITING.value)
-        query = (PositionRow.select(PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
-                                    PositionRow.model_probability, PositionRow.contracts, PositionRow.last_update)
-                 .where(PositionRow.status.in_(live)).order_by(PositionRow.opened_at, PositionRow.position_id))
-        if self._open_marks_sql is None:        # compiled once: peewee's compile cost more than the query
+        if self._open_marks_sql is None:        # built and compiled once: both cost more than the query
+            live = (PositionStatus.OPEN.value, PositionStatus.EXITING.value)
+            query = (PositionRow.select(PositionRow.position_id, PositionRow.current_price,
+                                        PositionRow.trailing_stop_price, PositionRow.model_probability,
+                                        PositionRow.contracts, PositionRow.last_update)
+                     .where(PositionRow.status.in_(live)).order_by(PositionRow.opened_at, PositionRow.position_id))
             self._open_marks_sql = query.sql()
         sql, params = self._open_marks_sql
         fields = [PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
