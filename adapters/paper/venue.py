@@ -301,10 +301,9 @@ class PaperVenue:
             )
         if request.action is Action.SELL:
             held = self._holdings[(request.ticker, request.side)].count
-            committed = sum(
-                o.remaining for o in self._orders.values()
-                if o.status is OrderStatus.RESTING and o.request.action is Action.SELL
-                and o.request.ticker == request.ticker and o.request.side is request.side
+            committed = sum(   # the market's resting orders only: every order ever placed grows with the run
+                o.remaining for o in self._resting_in(request.ticker)
+                if o.request.action is Action.SELL and o.request.side is request.side
             )
             if request.count > held - committed:
                 raise OrderRejected(
