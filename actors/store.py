@@ -7,9 +7,9 @@ a batch collapse into the last one. Caught up means: with a thread of its own (l
 is empty; on virtual time (the inline dispatcher, actors/dispatch.py), where the Store's inbox
 empties after nearly every message because every actor's messages run interleaved on one
 thread, no actor has a message left (a Flush sent when the dispatcher goes idle, before virtual
-time moves on), so a burst of exits commits once instead of once per write. Two messages commit at once, because they must be on disk
-before anything else happens: RecordOrderPending (an order is written down before it is sent;
-callers `ask` for it) and Flush.
+time moves on), so a burst of exits commits once instead of once per write. Two messages
+commit at once, because they must be on disk before anything else happens: RecordOrderPending
+(an order is written down before it is sent; callers `ask` for it) and Flush.
 """
 from __future__ import annotations
 

@@ -53,6 +53,7 @@ class Repository:
         self._upsert_sql: tuple[str, tuple[peewee.Field, ...]] | tuple[()] | None = None
         self._prepared: dict[object, tuple[str, tuple[peewee.Field, ...]] | tuple[()]] = {}
         self._open_marks_sql: tuple[str, list] | None = None     # open_marks, compiled once
+        self._open_marks_rows: dict[tuple, tuple] = {}            # its last read: raw row -> converted
 
     def atomic(self) -> AbstractContextManager[object]:
         """A transaction (a savepoint when nested): `with repo.atomic(): ...`."""
@@ -130,8 +131,13 @@ class Repository:
         sql, params = self._open_marks_sql
         fields = [PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
                   PositionRow.model_probability, PositionRow.contracts, PositionRow.last_update]
-        rows = self._db.execute_sql(sql, params).fetchall()
-        return tuple(tuple(f.python_value(v) for f, v in zip(fields, row)) for row in rows)
+        # A row unchanged since the last read is not converted again (most are, beat to beat).
+        before, now = self._open_marks_rows, {}
+        for row in self._db.execute_sql(sql, params).fetchall():
+            marks = before.get(row)
+            now[row] = marks if marks is not None else tuple(f.python_value(v) for f, v in zip(fields, row))
+        self._open_marks_rows = now
+        return tuple(now.values())
 
     def all_positions(self) -> tuple[PositionState, ...]:
         query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)

@@ -256,3 +256,38 @@ def test_the_hot_statements_are_built_once_and_run_prepared(tmp_path: Path) -> N
         db.close()
     assert first > 0
     assert built[first:] == []
+
+
+def test_open_marks_after_any_sequence_of_saves_are_the_positions_as_stored(tmp_path: Path) -> None:
+    """open_marks keeps its last read's conversions for rows that did not change: after every
+    save, what it returns is still exactly the stored positions' columns (Decimal exponents and
+    types included), oldest first, closed ones left out."""
+    import dataclasses
+    import random
+
+    from models.position import PositionStatus
+
+    db = fresh_sqlite(tmp_path, "marks")
+    repo = Repository(db, VirtualClock(T0))
+    rnd = random.Random(7)
+    prices = [None, Decimal("0.56"), Decimal("0.5600"), Decimal("0.57"), Decimal("0.010000")]
+    states = {}
+    try:
+        for step in range(300):
+            pid = f"p{rnd.randrange(6)}"
+            base = states.get(pid) or PositionState(
+                position_id=pid, ticker=f"KXNBA-{pid}", side=Side.YES, signal_type="model_edge", sport="nba",
+                game_id=None, entry_price=Decimal("0.56"), initial_contracts=10, contracts=10,
+                entry_fees=Decimal("0.18"), opened_at=T0 + timedelta(seconds=rnd.randrange(4)))
+            state = dataclasses.replace(base, current_price=rnd.choice(prices), trailing_stop_price=rnd.choice(prices),
+                                        contracts=rnd.randrange(1, 10),
+                                        last_update=rnd.choice([None, T0 + timedelta(microseconds=rnd.randrange(9))]),
+                                        status=rnd.choice(list(PositionStatus)))
+            states[pid] = state
+            repo.upsert_position(state)
+            expected = tuple((p.position_id, p.current_price, p.trailing_stop_price, p.model_probability,
+                              p.contracts, p.last_update) for p in repo.load_open_positions())
+            marks = repo.open_marks()
+            assert [tuple(repr(v) for v in m) for m in marks] == [tuple(repr(v) for v in m) for m in expected], step
+    finally:
+        db.close()
