@@ -52,7 +52,7 @@ class Store(ArbeesActor):
     RecordOrderUpdate, RecordOrderRejected, RecordOrderNeverSent, RecordFill, RecordExitEvent,
     LinkTriggerToExit, RecordExitAttempt, RecordBreakerTrip, Flush, LedgerTotals, Rebuild.
 
-    Sends: nothing (ALERTs go to the audit log).
+    Sends: Flush to itself, on virtual time, when every actor is idle (ALERTs go to the audit log).
 
     Asks: nothing. It answers three asks: RecordOrderPending (True once the order is on disk),
     Flush (True once every earlier write is) and LedgerTotals (a FillTotals).
