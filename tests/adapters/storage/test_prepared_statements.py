@@ -204,19 +204,23 @@ def test_prepared_hot_writes_store_the_rows_peewee_built_per_call(backend: str, 
     assert tables == ref_tables
 
 
+def hot_writes(repo: Repository, n: int) -> None:
+    """One of each hot write, with values that differ with `n`."""
+    price = Decimal("0.61") - Decimal(n) / 100
+    repo.record_fill(Fill(f"f-1{n}", "o-1", "cid-1", "KXNBA-T", Side.YES, Action.SELL, n, price, Decimal("0.02"), T0))
+    repo.record_exit_attempt(ExitAttemptRecord(f"x-1{n}", "pos-a", n, "cid-1", price, 3, AttemptAction.WALKED, T0))
+    repo.update_order(OrderSnapshot(f"ord-{n}", ORDERS[n % 3], "KXNBA-T", Side.YES, Action.SELL, 10, price,
+                                    OrderStatus.EXECUTED, n, None, Decimal("0.02")))
+    repo.set_order_status(ORDERS[n % 3], StoredOrderStatus.CANCELED)
+    repo.record_exit_event(ExitRecord("pos-b", REASONS[n % 2], "HIGH", ExitStatus.TRIGGERED, T0))
+    repo.link_trigger("pos-b", REASONS[n % 2], f"x-9{n}")
+
+
 def test_the_hot_statements_are_built_once_and_run_prepared(tmp_path: Path) -> None:
     """Each hot statement's SQL is built once per Repository (not rebuilt per call): after the
     first of each, peewee's compiler is not called again by these writes."""
     db = fresh_sqlite(tmp_path, "once")
-    ops = [("fill", Fill("f-1", "o-1", "cid-1", "KXNBA-T", Side.YES, Action.SELL, 3, Decimal("0.61"),
-                         Decimal("0.02"), T0)),
-           ("attempt", ExitAttemptRecord("x-1", "pos-a", 1, "cid-1", Decimal("0.61"), 3, AttemptAction.PLACED, T0)),
-           ("update_order", OrderSnapshot("ord-1", "cid-1", "KXNBA-T", Side.YES, Action.SELL, 10, Decimal("0.61"),
-                                          OrderStatus.EXECUTED, 3, Decimal("0.61"), Decimal("0.02"))),
-           ("set_status", "cid-2", StoredOrderStatus.REJECTED, None),
-           ("trigger", ExitRecord("pos-a", "stop_loss", "HIGH", ExitStatus.TRIGGERED, T0)),
-           ("link", "pos-a", "stop_loss", "x-1")]
-    run(db, ops, reference=False)            # builds each statement once
+    run(db, [], reference=False)            # the positions and the pending orders
     built = []
     original = peewee.Context.sql
 
@@ -230,27 +234,11 @@ def test_the_hot_statements_are_built_once_and_run_prepared(tmp_path: Path) -> N
         repo = Repository(db, VirtualClock(T0))
         repo._prepared = {}
         with repo.atomic():
-            for _ in range(2):
-                repo.record_fill(Fill("f-9", "o-1", "cid-1", "KXNBA-T", Side.YES, Action.SELL, 3, Decimal("0.61"),
-                                      Decimal("0.02"), T0))
-                repo.record_exit_attempt(ExitAttemptRecord("x-1", "pos-a", 2, "cid-1", Decimal("0.6"), 3,
-                                                           AttemptAction.WALKED, T0))
-                repo.update_order(OrderSnapshot("ord-1", "cid-1", "KXNBA-T", Side.YES, Action.SELL, 10,
-                                                Decimal("0.61"), OrderStatus.EXECUTED, 3, None, Decimal("0.02")))
-                repo.set_order_status("cid-2", StoredOrderStatus.CANCELED)
-                repo.record_exit_event(ExitRecord("pos-b", "stop_loss", "HIGH", ExitStatus.TRIGGERED, T0))
-                repo.link_trigger("pos-b", "stop_loss", "x-9")
+            hot_writes(repo, 1)
+            hot_writes(repo, 2)
             first = len(built)
-            for _ in range(3):
-                repo.record_fill(Fill("f-8", "o-1", "cid-1", "KXNBA-T", Side.YES, Action.SELL, 3, Decimal("0.61"),
-                                      Decimal("0.02"), T0))
-                repo.record_exit_attempt(ExitAttemptRecord("x-2", "pos-a", 3, "cid-1", Decimal("0.6"), 3,
-                                                           AttemptAction.WALKED, T0))
-                repo.update_order(OrderSnapshot("ord-2", "cid-2", "KXNBA-T", Side.YES, Action.SELL, 10,
-                                                Decimal("0.61"), OrderStatus.CANCELED, 0, None, Decimal("0")))
-                repo.set_order_status("cid-3", StoredOrderStatus.REJECTED)
-                repo.record_exit_event(ExitRecord("pos-b", "trailing_stop", "HIGH", ExitStatus.TRIGGERED, T0))
-                repo.link_trigger("pos-b", "trailing_stop", "x-8")
+            for n in (3, 4, 5):
+                hot_writes(repo, n)
     finally:
         peewee.Context.sql = original
         db.close()
