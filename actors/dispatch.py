@@ -46,6 +46,7 @@ class Dispatcher:
         self._wake = threading.Condition(threading.Lock())
         self._driver = threading.RLock()             # the thread dispatching now
         self._owner: int | None = None
+        self._idle: list[Callable[[], object]] = []   # run once when nothing is left to handle
         self.handled = 0
 
     # what inboxes use --------------------------------------------------------------------------
@@ -54,6 +55,12 @@ class Dispatcher:
         if self._owner is None or self._owner != threading.get_ident():
             with self._wake:
                 self._wake.notify_all()
+
+    def when_idle(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once, on the dispatching thread, the next time a drain finds no message
+        left (every actor idle, before virtual time moves on); what it sends is handled in the
+        same drain. The Store commits there what it wrote since (actors/store.py)."""
+        self._idle.append(callback)
 
     def runs_here(self) -> bool:
         """True when the calling thread may dispatch: no other thread is, and it is not inside a
@@ -68,11 +75,17 @@ class Dispatcher:
             self._owner = threading.get_ident()
             try:
                 ready = self._ready
-                while ready:
-                    inbox = ready.popleft()
-                    if inbox.queue and not inbox.running:
-                        inbox.run_one()
-                        n += 1
+                while True:
+                    while ready:
+                        inbox = ready.popleft()
+                        if inbox.queue and not inbox.running:
+                            inbox.run_one()
+                            n += 1
+                    if not self._idle:
+                        break
+                    callbacks, self._idle = self._idle, []
+                    for callback in callbacks:
+                        callback()
             finally:
                 self._owner = None
         self.handled += n

@@ -98,7 +98,8 @@ class Heartbeat(ArbeesActor):
             fields["breaker"] = breaker or ""
         log = self._read(self.refs.rate_limiter, "call_log")
         if log is not _MISSING and log is not None:
-            fields["calls_last_minute"] = sum(1 for t, _ in list(log) if t > now - WINDOW)
+            since = now - WINDOW
+            fields["calls_last_minute"] = sum(1 for t, _ in list(log) if t > since)
         try:
             open_positions = self.repository.open_marks()
         except Exception as exc:  # noqa: BLE001 - a busy database skips one beat's marks

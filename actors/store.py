@@ -2,10 +2,14 @@
 
 Every actor sends its writes here; nobody else writes, so actor threads never fight for the
 database lock. Writes are grouped: they run inside one transaction that commits when the
-inbox is empty (or every `batch` messages), and repeated saves of the same position inside a
-batch collapse into the last one. Two messages commit at once, because they must be on disk
-before anything else happens: RecordOrderPending (an order is written down before it is sent;
-callers `ask` for it) and Flush.
+Store has caught up (or every `batch` messages), and repeated saves of the same position inside
+a batch collapse into the last one. Caught up means: with a thread of its own (live), its inbox
+is empty; on virtual time (the inline dispatcher, actors/dispatch.py), where the Store's inbox
+empties after nearly every message because every actor's messages run interleaved on one
+thread, no actor has a message left (a Flush sent when the dispatcher goes idle, before virtual
+time moves on), so a burst of exits commits once instead of once per write. Two messages
+commit at once, because they must be on disk before anything else happens: RecordOrderPending
+(an order is written down before it is sent; callers `ask` for it) and Flush.
 """
 from __future__ import annotations
 
@@ -48,7 +52,7 @@ class Store(ArbeesActor):
     RecordOrderUpdate, RecordOrderRejected, RecordOrderNeverSent, RecordFill, RecordExitEvent,
     LinkTriggerToExit, RecordExitAttempt, RecordBreakerTrip, Flush, LedgerTotals, Rebuild.
 
-    Sends: nothing (ALERTs go to the audit log).
+    Sends: Flush to itself, on virtual time, when every actor is idle (ALERTs go to the audit log).
 
     Asks: nothing. It answers three asks: RecordOrderPending (True once the order is on disk),
     Flush (True once every earlier write is) and LedgerTotals (a FillTotals).
@@ -65,6 +69,7 @@ class Store(ArbeesActor):
         self._in_batch = 0
         self._positions: dict[str, PositionState] = {}
         self._uncommitted: list[int] = []   # writes kept in the handle's journal until committed
+        self._flush_when_idle = False        # inline: a Flush is due when the dispatcher goes idle
         self.commits = 0
         self.writes = 0
         self.failures = 0
@@ -116,6 +121,7 @@ class Store(ArbeesActor):
                 self._write(lambda: self.repo.record_breaker_trip(BreakerTrip(day, kind, reason, ts)))
                 self._commit()   # a trip must hold across a restart
             case Flush():
+                self._flush_when_idle = False
                 self._commit()
                 return True
             case LedgerTotals(order_id=oid):
@@ -153,8 +159,15 @@ class Store(ArbeesActor):
 
     def _after(self) -> None:
         self._in_batch += 1
-        if self._in_batch >= self.batch or self.actor_inbox.empty():
+        if self._in_batch >= self.batch:
             self._commit()
+        elif self._dispatcher is None:
+            if self.actor_inbox.empty():
+                self._commit()
+        elif not self._flush_when_idle:
+            self._flush_when_idle = True
+            rt, me = self.rt, self.me
+            self._dispatcher.when_idle(lambda: rt.send(me, Flush()))
 
     def _save_positions(self) -> None:
         states, self._positions = list(self._positions.values()), {}

@@ -301,7 +301,7 @@ class PaperVenue:
             )
         if request.action is Action.SELL:
             held = self._holdings[(request.ticker, request.side)].count
-            committed = sum(
+            committed = sum(   # the market's resting orders only: every order ever placed grows with the run
                 o.remaining for o in self._resting_in(request.ticker)
                 if o.request.action is Action.SELL and o.request.side is request.side
             )

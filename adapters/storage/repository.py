@@ -32,6 +32,7 @@ from adapters.storage.tables import (
     BreakerTripRow, ExitAttemptRow, FillRow, OrderRow, PendingSignalRow, PositionExitRow, PositionRow,
     SignalRow, database_proxy,
 )
+from adapters.storage import statements
 from adapters.storage.rows import (
     order_from_row, position_from_row, position_row, prepare_query, prepare_upsert, signal_from_json, signal_to_json,
     upsert_query,
@@ -41,8 +42,6 @@ from models.records import (  # re-exported: the records are the repository's vo
     LIVE_ORDER_STATUSES, AttemptAction, BreakerTrip, ExitAttemptRecord, ExitRecord, ExitStatus,
     OrderRecord, SignalDecision, SignalRecord, StoredOrderStatus,
 )
-
-
 
 class Repository:
     """Reads and writes the tables for one database. `clock` stamps orders' created/updated times."""
@@ -54,27 +53,34 @@ class Repository:
         self._clock = clock
         # The positions upsert's SQL, built once (see prepare_upsert); () when it cannot be.
         self._upsert_sql: tuple[str, tuple[peewee.Field, ...]] | tuple[()] | None = None
-        self._prepared: dict[tuple[object, ...], tuple[str, tuple[peewee.Field, ...]] | tuple[()]] = {}
+        self._prepared: dict[object, tuple[str, tuple[peewee.Field, ...]] | tuple[()]] = {}
         self._open_marks_sql: tuple[str, list] | None = None     # open_marks, compiled once
+        self._open_marks_rows: dict[tuple, tuple] = {}            # its last read: raw row -> converted
 
     def atomic(self) -> AbstractContextManager[object]:
         """A transaction (a savepoint when nested): `with repo.atomic(): ...`."""
         return self._db.atomic()
 
     # statements on the Store's hot path, built once ------------------------------------------
-    def _insert(self, model: type[peewee.Model], data: dict[str, object]) -> None:
+    def _insert(self, model: type[peewee.Model], data: dict[str, object], *, row_id: bool = False) -> object:
         """model.insert(**data).execute(), from SQL built once per model and columns (peewee
-        rebuilds a statement's text on every call, which costs more than running it)."""
-        key = ("insert", model, tuple(data))
+        rebuilds a statement's text on every call, which costs more than running it). With
+        `row_id`, the new row's id (RETURNING on PostgreSQL, as peewee does, lastrowid on SQLite)."""
+        key = ("insert", model, tuple(data), row_id)
         prepared = self._prepared.get(key)
         full = with_defaults(model, data)
         if prepared is None:
-            prepared = self._prepared[key] = prepare_query(model.insert(**full), model, full) if full else ()
-        if prepared:
-            sql, fields = prepared
-            self._db.execute_sql(sql, [f.db_value(full[f.name]) for f in fields])
-        else:
-            model.insert(**data).execute()
+            query = model.insert(**full)
+            if row_id and self._db.returning_clause:
+                query = query.returning(model._meta.primary_key)
+            prepared = self._prepared[key] = prepare_query(query, model, full) if full else ()
+        if not prepared:
+            return model.insert(**data).execute()
+        sql, fields = prepared
+        cursor = self._db.execute_sql(sql, [f.db_value(full[f.name]) for f in fields])
+        if not row_id:
+            return None
+        return cursor.fetchone()[0] if self._db.returning_clause else cursor.lastrowid
 
     def _exists(self, model: type[peewee.Model], **equal: object) -> bool:
         """Whether a row has every column equal to the value given (a prepared SELECT 1)."""
@@ -117,17 +123,23 @@ class Repository:
         (position_id, current_price, trailing_stop_price, model_probability, contracts,
         last_update). The columns only: no PositionState is built (a beat every 30 s of engine
         time over thousands of positions)."""
-        live = (PositionStatus.OPEN.value, PositionStatus.EXITING.value)
-        query = (PositionRow.select(PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
-                                    PositionRow.model_probability, PositionRow.contracts, PositionRow.last_update)
-                 .where(PositionRow.status.in_(live)).order_by(PositionRow.opened_at, PositionRow.position_id))
-        if self._open_marks_sql is None:        # compiled once: peewee's compile cost more than the query
+        if self._open_marks_sql is None:        # built and compiled once: both cost more than the query
+            live = (PositionStatus.OPEN.value, PositionStatus.EXITING.value)
+            query = (PositionRow.select(PositionRow.position_id, PositionRow.current_price,
+                                        PositionRow.trailing_stop_price, PositionRow.model_probability,
+                                        PositionRow.contracts, PositionRow.last_update)
+                     .where(PositionRow.status.in_(live)).order_by(PositionRow.opened_at, PositionRow.position_id))
             self._open_marks_sql = query.sql()
         sql, params = self._open_marks_sql
         fields = [PositionRow.position_id, PositionRow.current_price, PositionRow.trailing_stop_price,
                   PositionRow.model_probability, PositionRow.contracts, PositionRow.last_update]
-        rows = self._db.execute_sql(sql, params).fetchall()
-        return tuple(tuple(f.python_value(v) for f, v in zip(fields, row)) for row in rows)
+        # A row unchanged since the last read is not converted again (most are, beat to beat).
+        before, now = self._open_marks_rows, {}
+        for row in self._db.execute_sql(sql, params).fetchall():
+            marks = before.get(row)
+            now[row] = marks if marks is not None else tuple(f.python_value(v) for f, v in zip(fields, row))
+        self._open_marks_rows = now
+        return tuple(now.values())
 
     def all_positions(self) -> tuple[PositionState, ...]:
         query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)
@@ -192,8 +204,8 @@ class Repository:
                        filled_count=snapshot.filled_count, avg_fill_price=snapshot.avg_fill_price,
                        fees=snapshot.fees, updated_at=now)
         with self._db.atomic():
-            updated = (OrderRow.update(**changes)
-                       .where(OrderRow.client_order_id == snapshot.client_order_id).execute())
+            updated = statements.run(self._db, self._prepared, statements.UPDATE_ORDER,
+                                     *changes.values(), snapshot.client_order_id).rowcount
             if not updated:
                 OrderRow.insert(
                     client_order_id=snapshot.client_order_id, ticker=snapshot.ticker, side=snapshot.side.value,
@@ -208,7 +220,12 @@ class Repository:
         if order_id is not None:
             changes["order_id"] = order_id
         with self._db.atomic():
-            if not OrderRow.update(**changes).where(OrderRow.client_order_id == client_order_id).execute():
+            if order_id is None:
+                updated = statements.run(self._db, self._prepared, statements.SET_ORDER_STATUS,
+                                         *changes.values(), client_order_id).rowcount
+            else:
+                updated = OrderRow.update(**changes).where(OrderRow.client_order_id == client_order_id).execute()
+            if not updated:
                 raise KeyError(f"no order with client_order_id {client_order_id!r}")
 
     def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
@@ -228,14 +245,13 @@ class Repository:
         """Record a fill once (False if fill_id is already stored), and in the same transaction
         the position state it produced, if given."""
         with self._db.atomic():
-            if FillRow.get_or_none(FillRow.fill_id == fill.fill_id) is not None:
+            if self._exists(FillRow, fill_id=fill.fill_id):
                 new = False
             else:
-                FillRow.insert(
+                self._insert(FillRow, dict(
                     fill_id=fill.fill_id, order_id=fill.order_id, client_order_id=fill.client_order_id,
                     ticker=fill.ticker, side=fill.side.value, action=fill.action.value, count=fill.count,
-                    price=fill.price, fee=fill.fee, is_taker=fill.is_taker, ts=fill.ts,
-                ).execute()
+                    price=fill.price, fee=fill.fee, is_taker=fill.is_taker, ts=fill.ts))
                 new = True
             if position is not None:
                 self.upsert_position(position)
@@ -271,13 +287,12 @@ class Repository:
     def link_trigger(self, position_id: str, condition: str, exit_id: str) -> bool:
         """Give the latest `triggered` row of this position and condition that has no exit_id
         yet the exit_id of the exit it started (False when there is none)."""
-        row = (PositionExitRow.select(PositionExitRow.id)
-               .where((PositionExitRow.position == position_id) & (PositionExitRow.reason == condition)
-                      & (PositionExitRow.status == ExitStatus.TRIGGERED.value) & PositionExitRow.exit_id.is_null())
-               .order_by(PositionExitRow.id.desc()).first())
-        if row is None or self._exists(PositionExitRow, exit_id=exit_id, status=ExitStatus.TRIGGERED.value):
+        triggered = ExitStatus.TRIGGERED.value
+        row = statements.run(self._db, self._prepared, statements.LATEST_UNLINKED_TRIGGER,
+                             position_id, condition, triggered).fetchone()
+        if row is None or self._exists(PositionExitRow, exit_id=exit_id, status=triggered):
             return False
-        PositionExitRow.update(exit_id=exit_id).where(PositionExitRow.id == row.id).execute()
+        statements.run(self._db, self._prepared, statements.LINK_TRIGGER, exit_id, row[0])
         return True
 
     def exits_for(self, position_id: str) -> tuple[ExitRecord, ...]:
@@ -303,12 +318,11 @@ class Repository:
     def record_exit_attempt(self, record: ExitAttemptRecord) -> int:
         """Append one executor step; returns its row id."""
         with self._db.atomic():
-            return ExitAttemptRow.insert(
+            return self._insert(ExitAttemptRow, dict(
                 exit_id=record.exit_id, position=record.position_id, attempt=record.attempt,
                 client_order_id=record.client_order_id, order_id=record.order_id, price=record.price,
                 contracts=record.contracts, action=AttemptAction(record.action).value, ts=record.ts,
-                detail=record.detail,
-            ).execute()
+                detail=record.detail), row_id=True)
 
     def attempts_for(self, exit_id: str) -> tuple[ExitAttemptRecord, ...]:
         query = ExitAttemptRow.select().where(ExitAttemptRow.exit_id == exit_id).order_by(ExitAttemptRow.id)
