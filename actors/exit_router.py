@@ -251,7 +251,7 @@ class ExitRouter(ArbeesActor):
         self.rt.audit.emit(ae.ExitRouted(position_id=pid, market=msg.ticker, exit_id=exit_id, condition=trig.condition,
                                          priority=trig.priority.name, contracts=contracts, also_firing=tuple(also),
                                          held=msg.side))
-        self._to_position(pid, ExitStarted())
+        self._to_position(pid, ExitStarted(trig.priority))
 
     def _restart_executor(self, crashed: ExecutorCrashed) -> None:
         """Start the same exit again in recovery: before sending anything, the new executor looks

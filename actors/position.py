@@ -52,6 +52,7 @@ from models.store_commands import RecordExitEvent, SavePosition
 from models.money import ONE
 from models.pnl import mark_position
 from models.records import ExitStatus
+from models.priorities import Priority
 from models.position import PositionState, PositionStatus, mark_moved, matters_for_restart
 
 
@@ -118,6 +119,7 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         self._book: tuple | None = None     # our side's (bid, bid size) in the last quote evaluated
         self.book_changes = 0
         self.manual: str | None = None   # issue 12: a person asked to close it (models/control.py)
+        self._exit_priority: Priority | None = None    # of our exit in flight (ExitStarted)
         self._init_bands(rt, state)
 
     # lifecycle -------------------------------------------------------------------------
@@ -144,7 +146,8 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
                 self._on_quote(q, from_wake=bool(message.request_id))
             case ExitFill():
                 self._on_fill(message)
-            case ExitStarted():
+            case ExitStarted(priority=p):
+                self._exit_priority = p
                 if self.state.status is PositionStatus.OPEN:
                     self.state = self.state.replace(status=PositionStatus.EXITING)
                     self._save()
@@ -188,6 +191,11 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         self._timer = self.rt.scheduler.call_at(when, self.actor_ref, Wake(self._gen))
 
     def _on_wake(self) -> None:
+        if self.streamed and self._exit_priority is Priority.CRITICAL and self.state.status is PositionStatus.EXITING:
+            # Nothing preempts a CRITICAL exit and every changed quote still reaches us: no wake-up until
+            # it ends (_on_exit_ended evaluates, reschedules). Polled positions read quotes at their wake-ups.
+            self._next_wake = None
+            return
         now = self.rt.clock.now()
         recent = self._last_eval is not None and now - self._last_eval < self._interval()
         if recent and not self._close_window_opened(now):
@@ -322,6 +330,7 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
             self._save()
 
     def _on_exit_ended(self, ended: ExitEnded) -> None:
+        self._exit_priority = None
         if self.state.status is PositionStatus.CLOSED:
             return
         if ended.stage is not None and ended.filled > 0:

@@ -100,7 +100,9 @@ class ExitTriggered:
 
 @dataclass(frozen=True, slots=True)
 class ExitStarted:
-    """Router -> position: an exit of yours is in flight (the position is EXITING until it ends)."""
+    """Router -> position: an exit of yours is in flight (the position is EXITING until it ends),
+    at this priority (nothing preempts a CRITICAL one)."""
+    priority: Priority
 
 
 @dataclass(frozen=True, slots=True)
