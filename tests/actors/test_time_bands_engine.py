@@ -128,3 +128,31 @@ def test_time_bands_change_no_exit_of_a_walk_with_quiet_stretches(tmp_path, seed
     else:                                       # models went stale; the clock or settlement closed some
         assert stale and filtered > 0
         assert {reason for _, reason, _, _ in positions} & {"time_based_urgent", "settlement"}
+
+
+def evaluations(engine) -> list[int]:  # type: ignore[no-untyped-def]
+    system = engine.system
+    refs = system.proxy_attr(system.refs.supervisor, "positions")
+    return [ref.proxy().evaluations.get(timeout=5) for ref in refs.values()]
+
+
+@pytest.mark.parametrize("bands", [False, True])
+def test_a_market_silent_for_two_hours_costs_a_quiet_position_a_few_evaluations(tmp_path, bands):
+    """Without time bands every position evaluates at every 30 s tick (240 in two hours); with
+    them a quiet position wakes at most every QUIET_MAX (10 min) and evaluates once then."""
+    engine = engine_factory(load_config(None), tmp_path)("silent", start=START, streamed_quotes=True,
+                                                          quiet_bands=bands)
+    try:
+        session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
+        session.run([(START, Quote("QS", START, Decimal("0.50"), Decimal("0.51")))], tail=timedelta(0))
+        open_positions(engine, [Spec(f"qs-{k}", "QS", side, Decimal("0.51")) for k, side in
+                                enumerate((Side.YES, Side.NO) * 5)], tag="qs")
+        session.run([], tail=timedelta(hours=2))
+        counts = evaluations(engine)
+    finally:
+        engine.stop()
+    assert len(counts) == 10                    # nothing closed: a silent market with no verdict
+    if bands:
+        assert max(counts) <= 2 * 12 + 2        # a wake-up every 10 min, not every 30 s
+    else:
+        assert min(counts) >= 240
