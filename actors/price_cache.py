@@ -175,10 +175,12 @@ class PriceCache(ArbeesActor):
             q = dataclasses.replace(q, close_time=old.close_time)   # a stream's book does not know it
         # A lifetime volume that went down (a venue's correction) may bring the moment the recent
         # volume runs dry forward, which a quiet position's time band does not foresee
-        # (models/time_band.py): such a quote is a change for every holder, banded or not.
+        # (models/time_band.py): such a quote is a change for every holder, banded or not, when
+        # the market is streamed (polled positions read it at their next tick, as before).
         samples = self._volumes.get(q.ticker)
         fell = (self.volume_window is not None and q.volume is not None and bool(samples)
-                and q.volume < samples[-1][1])  # type: ignore[index]
+                and q.volume < samples[-1][1]  # type: ignore[index]
+                and (self.streamed or q.ticker in self._live))
         q = self._with_recent_volume(q, sample=True)
         self._quotes[q.ticker] = q
         if old is not None and _same_for_holders(old, q) and not fell:
