@@ -9,6 +9,10 @@ inside the band; the mark, the P&L told to the RiskManager, the book and the tim
 evaluation moved), so every decision is taken on the same state as without bands
 (tests/models/test_exit_band.py, tests/actors/test_quiet_bands_engine.py). The mark the position
 reports to the RiskManager (_report_mark) is here too: with a band it carries the band's floor.
+Time bands (models/time_band.py): a banded position also sleeps through its cadence ticks until a
+time-only input (the close window, a model estimate going stale, the recent volume running dry)
+can change a verdict, at most QUIET_MAX; `_catch_up` then also moves the time of the last
+evaluation to the last tick it slept through (and saves the mark if it moved).
 """
 from __future__ import annotations
 
