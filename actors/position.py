@@ -203,8 +203,8 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
             return
         self._schedule(self._next_wake_after(now + self._interval(), now))
         # Streamed quotes: the cache answers from the last pushed quote (no venue read), so a
-        # market whose quotes never change is still evaluated at the cadence: clock rules
-        # (time_based_urgent) and measures that dry up with time (recent volume) need it.
+        # market whose quotes never change is still evaluated at the cadence (a banded position
+        # sleeps through the ticks no clock rule can use: time bands, actors/position_band.py).
         self.send(self.refs.price_cache, GetQuote(self.state.ticker, self.actor_ref, "wake"))
 
     def _time_exit_due(self):  # type: ignore[no-untyped-def]

@@ -9,6 +9,10 @@ inside the band; the mark, the P&L told to the RiskManager, the book and the tim
 evaluation moved), so every decision is taken on the same state as without bands
 (tests/models/test_exit_band.py, tests/actors/test_quiet_bands_engine.py). The mark the position
 reports to the RiskManager (_report_mark) is here too: with a band it carries the band's floor.
+Time bands (models/time_band.py): a banded position also sleeps through its cadence ticks until a
+time-only input (the close window, a model estimate going stale, the recent volume running dry)
+can change a verdict, at most QUIET_MAX; `_catch_up` then also moves the time of the last
+evaluation to the last tick it slept through (and saves the mark if it moved).
 """
 from __future__ import annotations
 
@@ -18,10 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from models.exit_band import quiet_band
+from models.time_band import last_tick_before, quiet_until, time_band_wake
 from models.commands import BandChanged, ReleaseBand
 from models.events import BandReleased, PositionMarked, QuoteUpdated
 from models.money import ZERO
-from models.position import PositionStatus
+from models.position import PositionStatus, mark_moved
 from models.pnl import mark_position
 
 
@@ -40,6 +45,7 @@ class QuietBandMixin:
         self._floor_pnl: Decimal | None = None    # unrealized P&L at the band's floor, as last reported
         self._cooling: set[str] = set()           # conditions whose exit gave up, until CooldownOver
         self._hot_until = None                    # restored: the router may hold cooldowns we do not know
+        self.ticks_slept = 0                      # catch-ups that skipped at least one tick (time bands)
         if state.last_update is not None or state.status is not PositionStatus.OPEN:
             self._hot_until = rt.clock.now() + timedelta(minutes=2)
 
@@ -79,6 +85,11 @@ class QuietBandMixin:
         if band is not None:
             self._banded = True
             self.send(self.refs.price_cache, BandChanged(self.state.ticker, self.key, band))
+            # Time band (models/time_band.py): sleep through the ticks that cannot change anything.
+            until = quiet_until(self.state, self.quote, now, self.config, self.context)
+            wake = time_band_wake(self._last_eval, self._interval(), until)
+            if wake is not None and (self._next_wake is None or wake > self._next_wake):
+                self._schedule(wake)
 
     def _on_released(self, released: BandReleased) -> None:
         stash, self._stash = self._stash or [], None
@@ -92,7 +103,20 @@ class QuietBandMixin:
     def _catch_up(self, released: BandReleased) -> None:
         """Do what evaluating the quotes the band kept from us would have done: the last one
         was evaluated when it was forwarded; nothing fired (it was inside the band), the mark,
-        the P&L told to the RiskManager, the book seen and the time of the last evaluation moved."""
+        the P&L told to the RiskManager, the book seen and the time of the last evaluation moved.
+        Then the ticks the time band slept through: they ran on the grid from the last evaluation,
+        fired nothing and saved the mark (models/time_band.py)."""
+        self._catch_up_quote(released)
+        if self._last_eval is None:
+            return
+        tick = last_tick_before(self._last_eval, self._interval(), self.rt.clock.now())
+        if tick > self._last_eval:
+            self._last_eval = tick
+            self.ticks_slept += 1
+            if mark_moved(self._saved, self.state):
+                self._save()
+
+    def _catch_up_quote(self, released: BandReleased) -> None:
         q, at = released.quote, released.forwarded_at
         if q is None or at is None or (self._last_eval is not None and at <= self._last_eval):
             return

@@ -25,7 +25,9 @@
   quote that was forwarded (BandReleased), so the position can catch up before anything else.
 - Every quote it stores is a volume sample of its market; the quotes it hands out carry
   `recent_volume`, the contracts traded within `volume_window` (models/liquidity.py; None
-  until a window of history exists). It is the one place that sees every quote.
+  until a window of history exists), and `volume_low_at`, when it falls below `min_volume` if
+  no sample comes (models/time_band.py: a quiet position sleeps until then). It is the one place
+  that sees every quote.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from loguru import logger
 from actors.base import ArbeesActor
 from models.durations import seconds
 from models.liquidity import recent_volume
+from models.time_band import volume_low_at
 from models.market import Quote
 from models.commands import (
     BandChanged, CallKind, FeedMarketsTo, GetQuote, Rebuild, ReleaseBand, StreamMarkets, Subscribe, Unsubscribe, VenueCall,
@@ -78,7 +81,7 @@ class PriceCache(ArbeesActor):
     fills_reads_with_stale_markets = True     # see the module docstring (read by the benchmark's model)
 
     def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100, streamed: bool = False,
-                 volume_window_secs=None, handle=None) -> None:  # type: ignore[no-untyped-def]
+                 volume_window_secs=None, min_volume: int = 0, handle=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(rt, "cache", handle=handle)
         self.rate_limiter = rate_limiter
         self.ttl = seconds(ttl_secs)
@@ -89,6 +92,8 @@ class PriceCache(ArbeesActor):
         self._quotes: dict[str, Quote] = {}
         self.volume_window = None if volume_window_secs is None else seconds(volume_window_secs)
         self._volumes: dict[str, deque] = defaultdict(deque)   # ticker -> (ts, lifetime volume), oldest first
+        self.min_volume = min_volume     # liquidity.min_volume: quotes carry when the recent volume falls below it
+        self._descents: dict[str, int] = defaultdict(int)      # ticker -> samples whose volume is below the one before
         self._subs: dict[str, dict[str, Any]] = defaultdict(dict)
         self._bands: dict[str, Any] = {}          # position key -> its QuietBand (see the docstring)
         self._forwarded: dict[str, tuple[Quote, Any]] = {}   # ticker -> (last forwarded quote, when)
@@ -168,16 +173,24 @@ class PriceCache(ArbeesActor):
             return  # out of order: keep the newer
         if q.close_time is None and old is not None and old.close_time is not None:
             q = dataclasses.replace(q, close_time=old.close_time)   # a stream's book does not know it
+        # A lifetime volume that went down (a venue's correction) may bring the moment the recent
+        # volume runs dry forward, which a quiet position's time band does not foresee
+        # (models/time_band.py): such a quote is a change for every holder, banded or not, when
+        # the market is streamed (polled positions read it at their next tick, as before).
+        samples = self._volumes.get(q.ticker)
+        fell = (self.volume_window is not None and q.volume is not None and bool(samples)
+                and q.volume < samples[-1][1]  # type: ignore[index]
+                and (self.streamed or q.ticker in self._live))
         q = self._with_recent_volume(q, sample=True)
         self._quotes[q.ticker] = q
-        if old is not None and _same_for_holders(old, q):
+        if old is not None and _same_for_holders(old, q) and not fell:
             return
         self._forwarded[q.ticker] = (q, self.rt.clock.now())
         bands = self._bands
         for key, ref in self._subs.get(q.ticker, {}).items():
             band = bands.get(key)
             if band is not None:
-                if not band.leaves(q):
+                if not fell and not band.leaves(q):
                     self.filtered += 1
                     continue
                 del bands[key]
@@ -288,13 +301,23 @@ class PriceCache(ArbeesActor):
         samples = self._volumes[q.ticker]
         if sample and q.volume is not None:
             if samples and samples[-1][0] == q.ts:
+                self._descents[q.ticker] += _fell(samples, q.volume) - _fell(samples, samples[-1][1])
                 samples[-1] = (q.ts, q.volume)
             elif not samples or samples[-1][0] < q.ts:
+                self._descents[q.ticker] += bool(samples) and q.volume < samples[-1][1]
                 samples.append((q.ts, q.volume))
             start = q.ts - self.volume_window
             while len(samples) >= 2 and samples[1][0] <= start:
+                self._descents[q.ticker] -= samples[1][1] < samples[0][1]
                 samples.popleft()
-        return dataclasses.replace(q, recent_volume=recent_volume(samples, q.ts, self.volume_window))
+        low_at = volume_low_at(samples, q.ts, self.volume_window, self.min_volume, self._descents[q.ticker] == 0)
+        return dataclasses.replace(q, recent_volume=recent_volume(samples, q.ts, self.volume_window),
+                                   volume_low_at=low_at)
+
+
+def _fell(samples: deque, volume: int) -> bool:
+    """Whether `volume`, as the last of `samples`, is below the sample before the last."""
+    return len(samples) >= 2 and volume < samples[-2][1]
 
 
 def _same_for_holders(a: Quote, b: Quote) -> bool:

@@ -38,6 +38,9 @@ class Quote:
     # Contracts traded within liquidity.volume_window_secs before `ts` (models/liquidity.py);
     # None = unknown (less history than the window). Stamped by the PriceCache.
     recent_volume: int | None = None
+    # The first moment recent_volume falls below liquidity.min_volume if no new sample comes
+    # (models/time_band.volume_low_at; None: never, or not known). Stamped by the PriceCache.
+    volume_low_at: datetime | None = None
 
     def bid(self, side: Side) -> Decimal | None:
         if side is Side.YES:
