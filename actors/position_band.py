@@ -87,7 +87,7 @@ class QuietBandMixin:
             self.send(self.refs.price_cache, BandChanged(self.state.ticker, self.key, band))
             # Time band (models/time_band.py): sleep through the ticks that cannot change anything.
             until = quiet_until(self.state, self.quote, now, self.config, self.context)
-            wake = time_band_wake(self._last_eval, self._interval(), until)
+            wake = time_band_wake(self._last_eval, self._interval(), until) if self.rt.time_bands else None
             if wake is not None and (self._next_wake is None or wake > self._next_wake):
                 self._schedule(wake)
 

@@ -64,6 +64,11 @@ class EngineMode:
     # simulation (a stalled handler needs the Watchdog running beside it) give each actor a thread.
     inline: bool = False
 
+    @property
+    def time_bands(self) -> bool:
+        """Quiet positions sleep through their ticks (actors/runtime.py Runtime.time_bands)."""
+        return self.virtual_time
+
 
 MODES = {
     "paper": EngineMode(virtual_time=True, platform="paper", inline=True),
@@ -200,7 +205,7 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
         # 2. start the actors; their budget counts what was spent before them this minute.
         rt = Runtime(clock, scheduler, activity, audit,
                      streamed_quotes=spec.streamed_quotes if streamed_quotes is None else streamed_quotes,
-                     quiet_bands=quiet_bands, dispatcher=dispatcher)
+                     quiet_bands=quiet_bands, dispatcher=dispatcher, time_bands=spec.time_bands)
         system = System.start(rt, config, venue, repository, platform=spec.platform, seed=retry_seed)
         system.count_prior_calls(tuple(prior_calls) + tuple(report.call_times))
         steps.append(_step(audit, mode, "start", f"actors started ({spec.platform}), retry jitter seed {retry_seed}",

@@ -156,3 +156,27 @@ def test_a_market_silent_for_two_hours_costs_a_quiet_position_a_few_evaluations(
         assert max(counts) <= 2 * 12 + 2        # a wake-up every 10 min, not every 30 s
     else:
         assert min(counts) >= 240
+
+
+def test_live_quiet_positions_still_wake_every_tick_so_their_marks_stay_fresh(tmp_path):
+    """Live (wall clock) engines take no time bands: a quiet position's saved mark, which status
+    and the dashboard read, stays one tick old. The same silent market as above with the live
+    setting (Runtime.time_bands False): every position evaluates at every 30 s tick."""
+    from adapters.engine.build import MODES
+
+    assert MODES["live"].time_bands is False and MODES["replay"].time_bands and MODES["paper"].time_bands
+    engine = engine_factory(load_config(None), tmp_path)("silent-live", start=START, streamed_quotes=True)
+    assert engine.system.rt.time_bands        # the builder passes the mode's setting (bench: virtual)
+    engine.stop()
+    engine = engine_factory(load_config(None), tmp_path)("silent-live2", start=START, streamed_quotes=True)
+    try:
+        object.__setattr__(engine.system.rt, "time_bands", False)    # as build_engine("live") sets it
+        session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
+        session.run([(START, Quote("QS", START, Decimal("0.50"), Decimal("0.51")))], tail=timedelta(0))
+        open_positions(engine, [Spec(f"ql-{k}", "QS", side, Decimal("0.51")) for k, side in
+                                enumerate((Side.YES, Side.NO) * 5)], tag="ql")
+        session.run([], tail=timedelta(hours=2))
+        counts = evaluations(engine)
+    finally:
+        engine.stop()
+    assert len(counts) == 10 and min(counts) >= 240
