@@ -136,21 +136,26 @@ def evaluations(engine) -> list[int]:  # type: ignore[no-untyped-def]
     return [ref.proxy().evaluations.get(timeout=5) for ref in refs.values()]
 
 
+def silent_for_two_hours(engine, tag: str) -> list:  # type: ignore[no-untyped-def]
+    """Ten quiet positions in a market that then says nothing for two hours: their evaluations."""
+    try:
+        session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
+        session.run([(START, Quote("QS", START, Decimal("0.50"), Decimal("0.51")))], tail=timedelta(0))
+        open_positions(engine, [Spec(f"{tag}-{k}", "QS", side, Decimal("0.51")) for k, side in
+                                enumerate((Side.YES, Side.NO) * 5)], tag=tag)
+        session.run([], tail=timedelta(hours=2))
+        return evaluations(engine)
+    finally:
+        engine.stop()
+
+
 @pytest.mark.parametrize("bands", [False, True])
 def test_a_market_silent_for_two_hours_costs_a_quiet_position_a_few_evaluations(tmp_path, bands):
     """Without time bands every position evaluates at every 30 s tick (240 in two hours); with
     them a quiet position wakes at most every QUIET_MAX (10 min) and evaluates once then."""
     engine = engine_factory(load_config(None), tmp_path)("silent", start=START, streamed_quotes=True,
                                                           quiet_bands=bands)
-    try:
-        session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
-        session.run([(START, Quote("QS", START, Decimal("0.50"), Decimal("0.51")))], tail=timedelta(0))
-        open_positions(engine, [Spec(f"qs-{k}", "QS", side, Decimal("0.51")) for k, side in
-                                enumerate((Side.YES, Side.NO) * 5)], tag="qs")
-        session.run([], tail=timedelta(hours=2))
-        counts = evaluations(engine)
-    finally:
-        engine.stop()
+    counts = silent_for_two_hours(engine, "qs")
     assert len(counts) == 10                    # nothing closed: a silent market with no verdict
     if bands:
         assert max(counts) <= 2 * 12 + 2        # a wake-up every 10 min, not every 30 s
@@ -169,14 +174,6 @@ def test_live_quiet_positions_still_wake_every_tick_so_their_marks_stay_fresh(tm
     assert engine.system.rt.time_bands        # the builder passes the mode's setting (bench: virtual)
     engine.stop()
     engine = engine_factory(load_config(None), tmp_path)("silent-live2", start=START, streamed_quotes=True)
-    try:
-        object.__setattr__(engine.system.rt, "time_bands", False)    # as build_engine("live") sets it
-        session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock)
-        session.run([(START, Quote("QS", START, Decimal("0.50"), Decimal("0.51")))], tail=timedelta(0))
-        open_positions(engine, [Spec(f"ql-{k}", "QS", side, Decimal("0.51")) for k, side in
-                                enumerate((Side.YES, Side.NO) * 5)], tag="ql")
-        session.run([], tail=timedelta(hours=2))
-        counts = evaluations(engine)
-    finally:
-        engine.stop()
+    object.__setattr__(engine.system.rt, "time_bands", False)    # as build_engine("live") sets it
+    counts = silent_for_two_hours(engine, "ql")
     assert len(counts) == 10 and min(counts) >= 240
