@@ -46,6 +46,7 @@ class Dispatcher:
         self._wake = threading.Condition(threading.Lock())
         self._driver = threading.RLock()             # the thread dispatching now
         self._owner: int | None = None
+        self._draining = False                       # a drain is under way (drains never nest)
         self._idle: list[Callable[[], object]] = []   # run once when nothing is left to handle
         self.handled = 0
 
@@ -63,22 +64,25 @@ class Dispatcher:
         self._idle.append(callback)
 
     def runs_here(self) -> bool:
-        """True when the calling thread may dispatch: no other thread is, and it is not inside a
-        message of its own (a handler never dispatches others)."""
+        """True when the calling thread may dispatch: no other thread is. Inside a handler this is
+        the dispatching thread: it may run an asked actor's inbox (pump), never a whole drain."""
         return self._owner is None or self._owner == threading.get_ident()
 
     # what the driver uses --------------------------------------------------------------------
     def drain(self) -> int:
-        """Handle every message queued, and those they send, until none is left."""
+        """Handle every message queued, and those they send, until none is left. Called from inside
+        a handler (a wait for idle there), it does nothing: the drain under way goes on after it."""
         n = 0
         with self._driver:
-            self._owner = threading.get_ident()
+            if self._draining:
+                return 0
+            self._owner, self._draining = threading.get_ident(), True
             try:
                 ready = self._ready
                 while True:
                     while ready:
                         inbox = ready.popleft()
-                        if inbox.queue and not inbox.running:
+                        if inbox.queue:
                             inbox.run_one()
                             n += 1
                     if not self._idle:
@@ -87,7 +91,7 @@ class Dispatcher:
                     for callback in callbacks:
                         callback()
             finally:
-                self._owner = None
+                self._owner, self._draining = None, False
         self.handled += n
         return n
 
@@ -105,11 +109,12 @@ class Dispatcher:
                 if not self._ready:
                     self._wake.wait(min(left, 0.01))
 
-    def pump(self, inbox: "InlineInbox", done: Callable[[], bool]) -> None:
+    def pump(self, inbox: "InlineInbox", done: Callable[[], bool]) -> bool:
         """Run `inbox`'s messages in order until `done()` (an ask's answer has come) or it is empty.
-        Only on the dispatching thread, and never into an actor whose handler is on the stack."""
-        if inbox.running or not self.runs_here():
-            return
+        Only on the dispatching thread, and never into an actor whose handler is on the stack.
+        True when it ran any."""
+        if inbox.running or not inbox.queue or not self.runs_here():
+            return False
         with self._driver:
             owner, self._owner = self._owner, threading.get_ident()
             try:
@@ -118,15 +123,12 @@ class Dispatcher:
                     self.handled += 1
             finally:
                 self._owner = owner
-
+        return True
 
     def pump_ref(self, ref: Any) -> bool:
         """Run every message queued at `ref`'s actor (an inline one); True when there was any."""
         inbox = getattr(ref, "actor_inbox", None)
-        if not isinstance(inbox, InlineInbox) or not inbox.queue or inbox.running or not self.runs_here():
-            return False
-        self.pump(inbox, lambda: False)
-        return True
+        return isinstance(inbox, InlineInbox) and self.pump(inbox, lambda: False)
 
 
 class InlineInbox:

@@ -128,11 +128,15 @@ class Runtime:
     ask_timeout_s: float = 10.0
     streamed_quotes: bool = False   # every market change is pushed (replays): nothing is polled
     quiet_bands: bool = True        # streamed: positions are sent only the quotes that leave their band (issue 14)
-    dispatcher: Any = None          # actors/dispatch.py (virtual time); None: a thread per actor
     # Banded positions also sleep through cadence ticks (models/time_band.py). Virtual time only:
     # live, a quiet position still wakes every tick, so the mark `status` and the dashboard read
     # stays at most one tick old (a wake-up costs nothing at live sizes).
     time_bands: bool = True
+
+    @property
+    def dispatcher(self) -> Any:
+        """The inline dispatcher the activity tracker runs (actors/dispatch.py); None: a thread per actor."""
+        return self.activity.dispatcher
 
     def send(self, ref: pykka.ActorRef | None, message: Any) -> bool:
         if ref is None:

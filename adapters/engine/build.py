@@ -205,7 +205,7 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
         # 2. start the actors; their budget counts what was spent before them this minute.
         rt = Runtime(clock, scheduler, activity, audit,
                      streamed_quotes=spec.streamed_quotes if streamed_quotes is None else streamed_quotes,
-                     quiet_bands=quiet_bands, dispatcher=dispatcher, time_bands=spec.time_bands)
+                     quiet_bands=quiet_bands, time_bands=spec.time_bands)
         system = System.start(rt, config, venue, repository, platform=spec.platform, seed=retry_seed)
         system.count_prior_calls(tuple(prior_calls) + tuple(report.call_times))
         steps.append(_step(audit, mode, "start", f"actors started ({spec.platform}), retry jitter seed {retry_seed}",

@@ -8,8 +8,6 @@ import dataclasses
 import json
 import re
 import threading
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +54,7 @@ def inline_rt():  # type: ignore[no-untyped-def]
     dispatcher = Dispatcher()
     clock = VirtualClock(T0)
     activity = ActivityTracker(dispatcher)
-    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []), dispatcher=dispatcher)
+    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
     yield rt
     pykka.ActorRegistry.stop_all(block=True, timeout=5)
 

@@ -109,25 +109,31 @@ def test_bands_change_no_exit_of_a_random_walk(tmp_path, seed, limit):
     assert filtered > forwarded / 4          # the bands really held quotes back
 
 
+def reading_exits(folder: Path, bands: bool):  # type: ignore[no-untyped-def]
+    """An engine factory for the bench's measures (bands on or off) and a dict where each engine
+    leaves exits_of(itself) under "exits" just before it stops."""
+    folder.mkdir()
+    base = engine_factory(load_config(None), folder)
+    seen: dict = {}
+
+    def make(*args, **kwargs):  # type: ignore[no-untyped-def]
+        engine = base(*args, quiet_bands=bands, **kwargs)
+        stop = engine.stop
+
+        def stop_after_reading():  # type: ignore[no-untyped-def]
+            seen["exits"] = exits_of(engine)
+            stop()
+        engine.stop = stop_after_reading
+        return engine
+
+    return make, seen
+
+
 @pytest.mark.skipif(RECORDING is None, reason="the NBA recording (../shared/data) is absent")
 def test_bands_change_no_exit_of_the_nba_game(tmp_path):
     results = {}
     for bands in (False, True):
-        folder = tmp_path / str(bands)
-        folder.mkdir()
-        base = engine_factory(load_config(None), folder)
-        seen: dict = {}
-
-        def make(*args, bands=bands, seen=seen, base=base, **kwargs):  # type: ignore[no-untyped-def]
-            engine = base(*args, quiet_bands=bands, **kwargs)
-            stop = engine.stop
-
-            def stop_after_reading():  # type: ignore[no-untyped-def]
-                seen["exits"] = exits_of(engine)
-                stop()
-            engine.stop = stop_after_reading
-            return engine
-
+        make, seen = reading_exits(tmp_path / str(bands), bands)
         measure_monitoring(make, RECORDING, positions=60)
         results[bands] = seen["exits"]
     assert results[True] == results[False]
@@ -145,21 +151,7 @@ def test_bands_change_no_exit_when_the_daily_loss_limit_trips_during_the_game(tm
 
     results = {}
     for bands in (False, True):
-        folder = tmp_path / str(bands)
-        folder.mkdir()
-        base = engine_factory(load_config(None), folder)
-        seen: dict = {}
-
-        def make(*args, bands=bands, seen=seen, base=base, **kwargs):  # type: ignore[no-untyped-def]
-            engine = base(*args, quiet_bands=bands, **kwargs)
-            stop = engine.stop
-
-            def stop_after_reading():  # type: ignore[no-untyped-def]
-                seen["exits"] = exits_of(engine)
-                stop()
-            engine.stop = stop_after_reading
-            return engine
-
+        make, seen = reading_exits(tmp_path / str(bands), bands)
         result = measure_replay(make, RECORDING, positions=1000)
         rows, positions = seen["exits"]
         results[bands] = ([r for r in rows if "'circuit_breaker', 'triggered'" in r],

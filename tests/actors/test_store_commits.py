@@ -31,7 +31,7 @@ def inline_store(tmp_path):  # type: ignore[no-untyped-def]
     dispatcher = Dispatcher()
     clock = VirtualClock(T0)
     activity = ActivityTracker(dispatcher)
-    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []), dispatcher=dispatcher)
+    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
     path = tmp_path / "arbees.db"
     db = connect(str(path), environ={})
     migrate(db, clock)
