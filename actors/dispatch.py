@@ -41,8 +41,10 @@ from pykka._threading import ThreadingFuture   # pykka's future; inline asks onl
 class Dispatcher:
     """Runs actors' messages in the order they were sent (see the module docstring)."""
 
-    def __init__(self) -> None:
-        self._ready: deque[InlineInbox] = deque()   # one entry per message put, oldest first
+    def __init__(self, collector: Any = None) -> None:
+        self.collector = collector                   # actors/idle_gc.py: told when a drain leaves nothing
+        # one entry per message put, oldest first: (inbox, envelope)
+        self._ready: deque[tuple[InlineInbox, Any]] = deque()
         self._wake = threading.Condition(threading.Lock())
         self._driver = threading.RLock()             # the thread dispatching now
         self._owner: int | None = None
@@ -51,8 +53,8 @@ class Dispatcher:
         self.handled = 0
 
     # what inboxes use --------------------------------------------------------------------------
-    def schedule(self, inbox: "InlineInbox") -> None:
-        self._ready.append(inbox)                    # deque.append is atomic
+    def schedule(self, inbox: "InlineInbox", envelope: Any) -> None:
+        self._ready.append((inbox, envelope))        # deque.append is atomic
         if self._owner is None or self._owner != threading.get_ident():
             with self._wake:
                 self._wake.notify_all()
@@ -81,8 +83,12 @@ class Dispatcher:
                 ready = self._ready
                 while True:
                     while ready:
-                        inbox = ready.popleft()
-                        if inbox.queue:
+                        inbox, envelope = ready.popleft()
+                        # An ask's pump may have run this message already (its actor's inbox up to
+                        # the answer): then its entry is passed over, so that every other message
+                        # still runs in the order it was sent.
+                        queue = inbox.queue
+                        if queue and queue[0] is envelope:
                             inbox.run_one()
                             n += 1
                     if not self._idle:
@@ -90,6 +96,8 @@ class Dispatcher:
                     callbacks, self._idle = self._idle, []
                     for callback in callbacks:
                         callback()
+                if self.collector is not None:
+                    self.collector.idle()        # every actor is idle: the moment for garbage collection
             finally:
                 self._owner, self._draining = None, False
         self.handled += n
@@ -150,7 +158,7 @@ class InlineInbox:
         if isinstance(future, InlineFuture):
             future.inbox = self
         self.queue.append(envelope)
-        self.dispatcher.schedule(self)
+        self.dispatcher.schedule(self, envelope)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         return self.queue.popleft()

@@ -197,14 +197,17 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         now = self.rt.clock.now()
         if not self._written_down():
             return
-        self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
-                                                     price, self.remaining, now))
         self.rt.audit.emit(sent(position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                 client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
                                 time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
                                 walk=self.walks if action is AttemptAction.WALKED else None, held=self.o.side))
         self.phase = ExitPhase.PLACING
         self._call("place_order", (self.request,))
+        # The attempt's row goes after the call (the order itself is already on disk: only that
+        # durable write-down stands between a trigger and the venue). The Store still gets it
+        # before anything this executor writes about the call's result.
+        self.send(self.refs.store, RecordExitAttempt(self.o.exit_id, self.o.position_id, self.attempt, cid, action,
+                                                     price, self.remaining, now))
 
     def _written_down(self) -> bool:
         """Write the order down (durably) before it is sent; if that fails, do not send it."""

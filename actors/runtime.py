@@ -19,8 +19,11 @@ from actors.clock import Clock
 
 
 class ActivityTracker:
-    def __init__(self, dispatcher: Any = None) -> None:
+    def __init__(self, dispatcher: Any = None, collector: Any = None) -> None:
         self.dispatcher = dispatcher        # actors/dispatch.py: handlers run by whoever waits here
+        # actors/idle_gc.py: with a thread per actor, told when the count falls to zero (the
+        # inline dispatcher tells it itself, when a drain leaves nothing)
+        self._collector = collector if dispatcher is None else None
         self._cond = threading.Condition()
         self._pending: dict[str, int] = {}
         self._refs: dict[str, pykka.ActorRef] = {}
@@ -73,8 +76,11 @@ class ActivityTracker:
                 if n == 1:
                     del self._pending[urn]
                     self._refs.pop(urn, None)
-            if self._total == 0:
+            idle = self._total == 0
+            if idle:
                 self._cond.notify_all()
+        if idle and self._collector is not None:
+            self._collector.idle()
 
     @property
     def busy(self) -> int:

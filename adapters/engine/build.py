@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 from actors.clock import Clock, VirtualClock, WallClock
 from actors.dispatch import Dispatcher
+from actors.idle_gc import IdleCollector
 from actors.runtime import ActivityTracker, Runtime
 from actors.scheduler import RealScheduler, VirtualScheduler
 from actors.system import System
@@ -103,6 +104,7 @@ class Engine:
     audit: Audit
     startup: Startup
     lock: Any = None        # one engine per database (adapters/engine/lock.py), released by stop()
+    collector: Any = None   # garbage collection between bursts (actors/idle_gc.py), put back by stop()
 
     def stop(self) -> None:
         try:
@@ -110,6 +112,8 @@ class Engine:
             self.scheduler.stop()
             self.audit.close()          # queued alerts go out (bounded)
         finally:
+            if self.collector is not None:
+                self.collector.uninstall()
             if self.lock is not None:
                 self.lock.release()
 
@@ -161,8 +165,9 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
     inline = spec.inline if inline is None else inline
     if inline and not spec.virtual_time:
         raise ValueError(f"engine mode {mode!r} runs on the wall clock: its actors need threads")
-    dispatcher = Dispatcher() if inline else None
-    activity = ActivityTracker(dispatcher)
+    collector = IdleCollector()   # installed once the engine is built: collections wait for an idle moment
+    dispatcher = Dispatcher(collector) if inline else None
+    activity = ActivityTracker(dispatcher, collector)
     if venue_factory is not None:
         venue = venue_factory(clock)
     else:
@@ -225,8 +230,9 @@ def build_engine(mode: str, config: Config, *, db_path: str, start: datetime | N
         finally:
             lock.release()
         raise
+    collector.install()
     return Engine(config, clock, scheduler, venue, repository, system, audit,
-                  Startup(mode, tuple(steps), report, retry_seed, resumed, held), lock)
+                  Startup(mode, tuple(steps), report, retry_seed, resumed, held), lock, collector)
 
 
 def _step(audit: Audit, mode: str, step: str, text: str, **fields: Any) -> str:

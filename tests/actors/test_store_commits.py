@@ -88,3 +88,36 @@ def test_an_order_is_on_disk_with_every_earlier_write_when_its_pending_record_is
     assert rt.ask(store, RecordOrderPending(request, None, None)) is True
     assert on_disk(path, "orders") == 1           # before the caller could send it
     assert on_disk(path, "pending_signals") == 5
+
+
+def test_an_exit_order_reaches_the_venue_with_its_pending_row_on_disk_and_its_attempt_row_right_after(make_engine):
+    """On the path from a trigger to the venue the only write is the order's durable write-down:
+    when the sell reaches the venue its pending row is committed (a second connection sees it)
+    and the executor's attempt row is not even written yet (not on the Store's own connection);
+    it is written once the call is on its way, before the order's result."""
+    h = make_engine(streamed=True)
+    h.market("M1", "0.49", "0.50")
+    pid = h.enter("M1", contracts=20)
+    seen: list[tuple[str, int, int]] = []
+    placing = h.venue.place_order
+
+    def place_order(request):  # type: ignore[no-untyped-def]
+        if request.action is Action.SELL:
+            other = sqlite3.connect(str(h.db_path))
+            try:
+                pending = other.execute("SELECT COUNT(*) FROM orders WHERE client_order_id = ?",
+                                        (request.client_order_id,)).fetchone()[0]
+            finally:
+                other.close()
+            exit_id = request.client_order_id.rsplit("-", 1)[0]      # {exit_id}-{attempt}
+            attempts = len(h.repo.attempts_for(exit_id))   # the Store's own connection: written, committed or not
+            seen.append((request.client_order_id, pending, attempts))
+        return placing(request)
+
+    h.venue.place_order = place_order  # type: ignore[method-assign]
+    h.market("M1", "0.40", "0.41", push=True)            # past the 12% stop
+    h.run(1)
+    assert seen and seen[0][1:] == (1, 0)
+    steps = [a.action for a in h.repo.attempts_for(h.exits(pid)[-1].exit_id) if a.client_order_id == seen[0][0]]
+    assert steps[0] == "placed" and "filled" in steps[1:]
+    assert h.position(pid).exit_reason == "stop_loss"
