@@ -12,7 +12,9 @@ VirtualScheduler's settle). Akka calls this a dispatcher; NautilusTrader's backt
 the same way.
 
 Guarantees kept from the threaded runtime:
-- One message at a time per actor, in the order it was sent (each actor has its own FIFO inbox).
+- One message at a time per actor, in the order it was sent (each actor has its own FIFO inbox);
+  across actors, messages run in the order they were sent too, save the messages an ask runs
+  early (below): their places in the queue are then passed over.
 - An actor's on_start runs before its first message; after it stops, a tell is refused, and an
   ask still in its inbox is answered ActorDeadError (as pykka's loop teardown does).
 - An ask (a future's `get`) made on the dispatching thread runs the asked actor's inbox up to

@@ -91,6 +91,33 @@ def test_an_ask_from_a_handler_runs_the_asked_actor_up_to_its_answer_in_order(in
                      ("store", "question", "q1"), ("asker", "answered", "answer to q1")]
 
 
+class AskThenTell(ArbeesActor):
+    """On ("go", store, other): asks `store`, then tells `other` and `store`, in that order."""
+
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(rt, "asker")
+
+    def handle(self, message: Any) -> None:
+        _, store, other = message
+        self.rt.ask(store, ("question", "q"))
+        self.send(other, "told first")
+        self.send(store, "told second")
+
+
+def test_after_an_ask_ran_its_actor_early_the_messages_sent_next_still_run_in_send_order(inline_rt):
+    log: list = []
+    store = Recorder.start(inline_rt, "store", log)
+    other = Recorder.start(inline_rt, "other", log)
+    asker = AskThenTell.start(inline_rt)
+    assert inline_rt.activity.wait_idle(5)
+    inline_rt.send(asker, ("go", store, other))
+    assert inline_rt.activity.wait_idle(5)
+    order = [entry for entry in log if entry[1] != "started"]
+    # The ask ran the store's question inside the asker's handler; the question's own place in
+    # the queue must not let the store's next message jump ahead of one sent before it.
+    assert order == [("store", "question", "q"), ("other", "told first"), ("store", "told second")]
+
+
 def test_a_stopped_actor_refuses_tells_and_its_queued_asks_fail(inline_rt):
     log: list = []
     a = Recorder.start(inline_rt, "a", log)
