@@ -152,7 +152,7 @@ def _replay(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: P
         report.details["replay"] = {"skipped": why}
         report.notes.append(f"replay skipped: {why}")
         return
-    from adapters.harness.bench.scaling import measure_scaling
+    from adapters.harness.bench.scaling import measure_floor, measure_scaling
 
     r = measure_replay(make, folder, positions=p["replay_positions"])
     report.values.update(replay_speedup=r.speedup, replay_wall_s=r.wall_s, replay_positions=r.positions)
@@ -169,6 +169,12 @@ def _replay(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: P
                                          for row in rows],
                          replay_growth_exponent=k)
     report.details["replay_scaling"] = rows
+    floor = measure_floor(make, folder, config, rows)
+    if floor is not None:
+        report.values["replay_growth_exponent_floor"] = floor.k_floor
+        report.details["replay_growth_floor"] = dict(quotes_only_s=floor.quotes_only_s, record_us=floor.record_us,
+                                                     decisions_per_position=floor.decisions_per_position,
+                                                     k_floor=floor.k_floor)
 
 
 def _memory(report: Any, make: Any, config: Any, p: dict, args: Any, data_dir: Path | None) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 from adapters.harness.bench.engine import without_guards
 from adapters.harness.bench.fleet import Spec, Stopwatch, open_positions
+from adapters.harness.bench.growth_floor import counting_decisions
 from adapters.harness.bench.replay_speed import load_events
 from config.schema import Config, SignalTypeConfig, TrailingStopConfig
 from models.market import Quote, Side
@@ -52,6 +53,7 @@ class MonitoringResult:
     open_s: float          # wall seconds spent opening positions
     closed: int
     exits_by_reason: dict[str, int] = field(default_factory=dict)
+    decisions: int = 0     # audit events but the heartbeat's (growth_floor.py)
 
     @property
     def speedup(self) -> float:
@@ -99,6 +101,7 @@ def measure_monitoring(make_engine: Callable[..., Any], data_dir: Path, *, posit
     cuts = entry_indices(events)
     engine = make_engine("monitoring", start=events[0][0], streamed_quotes=True,
                          config_override=monitoring_config(config or load_config(None)))
+    decided = counting_decisions(engine.audit)
     try:
         session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock, links=links)
         watch, open_s, done, at = Stopwatch(), 0.0, 0, 0
@@ -121,7 +124,8 @@ def measure_monitoring(make_engine: Callable[..., Any], data_dir: Path, *, posit
         engine.stop()
     reasons = Counter(s.exit_reason or "open" for s in states)
     closed = sum(1 for s in states if s.status.value == "closed")
-    return MonitoringResult(len(quotes), positions, span, wall, open_s, closed, dict(sorted(reasons.items())))
+    return MonitoringResult(len(quotes), positions, span, wall, open_s, closed, dict(sorted(reasons.items())),
+                            decided[0])
 
 
 def growth_exponent(points: Sequence[tuple[int, float]]) -> float | None:

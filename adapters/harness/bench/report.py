@@ -114,6 +114,13 @@ def format_table(data: dict[str, Any]) -> str:
     if "replay_growth_exponent" in data:
         row("  monitoring-heavy growth exponent k (wall ∝ positions^k)", "replay_growth_exponent",
             _fmt(data.get("replay_growth_exponent")), "<= 0.5")
+    fl = d.get("replay_growth_floor")
+    if fl:
+        per = ", ".join(f"{v:.1f} at {int(n):,}" for n, v in sorted(fl["decisions_per_position"].items(),
+                                                                      key=lambda item: int(item[0])))
+        row("  least k for any engine recording its decisions one by one", None,
+            f"{_fmt(fl['k_floor'])} (quotes alone {fl['quotes_only_s']:.2f} s; decisions per position {per}; "
+            f"{fl['record_us']:.1f} µs per audit record)")
     if d.get("latency_10000"):
         big = d["latency_10000"]
         row(f"tick -> exit order p50 / p99 ({big['positions']:,} positions, {big['markets']:,} markets)",

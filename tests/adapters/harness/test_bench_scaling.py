@@ -12,6 +12,7 @@ import math
 import pytest
 
 from adapters.cli import app as run
+from adapters.harness.bench.growth_floor import audit_record_cost_s, counting_decisions, growth_floor
 from adapters.harness.bench.monitoring import ENTRY_POINTS, entry_indices, growth_exponent
 from adapters.harness.bench.replay_speed import load_events
 from models.market import Quote
@@ -21,6 +22,29 @@ from tests.paths import SHARED
 NAME = "kalshi-nba-2025-11-22-LAC-CHA"
 RECORDING = next((c for c in (SHARED / "data" / NAME,) if c.is_dir() and any(c.glob("*.jsonl"))), None)
 needs_recording = pytest.mark.skipif(RECORDING is None, reason="the NBA recording (../shared/data) is absent")
+
+
+def test_the_growth_floor_is_the_slope_of_the_quotes_alone_plus_one_record_per_decision():
+    # F = 1 s, 10 decisions per position at 100 µs each: 2 s at 1,000 positions, 11 s at 10,000
+    floor = growth_floor(1.0, 1e-4, {1000: 10.0, 5000: 10.0, 10000: 10.0})
+    assert floor.k_floor == pytest.approx(math.log(11 / 2) / math.log(10))
+    assert growth_floor(1.0, 1e-4, {1000: 10.0}).k_floor is None
+    # decisions that do not grow with the positions (none per position) leave the quotes alone: k 0
+    assert growth_floor(1.0, 1e-4, {1000: 0.0, 10000: 0.0}).k_floor == pytest.approx(0.0)
+
+
+def test_decisions_are_counted_apart_from_the_heartbeat_and_the_start_up_steps():
+    from actors.clock import VirtualClock
+    from adapters.audit.log import Audit
+    from models import audit_events as ae
+    from tests.conftest import T0
+
+    audit = Audit(VirtualClock(T0), [])
+    counted = counting_decisions(audit)
+    audit.emit(ae.Heartbeat(state="running", pid=1, clock="virtual"))
+    audit.emit(ae.Alert(said="ALERT a decision", detail="x"))
+    assert counted == [1] and len(audit.recorder) == 2
+    assert audit_record_cost_s(samples=50) > 0
 
 
 def test_growth_exponent_is_the_log_slope_between_the_smallest_and_largest_size():
@@ -63,6 +87,11 @@ def test_the_replay_section_reports_both_workloads_and_the_growth_exponent():
         assert set(r) == {"workload", "positions", "wall_s", "speedup"}
         assert r["wall_s"] > 0 and r["speedup"] > 0
     assert isinstance(data["replay_growth_exponent"], float)
+    floor = data["details"]["replay_growth_floor"]
+    assert set(floor["decisions_per_position"]) == {"8", "24"}       # JSON keys
+    assert all(d > 1 for d in floor["decisions_per_position"].values())   # every position decides its exit
+    assert floor["quotes_only_s"] > 0 and floor["record_us"] > 0
+    assert isinstance(data["replay_growth_exponent_floor"], float)
     details = {(r["workload"], r["positions"]): r for r in data["details"]["replay_scaling"]}
     for (workload, n), r in details.items():
         assert sum(r["exits"].values()) == n                 # every position accounted for
