@@ -25,7 +25,7 @@ import threading
 
 BACKSTOP = 100      # the automatic trigger while an engine runs: 100 × the usual threshold0
 
-_lock = threading.Lock()
+_lock = threading.RLock()     # re-entrant: a finalizer run by a collection may reach idle() again
 _installed = 0
 _saved: tuple[int, ...] | None = None
 
@@ -72,15 +72,19 @@ class IdleCollector:
             return
         if gc.get_count()[0] <= self.usual[0]:
             return
-        self.runs += 1
-        young = gc.get_stats()[0]["collections"]
-        gc.set_threshold(*self.usual)
-        try:
-            _one_container = [None]     # the allocation that lets CPython run its own schedule
-            del _one_container
-        finally:
-            gc.set_threshold(*self.busy)
-        if gc.get_stats()[0]["collections"] == young:
+        with _lock:     # threads: one at a time, and never after (or during) uninstall
+            if not self.installed:
+                return
+            self.runs += 1
+            young = gc.get_stats()[0]["collections"]
+            gc.set_threshold(*self.usual)
+            try:
+                _one_container = [None]     # the allocation that lets CPython run its own schedule
+                del _one_container
+            finally:
+                gc.set_threshold(*self.busy)
+            ran = gc.get_stats()[0]["collections"] != young
+        if not ran:
             # An interpreter that defers the collection an allocation asks for (CPython 3.12+ runs
             # it at its next check for pending work, by when the trigger is moved again): run the
             # generation CPython's counters say is due (without its extra rule that holds back a
