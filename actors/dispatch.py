@@ -48,6 +48,7 @@ class Dispatcher:
         # one entry per message put, oldest first: (inbox, envelope)
         self._ready: deque[tuple[InlineInbox, Any]] = deque()
         self._wake = threading.Condition(threading.Lock())
+        self._put = threading.Lock()                 # a message and its place are queued together
         self._driver = threading.RLock()             # the thread dispatching now
         self._owner: int | None = None
         self._draining = False                       # a drain is under way (drains never nest)
@@ -56,7 +57,12 @@ class Dispatcher:
 
     # what inboxes use --------------------------------------------------------------------------
     def schedule(self, inbox: "InlineInbox", envelope: Any) -> None:
-        self._ready.append((inbox, envelope))        # deque.append is atomic
+        """Queue `envelope` in `inbox` and take its place in the send order, as one step: two
+        threads putting into one inbox at once must leave its messages and their places in the
+        same order (a place whose message is not at the head of its inbox is passed over)."""
+        with self._put:
+            inbox.queue.append(envelope)
+            self._ready.append((inbox, envelope))
         if self._owner is None or self._owner != threading.get_ident():
             with self._wake:
                 self._wake.notify_all()
@@ -159,7 +165,6 @@ class InlineInbox:
         future = getattr(envelope, "reply_to", None)
         if isinstance(future, InlineFuture):
             future.inbox = self
-        self.queue.append(envelope)
         self.dispatcher.schedule(self, envelope)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:

@@ -118,6 +118,40 @@ def test_after_an_ask_ran_its_actor_early_the_messages_sent_next_still_run_in_se
     assert order == [("store", "question", "q"), ("other", "told first"), ("store", "told second")]
 
 
+def test_two_threads_telling_one_actor_at_once_lose_no_message(inline_rt):
+    """Two I/O threads put into one inbox; the first is held inside its put while the second
+    puts (forced here). Both messages must run: each inbox's messages and their places in the
+    send order must be in the same order (before the fix, the first thread had queued its message
+    but not yet its place when the second put both, and the second message was never run)."""
+    log: list = []
+    a = Recorder.start(inline_rt, "a", log)
+    assert inline_rt.activity.wait_idle(5)
+    dispatcher = inline_rt.activity.dispatcher
+    second_done, schedule = threading.Event(), dispatcher.schedule
+    calls = []
+
+    def held(inbox, envelope):  # type: ignore[no-untyped-def]
+        calls.append(threading.current_thread().name)
+        if threading.current_thread().name == "first":
+            second_done.wait(0.5)      # the second put goes through now, unless it must wait for us
+        schedule(inbox, envelope)
+
+    dispatcher.schedule = held
+    first = threading.Thread(target=lambda: inline_rt.send(a, "from the first"), name="first")
+    first.start()
+    while not calls:                   # the first thread is inside its put
+        threading.Event().wait(0.001)
+    second = threading.Thread(target=lambda: (inline_rt.send(a, "from the second"), second_done.set()),
+                              name="second")
+    second.start()
+    first.join(5)
+    second.join(5)
+    dispatcher.schedule = schedule
+    assert inline_rt.activity.wait_idle(5)
+    handled = sorted(m[0] for who, *m in log if who == "a" and m != ["started"])   # two threads: either order
+    assert handled == ["from the first", "from the second"]
+
+
 def test_a_stopped_actor_refuses_tells_and_its_queued_asks_fail(inline_rt):
     log: list = []
     a = Recorder.start(inline_rt, "a", log)
