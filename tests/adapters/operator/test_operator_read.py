@@ -20,6 +20,7 @@ from adapters.storage.database import connect
 from adapters.storage.repository import Repository
 from adapters.operator.status_view import liveness
 from adapters.cli.summary import build_summary, format_summary
+from models.duration import fmt_duration
 from tests.paper_files import paper_files
 
 
@@ -251,6 +252,17 @@ def test_summary_shows_contracts_held_now_unrealized_and_today(files, repo):
     assert " 85    43 open" in text
     assert f"all time, {text.split('all time, ')[1].split(' today')[0]} today (2026-11-20)" in text
     assert "Unrealized P&L at the mark" in text
+    # how long each position lived: closed ones from open to close, the open one until now
+    now = repo._clock.now()
+    for row in s["positions"]:
+        db_row = repo.load_position(row["position_id"])
+        end = db_row.closed_at if db_row.closed_at is not None else now
+        assert row["held_s"] == int((end - db_row.opened_at).total_seconds())
+    closed = sorted(x["held_s"] for x in s["positions"] if x["status"] == "closed")
+    assert s["totals"]["hold_s"] == {"median": closed[(len(closed) - 1) // 2], "shortest": closed[0],
+                                     "longest": closed[-1]}
+    assert f"Hold (closed positions): median {fmt_duration(closed[(len(closed) - 1) // 2])}" in text
+    assert f" {fmt_duration(p['held_s'])}+ " in text        # still open: held so far
 
 
 def test_status_reads_a_log_being_written_or_torn_by_a_kill(files, tmp_path):
