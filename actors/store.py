@@ -10,9 +10,18 @@ thread, no actor has a message left (a Flush sent when the dispatcher goes idle,
 time moves on), so a burst of exits commits once instead of once per write. Two messages
 commit at once, because they must be on disk before anything else happens: RecordOrderPending
 (an order is written down before it is sent; callers `ask` for it) and Flush.
+
+SQLite's write-ahead log is checkpointed by the Store, not inside a commit: SQLite would copy the
+log into the database file within whichever commit took the log past its limit, an order's
+write-down as likely as any (a checkpoint costs about as much as the rest of the tick -> order
+path). After a commit that leaves the log past `checkpoint_pages`, the Store sends itself a
+Checkpoint, which runs after the answer (threads: after the reply; inline: after the messages
+already queued, the order's venue call among them). SQLite's own limit stays as a backstop far
+above it (adapters/storage/database.py WAL_BACKSTOP_PAGES).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
@@ -45,14 +54,21 @@ _EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, 
                 "preempted": ExitStatus.PREEMPTED, "canceled": ExitStatus.PREEMPTED}
 
 
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Store, to itself: checkpoint SQLite's write-ahead log now (it is past checkpoint_pages)."""
+
+
 class Store(ArbeesActor):
     """The one writer to the database (see the module docstring).
 
     Receives: SavePosition, RecordSignal, RecordSignalPending, RecordOrderPending,
     RecordOrderUpdate, RecordOrderRejected, RecordOrderNeverSent, RecordFill, RecordExitEvent,
-    LinkTriggerToExit, RecordExitAttempt, RecordBreakerTrip, Flush, LedgerTotals, Rebuild.
+    LinkTriggerToExit, RecordExitAttempt, RecordBreakerTrip, Flush, LedgerTotals, Rebuild, and its
+    own Checkpoint.
 
-    Sends: Flush to itself, on virtual time, when every actor is idle (ALERTs go to the audit log).
+    Sends: Flush to itself, on virtual time, when every actor is idle; Checkpoint to itself after a
+    commit that leaves the write-ahead log past checkpoint_pages (ALERTs go to the audit log).
 
     Asks: nothing. It answers three asks: RecordOrderPending (True once the order is on disk),
     Flush (True once every earlier write is) and LedgerTotals (a FillTotals).
@@ -61,10 +77,14 @@ class Store(ArbeesActor):
     kind = "store"
     survives_errors = True
 
-    def __init__(self, rt, repository: Storage, *, batch: int = 500, handle=None) -> None:
+    def __init__(self, rt, repository: Storage, *, batch: int = 500, checkpoint_pages: int = 1000,
+                 handle=None) -> None:
         super().__init__(rt, "store", handle=handle)
         self.repo = repository
         self.batch = batch
+        self.checkpoint_pages = checkpoint_pages   # SQLite's own default limit, kept here instead
+        self._checkpoint_due = False               # a Checkpoint is on its way to us
+        self.checkpoints = 0
         self._txn: Any = None
         self._in_batch = 0
         self._positions: dict[str, PositionState] = {}
@@ -75,7 +95,7 @@ class Store(ArbeesActor):
         self.failures = 0
 
     def handle(self, message: Any) -> Any:
-        if not isinstance(message, (Flush, LedgerTotals, Rebuild)):
+        if not isinstance(message, (Flush, LedgerTotals, Rebuild, Checkpoint)):
             token = self.retain()      # sent again to a restarted Store unless committed
             if token:
                 self._uncommitted.append(token)
@@ -127,6 +147,16 @@ class Store(ArbeesActor):
             case LedgerTotals(order_id=oid):
                 self._commit()
                 return totals(self.repo.fills_for_order(oid))
+            case Checkpoint():
+                self._checkpoint_due = False
+                if self._txn is None and not self._positions:
+                    self._guarded(self.repo.checkpoint)
+                    self.checkpoints += 1
+                elif self._dispatcher is None and self.actor_inbox.empty():
+                    # With a thread of its own, a write or save made while this was queued did not
+                    # commit (the inbox was not empty): commit now, as it would have; the commit
+                    # sends the next Checkpoint. Inline, the Flush when idle does both.
+                    self._commit()
             case _:
                 self.unknown(message)
         return None
@@ -186,6 +216,9 @@ class Store(ArbeesActor):
         for token in tokens:
             self.release(token)
         self._in_batch = 0
+        if not self._checkpoint_due and self.repo.wal_pages() >= self.checkpoint_pages:
+            self._checkpoint_due = True
+            self.rt.send(self.me, Checkpoint())
 
     def _rollback(self) -> None:
         if self._txn is not None:

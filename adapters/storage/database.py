@@ -30,12 +30,18 @@ from adapters.storage.tables import (
 
 __all__ = [
     "connect", "migrate", "MIGRATIONS", "SCHEMA_VERSION", "DatabaseUrlError", "SchemaTooNew", "MigrationError",
-    "OPEN_POSITION_INDEX",
+    "OPEN_POSITION_INDEX", "WAL_BACKSTOP_PAGES",
     "Repository", "ExitRecord", "ExitAttemptRecord", "OrderRecord", "SignalRecord",
 ]
 
+# SQLite checkpoints the WAL by itself inside the commit that takes it past this many pages; the
+# Store checkpoints long before (at 1,000 pages, SQLite's own default), right after a commit, so
+# that no order's write-down waits on one (actors/store.py, Checkpoint). This is the backstop.
+WAL_BACKSTOP_PAGES = 20_000
+
 SQLITE_PRAGMAS = (
     ("journal_mode", "wal"),
+    ("wal_autocheckpoint", WAL_BACKSTOP_PAGES),
     ("foreign_keys", 1),
     ("busy_timeout", 5000),  # ms a reader or a second process waits for the writer's lock
 )

@@ -12,6 +12,7 @@ client_order_id), a signal (by signal_id) and an exit's outcome (by exit_id and 
 """
 from __future__ import annotations
 
+
 from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +29,7 @@ from models.position import PositionState, PositionStatus
 from models.signal import TradingSignal
 from models.pnl import realized_pnl
 from adapters.storage.exit_ledger import exit_ledger
+from adapters.storage.wal import WriteAheadLog
 from adapters.storage.tables import (
     BreakerTripRow, ExitAttemptRow, FillRow, OrderRow, PendingSignalRow, PositionExitRow, PositionRow,
     SignalRow, database_proxy,
@@ -43,7 +45,7 @@ from models.records import (  # re-exported: the records are the repository's vo
     OrderRecord, SignalDecision, SignalRecord, StoredOrderStatus,
 )
 
-class Repository:
+class Repository(WriteAheadLog):
     """Reads and writes the tables for one database. `clock` stamps orders' created/updated times."""
 
     def __init__(self, db: peewee.Database, clock: Clock) -> None:

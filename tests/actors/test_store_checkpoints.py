@@ -1,0 +1,138 @@
+"""SQLite's WAL checkpoints happen off the order's path (actors/store.py, Checkpoint): SQLite's
+own checkpoint runs inside a commit (the one that takes the WAL past its limit), and the commit
+an order's write-down waits on is as likely as any. The Store sends itself a Checkpoint after a
+commit that leaves the WAL past `checkpoint_pages`, so it runs after the write-down is answered;
+SQLite's own limit is only a backstop far above it. The WAL stays bounded."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from decimal import Decimal
+
+import pykka
+import pytest
+
+from actors.base import ArbeesActor
+from actors.clock import VirtualClock
+from actors.dispatch import Dispatcher
+from actors.runtime import ActivityTracker, Runtime
+from actors.scheduler import VirtualScheduler
+from actors.store import Store
+from adapters.audit.log import Audit
+from adapters.storage.database import WAL_BACKSTOP_PAGES, Repository, connect, migrate
+from models.market import Side
+from models.orders import Action, OrderRequest, TimeInForce
+from models.position import PositionState
+from models.store_commands import RecordOrderPending, RecordSignalPending, SavePosition
+from tests.actors.test_store_commits import a_signal
+from tests.conftest import T0
+
+
+class Logged(Repository):
+    """A Repository that logs its checkpoints in a shared list."""
+
+    def __init__(self, db, clock, log: list) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(db, clock)
+        self.log = log
+
+    def checkpoint(self) -> None:
+        self.log.append("checkpoint")
+        super().checkpoint()
+
+
+class Sender(ArbeesActor):
+    """As an executor: asks the Store to write the order down, then 'sends' it (logs it)."""
+
+    def __init__(self, rt: Runtime, store, log: list) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(rt, "sender")
+        self.store, self.log = store, log
+
+    def handle(self, message: str) -> None:
+        request = OrderRequest(message, "KXNBA-T", Side.YES, Action.BUY, 10, Decimal("0.5"), TimeInForce.IOC)
+        assert self.rt.ask(self.store, RecordOrderPending(request, None, None)) is True
+        self.log.append(f"sent {message}")
+
+
+@pytest.fixture
+def store_with_log(tmp_path):  # type: ignore[no-untyped-def]
+    dispatcher = Dispatcher()
+    clock = VirtualClock(T0)
+    activity = ActivityTracker(dispatcher)
+    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
+    path = tmp_path / "arbees.db"
+    db = connect(str(path), environ={})
+    migrate(db, clock)
+    log: list = []
+    repo = Logged(db, clock, log)
+    store = Store.start(rt, repo, checkpoint_pages=20)
+    yield rt, store, path, log, db
+    pykka.ActorRegistry.stop_all(block=True, timeout=5)
+    db.close()
+
+
+def test_sqlite_checkpoints_by_itself_only_far_past_the_stores_own_limit(store_with_log):
+    *_, db = store_with_log
+    assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_BACKSTOP_PAGES
+    assert WAL_BACKSTOP_PAGES >= 10 * 1000
+
+
+def test_the_checkpoint_an_order_makes_due_runs_after_the_order_is_sent(store_with_log):
+    rt, store, path, log, _ = store_with_log
+    for n in range(300):                               # fills the WAL past 20 pages, uncommitted
+        rt.send(store, RecordSignalPending(a_signal(n), T0))
+    rt.send(Sender.start(rt, store, log), "cid-1")     # its write-down commits all of it
+    assert rt.activity.wait_idle(5)
+    assert log[:2] == ["sent cid-1", "checkpoint"]
+
+
+def test_the_wal_stays_bounded_however_much_is_written(store_with_log):
+    rt, store, path, log, _ = store_with_log
+    wal = f"{path}-wal"
+    sizes = []
+    for burst in range(20):
+        for n in range(200):
+            rt.send(store, RecordSignalPending(a_signal(burst * 1000 + n), T0))
+        assert rt.activity.wait_idle(5)                # commits when idle, then checkpoints
+        sizes.append(os.path.getsize(wal))
+    assert log.count("checkpoint") >= 10
+    assert max(sizes) <= 2 * max(sizes[:3])            # written over from the start, not grown
+
+
+class SavesDuringCommit(Repository):
+    """Puts a SavePosition in the Store's inbox from inside the commit that makes a Checkpoint
+    due (after the Store decided to commit, before it sends itself the Checkpoint): the inbox
+    then holds [SavePosition, Checkpoint], deterministically."""
+
+    def __init__(self, db, clock, rt, position) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(db, clock)
+        self.rt, self.position, self.store, self.armed = rt, position, None, False
+
+    def wal_pages(self) -> int:
+        if self.armed:
+            self.armed = False
+            self.rt.send(self.store, SavePosition(self.position))
+        return 10**6
+
+
+def test_with_a_thread_of_its_own_a_save_queued_before_a_checkpoint_is_still_committed(tmp_path):
+    clock = VirtualClock(T0)
+    activity = ActivityTracker(None)                       # a thread per actor, as live
+    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
+    path = tmp_path / "arbees.db"
+    db = connect(str(path), environ={})
+    migrate(db, clock)
+    position = PositionState("p1", "M1", Side.YES, "default", "nba", "G", Decimal("0.50"), 20, 20,
+                             Decimal("0.10"), T0)
+    repo = SavesDuringCommit(db, clock, rt, position)
+    store = Store.start(rt, repo)
+    repo.store = store
+    try:
+        repo.armed = True
+        rt.send(store, RecordSignalPending(a_signal(1), T0))
+        assert rt.activity.wait_idle(5)
+        with sqlite3.connect(str(path)) as other:        # what another process (status) sees
+            rows = other.execute("SELECT position_id FROM positions").fetchall()
+        assert rows == [("p1",)]
+    finally:
+        pykka.ActorRegistry.stop_all(block=True, timeout=5)
+        db.close()
