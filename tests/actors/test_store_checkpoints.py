@@ -13,18 +13,14 @@ import pykka
 import pytest
 
 from actors.base import ArbeesActor
-from actors.clock import VirtualClock
-from actors.dispatch import Dispatcher
-from actors.runtime import ActivityTracker, Runtime
-from actors.scheduler import VirtualScheduler
+from actors.runtime import Runtime
 from actors.store import Store
-from adapters.audit.log import Audit
-from adapters.storage.database import WAL_BACKSTOP_PAGES, Repository, connect, migrate
+from adapters.storage.database import WAL_BACKSTOP_PAGES, Repository
 from models.market import Side
 from models.orders import Action, OrderRequest, TimeInForce
 from models.position import PositionState
 from models.store_commands import RecordOrderPending, RecordSignalPending, SavePosition
-from tests.actors.test_store_commits import a_signal
+from tests.actors.test_store_commits import a_signal, runtime_and_database
 from tests.conftest import T0
 
 
@@ -55,13 +51,7 @@ class Sender(ArbeesActor):
 
 @pytest.fixture
 def store_with_log(tmp_path):  # type: ignore[no-untyped-def]
-    dispatcher = Dispatcher()
-    clock = VirtualClock(T0)
-    activity = ActivityTracker(dispatcher)
-    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
-    path = tmp_path / "arbees.db"
-    db = connect(str(path), environ={})
-    migrate(db, clock)
+    rt, db, path, clock = runtime_and_database(tmp_path)
     log: list = []
     repo = Logged(db, clock, log)
     store = Store.start(rt, repo, checkpoint_pages=20)
@@ -115,12 +105,7 @@ class SavesDuringCommit(Repository):
 
 
 def test_with_a_thread_of_its_own_a_save_queued_before_a_checkpoint_is_still_committed(tmp_path):
-    clock = VirtualClock(T0)
-    activity = ActivityTracker(None)                       # a thread per actor, as live
-    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
-    path = tmp_path / "arbees.db"
-    db = connect(str(path), environ={})
-    migrate(db, clock)
+    rt, db, path, clock = runtime_and_database(tmp_path, threads=True)      # a thread per actor, as live
     position = PositionState("p1", "M1", Side.YES, "default", "nba", "G", Decimal("0.50"), 20, 20,
                              Decimal("0.10"), T0)
     repo = SavesDuringCommit(db, clock, rt, position)

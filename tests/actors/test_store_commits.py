@@ -26,15 +26,21 @@ from models.store_commands import RecordOrderPending, RecordSignalPending
 from tests.conftest import T0
 
 
-@pytest.fixture
-def inline_store(tmp_path):  # type: ignore[no-untyped-def]
-    dispatcher = Dispatcher()
+def runtime_and_database(tmp_path, *, threads: bool = False):  # type: ignore[no-untyped-def]
+    """A runtime on virtual time (the inline dispatcher, or a thread per actor) and a fresh SQLite
+    database: (rt, db, path, clock)."""
     clock = VirtualClock(T0)
-    activity = ActivityTracker(dispatcher)
+    activity = ActivityTracker(None if threads else Dispatcher())
     rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
     path = tmp_path / "arbees.db"
     db = connect(str(path), environ={})
     migrate(db, clock)
+    return rt, db, path, clock
+
+
+@pytest.fixture
+def inline_store(tmp_path):  # type: ignore[no-untyped-def]
+    rt, db, path, clock = runtime_and_database(tmp_path)
     store = Store.start(rt, Repository(db, clock))
     yield rt, store, path
     pykka.ActorRegistry.stop_all(block=True, timeout=5)
