@@ -76,19 +76,31 @@ class IdleCollector:
             if not self.installed:
                 return
             self.runs += 1
-            young = gc.get_stats()[0]["collections"]
+            before = _collections()
             gc.set_threshold(*self.usual)
             try:
-                _one_container = [None]     # the allocation that lets CPython run its own schedule
-                del _one_container
+                _Trigger()      # one container allocation, counted on every version (no free list)
+                _check()        # 3.12+ runs a collection it scheduled at its next check: here
             finally:
                 gc.set_threshold(*self.busy)
-            ran = gc.get_stats()[0]["collections"] != young
+            ran = _collections() != before
         if not ran:
-            # An interpreter that defers the collection an allocation asks for (CPython 3.12+ runs
-            # it at its next check for pending work, by when the trigger is moved again): run the
-            # generation CPython's counters say is due (without its extra rule that holds back a
-            # full collection until enough objects have survived one).
-            c0, c1, c2 = gc.get_count()
-            t0, t1, t2 = self.usual
-            gc.collect(2 if c2 >= t2 else 1 if c1 >= t1 else 0)
+            # An interpreter that ran nothing still (a newer schedule): a young collection, never
+            # a full one (CPython holds those back until enough objects have survived; the
+            # backstop's own collections keep that rule).
+            gc.collect(1 if gc.get_count()[1] >= self.usual[1] else 0)
+
+
+class _Trigger:
+    """A container allocated through the collector's own counter (lists and tuples may come from
+    a free list, which does not count and so triggers nothing)."""
+
+    __slots__ = ()
+
+
+def _check() -> None:
+    """A Python call: CPython 3.12+ runs a collection an allocation scheduled when a call starts."""
+
+
+def _collections() -> int:
+    return sum(g["collections"] for g in gc.get_stats())

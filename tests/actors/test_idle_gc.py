@@ -203,3 +203,36 @@ def test_with_a_thread_per_actor_the_collector_is_told_when_the_last_message_is_
     inline.send(Ref(), "one")
     inline.done("urn:a")
     assert collector.idles == 1
+
+
+def _full_collections_on_a_growing_heap(collector: IdleCollector | None) -> tuple[int, int]:
+    """A long-lived heap that grows by 800 containers a burst (positions opened, records kept),
+    an idle moment after each burst: (full collections, all collections) the run took."""
+    gc.set_threshold(700, 10, 10)
+    heap = [[i] for i in range(200_000)]
+    gc.collect()
+    if collector is not None:
+        collector.install()
+    keep: list = []
+    try:
+        before = [g["collections"] for g in gc.get_stats()]
+        for _ in range(1500):
+            keep.append([[] for _ in range(800)])
+            if collector is not None:
+                collector.idle()
+        after = [g["collections"] for g in gc.get_stats()]
+    finally:
+        if collector is not None:
+            collector.uninstall()
+    del heap, keep
+    return after[2] - before[2], sum(after) - sum(before)
+
+
+def test_idle_moments_run_no_more_full_collections_than_cpython_would(saved_thresholds):
+    """CPython holds a full collection back until the objects that survived since the last one
+    are a quarter of the heap (so a growing heap costs linear time). Collecting at idle moments
+    must keep that rule: moving collections, not adding full ones."""
+    full_cpython, all_cpython = _full_collections_on_a_growing_heap(None)
+    full_idle, all_idle = _full_collections_on_a_growing_heap(IdleCollector())
+    assert full_idle <= full_cpython + 1, (full_idle, full_cpython)
+    assert all_idle <= all_cpython + 1, (all_idle, all_cpython)

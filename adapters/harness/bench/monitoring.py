@@ -53,7 +53,7 @@ class MonitoringResult:
     open_s: float          # wall seconds spent opening positions
     closed: int
     exits_by_reason: dict[str, int] = field(default_factory=dict)
-    decisions: int = 0     # audit events but the heartbeat's (growth_floor.py)
+    decisions: int = 0     # audit events but the heartbeat's, made inside wall_s (growth_floor.py)
 
     @property
     def speedup(self) -> float:
@@ -105,6 +105,7 @@ def measure_monitoring(make_engine: Callable[..., Any], data_dir: Path, *, posit
     try:
         session = VirtualSession(engine.system, engine.venue, engine.scheduler, engine.clock, links=links)
         watch, open_s, done, at = Stopwatch(), 0.0, 0, 0
+        opened = 0           # decisions made while positions open: outside wall_s, as their time is
         last: dict[str, Quote] = {}
         for k, cut in enumerate(cuts):
             chunk = events[at:cut + 1]
@@ -112,9 +113,10 @@ def measure_monitoring(make_engine: Callable[..., Any], data_dir: Path, *, posit
             last.update((p.ticker, p) for _, p in chunk if isinstance(p, Quote))
             at = cut + 1
             count = positions * (k + 1) // len(cuts) - done
-            opening = Stopwatch()
+            opening, before = Stopwatch(), decided[0]
             open_positions(engine, specs_for(last, count, done, f"mon{k}"), tag=f"mon{k}")
             open_s += opening.elapsed
+            opened += decided[0] - before
             done += count
         session.run(events[at:])
         engine.system.flush()
@@ -125,7 +127,7 @@ def measure_monitoring(make_engine: Callable[..., Any], data_dir: Path, *, posit
     reasons = Counter(s.exit_reason or "open" for s in states)
     closed = sum(1 for s in states if s.status.value == "closed")
     return MonitoringResult(len(quotes), positions, span, wall, open_s, closed, dict(sorted(reasons.items())),
-                            decided[0])
+                            decided[0] - opened)
 
 
 def growth_exponent(points: Sequence[tuple[int, float]]) -> float | None:

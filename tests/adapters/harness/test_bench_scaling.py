@@ -100,3 +100,43 @@ def test_the_replay_section_reports_both_workloads_and_the_growth_exponent():
     # others exit on the way
     assert monitored.get("settlement", 0) > 0
     assert sum(v for k, v in monitored.items() if k != "settlement") > 0
+
+
+@needs_recording
+def test_the_decisions_counted_are_those_made_inside_the_wall_time_they_bound(tmp_path, monkeypatch):
+    """The floor bounds wall_s, which leaves out the time spent opening positions: decisions made
+    while they open (a position that triggers at once: its exit, order, fill and close) must be
+    left out of the count too, or the floor counts work the wall time it bounds never timed."""
+    import adapters.harness.bench.monitoring as monitoring
+    from adapters.harness.bench.engine import engine_factory
+    from config.loader import load_config
+    from models import audit_events as ae
+
+    opening, inside, outside = [False], [0], [0]
+    counting, opening_positions = monitoring.counting_decisions, monitoring.open_positions
+
+    def spying(audit):  # type: ignore[no-untyped-def]
+        counter = counting(audit)
+        emit = audit.emit
+
+        def spy(event):  # type: ignore[no-untyped-def]
+            if not isinstance(event, (ae.Heartbeat, ae.EngineStartup)):
+                (outside if opening[0] else inside)[0] += 1
+            return emit(event)
+
+        audit.emit = spy
+        return counter
+
+    def opened(*args, **kw):  # type: ignore[no-untyped-def]
+        opening[0] = True
+        try:
+            return opening_positions(*args, **kw)
+        finally:
+            opening[0] = False
+
+    monkeypatch.setattr(monitoring, "counting_decisions", spying)
+    monkeypatch.setattr(monitoring, "open_positions", opened)
+    config = load_config(None)
+    result = monitoring.measure_monitoring(engine_factory(config, tmp_path), RECORDING, positions=100, config=config)
+    assert outside[0] > 0                      # the workload does decide while positions open
+    assert result.decisions == inside[0], (result.decisions, inside[0], outside[0])
