@@ -15,8 +15,11 @@ that bounds k (wall ∝ positions^k) from below:
     k >= log((F + n1*d1*e) / (F + n0*d0*e)) / log(n1 / n0)
 
 The bound leaves out every other per-position cost (messages, evaluations, the database, each
-order's durable write-down), so the measured k is above it. It says whether a target on k is
-within reach of any engine that records its decisions one by one, on this workload.
+order's durable write-down), so the measured k is above it. It is a bound for an engine whose
+quote path costs F and which records every decision: a cost that does not grow with the
+positions (a slower quote path, a fixed cost per run) would lower k below it, so a lower k needs
+a larger fixed part, not a faster engine. The decisions counted are those made inside the wall
+time measured (not while positions are being opened, whose time wall_s leaves out).
 """
 from __future__ import annotations
 

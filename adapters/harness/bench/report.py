@@ -118,7 +118,7 @@ def format_table(data: dict[str, Any]) -> str:
     if fl:
         per = ", ".join(f"{v:.1f} at {int(n):,}" for n, v in sorted(fl["decisions_per_position"].items(),
                                                                       key=lambda item: int(item[0])))
-        row("  least k for any engine recording its decisions one by one", None,
+        row("  least k with this quote path, every decision recorded", None,
             f"{_fmt(fl['k_floor'])} (quotes alone {fl['quotes_only_s']:.2f} s; decisions per position {per}; "
             f"{fl['record_us']:.1f} µs per audit record)")
     if d.get("latency_10000"):
