@@ -14,10 +14,11 @@ commit at once, because they must be on disk before anything else happens: Recor
 SQLite's write-ahead log is checkpointed by the Store, not inside a commit: SQLite would copy the
 log into the database file within whichever commit took the log past its limit, an order's
 write-down as likely as any (a checkpoint costs about as much as the rest of the tick -> order
-path). After a commit that leaves the log past `checkpoint_pages`, the Store sends itself a
-Checkpoint, which runs after the answer (threads: after the reply; inline: after the messages
-already queued, the order's venue call among them). SQLite's own limit stays as a backstop far
-above it (adapters/storage/database.py WAL_BACKSTOP_PAGES).
+path). Every `checkpoint_every` commits the Store checkpoints itself, at a moment nothing waits
+on: with a thread of its own, in a Checkpoint it sends itself, handled after the commit's answer
+(the executor sends its order meanwhile); on virtual time, when every actor is idle (the
+dispatcher's idle moment, as the Flush). SQLite's own limit stays as a backstop far above it
+(adapters/storage/database.py WAL_BACKSTOP_PAGES).
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ _EXIT_STATUS = {"triggered": ExitStatus.TRIGGERED, "filled": ExitStatus.FILLED, 
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """Store, to itself: checkpoint SQLite's write-ahead log now (it is past checkpoint_pages)."""
+    """Store, to itself: checkpoint SQLite's write-ahead log now (checkpoint_every commits since the last)."""
 
 
 class Store(ArbeesActor):
@@ -67,8 +68,8 @@ class Store(ArbeesActor):
     LinkTriggerToExit, RecordExitAttempt, RecordBreakerTrip, Flush, LedgerTotals, Rebuild, and its
     own Checkpoint.
 
-    Sends: Flush to itself, on virtual time, when every actor is idle; Checkpoint to itself after a
-    commit that leaves the write-ahead log past checkpoint_pages (ALERTs go to the audit log).
+    Sends: Flush to itself, on virtual time, when every actor is idle; Checkpoint to itself every
+    checkpoint_every commits (on virtual time, when every actor is idle) (ALERTs go to the audit log).
 
     Asks: nothing. It answers three asks: RecordOrderPending (True once the order is on disk),
     Flush (True once every earlier write is) and LedgerTotals (a FillTotals).
@@ -77,12 +78,13 @@ class Store(ArbeesActor):
     kind = "store"
     survives_errors = True
 
-    def __init__(self, rt, repository: Storage, *, batch: int = 500, checkpoint_pages: int = 1000,
+    def __init__(self, rt, repository: Storage, *, batch: int = 500, checkpoint_every: int = 100,
                  handle=None) -> None:
         super().__init__(rt, "store", handle=handle)
         self.repo = repository
         self.batch = batch
-        self.checkpoint_pages = checkpoint_pages   # SQLite's own default limit, kept here instead
+        self.checkpoint_every = checkpoint_every   # commits (each a few pages of the log, a burst more)
+        self._since_checkpoint = 0
         self._checkpoint_due = False               # a Checkpoint is on its way to us
         self.checkpoints = 0
         self._txn: Any = None
@@ -152,6 +154,7 @@ class Store(ArbeesActor):
                 if self._txn is None and not self._positions:
                     self._guarded(self.repo.checkpoint)
                     self.checkpoints += 1
+                    self._since_checkpoint = 0
                 elif self._dispatcher is None and self.actor_inbox.empty():
                     # With a thread of its own, a write or save made while this was queued did not
                     # commit (the inbox was not empty): commit now, as it would have; the commit
@@ -212,13 +215,18 @@ class Store(ArbeesActor):
             txn, self._txn = self._txn, None
             txn.__exit__(None, None, None)
             self.commits += 1
+            self._since_checkpoint += 1
         tokens, self._uncommitted = self._uncommitted, []
         for token in tokens:
             self.release(token)
         self._in_batch = 0
-        if not self._checkpoint_due and self.repo.wal_pages() >= self.checkpoint_pages:
+        if not self._checkpoint_due and self._since_checkpoint >= self.checkpoint_every:
             self._checkpoint_due = True
-            self.rt.send(self.me, Checkpoint())
+            rt, me = self.rt, self.me
+            if self._dispatcher is None:
+                rt.send(me, Checkpoint())      # handled after this commit's answer
+            else:
+                self._dispatcher.when_idle(lambda: rt.send(me, Checkpoint()))
 
     def _rollback(self) -> None:
         if self._txn is not None:

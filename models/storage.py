@@ -25,10 +25,6 @@ class Storage(Protocol):
         """A transaction (a savepoint when nested): `with repo.atomic(): ...`."""
         ...
 
-    def wal_pages(self) -> int:
-        """Pages in the write-ahead log now (0 where there is none to checkpoint)."""
-        ...
-
     def checkpoint(self) -> None:
         """Checkpoint the write-ahead log (a no-op where there is none)."""
         ...

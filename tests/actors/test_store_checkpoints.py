@@ -36,17 +36,28 @@ class Logged(Repository):
         super().checkpoint()
 
 
-class Sender(ArbeesActor):
-    """As an executor: asks the Store to write the order down, then 'sends' it (logs it)."""
+class Venue(ArbeesActor):
+    """Stands for the RateLimiter: logs the orders it is told to send."""
 
-    def __init__(self, rt: Runtime, store, log: list) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, rt: Runtime, log: list) -> None:
+        super().__init__(rt, "venue")
+        self.log = log
+
+    def handle(self, message: str) -> None:
+        self.log.append(f"sent {message}")
+
+
+class Sender(ArbeesActor):
+    """As an executor: asks the Store to write the order down, then tells the venue to send it."""
+
+    def __init__(self, rt: Runtime, store, venue, log: list) -> None:  # type: ignore[no-untyped-def]
         super().__init__(rt, "sender")
-        self.store, self.log = store, log
+        self.store, self.venue, self.log = store, venue, log
 
     def handle(self, message: str) -> None:
         request = OrderRequest(message, "KXNBA-T", Side.YES, Action.BUY, 10, Decimal("0.5"), TimeInForce.IOC)
         assert self.rt.ask(self.store, RecordOrderPending(request, None, None)) is True
-        self.log.append(f"sent {message}")
+        self.send(self.venue, message)
 
 
 @pytest.fixture
@@ -54,7 +65,7 @@ def store_with_log(tmp_path):  # type: ignore[no-untyped-def]
     rt, db, path, clock = runtime_and_database(tmp_path)
     log: list = []
     repo = Logged(db, clock, log)
-    store = Store.start(rt, repo, checkpoint_pages=20)
+    store = Store.start(rt, repo, checkpoint_every=3)
     yield rt, store, path, log, db
     pykka.ActorRegistry.stop_all(block=True, timeout=5)
     db.close()
@@ -68,11 +79,19 @@ def test_sqlite_checkpoints_by_itself_only_far_past_the_stores_own_limit(store_w
 
 def test_the_checkpoint_an_order_makes_due_runs_after_the_order_is_sent(store_with_log):
     rt, store, path, log, _ = store_with_log
-    for n in range(300):                               # fills the WAL past 20 pages, uncommitted
-        rt.send(store, RecordSignalPending(a_signal(n), T0))
-    rt.send(Sender.start(rt, store, log), "cid-1")     # its write-down commits all of it
+    venue = Venue.start(rt, log)
+    for n in range(3):                                 # three orders: three commits, a checkpoint due
+        rt.send(Sender.start(rt, store, venue, log), f"cid-{n}")
     assert rt.activity.wait_idle(5)
-    assert log[:2] == ["sent cid-1", "checkpoint"]
+    assert log == ["sent cid-0", "sent cid-1", "sent cid-2", "checkpoint"]
+
+
+def test_checkpoints_come_once_per_so_many_commits_not_after_each(store_with_log):
+    rt, store, path, log, _ = store_with_log
+    for n in range(30):                                # 30 bursts, one commit each
+        rt.send(store, RecordSignalPending(a_signal(n), T0))
+        assert rt.activity.wait_idle(5)
+    assert log.count("checkpoint") == 10
 
 
 def test_the_wal_stays_bounded_however_much_is_written(store_with_log):
@@ -84,24 +103,34 @@ def test_the_wal_stays_bounded_however_much_is_written(store_with_log):
             rt.send(store, RecordSignalPending(a_signal(burst * 1000 + n), T0))
         assert rt.activity.wait_idle(5)                # commits when idle, then checkpoints
         sizes.append(os.path.getsize(wal))
-    assert log.count("checkpoint") >= 10
+    assert log.count("checkpoint") == 20 // 3                 # one a burst's commit, every third
     assert max(sizes) <= 2 * max(sizes[:3])            # written over from the start, not grown
 
 
 class SavesDuringCommit(Repository):
-    """Puts a SavePosition in the Store's inbox from inside the commit that makes a Checkpoint
-    due (after the Store decided to commit, before it sends itself the Checkpoint): the inbox
-    then holds [SavePosition, Checkpoint], deterministically."""
+    """Puts a SavePosition in the Store's inbox as the commit that makes a Checkpoint due ends
+    (after the Store decided to commit, before it sends itself the Checkpoint): the inbox then
+    holds [SavePosition, Checkpoint], deterministically."""
 
     def __init__(self, db, clock, rt, position) -> None:  # type: ignore[no-untyped-def]
         super().__init__(db, clock)
         self.rt, self.position, self.store, self.armed = rt, position, None, False
 
-    def wal_pages(self) -> int:
-        if self.armed:
-            self.armed = False
-            self.rt.send(self.store, SavePosition(self.position))
-        return 10**6
+    def atomic(self):  # type: ignore[no-untyped-def]
+        txn, repo = super().atomic(), self
+
+        class Committing:
+            def __enter__(self):  # type: ignore[no-untyped-def]
+                return txn.__enter__()
+
+            def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+                done = txn.__exit__(*exc)
+                if repo.armed:          # the commit is done; the Checkpoint is sent next
+                    repo.armed = False
+                    repo.rt.send(repo.store, SavePosition(repo.position))
+                return done
+
+        return Committing()
 
 
 def test_with_a_thread_of_its_own_a_save_queued_before_a_checkpoint_is_still_committed(tmp_path):
@@ -109,7 +138,7 @@ def test_with_a_thread_of_its_own_a_save_queued_before_a_checkpoint_is_still_com
     position = PositionState("p1", "M1", Side.YES, "default", "nba", "G", Decimal("0.50"), 20, 20,
                              Decimal("0.10"), T0)
     repo = SavesDuringCommit(db, clock, rt, position)
-    store = Store.start(rt, repo)
+    store = Store.start(rt, repo, checkpoint_every=1)
     repo.store = store
     try:
         repo.armed = True
