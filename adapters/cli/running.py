@@ -45,11 +45,17 @@ def build_paper_engine(config: Config, start: datetime, *, db_path: str, audit_p
 
 
 def stop_engine(engine: Any) -> None:
-    """Flush and stop; after a fail-safe a core actor may be dead: stopping carries on."""
+    """Flush and stop; after a fail-safe a core actor may be dead: stopping carries on. A flush
+    that fails otherwise still stops the engine (its actors, its database lock) before the error
+    goes on."""
     try:
         engine.system.flush()
     except Exception as exc:  # noqa: BLE001
         if not (engine.system.failure and engine.system.failure.reason):
+            try:
+                engine.stop()
+            except Exception as also:  # noqa: BLE001 - the flush's error is the one to report
+                logger.error("stopping after the final flush failed: {}", type(also).__name__)
             raise
         logger.error("final flush failed after the engine failed safe: {}", type(exc).__name__)
     try:
