@@ -17,10 +17,9 @@
 """
 from __future__ import annotations
 
+import queue
 from dataclasses import dataclass
 from typing import Any
-
-import queue
 
 import pykka
 from loguru import logger

@@ -197,9 +197,9 @@ class RiskManager(ArbeesActor):
         if self.waiting:
             return      # until every position asked has reported an exact mark
         # The running total decides (exact: Decimal sums of money), so a mark costs O(1), not a
-        # sum over every open position; the trip's message re-sums, as it always did.
-        if self.tripped or not daily_loss_breached(self.realized, self.unrealized_total,
-                                                   self.cfg.daily_loss_limit_dollars):
+        # sum over every open position; the trip's record re-sums (the same value, written as the
+        # positions' marks are, whatever marks came and went before).
+        if not daily_loss_breached(self.realized, self.unrealized_total, self.cfg.daily_loss_limit_dollars):
             return
         unrealized = sum(self.unrealized.values(), ZERO)
         total = self.realized + unrealized

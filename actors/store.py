@@ -150,16 +150,11 @@ class Store(ArbeesActor):
                 self._commit()
                 return totals(self.repo.fills_for_order(oid))
             case Checkpoint():
+                self._commit()     # what was written while this waited (no second Checkpoint: one is due)
+                self._guarded(self.repo.checkpoint)
+                self.checkpoints += 1
+                self._since_checkpoint = 0
                 self._checkpoint_due = False
-                if self._txn is None and not self._positions:
-                    self._guarded(self.repo.checkpoint)
-                    self.checkpoints += 1
-                    self._since_checkpoint = 0
-                elif self._dispatcher is None and self.actor_inbox.empty():
-                    # With a thread of its own, a write or save made while this was queued did not
-                    # commit (the inbox was not empty): commit now, as it would have; the commit
-                    # sends the next Checkpoint. Inline, the Flush when idle does both.
-                    self._commit()
             case _:
                 self.unknown(message)
         return None
@@ -199,8 +194,7 @@ class Store(ArbeesActor):
                 self._commit()
         elif not self._flush_when_idle:
             self._flush_when_idle = True
-            rt, me = self.rt, self.me
-            self._dispatcher.when_idle(lambda: rt.send(me, Flush()))
+            self._to_self_when_idle(Flush())
 
     def _save_positions(self) -> None:
         states, self._positions = list(self._positions.values()), {}
@@ -222,11 +216,15 @@ class Store(ArbeesActor):
         self._in_batch = 0
         if not self._checkpoint_due and self._since_checkpoint >= self.checkpoint_every:
             self._checkpoint_due = True
-            rt, me = self.rt, self.me
             if self._dispatcher is None:
-                rt.send(me, Checkpoint())      # handled after this commit's answer
+                self.rt.send(self.me, Checkpoint())      # handled after this commit's answer
             else:
-                self._dispatcher.when_idle(lambda: rt.send(me, Checkpoint()))
+                self._to_self_when_idle(Checkpoint())
+
+    def _to_self_when_idle(self, message: Any) -> None:
+        """On virtual time: send ourselves `message` when every actor is idle (actors/dispatch.py)."""
+        rt, me = self.rt, self.me
+        self._dispatcher.when_idle(lambda: rt.send(me, message))
 
     def _rollback(self) -> None:
         if self._txn is not None:

@@ -28,6 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.cli.arg_types import whole_number
 from config.loader import ConfigError, load_config
 
 SECTIONS = ("latency", "budget", "replay", "memory")
@@ -63,14 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _size(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of positions") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} positions: expected at least 1")
-    return n
+_size = whole_number(1, "positions")
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

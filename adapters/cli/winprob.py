@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Callable, TextIO
 
 from actors.clock import Clock, WallClock
+from adapters.cli.arg_types import whole_number
 from adapters.cli.winprob_batch import run_batch
 from adapters.espn import DEFAULT_BASE_URL, EspnClient, EspnError, parse_clock_text
 from models.game import GameState, GameStatus
@@ -41,14 +42,7 @@ DEFAULT_LEAGUE = {"nfl": "nfl", "ncaaf": "college-football", "nba": "nba", "wnba
 PROG = "winprob"
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+_nonneg_int = whole_number(0)
 
 
 def clock_arg(text: str) -> Decimal:

@@ -7,29 +7,19 @@ chunk (500)."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from actors.clock import VirtualClock
 from actors.supervisor import rebuild_position, rebuild_positions
-from adapters.storage.database import Repository, connect, migrate
+from adapters.storage.database import Repository
 from models.ledger import RECONCILED_AWAY
 from models.market import Side
 from models.orders import Action, Fill, OrderRequest, OrderSnapshot, OrderStatus, TimeInForce
 from models.position import PositionState
 from models.records import ExitRecord, ExitStatus
-
-T0 = datetime(2025, 11, 22, 19, 30, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    db = connect(str(tmp_path / "a.db"), environ={})
-    migrate(db, VirtualClock(T0))
-    yield Repository(db, VirtualClock(T0))
-    db.close()
+from tests.adapters.storage.conftest import T0  # the fixture `repo` is there too
 
 
 def one_by_one(repo: Repository, pid: str) -> tuple[tuple[Fill, ...], int]:

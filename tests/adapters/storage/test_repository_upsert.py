@@ -3,18 +3,13 @@ slower than SQLite runs it); the result is exactly what peewee's own query write
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-
-from actors.clock import VirtualClock
-from adapters.storage.database import Repository, connect, migrate
 from adapters.storage.rows import position_row, prepare_upsert, upsert_query
 from models.market import Side
 from models.position import PositionState, PositionStatus
-
-T0 = datetime(2025, 11, 22, 19, 30, tzinfo=timezone.utc)
+from tests.adapters.storage.conftest import T0  # the fixture `repo` is there too
 
 
 def full_state(pid: str, **changes: object) -> PositionState:
@@ -28,14 +23,6 @@ def full_state(pid: str, **changes: object) -> PositionState:
         realized_pnl=Decimal("0.95"), exit_fees=Decimal("0.09"), exit_reason="partial_exit_target",
         exit_priority="MEDIUM", close_time=T0 + timedelta(hours=3))
     return s.replace(**changes) if changes else s
-
-
-@pytest.fixture
-def repo(tmp_path):
-    db = connect(str(tmp_path / "a.db"), environ={})
-    migrate(db, VirtualClock(T0))
-    yield Repository(db, VirtualClock(T0))
-    db.close()
 
 
 def test_the_prepared_statement_is_in_use(repo):
