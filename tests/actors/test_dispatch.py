@@ -127,20 +127,18 @@ def test_two_threads_telling_one_actor_at_once_lose_no_message(inline_rt):
     a = Recorder.start(inline_rt, "a", log)
     assert inline_rt.activity.wait_idle(5)
     dispatcher = inline_rt.activity.dispatcher
-    second_done, schedule = threading.Event(), dispatcher.schedule
-    calls = []
+    first_inside, second_done, schedule = threading.Event(), threading.Event(), dispatcher.schedule
 
     def held(inbox, envelope):  # type: ignore[no-untyped-def]
-        calls.append(threading.current_thread().name)
         if threading.current_thread().name == "first":
+            first_inside.set()
             second_done.wait(0.5)      # the second put goes through now, unless it must wait for us
         schedule(inbox, envelope)
 
     dispatcher.schedule = held
     first = threading.Thread(target=lambda: inline_rt.send(a, "from the first"), name="first")
     first.start()
-    while not calls:                   # the first thread is inside its put
-        threading.Event().wait(0.001)
+    assert first_inside.wait(5)        # the first thread is inside its put
     second = threading.Thread(target=lambda: (inline_rt.send(a, "from the second"), second_done.set()),
                               name="second")
     second.start()
