@@ -189,13 +189,42 @@ def test_a_message_from_another_thread_is_handled_by_the_next_wait(inline_rt):
 def _normalized_audit(path: Path) -> list[dict]:
     """The audit records, without what differs between any two processes (the pid, and the
     process epoch inside exit ids), in time order; records of one instant sorted (two actors
-    acting at the same virtual instant may log in either order with threads)."""
+    acting at the same virtual instant may log in either order with threads).
+
+    The venue numbers its orders in the order they arrive, and two positions that sell at the
+    same virtual instant reach it in either order with threads, so each venue order id is
+    named by the client order id the engine gave it (the engine's choice, which must agree)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    venue_ids = {}
+    for line in lines:
+        record = json.loads(line)
+        if record.get("order_id") and record.get("client_order_id"):
+            venue_ids.setdefault(record["order_id"], record["client_order_id"])
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         record = json.loads(line)
         record.pop("pid", None)
-        out.append(json.loads(re.sub(r"-[0-9a-f]+x(\d+)", r"-EPOCHx\1", json.dumps(record))))
+        text = re.sub(r"PAPER-\d{6}", lambda m: f"ORDER[{venue_ids.get(m.group(0), m.group(0))}]",
+                      json.dumps(record))
+        out.append(json.loads(re.sub(r"-[0-9a-f]+x(\d+)", r"-EPOCHx\1", text)))
     return sorted(out, key=lambda r: (r["ts"], json.dumps(r, sort_keys=True)))
+
+
+def test_the_comparison_forgives_the_venue_numbering_orders_by_arrival_but_not_a_changed_decision(tmp_path):
+    def log(name, records):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        return _normalized_audit(path)
+
+    def sells(first, second, price="0.77"):
+        return [{"ts": "t", "event": "ORDER_FILLED", "client_order_id": "pos-a-1", "order_id": first,
+                 "fill_id": f"{first}-76", "price": price, "message": f"order {first} filled"},
+                {"ts": "t", "event": "ORDER_FILLED", "client_order_id": "pos-b-1", "order_id": second,
+                 "fill_id": f"{second}-99", "price": "0.23", "message": f"order {second} filled"}]
+
+    arrived_one_way = log("a", sells("PAPER-000087", "PAPER-000088"))
+    assert arrived_one_way == log("b", sells("PAPER-000088", "PAPER-000087"))
+    assert arrived_one_way != log("c", sells("PAPER-000087", "PAPER-000088", price="0.76"))
 
 
 @pytest.mark.parametrize("seed", [1, 7])
