@@ -32,6 +32,7 @@ from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, P
 from models.durations import seconds
 from models.events import ExitFill, ExitOutcome, FillStreamed, QuoteUpdated, VenueResult
 from models.execution import ExitPhase, Ladder, NoMarket, Rung, climb, exit_price
+from models.exit_ids import exit_order_id
 from models.ledger import FillTotals, after, fill_id, new_fill
 from models.market import Quote, Side
 from models.money import ZERO
@@ -179,7 +180,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
 
     def _place(self, price: Decimal, tif: TimeInForce) -> None:
         self.attempt += 1
-        cid = f"{self.o.exit_id}-{self.attempt}"
+        cid = exit_order_id(self.o.exit_id, self.attempt)
         self.request = OrderRequest(cid, self.o.ticker, self.o.side, Action.SELL, self.remaining, price, tif)
         self.order_id = None
         self._known = FillTotals()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from models import audit_events as ae
+from models.exit_ids import exit_order_id
 from models.execution import ExitPhase, Rung
 from models.ledger import FillTotals
 from models.events import VenueResult
@@ -27,7 +28,7 @@ class ExitRecovery:
     def _next_probe(self) -> None:
         self.phase = ExitPhase.RECOVERING
         self._probe += 1
-        self._call("find_order", (f"{self.o.exit_id}-{self._probe}",))
+        self._call("find_order", (exit_order_id(self.o.exit_id, self._probe),))
 
     def _on_probe(self, r: VenueResult) -> None:
         snap: OrderSnapshot | None = r.value if r.ok else None

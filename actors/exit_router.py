@@ -36,6 +36,7 @@ from actors.wiring import Refs, Wired
 from config.schema import Config
 from models import audit_events as ae
 from models.exit_rules import ExitTrigger
+from models.exit_ids import exit_id as build_exit_id, read_exit_order_id
 from models.commands import CancelExit, CancelExitFor, ForwardToPosition, Preempt, Rebuild
 from models.events import (
     CooldownOver,
@@ -133,15 +134,28 @@ class ExitRouter(ArbeesActor):
                 flight = self._inflight.get(pid)
                 if flight is not None:
                     self.send(flight.ref, CancelExit())
-            case FillStreamed(fill=fill):
-                # The exit whose order it is (client_order_id = {exit_id}-{attempt}); an entry's
-                # fill is not ours to route (the entry's IOC answer carries it).
-                flight = next((f for f in self._inflight.values()
-                               if fill.client_order_id.startswith(f.exit_id + "-")), None)
-                if flight is not None:
-                    self.send(flight.ref, message)
+            case FillStreamed():
+                self._on_streamed_fill(message)
             case _:
                 self.unknown(message)
+
+    def _on_streamed_fill(self, message: FillStreamed) -> None:
+        """To the executor of the exit whose order it is. An entry's fill is not ours to route
+        (the entry's IOC answer carries it). An exit ends only after the venue's final answer for
+        its order (executed, or the cancel confirmed), which counts every fill of it: a fill the
+        stream reports after that is said and not counted again."""
+        fill = message.fill
+        ref = read_exit_order_id(fill.client_order_id)
+        if ref is None:
+            return
+        flight = self._inflight.get(ref.position_id)
+        if flight is not None and flight.exit_id == ref.exit_id:
+            self.send(flight.ref, message)
+            return
+        self.rt.audit.emit(ae.FillAfterExit(position_id=ref.position_id, market=fill.ticker, exit_id=ref.exit_id,
+                                            order_id=fill.order_id, client_order_id=fill.client_order_id,
+                                            contracts=fill.count, price=fill.price, fill_id=fill.fill_id,
+                                            held=fill.side))
 
     def _to_position(self, pid: str, message: Any) -> None:
         """Via the supervisor, which knows the position's current actor (after a restart too)."""
@@ -237,7 +251,7 @@ class ExitRouter(ArbeesActor):
         n = self._seq.get(pid, 0) + 1
         self._seq[pid] = n
         # A partial stage's exit names its stage, so a restart can tell the stage sold (reconcile).
-        exit_id = f"{pid}-{self.epoch}x{n}" + (f"p{trig.stage}" if trig.stage is not None else "")
+        exit_id = build_exit_id(pid, self.epoch, n, trig.stage)
         order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage,
                           trig.min_price)
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.me)

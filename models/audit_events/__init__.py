@@ -23,8 +23,8 @@ from models.audit_events.engine import (ActorCrashed, ActorRestarted, Alert, Cir
 from models.audit_events.exits import (ExitCompleted, ExitGaveUp, ExitHeld, ExitPreempted, ExitRouted,
                                        ExitTriggered)
 from models.audit_events.orders import (LOOKUP_ENTRY, LOOKUP_ENTRY_AT_START, LOOKUP_EXIT, LOOKUP_EXIT_RECOVERED,
-                                        LOOKUP_NEVER_SENT, OrderCanceled, OrderEscalated, OrderFilled, OrderLookup,
-                                        OrderPlaced, OrderRejected, OrderWalked)
+                                        LOOKUP_NEVER_SENT, FillAfterExit, OrderCanceled, OrderEscalated, OrderFilled,
+                                        OrderLookup, OrderPlaced, OrderRejected, OrderWalked)
 from models.audit_events.stream import MarketPolled, MarketStreamed, StreamConnected, StreamDisconnected, StreamError
 from models.audit_events.trading import (CLOSED_FROM_LEDGER, CLOSED_NOT_ON_VENUE, CLOSED_SOLD_WHILE_DOWN,
                                          EntryNotFilled, ModelStale, PositionClosed, PositionReconciled,
@@ -35,7 +35,7 @@ from models.audit_events.trading import (CLOSED_FROM_LEDGER, CLOSED_NOT_ON_VENUE
 EVENT_CLASSES: tuple[type[AuditEvent], ...] = (
     SignalReceived, SignalRejected, SignalResumed, Rebalance, OrderPlaced, TradeExecuted, EntryNotFilled,
     ExitTriggered, ModelStale, ExitHeld, ExitRouted, ExitPreempted, OrderWalked, OrderEscalated, OrderCanceled,
-    OrderFilled, OrderRejected, OrderLookup, ExitGaveUp, ExitCompleted, PositionClosed, PositionSettled,
+    OrderFilled, FillAfterExit, OrderRejected, OrderLookup, ExitGaveUp, ExitCompleted, PositionClosed, PositionSettled,
     PositionReconciled, CircuitBreakerTripped, CircuitBreakerRestored, CircuitBreakerReset, ActorCrashed,
     ActorRestarted, Alert, RateLimited, VenueError, EngineStartup, EngineFailedSafe, PositionsAdopted, ExitsAdopted,
     Heartbeat, ControlCommand, StreamConnected, StreamDisconnected, StreamError, MarketStreamed, MarketPolled,

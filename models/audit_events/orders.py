@@ -138,6 +138,28 @@ class OrderFilled(AuditEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FillAfterExit(AuditEvent):
+    EVENT = "FILL_AFTER_EXIT"
+    WHEN = ("the venue's stream reported a fill of an exit's order after that exit had ended: not counted again, "
+            "the exit counted its order's fills from the venue's final answer for it (its cancel or its execution)")
+
+    position_id: str
+    market: str
+    exit_id: str
+    order_id: str
+    client_order_id: str
+    contracts: int
+    price: Decimal
+    fill_id: str
+    held: Side | None = console()
+
+    def _text(self) -> str:
+        return (f"{_held(self.market, self.held)}: the stream reported {self.contracts} sold at "
+                f"{fmt_price(self.price)} on order {self.order_id} after exit {self.exit_id} ended: already "
+                f"counted from the venue's final answer for that order, not counted again")
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderRejected(AuditEvent):
     EVENT = "ORDER_REJECTED"
     WHEN = "the venue rejected an entry or an exit order"
