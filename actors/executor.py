@@ -168,7 +168,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         except NoMarket as exc:
             self._no_market(str(exc))
             return
-        self._place(priced.price, priced.time_in_force)
+        self._place(priced.price, priced.time_in_force, quote)
 
     def _no_market(self, why: str) -> None:
         # Nothing to sell into: count it like an unfilled attempt and wait a timeout.
@@ -178,7 +178,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             self.phase = ExitPhase.WAITING
             self._arm_timeout()
 
-    def _place(self, price: Decimal, tif: TimeInForce) -> None:
+    def _place(self, price: Decimal, tif: TimeInForce, quote: Quote) -> None:
         self.attempt += 1
         cid = exit_order_id(self.o.exit_id, self.attempt)
         self.request = OrderRequest(cid, self.o.ticker, self.o.side, Action.SELL, self.remaining, price, tif)
@@ -201,7 +201,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self.rt.audit.emit(sent(position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id,
                                 client_order_id=cid, price=price, previous_price=prev, contracts=self.remaining,
                                 time_in_force=tif, condition=self.o.condition, priority=self.o.priority.name,
-                                walk=self.walks if action is AttemptAction.WALKED else None, held=self.o.side))
+                                walk=self.walks if action is AttemptAction.WALKED else None,
+                                bid=quote.bid(self.o.side), ask=quote.ask(self.o.side), held=self.o.side))
         self.phase = ExitPhase.PLACING
         self._call("place_order", (self.request,))
         # The attempt's row goes after the call (the order itself is already on disk: only that

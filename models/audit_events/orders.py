@@ -26,12 +26,15 @@ class _ExitOrderSent(AuditEvent):
     condition: str | None = None
     priority: str | None = None
     walk: int | None = None
+    bid: Decimal | None = None             # the book the exit order was priced from (the held side's)
+    ask: Decimal | None = None
     held: Side | None = console()          # the side held (the record names it only for an entry)
 
     def _sell(self, what: str) -> str:
         tif = self.time_in_force.name if self.time_in_force is not None else "?"
+        book = f" (bid {fmt_price(self.bid)}, ask {fmt_price(self.ask)})" if self.bid is not None or self.ask is not None else ""
         return (f"{_held(self.market, self.held)}: sell {self.contracts} {what} {fmt_price(self.price)} ({tif}) "
-                f"for {self.condition}")
+                f"for {self.condition}{book}")
 
 
 @dataclass(frozen=True, kw_only=True)
