@@ -50,8 +50,8 @@ def _connecting(conn: Any) -> bool:
 def _quiet(ws: Any, conn: Any) -> bool:
     """Nothing in flight between the fake and the client: no handshake awaiting its answer, a
     connection the fake dropped noticed by the client, every frame and command of a live one read."""
-    if _connecting(conn):
-        return False
+    if _connecting(conn) or conn.sending:
+        return False                      # a connect, or a command the stream sent, not yet on the socket
     if not ws.live():
         return conn._ws is None
     return ws.in_step_with(conn)
@@ -96,8 +96,9 @@ class StreamRig:
             before = (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames, len(self.ws.handshakes))
             wait_until(lambda: _quiet(self.ws, conn), 5.0)
             self.engine.scheduler.run_for(timedelta(0))
-            if before == (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames, len(self.ws.handshakes)):
-                return
+            if _quiet(self.ws, conn) and \
+                    before == (self.ws.frames_out, conn.sent, len(self.ws.commands), conn.frames, len(self.ws.handshakes)):
+                return                  # (quiet again after the actors ran: nothing they sent is in flight)
 
     def run(self, seconds: float, *, ping_every: float | None = 10) -> None:
         """Move virtual time, the fake pinging every `ping_every` seconds of it (as Kalshi does)."""

@@ -96,6 +96,7 @@ class KalshiWsConnection:
         self.frames = 0            # events reported
         self.received = 0          # text frames and pings read on this connection (tests wait on it)
         self.sent = 0              # commands sent on this connection
+        self._sending: set[concurrent.futures.Future] = set()   # handed to the loop, not yet written
 
     def bind(self, sink: Callable[[Any], None]) -> None:
         """Where events go; called from the loop thread, so `sink` must be thread-safe."""
@@ -107,7 +108,15 @@ class KalshiWsConnection:
         self._task = self._try(self._run(conn))
 
     def send(self, conn: int, command: dict) -> None:
-        self._try(self._send(conn, json.dumps(command)))
+        fut = self._try(self._send(conn, json.dumps(command)))
+        if fut is not None:
+            self._sending.add(fut)
+            fut.add_done_callback(self._sending.discard)
+
+    @property
+    def sending(self) -> int:
+        """Commands handed to the loop and not yet written or dropped (tests wait on it)."""
+        return len(self._sending)
 
     def close(self, conn: int) -> None:
         self._try(self._close(conn))
