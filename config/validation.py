@@ -16,6 +16,10 @@ from models.winprob import SPORT_KEYS
 
 EDGE_PCT_MAX = Decimal(50)   # an edge (probability points) above 50 is a typo, not a setting
 KELLY_SPORTS: tuple[str, ...] = (*SPORT_KEYS, "default")
+# Limits past which a value switches protection off while looking like a setting.
+MAX_CADENCE_SECS = Decimal(300)
+MAX_ORDER_TIMEOUT_SECS: dict[str, Decimal] = {"CRITICAL": Decimal(30), "HIGH": Decimal(60), "MEDIUM": Decimal(300),
+                                              "LOW": Decimal(600)}
 
 
 def check_kelly_sports(fractions: dict[str, Decimal], source_of: typing.Callable[[str], Path]) -> None:
@@ -50,8 +54,18 @@ def validate(c: Config, source: typing.Callable[..., str]) -> None:
     check(m.urgent_interval_secs <= m.normal_interval_secs, "monitoring.urgent_interval_secs",
           f"at most monitoring.normal_interval_secs ({m.normal_interval_secs}): the urgent cadence must not be slower",
           m.urgent_interval_secs, "monitoring.normal_interval_secs")
+    check(m.normal_interval_secs <= MAX_CADENCE_SECS, "monitoring.normal_interval_secs",
+          f"at most {MAX_CADENCE_SECS} (a position checked less often than every 5 minutes is not monitored)",
+          m.normal_interval_secs)
+    window = c.time_based_urgent.minutes_before_close
+    check(m.normal_interval_secs <= window * 60, "monitoring.normal_interval_secs",
+          f"at most time_based_urgent.minutes_before_close ({window} min): a slower cadence can miss the time exit's "
+          "window", m.normal_interval_secs, "time_based_urgent.minutes_before_close")
     pct(m.urgent_threshold_pct, "monitoring.urgent_threshold_pct")
     positive(m.price_cache_ttl_secs, "monitoring.price_cache_ttl_secs")
+    check(m.price_cache_ttl_secs <= m.normal_interval_secs, "monitoring.price_cache_ttl_secs",
+          f"at most monitoring.normal_interval_secs ({m.normal_interval_secs}): a quote older than the cadence must "
+          "not count as fresh", m.price_cache_ttl_secs, "monitoring.normal_interval_secs")
     positive(m.max_api_calls_per_minute, "monitoring.max_api_calls_per_minute")
     check(0 <= m.reserved_for_orders_pct < 100, "monitoring.reserved_for_orders_pct",
           "a percentage from 0 to below 100", m.reserved_for_orders_pct)
@@ -80,6 +94,8 @@ def validate(c: Config, source: typing.Callable[..., str]) -> None:
         check(x.retry_strategy in RETRY_STRATEGIES, f"{p}.retry_strategy", f"one of {', '.join(RETRY_STRATEGIES)}",
               repr(x.retry_strategy))
         positive(x.timeout_secs, f"{p}.timeout_secs")
+        check(x.timeout_secs <= MAX_ORDER_TIMEOUT_SECS[level], f"{p}.timeout_secs",
+              f"at most {MAX_ORDER_TIMEOUT_SECS[level]} (a {level} exit's order must not rest longer)", x.timeout_secs)
         check(x.max_walks >= 0, f"{p}.max_walks", "0 or more", x.max_walks)
         positive(x.max_marketable_attempts, f"{p}.max_marketable_attempts")
         check(x.order_type != "marketable" or x.price_strategy == "far_side", f"{p}.price_strategy",
@@ -119,7 +135,8 @@ def validate(c: Config, source: typing.Callable[..., str]) -> None:
           sorted(c.signal_types))
     for name, st in c.signal_types.items():
         p = f"signal_types.{name}"
-        pct(st.stop_loss_pct, f"{p}.stop_loss_pct")
+        check(0 < st.stop_loss_pct < 100, f"{p}.stop_loss_pct",
+              "a percentage above 0 and below 100 (a 100% stop sits at 0 and never fires)", st.stop_loss_pct)
         pct(st.profit_target_pct, f"{p}.profit_target_pct", high=Decimal(10000))
         pct(st.trailing_stop.activation_pct, f"{p}.trailing_stop.activation_pct", high=Decimal(10000))
         positive(st.trailing_stop.distance_cents, f"{p}.trailing_stop.distance_cents")

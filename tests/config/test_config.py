@@ -197,6 +197,20 @@ ERRORS = [
      ["edge_exits.edge_disappeared_edge_pct", "at most edge_exits.early_exit_edge_pct", "found 0"]),
     ("the retired rebalance key", "rebalance:\n  min_free_capital_dollars: 50\n",
      ["rebalance.min_free_capital_dollars", "unknown key"]),
+    # limits that would switch protection off while looking like settings (outside review, session 6)
+    ("quote cache fresher than the cadence for hours", "monitoring:\n  price_cache_ttl_secs: 100000\n",
+     ["monitoring.price_cache_ttl_secs", "at most monitoring.normal_interval_secs (30)", "found 100000"]),
+    ("a cadence of two hours", "monitoring:\n  normal_interval_secs: 7200\n",
+     ["monitoring.normal_interval_secs", "at most 300", "found 7200"]),
+    ("a cadence slower than the time exit's window", ("monitoring:\n  normal_interval_secs: 240\n"
+                                                      "time_based_urgent:\n  minutes_before_close: 3\n"),
+     ["monitoring.normal_interval_secs", "time_based_urgent.minutes_before_close (3 min)", "found 240"]),
+    ("a stop loss at zero", "signal_types:\n  default:\n    stop_loss_pct: 100\n",
+     ["signal_types.default.stop_loss_pct", "below 100", "found 100"]),
+    ("a CRITICAL order resting an hour", "exit_execution:\n  CRITICAL:\n    timeout_secs: 3600\n",
+     ["exit_execution.CRITICAL.timeout_secs", "at most 30", "found 3600"]),
+    ("a LOW order resting an hour", "exit_execution:\n  LOW:\n    timeout_secs: 3600\n",
+     ["exit_execution.LOW.timeout_secs", "at most 600", "found 3600"]),
     ("top level not a mapping", "- monitoring\n- sizing\n", ["expected a mapping of sections", "found list"]),
     ("a section that is not a mapping", "monitoring: 30\n", ["monitoring:", "expected a mapping", "found int 30"]),
 ]
