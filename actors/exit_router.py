@@ -50,6 +50,7 @@ from models.events import (
 )
 from models.store_commands import LinkTriggerToExit
 from models.priorities import Priority
+from models.retry import give_up_cooldown_secs
 
 # Exits that protect capital: never left given up while the market they need comes back. The
 # trailing stop (profit already made) and the time exit (minutes left before close) are
@@ -103,6 +104,7 @@ class ExitRouter(ArbeesActor):
         self._sold: dict[str, int] = {}
         self._pending: dict[str, ExitTriggered] = {}
         self._cool: dict[tuple[str, str], tuple[datetime, int]] = {}   # -> (until, book changes at give-up)
+        self._give_ups: dict[tuple[str, str], int] = {}   # -> give-ups in a row (the cooldown grows with them)
         self._book: dict[str, int] = {}        # position -> book changes in its last trigger list
         self._held: dict[str, dict[str, str]] = {}   # position -> condition -> why it was last held (said once)
         self._stages_sold: dict[str, set[int]] = {}  # position -> partial stages whose exit sold something
@@ -128,8 +130,9 @@ class ExitRouter(ArbeesActor):
                     self.send(flight.ref, CancelExit())
                 for d in (self._sold, self._pending, self._seq, self._book, self._held, self._stages_sold):
                     d.pop(pid, None)
-                for key in [k for k in self._cool if k[0] == pid]:
-                    del self._cool[key]
+                for cooling in (self._cool, self._give_ups):
+                    for key in [k for k in cooling if k[0] == pid]:
+                        del cooling[key]
             case CancelExitFor(position_id=pid):
                 flight = self._inflight.get(pid)
                 if flight is not None:
@@ -337,8 +340,13 @@ class ExitRouter(ArbeesActor):
         # A trigger sent mid-exit may already have counted some of this exit's fills: add the
         # exit's fills to what was sold when it started, never to what was learned since.
         self._sold[pid] = max(self._sold.get(pid, 0), flight.sold_at_start + ended.filled)
+        key = (pid, ended.condition)
+        if ended.outcome is not ExitOutcome.GAVE_UP or ended.filled > 0:
+            self._give_ups.pop(key, None)
         if ended.outcome is ExitOutcome.GAVE_UP:
-            until = self.rt.clock.now() + self.cooldown
+            n = self._give_ups[key] = self._give_ups.get(key, 0) + 1
+            wait = give_up_cooldown_secs(n, self.cooldown.total_seconds(), ended.condition in CAPITAL_PROTECTION)
+            until = self.rt.clock.now() + timedelta(seconds=wait)
             self._cool[(pid, ended.condition)] = (until, self._book.get(pid, 0))
             assert self.refs is not None
             self.rt.scheduler.call_at(until, self.refs.supervisor,
