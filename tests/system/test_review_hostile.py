@@ -335,17 +335,23 @@ def test_a_take_profit_kept_at_its_floor_learns_its_fill_within_a_timeout(make_e
     assert D(fill["price"]) == D("0.58") and D(fill["fee"]) == 0
 
 
-def test_a_stop_that_gave_up_retries_soon_even_when_the_bid_returns_at_the_price_already_shown(make_engine):
-    """Session 6 review: the stream showed 0.43 (past the stop) all along, the venue had no bid; the
-    stop gave up. The venue's bid then came back at exactly 0.43, so the position saw no change to
-    its book, and the stop waited out the whole 120 s cooldown (115 s after the bid's return).
-    A capital-protection exit that gave up is tried again within 15 s of its first give-up."""
+def stop_past_its_price_with_no_bid_at_the_venue(make_engine):  # type: ignore[no-untyped-def]
+    """The stream shows 0.43 (past the 0.4312 stop); the venue has no bid at all."""
     h = make_engine(streamed=True)
     h.market("M1", "0.49", "0.50", push=True)
     pid = h.enter("M1", contracts=20)
     h.run(3)
     h.market("M1", None, "0.46")
     h.phantom("M1", "0.43", "0.46")
+    return h, pid
+
+
+def test_a_stop_that_gave_up_retries_soon_even_when_the_bid_returns_at_the_price_already_shown(make_engine):
+    """Session 6 review: the stream showed 0.43 (past the stop) all along, the venue had no bid; the
+    stop gave up. The venue's bid then came back at exactly 0.43, so the position saw no change to
+    its book, and the stop waited out the whole 120 s cooldown (115 s after the bid's return).
+    A capital-protection exit that gave up is tried again within 15 s of its first give-up."""
+    h, pid = stop_past_its_price_with_no_bid_at_the_venue(make_engine)
     h.run_until(lambda: h.events("EXIT_GAVE_UP", position_id=pid), limit=300)
     gave_up = h.now()
     h.run(5)
@@ -359,12 +365,7 @@ def test_a_stop_that_gave_up_retries_soon_even_when_the_bid_returns_at_the_price
 def test_a_stop_that_keeps_giving_up_backs_off_up_to_the_full_cooldown(make_engine):
     """No bid at the venue for many minutes: the stop's retries back off (15, 30, 60, then 120 s),
     never a tight loop of give-ups and alerts."""
-    h = make_engine(streamed=True)
-    h.market("M1", "0.49", "0.50", push=True)
-    pid = h.enter("M1", contracts=20)
-    h.run(3)
-    h.market("M1", None, "0.46")
-    h.phantom("M1", "0.43", "0.46")
+    h, pid = stop_past_its_price_with_no_bid_at_the_venue(make_engine)
     h.run(900)
     gave = [datetime.fromisoformat(e["ts"]) for e in h.events("EXIT_GAVE_UP", position_id=pid)]
     routed = [datetime.fromisoformat(e["ts"]) for e in h.events("EXIT_ROUTED", position_id=pid)]
