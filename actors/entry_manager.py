@@ -214,8 +214,9 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
         if key in self._keys:
             self._reject(sig, f"a position on {sig.ticker} {sig.side.value} is already open or pending")
             return
-        if self.platform == "kalshi" and (sig.ticker, sig.side.other.value) in self._keys:
-            # Kalshi nets YES and NO of one market: buying the other side would sell ours.
+        if (sig.ticker, sig.side.other.value) in self._keys:
+            # Kalshi nets YES and NO of one market: buying the other side would sell ours. The
+            # paper venue simulates Kalshi, so paper and replay refuse it too.
             self._reject(sig, f"{sig.ticker} {sig.side.other.value} is held and Kalshi nets the two sides")
             return
         if sig.signal_id in self._seen or (not resumed and self._known_signal(sig.signal_id)):

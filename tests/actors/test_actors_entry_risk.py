@@ -28,21 +28,20 @@ def test_one_position_per_market_and_side_while_pending_open_and_until_it_closes
     assert [sid for sid, _ in rejections(h)] == [second.signal_id]
     assert "already open or pending" in rejections(h)[0][1]
     h.signal("M1", "yes", contracts=10)             # ... and while it is open
-    h.signal("M1", "no", contracts=10, market_price="0.51")   # the other side is another key
+    h.signal("M1", "no", contracts=10, market_price="0.51")   # the other side: Kalshi would net it
     h.run(0)
-    assert trades(h) == [("M1", "yes", 10), ("M1", "no", 10)]
-    assert len(rejections(h)) == 2
-    assert h.venue.holding("M1", Side.YES) == 10 and h.venue.holding("M1", Side.NO) == 10
+    assert trades(h) == [("M1", "yes", 10)]
+    assert len(rejections(h)) == 3 and "nets the two sides" in rejections(h)[-1][1]
+    assert h.venue.holding("M1", Side.YES) == 10 and h.venue.holding("M1", Side.NO) == 0
     # Once the YES position has closed, a new YES signal may open one again.
-    h.market("M1", "0.40", "0.42", push=True)       # YES stop loss (NO gains)
+    h.market("M1", "0.40", "0.42", push=True)       # YES stop loss
     h.run(5)
     assert h.events("POSITION_CLOSED", side="yes")
     h.signal("M1", "yes", contracts=10, market_price="0.42")
     h.run(0)
     assert trades(h)[-1] == ("M1", "yes", 10)
     h.system.flush()
-    assert [(p.ticker, p.side.value, p.contracts) for p in h.repo.load_open_positions()] == \
-        [("M1", "no", 10), ("M1", "yes", 10)]
+    assert [(p.ticker, p.side.value, p.contracts) for p in h.repo.load_open_positions()] == [("M1", "yes", 10)]
     assert first.signal_id != second.signal_id
 
 
@@ -136,10 +135,12 @@ def test_a_daily_loss_over_the_limit_closes_every_position_critically_and_halts_
 def test_settlement_closes_the_winning_side_at_1_and_the_losing_side_at_0(engine):
     h = engine
     h.market("M1", "0.49", "0.50")
+    h.market("M2", "0.49", "0.50")
     yes = h.enter("M1", "yes", contracts=20)
-    no = h.enter("M1", "no", contracts=10, market_price="0.51")
+    no = h.enter("M2", "no", contracts=10, market_price="0.51", game_id="G2")   # one side per market (Kalshi nets)
     h.run(60)
     h.settle("M1", "yes")
+    h.settle("M2", "yes")
     h.run(60)
     py, pn = h.position(yes), h.position(no)
     assert (py.status.value, py.contracts, py.exit_reason, py.current_price) == ("closed", 0, "settlement", D(1))
@@ -150,5 +151,5 @@ def test_settlement_closes_the_winning_side_at_1_and_the_losing_side_at_0(engine
         settled = [x for x in h.exits(pid) if x.status is ExitStatus.FILLED]
         assert [(x.reason, x.contracts, x.price) for x in settled] == [("settlement", n, payout)]
     assert sorted(e["position_id"] for e in h.events("POSITION_SETTLED")) == sorted([yes, no])
-    assert h.venue.holding("M1", Side.YES) == 0 and h.venue.holding("M1", Side.NO) == 0
+    assert h.venue.holding("M1", Side.YES) == 0 and h.venue.holding("M2", Side.NO) == 0
     assert not h.events("ORDER_PLACED", position_id=yes) and not h.events("ORDER_PLACED", position_id=no)

@@ -104,18 +104,19 @@ def test_with_a_short_ttl_every_wake_up_is_one_venue_read_at_the_cadence(make_en
     assert h.evaluations(pid) >= len(reads)
 
 
-def test_two_positions_in_one_market_share_one_read_per_wake_round(engine):
+def test_two_positions_share_one_read_per_wake_round(engine):
     h = engine
     h.market("M1", "0.49", "0.50")
+    h.market("M2", "0.49", "0.50")
     yes = h.enter("M1", "yes")
-    no = h.enter("M1", "no", market_price="0.51")
+    no = h.enter("M2", "no", market_price="0.51", game_id="G2")   # one side per market (Kalshi nets)
     h.run(2)
     reads_before, yes_before, no_before = len(h.calls("get_quotes")), h.evaluations(yes), h.evaluations(no)
     h.run(300)
     reads = len(h.calls("get_quotes")) - reads_before
     assert h.evaluations(yes) - yes_before == 10
     assert h.evaluations(no) - no_before == 10
-    assert reads == 10                       # ten wake rounds, one fetch each: the second position hits the cache
+    assert reads == 10                       # ten wake rounds, one batched fetch each: the second hits the cache
     assert h.venue.calls["get_quotes"] == reads_before + reads
 
 

@@ -392,7 +392,8 @@ def test_the_feed_follows_the_game_of_every_position_the_supervisor_starts(make_
     h.enter("KXNBAGAME-X-BOS", game_id="401999", sport="nba", contracts=3)   # before the feed is known
     rt.send(h.system.refs.supervisor, FollowGames(feed))
     h.enter("KXNBAGAME-X-LAL", game_id="401999", sport="nba", contracts=3)   # after
-    h.enter("KXNBAGAME-X-LAL", "no", game_id=None, sport="nba", contracts=3)  # no game: not followed
+    h.market("KXNBAGAME-Y-LAL", "0.49", "0.50", push=True)
+    h.enter("KXNBAGAME-Y-LAL", "no", game_id=None, sport="nba", contracts=3)  # no game: not followed
     h.run(0)
     watched = feed.proxy().games.get(timeout=10)
     assert list(watched) == ["401999"]

@@ -53,11 +53,12 @@ def test_signals_for_one_market_and_side_from_different_sources_are_deduplicated
     assert len(h.events("TRADE_EXECUTED")) == 1
     reasons = [e["reason"] for e in h.events("SIGNAL_REJECTED")]
     assert len(reasons) == 2 and all("already open or pending" in r for r in reasons)
-    # The other side of the same market is a different key: it may open.
+    # The other side of the same market is refused too: Kalshi nets the two sides (paper follows it).
     h.system.push_signal(TradingSignal("src-no", h.now(), "G1", "nba", TICKER, "paper", Side.NO, "default",
                                        Decimal("0.70"), Decimal("0.50"), contracts=3))
     h.run(0)
-    assert len(h.events("TRADE_EXECUTED")) == 2
+    assert len(h.events("TRADE_EXECUTED")) == 1
+    assert "nets the two sides" in h.events("SIGNAL_REJECTED", signal_id="src-no")[0]["reason"]
 
 
 def _crash(h, pid: str) -> None:

@@ -119,9 +119,13 @@ def test_entries_pause_refuses_new_signals_keeps_exits_and_outlives_a_restart(en
     code, out, _ = _cli(["entries", "resume"], engine)
     assert code == 0 and out == "done: new entries resumed" and not marker.exists()
     assert _cli(["entries", "resume"], engine)[1] == "done: entries were not paused"
+    # the session holds NYJATBUF NO, and Kalshi nets the two sides: out of it first
+    for p in engine.engine.repository.load_open_positions():
+        assert _cli(["exit", p.position_id], engine)[0] == 0
+    engine.advance(30)
     engine.engine.system.push_signal(_signal(2))
     engine.advance(1)
-    assert not [r for r in read_events(engine.audit, ("SIGNAL_REJECTED",)) if r["signal_id"] == "op-sig-2"]
+    assert not [r["reason"] for r in read_events(engine.audit, ("SIGNAL_REJECTED",)) if r["signal_id"] == "op-sig-2"]
     assert any(r.get("signal_id") == "op-sig-2" for r in read_events(engine.audit, ("TRADE_EXECUTED",)))
     engine.advance(31)
     beat = list(read_events(engine.audit, ("HEARTBEAT",)))[-1]
