@@ -121,8 +121,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._on_stream = 0              # contracts the venue's stream reported filled on the current order
         self._confirming = False         # a look-up a streamed fill asked for is on its way
         self._stream_ids: set[str] = set()
-        self._refusals = 0               # cancels of the current order the venue refused
-        self._looks = 0                  # look-ups of it since the first refusal
+        self._refusals = self._looks = 0  # the current order's refused cancels; its look-ups since the first
         self._alerted_no_bid = False
         self._missed_at = None           # when an IOC found too little: the next quote must be newer
 

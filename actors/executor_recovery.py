@@ -149,8 +149,9 @@ class ExitRecovery:
             return
         self._stream_ids.add(fill.fill_id)
         self._on_stream += fill.count
-        if self.phase == ExitPhase.RESTING and self.order_id is not None and not self._confirming:
-            self._confirm()
+        waiting = self.phase == ExitPhase.RESTING or (self.phase == ExitPhase.CANCELING and self._refusals)
+        if waiting and self.order_id is not None and not self._confirming:
+            self._confirm()             # (while a cancel is refused too: the next look-up may be a minute away)
 
     def _confirm(self) -> None:
         self._confirming = True
