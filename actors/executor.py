@@ -6,8 +6,10 @@ limit, up to 5 walks, then give up), LOW walk_slowly (conservative limit, up to 
 
 Safety rules it keeps:
 - One live order at a time: a new order goes out only after the previous one is confirmed
-  canceled or executed (a cancel answered 404 is followed by a look-up, never by a re-send).
+  canceled or executed (a cancel answered 404 is followed by a look-up, never by a re-send; a
+  refused one by look-ups with back-off, executor_recovery.py).
 - Never more than held: every order is sized from target - filled so far.
+- After an IOC that found too little, the next price comes from a book newer than its answer.
 - Every order's client_order_id ({exit_id}-{attempt}) is written down (RecordOrderPending)
   before it is sent; a create that fails ambiguously is looked up by that id before anything
   is sent again, and a re-send reuses it.
@@ -119,6 +121,9 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._on_stream = 0              # contracts the venue's stream reported filled on the current order
         self._confirming = False         # a look-up a streamed fill asked for is on its way
         self._stream_ids: set[str] = set()
+        self._refusals = self._looks = 0  # the current order's refused cancels; its look-ups since the first
+        self._alerted_no_bid = False
+        self._missed_at = None           # when an IOC found too little: the next quote must be newer
 
     @property
     def remaining(self) -> int:
@@ -156,7 +161,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
     # steps -------------------------------------------------------------------------------
     def _need_quote(self) -> None:
         self.phase = ExitPhase.QUOTE
-        self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id))
+        self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id, self._missed_at))
 
     def _priced(self, quote: Quote | None) -> None:
         ttl = seconds(self.config.monitoring.price_cache_ttl_secs)
@@ -170,14 +175,6 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             return
         self._place(priced.price, priced.time_in_force, quote)
 
-    def _no_market(self, why: str) -> None:
-        # Nothing to sell into: count it like an unfilled attempt and wait a timeout.
-        self.rt.audit.emit(ae.Alert(said=f"exit {self.o.exit_id}: {why}; waiting", exit_id=self.o.exit_id,
-                                    position_id=self.o.position_id, market=self.o.ticker, detail=why))
-        if self._advance():
-            self.phase = ExitPhase.WAITING
-            self._arm_timeout()
-
     def _place(self, price: Decimal, tif: TimeInForce, quote: Quote) -> None:
         self.attempt += 1
         cid = exit_order_id(self.o.exit_id, self.attempt)
@@ -189,6 +186,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._lookups = 0
         self._on_stream = 0
         self._confirming = False
+        self._refusals = self._looks = 0
         action = {Rung.INITIAL: AttemptAction.PLACED, Rung.WALK: AttemptAction.WALKED,
                   Rung.MARKETABLE: AttemptAction.ESCALATED}[self.next_kind]
         sent = {AttemptAction.PLACED: ae.OrderPlaced, AttemptAction.WALKED: ae.OrderWalked,
@@ -258,6 +256,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
                 self._order_over()
             elif confirming and self.phase in (ExitPhase.RESTING, ExitPhase.CANCELING):
                 return                  # a streamed fill's look-up: the timeout (or the cancel) runs on
+            elif self.phase is ExitPhase.CANCELING and self._refusals:
+                self._still_resting()           # a look-up after a refused cancel (executor_recovery.py)
             elif self.stop_reason is not None:
                 self._cancel()
             elif self.phase is ExitPhase.CANCELING:
@@ -285,8 +285,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             if isinstance(err, OrderNotFound):
                 self._call("get_order", (self.order_id,))
             else:
-                self.phase = ExitPhase.CANCELING
-                self._arm_timeout(Decimal(1))        # retry the cancel; never re-send before it is confirmed
+                self._cancel_refused(err)            # look it up with back-off; never re-send before it is confirmed
         elif r.method in ("get_order", "find_order"):
             self._unknown(f"{err}")
             self._arm_timeout(self._backoff())
@@ -338,7 +337,7 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         elif self.phase is ExitPhase.WAITING:
             self._need_quote()
         elif self.phase is ExitPhase.CANCELING:
-            self._cancel()
+            self._look_after_refusal()
         elif self.phase is ExitPhase.LOOKUP:
             if self.request is not None and self.order_id is None:
                 self._lookup_client_id()
@@ -364,7 +363,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         if not self._advance():
             return
         if self.request is not None and self.request.time_in_force is not TimeInForce.GTC:
-            # An IOC that found too little: wait the timeout before sending again.
+            # An IOC that found too little: wait the timeout, then price from a book newer than its answer.
+            self._missed_at = self.rt.clock.now()
             self.phase = ExitPhase.WAITING
             self._arm_timeout()
         else:

@@ -1,8 +1,9 @@
 """How the ExecutorActor finds its orders when their state is not known: a fill the venue's stream
 reported, confirmed by one look-up at once (issue 13); the look-up (by
-client_order_id after an ambiguous create, back-off 1 s to 60 s, an ALERT after MAX_LOOKUPS), and
-recovery after a crash (the exit's earlier orders probed before anything is sent; see
-ExitRouter._restart_executor).
+client_order_id after an ambiguous create, back-off 1 s to 60 s, an ALERT after MAX_LOOKUPS); an
+order whose cancel the venue refuses (looked up with the same back-off, an ALERT after
+MAX_REFUSALS); and recovery after a crash (the exit's earlier orders probed before anything is
+sent; see ExitRouter._restart_executor).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from models.orders import Fill, OrderRequest, OrderSnapshot, OrderStatus
 from models.retry import lookup_delay_secs
 
 MAX_LOOKUPS = 5      # look-ups of an order whose state is unknown before an ALERT (it keeps looking)
+MAX_REFUSALS = 3     # refused cancels of one order before an ALERT (it keeps looking and asking)
 
 
 class ExitRecovery:
@@ -95,6 +97,40 @@ class ExitRecovery:
                                              f"({why}); holding the exit and looking again with back-off",
                                         exit_id=self.o.exit_id, position_id=self.o.position_id, error=why))
 
+    # a cancel the venue refuses (a 400 "cannot be canceled", a 5xx: anything but "not found") -----
+    def _cancel_refused(self, err: Exception) -> None:
+        """The order may still rest, or have been executed or canceled meanwhile. It is looked up
+        with the look-up back-off (1 s, 2 s, 4 s ... 60 s) and the cancel asked again after every
+        second look-up that finds it resting: a venue that keeps refusing costs at most 1.5 calls
+        a minute (it once cost 60, every second, and tripped the API-failure breaker), about a
+        third of them refused. Nothing else is sent for the exit until the order is confirmed
+        canceled or done; a preempting exit waits for that too."""
+        self._refusals += 1
+        self.phase = ExitPhase.CANCELING
+        if self._refusals == MAX_REFUSALS:
+            cid = self.request.client_order_id if self.request else None
+            self.rt.audit.emit(ae.Alert(
+                said=f"ALERT {self.o.ticker} {self.o.side.value}: the venue refused {self._refusals} times to cancel "
+                     f"exit order {self.order_id} ({cid}, {self.o.condition}): {err}; it may still fill; looking it "
+                     "up every minute at most and asking again; nothing else is sent for this position until it "
+                     "is canceled or done",
+                exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker, client_order_id=cid,
+                method="cancel_order", failed_tries=self._refusals, detail=f"venue order {self.order_id}",
+                error=f"{type(err).__name__}: {err}"))
+        self._arm_timeout(Decimal(lookup_delay_secs(self._looks)))
+
+    def _look_after_refusal(self) -> None:
+        self._looks += 1
+        self._call("get_order", (self.order_id,))
+
+    def _still_resting(self) -> None:
+        """A look-up after a refused cancel found the order resting: ask for the cancel again
+        every second look-up, else look again after the back-off."""
+        if self._looks % 2 == 0:
+            self._cancel()
+        else:
+            self._arm_timeout(Decimal(lookup_delay_secs(self._looks)))
+
     def _lookup_client_id(self) -> None:
         assert self.request is not None
         self._lookups += 1
@@ -113,8 +149,9 @@ class ExitRecovery:
             return
         self._stream_ids.add(fill.fill_id)
         self._on_stream += fill.count
-        if self.phase == ExitPhase.RESTING and self.order_id is not None and not self._confirming:
-            self._confirm()
+        waiting = self.phase == ExitPhase.RESTING or (self.phase == ExitPhase.CANCELING and self._refusals)
+        if waiting and self.order_id is not None and not self._confirming:
+            self._confirm()             # (while a cancel is refused too: the next look-up may be a minute away)
 
     def _confirm(self) -> None:
         self._confirming = True

@@ -1,7 +1,9 @@
 """What the ExecutorActor tells about its orders besides fills: cancels, an order kept at its floor,
-and the exit's end (EXIT_COMPLETED / EXIT_GAVE_UP, ExitEnded).
+an exit waiting for a bid, and the exit's end (EXIT_COMPLETED / EXIT_GAVE_UP, ExitEnded).
 """
 from __future__ import annotations
+
+from loguru import logger
 
 from models import audit_events as ae
 from models.execution import ExitPhase, Rung
@@ -24,6 +26,24 @@ class ExitReports:
                                                      snap.client_order_id, AttemptAction.CANCELED, snap.limit_price,
                                                      snap.count - snap.filled_count, self.rt.clock.now(),
                                                      snap.order_id))
+
+    def _no_market(self, why: str) -> None:
+        """Nothing to sell into: counted like an unfilled attempt, tried again after the timeout.
+        The first time in an exit is an ALERT; later tries of the same exit are log lines (a
+        market without a bid for 10 minutes once made 39 ALERTs a position, and the alert
+        channels, whose queues hold 100, dropped what came after: a breaker's trip). When the
+        bid returns, the order that goes out names it (bid= on its line)."""
+        if not self._alerted_no_bid:
+            self._alerted_no_bid = True
+            self.rt.audit.emit(ae.Alert(
+                said=f"exit {self.o.exit_id} ({self.o.condition}): {why}; trying again every "
+                     f"{self.cfg.timeout_secs} s (no further alert for this exit)",
+                exit_id=self.o.exit_id, position_id=self.o.position_id, market=self.o.ticker, detail=why))
+        else:
+            logger.info("exit {} ({}): {}; still waiting", self.o.exit_id, self.o.condition, why)
+        if self._advance():
+            self.phase = ExitPhase.WAITING
+            self._arm_timeout()
 
     def _keep_at_floor(self) -> bool:
         """A profit-taking order resting at its floor: a walk cannot lower it, so instead of

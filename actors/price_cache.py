@@ -4,8 +4,9 @@
   of that market only, and only when the bids or close time changed.
 - With `streamed` (replays: the recording is the market), every change is pushed, so a request
   is answered from the last pushed quote, stamped now, and nothing is read from the venue.
-- GetQuote answers from the cache while the quote is younger than the TTL; a miss joins a
-  batch: all misses gathered while the cache is busy go out as ONE multi-market read
+- GetQuote answers from the cache while the quote is younger than the TTL (and, when the asker
+  says `newer_than`, newer than that: an exit whose IOC found too little asks for a book read
+  after that IOC's answer); a miss joins a batch: all misses gathered while the cache is busy go out as ONE multi-market read
   (GET /markets?tickers=A,B,...) through the RateLimiter, and one fetch per market serves
   every position that asked for it.
 - A read that goes out anyway fills its free places (up to `max_batch` tickers) with the other
@@ -209,9 +210,11 @@ class PriceCache(ArbeesActor):
             self._asked[msg.ticker] = now
             if fresh:
                 self._tell_feed()
-        if (self.streamed or msg.ticker in self._live) and q is not None and q.ts < now:
+        pushed = self.streamed or msg.ticker in self._live     # the last pushed quote is the market now
+        if pushed and q is not None and q.ts < now:
             q = self._quotes[msg.ticker] = self._with_recent_volume(dataclasses.replace(q, ts=now))
-        if q is not None and q.is_fresh(now, self.ttl):
+        new_enough = pushed or msg.newer_than is None or (q is not None and q.ts > msg.newer_than)
+        if q is not None and q.is_fresh(now, self.ttl) and new_enough:
             self.hits += 1
             self.send(msg.reply_to, QuoteUpdated(msg.ticker, q, msg.request_id))
             return

@@ -41,6 +41,10 @@ class GetQuote:
     ticker: str
     reply_to: Any
     request_id: str = ""
+    # Only a quote newer than this will do (the PriceCache reads the venue rather than answer
+    # from an older cached one): an exit's IOC that found too little proved the book it was
+    # priced from gone.
+    newer_than: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,3 +123,36 @@ def test_a_full_batch_is_not_topped_up(rig):
     rt.send(cache, GetQuote("A", probe, "r1"))
     settle(rt)
     assert venue.reads == [("A",)]
+
+
+def test_a_quote_asked_newer_than_the_cached_one_is_read_from_the_venue(rig):
+    """An exit whose IOC found too little asks for a book newer than its IOC's answer: a cached
+    quote from before it (fresh by the TTL) is not the answer; one from after it is."""
+    rt, venue, start = rig
+    cache, probe = start()
+    rt.send(cache, QuotePushed(Quote("A", T0 - timedelta(seconds=2), D("0.42"), D("0.43"))))
+    settle(rt)
+    rt.send(cache, GetQuote("A", probe, "older", newer_than=T0 - timedelta(seconds=3)))
+    settle(rt)
+    assert venue.reads == []                          # the cached quote (T0 - 2 s) is newer: a hit
+    rt.send(cache, GetQuote("A", probe, "newer", newer_than=T0 - timedelta(seconds=1)))
+    settle(rt)
+    assert venue.reads == [("A",)]
+    got = {m.request_id: m.quote for m in probe.proxy().got.get(timeout=5) if m.request_id}
+    assert got["older"].yes_bid == D("0.42") and got["newer"].yes_bid == D("0.40")   # the venue's book
+
+
+def test_a_streamed_market_answers_a_newer_than_ask_from_its_stream(rig):
+    rt, venue, start = rig
+    cache = PriceCache.start(rt, None, 10, streamed=True)        # streamed: it never reads
+    probe = Probe.start(rt)
+    try:
+        rt.send(cache, QuotePushed(Quote("A", T0 - timedelta(seconds=2), D("0.42"), D("0.43"))))
+        settle(rt)
+        rt.send(cache, GetQuote("A", probe, "r", newer_than=T0 - timedelta(seconds=1)))
+        settle(rt)
+        (m,) = probe.proxy().got.get(timeout=5)
+        assert m.quote.yes_bid == D("0.42") and venue.reads == []    # the stream's book is the market now
+    finally:
+        probe.stop(block=True, timeout=5)
+        cache.stop(block=True, timeout=5)

@@ -1,0 +1,73 @@
+"""A cancel the venue refuses, call by call: the executor driven directly (its collaborators are
+probes, tests/actors/test_executor_streamed_fill.py's rig), on virtual time.
+
+The order is looked up with back-off (1 s, 2 s, 4 s ... 60 s after the refusal) and the cancel is
+asked again after every second look-up that still finds it resting; the third refusal is an ALERT,
+once. Before: the cancel was sent again every second, forever.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from models.commands import VenueCall
+from models.events import ExitFill, VenueResult
+from models.orders import OrderStatus
+from models.venue import OrderRejected
+from tests.actors.test_executor_streamed_fill import (  # noqa: F401 - rig is the fixture
+    T0, ForwardToPosition, fill, got, idle, rig, snapshot, start_resting_order)
+
+REFUSED = OrderRejected("400 order cannot be canceled")
+
+
+def resting_then_refused(rt, scheduler, executor, probes):  # type: ignore[no-untyped-def]
+    """The order rests; at its 30 s timeout the cancel goes out and is refused. Returns when."""
+    place = start_resting_order(rt, executor, probes)
+    rt.send(executor, VenueResult(place.request_id, "place_order", snapshot(place, OrderStatus.RESTING, 0)))
+    idle(rt)
+    scheduler.run_for(timedelta(seconds=30))
+    cancel = got(probes["limiter"], VenueCall)[-1]
+    assert cancel.method == "cancel_order"
+    rt.send(executor, VenueResult(cancel.request_id, "cancel_order", error=REFUSED))
+    idle(rt)
+    return scheduler.clock.now()
+
+
+def test_a_refused_cancel_is_looked_up_with_back_off_and_asked_again_every_second_look_up(rig):
+    rt, scheduler, executor, probes, audit = rig
+    t = resting_then_refused(rt, scheduler, executor, probes)
+    seen = len(got(probes["limiter"], VenueCall))
+    sent = []
+    for _ in range(200):
+        scheduler.run_for(timedelta(seconds=1))
+        while len(calls := got(probes["limiter"], VenueCall)) > seen:     # the venue answers at once
+            call = calls[seen]
+            seen += 1
+            sent.append((int((scheduler.clock.now() - t).total_seconds()), call.method))
+            if call.method == "get_order":
+                rt.send(executor, VenueResult(call.request_id, "get_order", snapshot(call, OrderStatus.RESTING, 0)))
+            else:
+                rt.send(executor, VenueResult(call.request_id, "cancel_order", error=REFUSED))
+            idle(rt)
+    assert sent == [(1, "get_order"), (3, "get_order"), (3, "cancel_order"), (7, "get_order"),
+                    (15, "get_order"), (15, "cancel_order"), (31, "get_order"), (63, "get_order"),
+                    (63, "cancel_order"), (123, "get_order"), (183, "get_order"), (183, "cancel_order")]
+    alerts = [e for e in audit if e["event"] == "ALERT"]
+    assert len(alerts) == 1 and alerts[0]["failed_tries"] == 3 and "ord-1" in alerts[0]["message"]
+    assert (scheduler.clock.now() - T0).total_seconds() > 200
+
+
+def test_a_streamed_fill_while_the_cancel_is_refused_is_looked_up_at_once(rig):
+    rt, scheduler, executor, probes, audit = rig
+    resting_then_refused(rt, scheduler, executor, probes)
+    before = len(got(probes["limiter"], VenueCall))
+    rt.send(executor, fill(10))                                  # the resting order filled
+    idle(rt)
+    calls = got(probes["limiter"], VenueCall)
+    assert [c.method for c in calls[before:]] == ["get_order"]   # at once, not at the next back-off
+    rt.send(executor, VenueResult(calls[-1].request_id, "get_order", snapshot(calls[-1], OrderStatus.EXECUTED, 10)))
+    idle(rt)
+    fills = [m.message for m in got(probes["supervisor"], ForwardToPosition) if isinstance(m.message, ExitFill)]
+    assert [f.contracts for f in fills] == [10]
+    assert [e["outcome"] for e in audit if e["event"] == "EXIT_COMPLETED"] == ["filled"]
+    scheduler.run_for(timedelta(seconds=120))
+    assert len(got(probes["limiter"], VenueCall)) == before + 1  # nothing more: the exit is over
