@@ -3,7 +3,9 @@
 Every venue call is a VenueCall message. Calls wait in a priority queue (exit orders and
 their cancels first, most urgent exit priority first, then entries, then reads) and are made
 one at a time while the sliding one-minute budget has room (reads leave the last
-`reserved_for_orders` calls of each minute to orders); otherwise a BudgetFreed timer
+`reserved_for_orders` calls of each minute to orders, and entries and LOW or MEDIUM exits leave
+half of those, at least one, to CRITICAL and HIGH exits: a stop, or the cancel of the exit it
+preempts, finds a call at once after a burst of LOW work); otherwise a BudgetFreed timer
 wakes the limiter when the oldest call leaves the window. The result goes back to `reply_to`
 as a VenueResult.
 
@@ -45,6 +47,7 @@ from actors.base import ArbeesActor
 from models.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
 from models import audit_events as ae
 from models.budget import WINDOW, CallBudget
+from models.priorities import Priority
 from models.retry import jittered_delay_secs
 from models.commands import CallKind, ExpediteCall, PriorCalls, Rebuild, VenueCall, WithdrawCall
 from models.events import ApiCallFailed, ApiCallSucceeded, CallWithdrawn, VenueResult
@@ -88,6 +91,9 @@ class RateLimiter(ArbeesActor):
         # Reads stop `reserved_for_orders` calls short of the limit, so an exit (or entry) that
         # arrives after a burst of polling still finds room at once.
         self.read_limit = calls_per_minute - reserved_for_orders
+        # Entries and LOW/MEDIUM exits stop half of that short (at least one call when there is a
+        # reserve): a stop after a burst of early exits goes out at once, not a minute later.
+        self.order_limit = calls_per_minute - (reserved_for_orders + 1) // 2
         self.risk_manager = risk_manager
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -142,6 +148,7 @@ class RateLimiter(ArbeesActor):
                 self._withdraw(rid)
             case ExpediteCall(request_id=rid, priority=priority):
                 self._expedite(rid, priority)
+                self._drain()           # a more urgent call may use the slots kept for urgent exits
             case PriorCalls(times=times):
                 self.retain()      # kept: a restarted RateLimiter counts them too
                 now = self.rt.clock.now()
@@ -169,26 +176,30 @@ class RateLimiter(ArbeesActor):
     def _drain(self) -> None:
         while self._queue:
             now = self.rt.clock.now()
-            if not self.budget.available(now):
-                wake_at = self.budget.next_free(now)
-                if self._wake_armed_for is None or wake_at < self._wake_armed_for:
-                    self._wake_armed_for = wake_at
-                    self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
-                return
-            if self._queue[0][0] == CallKind.READ and not self.budget.available_for(now, self.read_limit):
-                wake_at = self.budget.next_free_for(now, self.read_limit)
+            limit = self._limit_for(self._queue[0][3])
+            if not self.budget.available_for(now, limit):
+                # The head is the most urgent call waiting, and a less urgent one's limit is never higher.
+                wake_at = self.budget.next_free_for(now, limit)
                 if self._wake_armed_for is None or wake_at < self._wake_armed_for:
                     self._wake_armed_for = wake_at
                     self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
                 return
             _, _, _, call, token, _ = heapq.heappop(self._queue)
             if self._gated:     # the venue spends per request through _admit
-                self._call_limit = self.read_limit if call.kind == CallKind.READ else self.budget.limit
+                self._call_limit = self._limit_for(call)
                 self._call_method, self._call_requests = call.method, 0
             else:
                 self.budget.spend(now)
                 self.call_log.append((now, call.method))
             self._execute(call, now, token)
+
+    def _limit_for(self, call: VenueCall) -> int:
+        """How many calls may be in the window when this one is made."""
+        if call.kind == CallKind.READ:
+            return self.read_limit
+        if call.kind == CallKind.EXIT and call.priority <= Priority.HIGH:
+            return self.budget.limit
+        return self.order_limit
 
     def _withdraw(self, rid: str) -> None:
         """Take back a call still waiting that no limiter may have made; otherwise do nothing (the

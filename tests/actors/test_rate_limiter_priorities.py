@@ -161,3 +161,37 @@ def test_a_restarted_limiter_never_withdraws_a_call_the_old_one_may_have_been_ma
     assert ("CallWithdrawn", "c") in got and ("CallWithdrawn", "b") not in got
     assert ("VenueResult", "b") in got and "c" not in w.venue.made
     assert all(isinstance(m, (VenueResult, CallWithdrawn)) for m in w.probe.proxy().got.get(timeout=5))
+
+
+def test_low_and_medium_exits_and_entries_leave_half_the_orders_reserve_to_critical_and_high_exits():
+    """Four calls a minute, two kept from reads for orders: reads stop at 2 calls, LOW and MEDIUM
+    exits and entries at 3, so a CRITICAL or HIGH exit (a stop, a preempted exit's cancel) finds
+    the fourth at once after a burst of LOW work."""
+    clock = VirtualClock(T0)
+    activity = ActivityTracker()
+    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
+    venue = FakeVenue()
+    limiter = RateLimiter.start(rt, venue, 4, None, reserved_for_orders=2)
+    probe = Probe.start(rt)
+    try:
+        def call(rid: str, kind: int, priority: Priority = Priority.LOW) -> None:
+            rt.send(limiter, VenueCall(rid, kind, "ping", (rid,), probe, int(priority)))
+
+        for i in range(3):
+            call(f"read-{i}", CallKind.READ)
+        for i in range(3):
+            call(f"low-{i}", CallKind.EXIT)
+        call("entry", CallKind.ENTRY)
+        call("medium", CallKind.EXIT, Priority.MEDIUM)
+        assert activity.wait_idle(10)
+        assert venue.made == ["read-0", "read-1", "low-0"]
+        call("stop", CallKind.EXIT, Priority.CRITICAL)
+        assert activity.wait_idle(10)
+        assert venue.made[3:] == ["stop"]
+        rt.scheduler.run_for(timedelta(seconds=61))
+        assert activity.wait_idle(10)
+        # The next minute: MEDIUM, then the LOWs up to their limit; the entry and the read wait.
+        assert venue.made[4:] == ["medium", "low-1", "low-2"]
+    finally:
+        for ref in (probe, limiter):
+            ref.stop(block=True, timeout=5)
