@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from actors.base import ArbeesActor
+from actors.executor_calls import WaitingCalls
 from actors.executor_recovery import ExitRecovery
 from actors.executor_reports import ExitReports
 from actors.wiring import Refs
@@ -32,7 +33,7 @@ from config.schema import Config
 from models import audit_events as ae
 from models.commands import CallKind, CancelExit, ForwardToPosition, GetQuote, Preempt, VenueCall
 from models.durations import seconds
-from models.events import ExitFill, ExitOutcome, FillStreamed, QuoteUpdated, VenueResult
+from models.events import CallWithdrawn, ExitFill, ExitOutcome, FillStreamed, QuoteUpdated, VenueResult
 from models.execution import ExitPhase, Ladder, NoMarket, Rung, climb, exit_price
 from models.exit_ids import exit_order_id
 from models.ledger import FillTotals, after, fill_id, new_fill
@@ -70,14 +71,15 @@ class ExitOrder:
     min_price: Decimal | None = None     # a profit-taking exit never offers below this (ExitTrigger.min_price)
 
 
-class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
+class ExecutorActor(ExitRecovery, ExitReports, WaitingCalls, ArbeesActor):
     """Carries out one exit (see the module docstring).
 
-    Receives: QuoteUpdated (its GetQuote answers), VenueResult (its orders), Preempt and
+    Receives: QuoteUpdated (its GetQuote answers), VenueResult and CallWithdrawn (its orders), Preempt and
     CancelExit from the ExitRouter, FillStreamed (a fill of its order the venue's stream reported,
     via the ExitRouter; confirmed by a look-up at once), and its own timer OrderTimedOut.
 
-    Sends: GetQuote to the PriceCache; VenueCall (CallKind.EXIT) to the RateLimiter;
+    Sends: GetQuote to the PriceCache; VenueCall (CallKind.EXIT), WithdrawCall and ExpediteCall
+    (actors/executor_calls.py) to the RateLimiter; RecordOrderNeverSent,
     RecordExitAttempt, RecordExitEvent, RecordFill, RecordOrderUpdate and RecordOrderRejected to
     the Store; ExitFill to its position through the Supervisor (ForwardToPosition); ExitEnded
     (an ExitOutcome) to the router.
@@ -124,6 +126,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
         self._refusals = self._looks = 0  # the current order's refused cancels; its look-ups since the first
         self._alerted_no_bid = False
         self._missed_at = None           # when an IOC found too little: the next quote must be newer
+        self._waiting: dict[str, str] = {}   # request_id -> method of its calls not answered yet
+        self._urgency = order.priority       # its calls' priority: a preempting exit's once preempted
 
     @property
     def remaining(self) -> int:
@@ -136,6 +140,8 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             self._need_quote()
 
     def handle(self, message: Any) -> None:
+        if isinstance(message, (VenueResult, CallWithdrawn)):
+            self._waiting.pop(message.request_id, None)
         match message:
             case QuoteUpdated(quote=q) if self.phase is ExitPhase.QUOTE:
                 self._priced(q)
@@ -149,8 +155,10 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
                 self._on_timeout()
             case OrderTimedOut():
                 pass
-            case Preempt():
-                self._stop_for(ExitOutcome.PREEMPTED)
+            case Preempt(priority=by):
+                self._stop_for(ExitOutcome.PREEMPTED, Priority(by))
+            case CallWithdrawn():
+                self._withdrawn(message)
             case CancelExit():
                 self._stop_for(ExitOutcome.CANCELED)
             case FillStreamed(fill=fill):
@@ -224,8 +232,10 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
 
     def _call(self, method: str, args: tuple) -> None:
         self._req += 1
-        self.send(self.refs.rate_limiter, VenueCall(f"{self.o.exit_id}:{self._req}", CallKind.EXIT, method, args,
-                                                    self.actor_ref, int(self.o.priority)))
+        rid = f"{self.o.exit_id}:{self._req}"
+        self._waiting[rid] = method
+        self.send(self.refs.rate_limiter, VenueCall(rid, CallKind.EXIT, method, args, self.actor_ref,
+                                                    int(self._urgency)))
 
     def _arm_timeout(self, secs: Decimal | None = None) -> None:
         if self._timer is not None:
@@ -381,14 +391,3 @@ class ExecutorActor(ExitRecovery, ExitReports, ArbeesActor):
             self._finish(ExitOutcome.GAVE_UP, gave_up)
             return False
         return True
-
-    def _stop_for(self, reason: ExitOutcome) -> None:
-        if self.phase is ExitPhase.DONE:
-            return
-        self.stop_reason = reason
-        if self.phase is ExitPhase.RESTING:
-            self._cancel()
-        elif self.phase in (ExitPhase.QUOTE, ExitPhase.WAITING, ExitPhase.START):
-            self._finish(reason)
-        # placing / canceling / lookup: finish once the venue has answered
-

@@ -210,7 +210,7 @@ class ExitRouter(ArbeesActor):
                                                 preempted=flight.condition, by=best.condition,
                                                 priority=best.priority.name, held=msg.side,
                                                 preempted_priority=flight.priority.name))
-            self.send(flight.ref, Preempt())
+            self.send(flight.ref, Preempt(int(best.priority)))
         elif flight.preempting and pid in self._pending and best.priority < self._best(self._pending[pid]).priority:  # type: ignore[union-attr]
             self._pending[pid] = msg
         self._explain_held(msg, best)

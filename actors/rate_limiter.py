@@ -3,9 +3,16 @@
 Every venue call is a VenueCall message. Calls wait in a priority queue (exit orders and
 their cancels first, most urgent exit priority first, then entries, then reads) and are made
 one at a time while the sliding one-minute budget has room (reads leave the last
-`reserved_for_orders` calls of each minute to orders); otherwise a BudgetFreed timer
+`reserved_for_orders` calls of each minute to orders, and entries and LOW or MEDIUM exits leave
+half of those, at least one, to CRITICAL and HIGH exits: a stop, or the cancel of the exit it
+preempts, finds a call at once after a burst of LOW work); otherwise a BudgetFreed timer
 wakes the limiter when the oldest call leaves the window. The result goes back to `reply_to`
 as a VenueResult.
+
+A caller may take back a call still waiting (WithdrawCall: answered CallWithdrawn, never made;
+a call already made once, or re-sent to a restarted limiter, is never taken back, since the venue
+may have it) or move it up to a more urgent exit priority (ExpediteCall): a preempted exit's order
+that waits for the budget is withdrawn, and its cancel goes at the priority of the preempting exit.
 
 Failures: RateLimited (429) is retried after a jittered exponential back-off, re-queued at the
 same priority; reads are also retried on VenueUnavailable (5xx, timeout). A create or cancel
@@ -26,7 +33,7 @@ counts the last minute's calls against its budget.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import heapq
 import itertools
 import random
@@ -40,9 +47,10 @@ from actors.base import ArbeesActor
 from models.venue import BudgetExhausted, RateLimited, Venue, VenueError, VenueUnavailable
 from models import audit_events as ae
 from models.budget import WINDOW, CallBudget
+from models.priorities import Priority
 from models.retry import jittered_delay_secs
-from models.commands import CallKind, PriorCalls, Rebuild, VenueCall
-from models.events import ApiCallFailed, ApiCallSucceeded, VenueResult
+from models.commands import CallKind, ExpediteCall, PriorCalls, Rebuild, VenueCall, WithdrawCall
+from models.events import ApiCallFailed, ApiCallSucceeded, CallWithdrawn, VenueResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +70,10 @@ READ_METHODS = frozenset({"get_quotes", "get_orderbook", "get_order", "find_orde
 class RateLimiter(ArbeesActor):
     """The one gateway to the venue (see the module docstring).
 
-    Receives: VenueCall, PriorCalls, Rebuild, and its own timers BudgetFreed and RetryCall.
+    Receives: VenueCall, WithdrawCall, ExpediteCall, PriorCalls, Rebuild, and its own timers
+    BudgetFreed and RetryCall.
 
-    Sends: VenueResult to each call's reply_to; ApiCallSucceeded and ApiCallFailed to the
+    Sends: VenueResult (or CallWithdrawn) to each call's reply_to; ApiCallSucceeded and ApiCallFailed to the
     RiskManager; BudgetFreed and RetryCall to itself through the scheduler.
 
     Asks: nothing (it is asked for `call_log` by the Heartbeat).
@@ -82,11 +91,16 @@ class RateLimiter(ArbeesActor):
         # Reads stop `reserved_for_orders` calls short of the limit, so an exit (or entry) that
         # arrives after a burst of polling still finds room at once.
         self.read_limit = calls_per_minute - reserved_for_orders
+        # Entries and LOW/MEDIUM exits stop half of that short (at least one call when there is a
+        # reserve): a stop after a burst of early exits goes out at once, not a minute later.
+        self.order_limit = calls_per_minute - (reserved_for_orders + 1) // 2
         self.risk_manager = risk_manager
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self._rng = random.Random(seed)
-        self._queue: list[tuple[int, int, int, VenueCall, int]] = []    # ..., journal token
+        # (kind, priority, arrival, call, journal token, made before: never withdrawn)
+        self._queue: list[tuple[int, int, int, VenueCall, int, bool]] = []
+        self._replayed_upto = 0        # after a restart: calls journaled up to here may have been made
         self._seq = itertools.count()
         self._retries: dict[str, int] = {}
         self._parked: dict[str, tuple[VenueCall, int]] = {}
@@ -127,8 +141,14 @@ class RateLimiter(ArbeesActor):
     def handle(self, message: Any) -> None:
         match message:
             case VenueCall():
-                heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message, self.retain()))
+                heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message, self.retain(),
+                                             False))
                 self._drain()
+            case WithdrawCall(request_id=rid):
+                self._withdraw(rid)
+            case ExpediteCall(request_id=rid, priority=priority):
+                self._expedite(rid, priority)
+                self._drain()           # a more urgent call may use the slots kept for urgent exits
             case PriorCalls(times=times):
                 self.retain()      # kept: a restarted RateLimiter counts them too
                 now = self.rt.clock.now()
@@ -143,36 +163,71 @@ class RateLimiter(ArbeesActor):
                 parked = self._parked.pop(rid, None)
                 if parked is not None:
                     call, token = parked
-                    heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call, token))
+                    heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call, token, True))
                 self._drain()
             case Rebuild():
-                pass          # the handle re-sends every call not answered; the call log carried over
+                # The handle re-sends every call not answered (the call log carried over); the old
+                # limiter may have been making any of them: none of those is ever withdrawn.
+                if self.handle_ref is not None:
+                    self._replayed_upto = self.handle_ref.newest_seq()
             case _:
                 self.unknown(message)
 
     def _drain(self) -> None:
         while self._queue:
             now = self.rt.clock.now()
-            if not self.budget.available(now):
-                wake_at = self.budget.next_free(now)
+            limit = self._limit_for(self._queue[0][3])
+            if not self.budget.available_for(now, limit):
+                # The head is the most urgent call waiting, and a less urgent one's limit is never higher.
+                wake_at = self.budget.next_free_for(now, limit)
                 if self._wake_armed_for is None or wake_at < self._wake_armed_for:
                     self._wake_armed_for = wake_at
                     self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
                 return
-            if self._queue[0][0] == CallKind.READ and not self.budget.available_for(now, self.read_limit):
-                wake_at = self.budget.next_free_for(now, self.read_limit)
-                if self._wake_armed_for is None or wake_at < self._wake_armed_for:
-                    self._wake_armed_for = wake_at
-                    self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
-                return
-            _, _, _, call, token = heapq.heappop(self._queue)
+            _, _, _, call, token, _ = heapq.heappop(self._queue)
             if self._gated:     # the venue spends per request through _admit
-                self._call_limit = self.read_limit if call.kind == CallKind.READ else self.budget.limit
+                self._call_limit = self._limit_for(call)
                 self._call_method, self._call_requests = call.method, 0
             else:
                 self.budget.spend(now)
                 self.call_log.append((now, call.method))
             self._execute(call, now, token)
+
+    def _limit_for(self, call: VenueCall) -> int:
+        """How many calls may be in the window when this one is made."""
+        if call.kind == CallKind.READ:
+            return self.read_limit
+        if call.kind == CallKind.EXIT and call.priority <= Priority.HIGH:
+            return self.budget.limit
+        return self.order_limit
+
+    def _withdraw(self, rid: str) -> None:
+        """Take back a call still waiting that no limiter may have made; otherwise do nothing (the
+        call's answer comes, or came, as usual)."""
+        for i, (_, _, _, call, token, made) in enumerate(self._queue):
+            if call.request_id != rid:
+                continue
+            if made or (token and token <= self._replayed_upto):
+                return
+            self._queue[i] = self._queue[-1]
+            self._queue.pop()
+            heapq.heapify(self._queue)
+            self.send(call.reply_to, CallWithdrawn(rid, call.method))
+            self.release(token)
+            return
+
+    def _expedite(self, rid: str, priority: int) -> None:
+        """A call still waiting (queued, or parked for a retry) moves up to `priority` (never down);
+        among calls of that priority it keeps its place by arrival."""
+        for i, (kind, current, seq, call, token, made) in enumerate(self._queue):
+            if call.request_id == rid:
+                if priority < current:
+                    self._queue[i] = (kind, priority, seq, replace(call, priority=priority), token, made)
+                    heapq.heapify(self._queue)
+                return
+        parked = self._parked.get(rid)
+        if parked is not None and priority < parked[0].priority:
+            self._parked[rid] = (replace(parked[0], priority=priority), parked[1])
 
     def _execute(self, call: VenueCall, now: datetime, token: int = 0) -> None:
         try:
@@ -192,7 +247,7 @@ class RateLimiter(ArbeesActor):
     def _failed(self, call: VenueCall, exc: VenueError, now: datetime, token: int = 0) -> None:
         if isinstance(exc, BudgetExhausted) and self._call_requests < self._call_limit:
             # Stopped half-way by the budget, not by the venue: run it again when there is room.
-            heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call, token))
+            heapq.heappush(self._queue, (call.kind, call.priority, next(self._seq), call, token, True))
             return
         if isinstance(exc, BudgetExhausted):
             exc = BudgetExhausted(f"{call.method} needs more than {self._call_limit} requests, the whole budget "

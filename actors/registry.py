@@ -267,6 +267,11 @@ class ActorHandle:
             self._target = ref
             self._cond.notify_all()
 
+    def newest_seq(self) -> int:
+        """The sequence number of the newest message in the journal (0: none)."""
+        with self._cond:
+            return next(reversed(self._journal), 0)
+
     def backlog(self) -> int:
         """Messages sent and not yet done with (the inbox, and what the actor retains)."""
         with self._cond:

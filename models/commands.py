@@ -37,6 +37,21 @@ class VenueCall:
 
 
 @dataclass(frozen=True, slots=True)
+class WithdrawCall:
+    """Executor -> RateLimiter: take this call back if it is still waiting, never made (it is
+    answered CallWithdrawn and never reaches the venue); one made or being made is answered as usual."""
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpediteCall:
+    """Executor -> RateLimiter: this call, if it is still waiting, goes at this exit priority
+    (a preempted exit's cancel and look-ups go at the priority of the exit that preempts it)."""
+    request_id: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
 class GetQuote:
     ticker: str
     reply_to: Any
@@ -68,7 +83,9 @@ class StartPosition:
 
 @dataclass(frozen=True, slots=True)
 class Preempt:
-    """Router -> executor: a more urgent exit takes over: cancel, confirm, report what filled, end."""
+    """Router -> executor: a more urgent exit takes over: cancel, confirm, report what filled, end.
+    `priority`: the preempting exit's; the preempted exit's venue calls go at it from now on."""
+    priority: int
 
 
 @dataclass(frozen=True, slots=True)

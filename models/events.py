@@ -31,6 +31,13 @@ class VenueResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CallWithdrawn:
+    """RateLimiter -> caller: the call (a WithdrawCall's) was taken back before it was made."""
+    request_id: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
 class QuotePushed:
     """A market-data feed (simulated, replay, stream) pushes a fresh quote."""
     quote: Quote

@@ -102,6 +102,7 @@ class OrderCanceled(AuditEvent):
     count: int | None = None
     held: Side | None = console()
     by_reconcile: bool = console(False)
+    withdrawn: bool = console(False)     # taken back while it waited for the call budget: never sent
 
     def _key_order(self) -> tuple[str, ...]:
         return ("client_order_id", "order_id", "filled") if self.by_reconcile else ()
@@ -109,6 +110,9 @@ class OrderCanceled(AuditEvent):
     def _text(self) -> str:
         if self.by_reconcile:
             return f"reconcile: canceled {self.client_order_id} left resting by an earlier run"
+        if self.withdrawn:
+            return (f"{_held(self.market, self.held)}: order {self.client_order_id} withdrawn before it reached the "
+                    f"venue (it waited for the call budget): never sent")
         return f"{_held(self.market, self.held)}: order {self.order_id} canceled ({self.filled}/{self.count} filled)"
 
 

@@ -199,9 +199,10 @@ def test_the_call_budget_is_never_exceeded_with_many_positions_polling(make_engi
     h.run(600)
     log = h.call_log()
     assert max_calls_in_any_window([t for t, _ in log]) <= budget
-    # The budget did bind: some minute used all of it (reads fill their share; the PriceCache
-    # batches stale markets into reads that go out anyway, so fewer minutes are saturated).
-    assert max_calls_in_any_window([t for t, _ in log]) == budget
+    # The budget did bind: some minute used all that reads and entries may use (the last call of
+    # the minute is kept for CRITICAL and HIGH exits; the PriceCache batches stale markets into
+    # reads that go out anyway, so fewer minutes are saturated).
+    assert max_calls_in_any_window([t for t, _ in log]) >= budget - 1
     closed = h.events("POSITION_CLOSED", market="M03", reason="stop_loss")
     assert len(closed) == 1
     # The budget was spent when the stop loss fired; the exit order was the next call made
