@@ -174,6 +174,7 @@ class PriceCache(QuoteWatchMixin, ArbeesActor):
         if problem is not None:
             self.rejected += 1
             logger.warning("price cache: dropped a quote for {}: {}", q.ticker, problem)
+            self._watch_refused(q.ticker, problem)
             return
         old = self._quotes.get(q.ticker)
         if old is not None and q.ts < old.ts:

@@ -46,7 +46,7 @@ class QuoteWatchMixin:
     def _init_watch(self, stale_after_secs: Any) -> None:
         self.stale_after = None if stale_after_secs is None else seconds(stale_after_secs)
         self._subscribed_at: dict[str, Any] = {}
-        self._trouble: dict[str, tuple[str, int]] = {}      # ticker -> (what the last reads said, how many in a row)
+        self._trouble: dict[str, tuple[str, str, int]] = {}  # ticker -> (what the last reads said, detail, in a row)
         self._stale: dict[str, tuple[Any, str, bool]] = {}  # ticker -> (last known at, why, announced): past the limit
         self._pending: dict[str, list[str]] = defaultdict(list)   # kind of trouble -> stale markets not yet said
         self._alerted_at: dict[str, Any] = {}               # kind of trouble -> its last ALERT
@@ -63,9 +63,12 @@ class QuoteWatchMixin:
 
     def _watch_known(self, ticker: str) -> None:
         """Current knowledge of `ticker` came (a quote stored, or the stream serves it)."""
-        self._trouble.pop(ticker, None)
-        if ticker in self._stale and ticker not in self._back:
+        episode = self._stale.get(ticker)
+        if episode is not None and ticker not in self._back:
+            known, _, announced = episode               # its back line says why as it stood at the end
+            self._stale[ticker] = (known, self._why_stale(ticker, self.rt.clock.now())[1], announced)
             self._back.append(ticker)
+        self._trouble.pop(ticker, None)
 
     def _known_again(self, tickers: Any) -> None:
         """The stream serves these markets (again)."""
@@ -80,17 +83,27 @@ class QuoteWatchMixin:
         for t in tickers:
             if t in quotes or t not in self._subs:
                 continue
-            kind = "missing" if error is None else f"{type(error).__name__}: {error}"
-            was, n = self._trouble.get(t, ("", 0))
-            same = was == kind or (was not in ("", "missing") and kind != "missing")
-            self._trouble[t] = (kind, n + 1 if same else 1)
             if error is None:
                 self.missing_from_answers += 1
-                if not same:
+                if self._note_trouble(t, "missing", "") == 1:
                     left_out.append(t)
+            else:
+                self._note_trouble(t, "failing", f"{type(error).__name__}: {error}")
         if left_out:
             logger.warning("price cache: the venue answered a read of {} market(s) without {}: its last quote "
                            "is kept and it is read again at its next wake-up", len(tickers), ", ".join(left_out))
+
+    def _watch_refused(self, ticker: str, problem: str) -> None:
+        """A quote of `ticker` was dropped as untrustworthy (actors/price_cache.py quote_problem)."""
+        if ticker in self._subs:
+            self._note_trouble(ticker, "refused", problem)
+
+    def _note_trouble(self, ticker: str, kind: str, detail: str) -> int:
+        """Record what the last read said of `ticker`; returns how many in a row said that kind."""
+        was, _, n = self._trouble.get(ticker, ("", "", 0))
+        n = n + 1 if was == kind else 1
+        self._trouble[ticker] = (kind, detail, n)
+        return n
 
     def _known_at(self, ticker: str, now: Any) -> Any:
         if self.streamed or (ticker in self._live and self._feed_heard is not None
@@ -101,11 +114,13 @@ class QuoteWatchMixin:
 
     def _why_stale(self, ticker: str, now: Any) -> tuple[str, str]:
         """(the kind of trouble, shared by the markets an outage hits; the sentence for this market)."""
-        kind, n = self._trouble.get(ticker, ("", 0))
+        kind, detail, n = self._trouble.get(ticker, ("", "", 0))
         if kind == "missing":
             return "missing from the venue's answers", f"missing from the venue's answer to the last {n} read(s)"
-        if kind:
-            return f"reads failing ({kind})", f"reads failing ({kind}; {n} in a row)"
+        if kind == "failing":
+            return f"reads failing ({detail.split(':')[0]})", f"reads failing ({detail}; {n} in a row)"
+        if kind == "refused":
+            return "its quotes refused as untrustworthy", f"its quotes refused as untrustworthy ({detail}; {n} in a row)"
         if ticker in self._in_flight:
             why = "a read was sent and is not answered yet (waiting for the call budget?)"
             return why, why

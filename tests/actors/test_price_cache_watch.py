@@ -110,7 +110,7 @@ def test_a_venue_outage_over_many_markets_is_two_alerts_and_one_line_back(rig):
     assert len(alerts) == 2, [a["message"] for a in alerts]
     first, rest = alerts
     assert first["markets"] == list(first_half) and rest["markets"] == list(second_half)
-    assert rest["reason"] == first["reason"] == "reads failing (VenueUnavailable: 503)"
+    assert rest["reason"] == first["reason"] == "reads failing (VenueUnavailable)"
     assert (datetime.fromisoformat(rest["ts"]) - datetime.fromisoformat(first["ts"])) >= timedelta(seconds=60)
     assert "3 markets (3 positions)" in rest["message"]
     venue.clear_faults()
@@ -128,3 +128,16 @@ def test_a_closed_position_ends_the_watch_of_its_market(rig):
     poll(rt, scheduler, cache, probe, "A", 300)                 # an entry's reads of it fail: no position is blind
     assert stale_alerts(records) == []
     assert cache.proxy().quote_ages().get(timeout=5) == ({}, {})
+
+
+def test_a_market_whose_every_quote_is_refused_says_so(rig):
+    rt, scheduler, venue, cache, probe, feed, records = rig
+    rt.send(cache, Subscribe("A", probe, "pA"))
+    poll(rt, scheduler, cache, probe, "A", 30)
+    def crossed(tickers):  # type: ignore[no-untyped-def]
+        return {t: Quote(t, scheduler.clock.now(), D("0.45"), D("0.40")) for t in tickers}   # never trusted
+
+    venue.get_quotes = crossed
+    poll(rt, scheduler, cache, probe, "A", 150)
+    (alert,) = stale_alerts(records)
+    assert alert["market"] == "A" and "refused as untrustworthy (crossed book" in alert["reason"]
