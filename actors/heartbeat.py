@@ -8,12 +8,12 @@ probability changed since the previous beat (so `timeline` and the report's pric
 draw the price path between decisions without a MARK event per quote), and the quote age of every
 open position's market (`quote_ages`: seconds since Arbees last knew its book, 0 for a market the
 stream serves) with `quotes_stale` (why, for the markets past monitoring.quote_stale_alert_secs;
-actors/price_cache_watch.py). When the actor stops
-(the engine shut down in order) it emits a last HEARTBEAT with state "stopped".
+actors/price_cache_watch.py). When the actor stops (the engine shut down in order) it emits a last
+HEARTBEAT with state "stopped".
 
-It only reads: the database (through the Repository), two attributes of the RiskManager
-and the RateLimiter and the PriceCache's `quote_ages()`, asked through pykka proxies with a short timeout (neither ever asks back,
-so there is no cycle). A failed read leaves that field out; it never stops the beat.
+It only reads: the database (through the Repository), two attributes of the RiskManager and the
+RateLimiter and the PriceCache's `quote_ages()`, asked through pykka proxies with a short timeout
+(none of them ever asks back, so there is no cycle). A failed read leaves that field out; it never stops the beat.
 """
 from __future__ import annotations
 

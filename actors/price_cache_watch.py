@@ -35,7 +35,7 @@ from models.durations import seconds
 
 SWEEP_EVERY = timedelta(seconds=5)
 ALERT_HOLD = timedelta(seconds=60)    # one kind of trouble (an outage) ALERTs at most once a minute
-FEED_LEASE = timedelta(seconds=45)    # as actors/price_cache.py: past it the stream serves nothing
+FEED_LEASE = timedelta(seconds=45)    # the stream's lease (actors/price_cache.py): past it it serves nothing
 LISTED = 10                           # markets named in one ALERT's text (all are in its fields)
 
 
@@ -62,11 +62,15 @@ class QuoteWatchMixin:
             d.pop(ticker, None)   # type: ignore[attr-defined]
 
     def _watch_known(self, ticker: str) -> None:
-        """Current knowledge of `ticker` came (a quote stored, or the stream serves it)."""
+        """Knowledge of `ticker` came (a quote stored, or the stream serves it); it ends a stale
+        episode when it is current (a quote itself older than the limit does not)."""
         episode = self._stale.get(ticker)
         if episode is not None and ticker not in self._back:
+            now = self.rt.clock.now()
+            if now - self._known_at(ticker, now) >= self.stale_after:
+                return
             known, _, announced = episode               # its back line says why as it stood at the end
-            self._stale[ticker] = (known, self._why_stale(ticker, self.rt.clock.now())[1], announced)
+            self._stale[ticker] = (known, self._why_stale(ticker, now)[1], announced)
             self._back.append(ticker)
         self._trouble.pop(ticker, None)
 
@@ -120,7 +124,8 @@ class QuoteWatchMixin:
         if kind == "failing":
             return f"reads failing ({detail.split(':')[0]})", f"reads failing ({detail}; {n} in a row)"
         if kind == "refused":
-            return "its quotes refused as untrustworthy", f"its quotes refused as untrustworthy ({detail}; {n} in a row)"
+            why = "its quotes refused as untrustworthy"
+            return why, f"{why} ({detail}; {n} in a row)"
         if ticker in self._in_flight:
             why = "a read was sent and is not answered yet (waiting for the call budget?)"
             return why, why

@@ -141,3 +141,19 @@ def test_a_market_whose_every_quote_is_refused_says_so(rig):
     poll(rt, scheduler, cache, probe, "A", 150)
     (alert,) = stale_alerts(records)
     assert alert["market"] == "A" and "refused as untrustworthy (crossed book" in alert["reason"]
+
+
+def test_a_quote_older_than_the_limit_does_not_end_the_episode(rig):
+    rt, scheduler, venue, cache, probe, feed, records = rig
+    rt.send(cache, Subscribe("A", probe, "pA"))
+    poll(rt, scheduler, cache, probe, "A", 30)
+    venue.inject_fault("get_quotes", VenueUnavailable("503"), times=1000)
+    poll(rt, scheduler, cache, probe, "A", 300)
+    assert len(stale_alerts(records)) == 1
+    late = scheduler.clock.now() - timedelta(seconds=200)        # newer than the last read, still too old
+    rt.send(cache, QuotePushed(Quote("A", late, D("0.30"), D("0.31"))))
+    poll(rt, scheduler, cache, probe, "A", 60)
+    assert [r for r in records if r["event"] == "QUOTES_BACK"] == [] and len(stale_alerts(records)) == 1
+    rt.send(cache, QuotePushed(Quote("A", scheduler.clock.now(), D("0.30"), D("0.31"))))
+    settle(rt)
+    assert len([r for r in records if r["event"] == "QUOTES_BACK"]) == 1
