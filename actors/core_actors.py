@@ -83,7 +83,8 @@ def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, plat
         "price_cache": lambda h: PriceCache.start(rt, refs.rate_limiter, m.price_cache_ttl_secs,
                                                   streamed=rt.streamed_quotes, handle=h,
                                                   volume_window_secs=config.liquidity.volume_window_secs,
-                                                  min_volume=config.liquidity.min_volume),
+                                                  min_volume=config.liquidity.min_volume,
+                                                  stale_after_secs=m.quote_stale_alert_secs),
         # A restarted router's exit ids carry a new epoch: an id is never used twice.
         "exit_router": lambda h: ExitRouter.start(rt, config, handle=h, repository=repository,
                                                   epoch=epoch + (f"r{n}" if (n := next(incarnation)) else "")),

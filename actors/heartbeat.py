@@ -5,12 +5,15 @@ id, which clock runs the engine (wall or virtual), the circuit breaker, venue ca
 last minute against the budget, the open positions, the alert delivery counters, whether new
 entries are paused, and the mark of every open position whose mark, trailing stop or model
 probability changed since the previous beat (so `timeline` and the report's price charts can
-draw the price path between decisions without a MARK event per quote). When the actor stops
-(the engine shut down in order) it emits a last HEARTBEAT with state "stopped".
+draw the price path between decisions without a MARK event per quote), and the quote age of every
+open position's market (`quote_ages`: seconds since Arbees last knew its book, 0 for a market the
+stream serves) with `quotes_stale` (why, for the markets past monitoring.quote_stale_alert_secs;
+actors/price_cache_watch.py). When the actor stops (the engine shut down in order) it emits a last
+HEARTBEAT with state "stopped".
 
-It only reads: the database (through the Repository) and two attributes of the RiskManager
-and the RateLimiter, asked through pykka proxies with a short timeout (neither ever asks back,
-so there is no cycle). A failed read leaves that field out; it never stops the beat.
+It only reads: the database (through the Repository), two attributes of the RiskManager and the
+RateLimiter and the PriceCache's `quote_ages()`, asked through pykka proxies with a short timeout
+(none of them ever asks back, so there is no cycle). A failed read leaves that field out; it never stops the beat.
 """
 from __future__ import annotations
 
@@ -43,8 +46,9 @@ class Heartbeat(ArbeesActor):
 
     Sends: Beat to itself through the scheduler.
 
-    Asks: the RiskManager's `tripped` and the RateLimiter's `call_log` through their proxies,
-    within READ_TIMEOUT_S (2 s); a read that fails leaves the field out.
+    Asks: the RiskManager's `tripped`, the RateLimiter's `call_log` and the PriceCache's
+    `quote_ages()` through their proxies, within READ_TIMEOUT_S (2 s); a read that fails leaves the
+    field out.
     """
 
     kind = "heartbeat"
@@ -100,6 +104,11 @@ class Heartbeat(ArbeesActor):
         if log is not _MISSING and log is not None:
             since = now - WINDOW
             fields["calls_last_minute"] = sum(1 for t, _ in list(log) if t > since)
+        quotes = self._read(self.refs.price_cache, "quote_ages", call=True)
+        if quotes is not _MISSING and quotes is not None:
+            fields["quote_ages"], stale = quotes
+            if stale:
+                fields["quotes_stale"] = stale
         try:
             open_positions = self.repository.open_marks()
         except Exception as exc:  # noqa: BLE001 - a busy database skips one beat's marks
@@ -116,7 +125,7 @@ class Heartbeat(ArbeesActor):
             self._gen += 1
             self._timer = self.rt.scheduler.call_at(now + self.interval, self.actor_ref, Beat(self._gen))
 
-    def _read(self, ref: Any, name: str) -> Any:
+    def _read(self, ref: Any, name: str, *, call: bool = False) -> Any:
         if ref is None:
             return _MISSING
         try:
@@ -126,7 +135,8 @@ class Heartbeat(ArbeesActor):
             proxy = self._proxies.get(urn)
             if proxy is None:
                 proxy = self._proxies[urn] = ref.proxy()
-            return getattr(proxy, name).get(timeout=READ_TIMEOUT_S)
+            value = getattr(proxy, name)
+            return (value() if call else value).get(timeout=READ_TIMEOUT_S)
         except Exception:  # noqa: BLE001 - renamed, busy or dead: this field is left out
             return _MISSING
 

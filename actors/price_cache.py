@@ -42,6 +42,7 @@ from typing import Any
 from loguru import logger
 
 from actors.base import ArbeesActor
+from actors.price_cache_watch import FEED_LEASE, QuoteWatchMixin
 from models.durations import seconds
 from models.liquidity import recent_volume
 from models.time_band import volume_low_at
@@ -57,18 +58,17 @@ class FlushMisses:
     """The price cache sends its batched misses as one multi-market read."""
 
 ENTRY_INTEREST = timedelta(minutes=5)   # an entry's market stays of interest to the stream this long
-# The stream re-announces itself every 15 s (FeedMarketsTo); past this without a word from it (it
-# died, or its thread hangs) no market is answered from it any more: all are polled again.
-FEED_LEASE = timedelta(seconds=45)
+# The stream re-announces itself every 15 s (FeedMarketsTo); past FEED_LEASE (45 s) without a word from
+# it (it died, or its thread hangs) no market is answered from it any more: all are polled again.
 
 
-class PriceCache(ArbeesActor):
+class PriceCache(QuoteWatchMixin, ArbeesActor):
     """The one place quotes come from (see the module docstring).
 
     Receives: QuotePushed, GetQuote, Subscribe, Unsubscribe, VenueResult (get_quotes), Rebuild,
     BandChanged and ReleaseBand from positions (their quiet bands),
     FeedMarketsTo and MarketsStreamed from the market-data stream (which markets it serves), and its
-    own FlushMisses.
+    own FlushMisses. Asked (through its proxy) by the Heartbeat for `quote_ages`.
 
     Sends: QuoteUpdated to subscribers and askers; VenueCall (CallKind.READ, get_quotes) to the
     RateLimiter; StreamMarkets (the markets of interest) to the stream; BandReleased to a position
@@ -82,7 +82,8 @@ class PriceCache(ArbeesActor):
     fills_reads_with_stale_markets = True     # see the module docstring (read by the benchmark's model)
 
     def __init__(self, rt, rate_limiter, ttl_secs, *, max_batch: int = 100, streamed: bool = False,
-                 volume_window_secs=None, min_volume: int = 0, handle=None) -> None:  # type: ignore[no-untyped-def]
+                 volume_window_secs=None, min_volume: int = 0, stale_after_secs=None,
+                 handle=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(rt, "cache", handle=handle)
         self.rate_limiter = rate_limiter
         self.ttl = seconds(ttl_secs)
@@ -114,11 +115,13 @@ class PriceCache(ArbeesActor):
         self._asked: dict[str, Any] = {}          # ticker -> when an entry last asked for it
         self._told: tuple[str, ...] | None = None
         self._feed_heard: Any = None               # when the stream last spoke (its lease)
+        self._init_watch(stale_after_secs)         # markets without a current quote: ALERT (price_cache_watch.py)
 
     def handle(self, message: Any) -> None:
         match message:
             case QuotePushed(quote=q):
                 self._store_and_forward(q)
+                self._say_back()
             case GetQuote():
                 self._get(message)
             case FlushMisses():
@@ -127,6 +130,7 @@ class PriceCache(ArbeesActor):
                 self._fetched(message)
             case Subscribe(ticker=t, subscriber=ref, key=key):
                 self._subs[t][key] = ref
+                self._watch_subscribed(t)
                 self._tell_feed()
                 self._bands.pop(key, None)          # a new actor for the position: it has no band yet
             case BandChanged(ticker=t, key=key, band=band):
@@ -145,6 +149,7 @@ class PriceCache(ArbeesActor):
                 self._subs[t].pop(key, None)
                 if not self._subs[t]:
                     del self._subs[t]
+                    self._watch_unsubscribed(t)
                 self._tell_feed()
             case FeedMarketsTo(feed=feed, streamed=streamed):
                 self._feed_heard = self.rt.clock.now()
@@ -154,9 +159,11 @@ class PriceCache(ArbeesActor):
                 if first:
                     self._told = None
                 self._tell_feed()
+                self._known_again(streamed)
             case MarketsStreamed(tickers=tickers, streamed=True):
                 self._feed_heard = self.rt.clock.now()
                 self._live.update(tickers)
+                self._known_again(tickers)
             case MarketsStreamed(tickers=tickers, streamed=False):
                 self._feed_heard = self.rt.clock.now()
                 self._fall_back(tickers)
@@ -168,6 +175,7 @@ class PriceCache(ArbeesActor):
         if problem is not None:
             self.rejected += 1
             logger.warning("price cache: dropped a quote for {}: {}", q.ticker, problem)
+            self._watch_refused(q.ticker, problem)
             return
         old = self._quotes.get(q.ticker)
         if old is not None and q.ts < old.ts:
@@ -184,6 +192,7 @@ class PriceCache(ArbeesActor):
                 and (self.streamed or q.ticker in self._live))
         q = self._with_recent_volume(q, sample=True)
         self._quotes[q.ticker] = q
+        self._watch_known(q.ticker)
         if old is not None and _same_for_holders(old, q) and not fell:
             return
         self._forwarded[q.ticker] = (q, self.rt.clock.now())
@@ -205,6 +214,7 @@ class PriceCache(ArbeesActor):
             logger.warning("price cache: no word from the market-data stream for {} s: {} markets polled again",
                            int((now - self._feed_heard).total_seconds()), len(self._live))
             self._live.clear()
+        self._sweep()
         if self._feed is not None and msg.ticker not in self._subs:
             fresh = msg.ticker not in self._asked
             self._asked[msg.ticker] = now
@@ -283,6 +293,7 @@ class PriceCache(ArbeesActor):
     def _fetched(self, result: VenueResult) -> None:
         tickers = self._requests.pop(result.request_id, ())
         quotes: dict[str, Quote] = result.value if result.ok else {}
+        self._watch_read(tickers, quotes, result.error)
         for ticker in tickers:
             self._in_flight.discard(ticker)
             q = quotes.get(ticker)
@@ -294,7 +305,7 @@ class PriceCache(ArbeesActor):
             for ref, rid in self._waiting.pop(ticker, []):
                 # On failure the waiters get the last known quote: they see its age and treat it as stale.
                 self.send(ref, QuoteUpdated(ticker, fresh or current, rid, unknown=unknown))
-
+        self._sweep()
 
     def _with_recent_volume(self, q: Quote, sample: bool = False) -> Quote:
         """`q` stamped with the volume traded in the window before its time; with `sample`, its

@@ -26,6 +26,7 @@ class MonitoringConfig:
     urgent_interval_secs: Decimal
     urgent_threshold_pct: Decimal
     price_cache_ttl_secs: Decimal
+    quote_stale_alert_secs: Decimal
     max_api_calls_per_minute: int
     reserved_for_orders_pct: Decimal
 

@@ -14,6 +14,7 @@ from config.errors import ConfigError
 from config.schema import EXIT_CONDITIONS, ORDER_TYPES, PRICE_STRATEGIES, PRIORITIES, RETRY_STRATEGIES, Config
 from models.winprob import SPORT_KEYS
 
+QUOTE_STALE_MAX_SECS = Decimal(600)   # monitoring.quote_stale_alert_secs: a blind position speaks within 10 min
 EDGE_PCT_MAX = Decimal(50)   # an edge (probability points) above 50 is a typo, not a setting
 KELLY_SPORTS: tuple[str, ...] = (*SPORT_KEYS, "default")
 # Limits past which a value switches protection off while looking like a setting.
@@ -66,6 +67,14 @@ def validate(c: Config, source: typing.Callable[..., str]) -> None:
     check(m.price_cache_ttl_secs <= m.normal_interval_secs, "monitoring.price_cache_ttl_secs",
           f"at most monitoring.normal_interval_secs ({m.normal_interval_secs}): a quote older than the cadence must "
           "not count as fresh", m.price_cache_ttl_secs, "monitoring.normal_interval_secs")
+    # A healthy polled market is read once per cadence (or per TTL when that is longer): a shorter limit
+    # would alert on every quiet position between two reads; past QUOTE_STALE_MAX_SECS a blind position
+    # says nothing for too long.
+    usual = max(m.normal_interval_secs, m.price_cache_ttl_secs)
+    check(usual < m.quote_stale_alert_secs <= QUOTE_STALE_MAX_SECS, "monitoring.quote_stale_alert_secs",
+          f"above monitoring.normal_interval_secs and monitoring.price_cache_ttl_secs ({usual}: a healthy polled "
+          f"market is read that often) and at most {QUOTE_STALE_MAX_SECS}", m.quote_stale_alert_secs,
+          "monitoring.normal_interval_secs", "monitoring.price_cache_ttl_secs")
     positive(m.max_api_calls_per_minute, "monitoring.max_api_calls_per_minute")
     check(0 <= m.reserved_for_orders_pct < 100, "monitoring.reserved_for_orders_pct",
           "a percentage from 0 to below 100", m.reserved_for_orders_pct)

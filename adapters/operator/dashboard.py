@@ -59,6 +59,12 @@ def _price(v: Any) -> str:
     return "-" if v is None else f"{Decimal(v):.2f}"
 
 
+def _stale(p: dict[str, Any]) -> str:
+    """A position whose market has had no current quote past the limit: STALE, and why."""
+    why = p.get("quote_stale")
+    return "" if not why else f" <b class='bad' title='{escape(why)}'>STALE</b>"
+
+
 def _page(title: str, body: str, *, refresh_secs: int | None = None) -> str:
     meta = f"<noscript><meta http-equiv='refresh' content='{refresh_secs}'></noscript>" if refresh_secs else ""
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>{meta}"
@@ -116,7 +122,8 @@ class Dashboard:
                     f"</a></td><td>{escape(p['side'].upper())}</td><td>{p['contracts']}/{p['initial_contracts']}</td>"
                     f"<td>{_price(p['entry_price'])}</td><td>{_price(p['mark'])}</td><td>{_money(p['unrealized_pnl'])}</td>"
                     f"<td>{_price(p['stop_price'])}</td><td>{_price(p['trailing_stop'])}</td><td>{stage}</td>"
-                    f"<td>{'-' if p['quote_age_s'] is None else str(p['quote_age_s']) + ' s'}</td><td>{flight}</td></tr>")
+                    f"<td>{'-' if p['quote_age_s'] is None else str(p['quote_age_s']) + ' s'}{_stale(p)}</td>"
+                    f"<td>{flight}</td></tr>")
             parts.append("</table>")
             parts += [f"<div class='chart'>{charts[p['position_id']]}</div>" for p in s["positions"]]
         else:

@@ -9,6 +9,10 @@ venue. The engine's liveness comes from its HEARTBEAT (actors/heartbeat.py, ever
   or the machine slept);
 - "no heartbeat": the log has none (never started, or written by an older version).
 A virtual-time run (paper, replay) beats in market time, so its age is not compared with now.
+A position's QUOTE AGE is how long ago Arbees last knew its market's book, from the last HEARTBEAT
+that carries `quote_ages` (actors/price_cache_watch.py) plus the time since that beat; "STALE" and
+a line saying why when the market is past monitoring.quote_stale_alert_secs. A log written before
+the beat carried it gives the time of the position's last saved mark instead.
 """
 from __future__ import annotations
 
@@ -131,6 +135,16 @@ def _model_since(beats: list[dict[str, Any]], pids: set[str]) -> dict[str, datet
     return {pid: ts for pid, (_, ts) in since.items()}
 
 
+def _quote_ages(beats: list[dict[str, Any]], clock_now: datetime) -> tuple[dict[str, int], dict[str, str]] | None:
+    """Each market's quote age now and why the stale ones are, from the last beat that carries them."""
+    beat = next((b for b in reversed(beats) if isinstance(b.get("quote_ages"), dict)), None)
+    if beat is None:
+        return None
+    since = max(0, int((clock_now - datetime.fromisoformat(beat["ts"])).total_seconds()))
+    return ({t: int(a) + since for t, a in beat["quote_ages"].items()},
+            dict(beat.get("quotes_stale") or {}))
+
+
 def build_status(repo: Repository, audit: Path, config: Config, now: datetime) -> dict[str, Any]:
     beats = list(read_events(audit, ("HEARTBEAT",))) if audit.exists() or audit.parent.is_dir() else []
     beat = beats[-1] if beats else None
@@ -139,6 +153,7 @@ def build_status(repo: Repository, audit: Path, config: Config, now: datetime) -
     flights = _exits_in_flight(audit, {p.position_id for p in positions})
     clock_now = now if (beat is None or beat.get("clock") != "virtual") else datetime.fromisoformat(beat["ts"])
     model_since = _model_since(beats, {p.position_id for p in positions})
+    quotes = _quote_ages(beats, clock_now)
     rows = []
     for p in positions:
         u = unrealized(p)
@@ -150,7 +165,7 @@ def build_status(repo: Repository, audit: Path, config: Config, now: datetime) -
             "unrealized_pnl_pct": p.unrealized_pnl_pct if p.current_price is not None else None,
             **position_levels(p, config),
             "exit_in_flight": flights.get(p.position_id),
-            "quote_age_s": None if p.last_update is None else int((clock_now - p.last_update).total_seconds()),
+            **_quote_age(p, quotes, clock_now),
             "model_probability": p.model_probability,
             "model_probability_age_s": None if m_since is None else max(0, int((clock_now - m_since).total_seconds())),
         })
@@ -181,6 +196,14 @@ def _market_data(beat: dict[str, Any], audit: Path) -> dict[str, Any] | None:
         pass
     return {**md, "last_change": None if last is None else {"ts": last["ts"], "event": last["event"],
                                                              "message": last.get("message")}}
+
+
+def _quote_age(p: PositionState, quotes: tuple[dict[str, int], dict[str, str]] | None,
+               clock_now: datetime) -> dict[str, Any]:
+    if quotes is None or p.ticker not in quotes[0]:      # an older log: the time of the last saved mark
+        return {"quote_age_s": None if p.last_update is None else int((clock_now - p.last_update).total_seconds()),
+                "quote_stale": None}
+    return {"quote_age_s": quotes[0][p.ticker], "quote_stale": quotes[1].get(p.ticker)}
 
 
 def _p(v: Any) -> str:
@@ -222,7 +245,8 @@ def format_status(s: dict[str, Any]) -> str:
         unreal = "-" if u is None else f"{fmt_money(Decimal(u))} ({Decimal(pct):+.1f}%)"
         rows.append((p["market"], p["side"].upper(), f"{p['contracts']}/{p['initial_contracts']}", _p(p["entry_price"]),
                      _p(p["mark"]), unreal, _p(p["stop_price"]), _p(p["trailing_stop"]), stage,
-                     "-" if p["quote_age_s"] is None else f"{p['quote_age_s']} s",
+                     "-" if p["quote_age_s"] is None else f"{p['quote_age_s']} s"
+                     + (" STALE" if p.get("quote_stale") else ""),
                      "-" if p["model_probability"] is None else f"{Decimal(p['model_probability']):.3f}"
                      + ("" if p["model_probability_age_s"] is None else f" ({p['model_probability_age_s']} s)"),
                      flight))
@@ -230,6 +254,8 @@ def format_status(s: dict[str, Any]) -> str:
         widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *rows)]
         lines += [f"  {p['market']} {p['side']}: {p['position_id']}" for p in positions]
+        lines += [f"  STALE {p['market']} {p['side']}: no current quote for {p['quote_age_s']} s: {p['quote_stale']}"
+                  for p in positions if p.get("quote_stale")]
     return "\n".join(lines)
 
 

@@ -25,7 +25,8 @@ from models.audit_events.exits import (ExitCompleted, ExitGaveUp, ExitHeld, Exit
 from models.audit_events.orders import (LOOKUP_ENTRY, LOOKUP_ENTRY_AT_START, LOOKUP_EXIT, LOOKUP_EXIT_RECOVERED,
                                         LOOKUP_NEVER_SENT, FillAfterExit, OrderCanceled, OrderEscalated, OrderFilled,
                                         OrderLookup, OrderPlaced, OrderRejected, OrderWalked)
-from models.audit_events.stream import MarketPolled, MarketStreamed, StreamConnected, StreamDisconnected, StreamError
+from models.audit_events.stream import (MarketPolled, MarketStreamed, QuotesBack, StreamConnected, StreamDisconnected,
+                                        StreamError)
 from models.audit_events.trading import (CLOSED_FROM_LEDGER, CLOSED_NOT_ON_VENUE, CLOSED_SOLD_WHILE_DOWN,
                                          EntryNotFilled, ModelStale, PositionClosed, PositionReconciled,
                                          PositionSettled, Rebalance, SignalReceived, SignalRejected, SignalResumed,
@@ -39,6 +40,7 @@ EVENT_CLASSES: tuple[type[AuditEvent], ...] = (
     PositionReconciled, CircuitBreakerTripped, CircuitBreakerRestored, CircuitBreakerReset, ActorCrashed,
     ActorRestarted, Alert, RateLimited, VenueError, EngineStartup, EngineFailedSafe, PositionsAdopted, ExitsAdopted,
     Heartbeat, ControlCommand, StreamConnected, StreamDisconnected, StreamError, MarketStreamed, MarketPolled,
+    QuotesBack,
 )
 REGISTRY: Mapping[str, type[AuditEvent]] = {cls.EVENT: cls for cls in EVENT_CLASSES}
 EVENTS: tuple[str, ...] = tuple(REGISTRY)

@@ -40,6 +40,9 @@ class Alert(AuditEvent):
     reason: str | None = None
     detail: str | None = None
     error: str | None = None
+    age_secs: int | None = None            # a market without a current quote: how old its last one is
+    markets: tuple[str, ...] | None = None  # ... several markets at once
+    positions: tuple[str, ...] | None = None
     said: str = console("")
 
     def _text(self) -> str:
@@ -254,6 +257,8 @@ class Heartbeat(AuditEvent):
     alerts: Mapping[str, Any] | None = None               # per alert channel: sent, failed, dropped, queued ...
     entries_paused: str | None = None     # when the operator paused entries, "" when not
     market_data: Mapping[str, Any] | None = None          # the market-data stream's state (adapters/kalshi/stream.py)
+    quote_ages: Mapping[str, int] | None = None           # per open position's market: s since Arbees knew its book
+    quotes_stale: Mapping[str, str] | None = None         # the markets past monitoring.quote_stale_alert_secs: why
 
     def _text(self) -> str:
         return f"heartbeat: engine {self.state}, {self.open_positions if self.open_positions is not None else '?'} open"

@@ -1,5 +1,5 @@
 """Audit events of the market-data WebSocket and each market's feed (adapters/kalshi/stream.py,
-stream_health.py; models/audit_events/base.py: the shape)."""
+stream_health.py; QUOTES_BACK from actors/price_cache_watch.py; models/audit_events/base.py: the shape)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -80,4 +80,20 @@ class MarketPolled(AuditEvent):
         return f"market data: {len(self.markets)} market(s) polled from REST: {self.reason}"
 
 
-__all__ = ["StreamConnected", "StreamDisconnected", "StreamError", "MarketStreamed", "MarketPolled"]
+@dataclass(frozen=True, kw_only=True)
+class QuotesBack(AuditEvent):
+    EVENT = "QUOTES_BACK"
+    WHEN = ("markets an ALERT said had no current quote (monitoring.quote_stale_alert_secs) are known again: a "
+            "quote was read or pushed, or the stream serves them")
+
+    markets: tuple[str, ...]
+    positions: tuple[str, ...]             # the open positions on them
+    blind_secs: int                        # the longest time without a current quote among them
+    reason: str                            # why they had none, as the ALERT said
+
+    def _text(self) -> str:
+        return (f"{', '.join(self.markets)}: quotes back after {self.blind_secs} s without a current quote "
+                f"({self.reason}); positions {', '.join(self.positions)}")
+
+
+__all__ = ["StreamConnected", "StreamDisconnected", "StreamError", "MarketStreamed", "MarketPolled", "QuotesBack"]

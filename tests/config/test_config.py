@@ -44,6 +44,7 @@ def test_the_defaults_load_with_the_design_values() -> None:
     m = c.monitoring
     assert (m.normal_interval_secs, m.urgent_interval_secs, m.urgent_threshold_pct, m.price_cache_ttl_secs,
             m.max_api_calls_per_minute) == (30, 5, 2, 10, 60)
+    assert m.quote_stale_alert_secs == 90          # three cadences without a current quote: ALERT
     assert c.exit_priorities == {
         "CRITICAL": ("stop_loss", "circuit_breaker"),
         "HIGH": ("trailing_stop", "time_based_urgent", "liquidity_dried_up"),
@@ -171,6 +172,12 @@ ERRORS = [
      ["monitoring.urgent_interval_secs", "at most monitoring.normal_interval_secs (30)", "found 60"]),
     ("normal cadence faster than urgent", "monitoring:\n  normal_interval_secs: 3\n",
      ["monitoring.urgent_interval_secs", "normal_interval_secs (3)", "found 5"]),
+    ("stale-quote alert within the cadence", "monitoring:\n  quote_stale_alert_secs: 20\n",
+     ["monitoring.quote_stale_alert_secs", "above monitoring.normal_interval_secs", "(30", "found 20"]),
+    ("cadence raised past the stale-quote alert", "monitoring:\n  normal_interval_secs: 120\n",
+     ["monitoring.quote_stale_alert_secs", "(120", "found 90"]),
+    ("stale-quote alert past ten minutes", "monitoring:\n  quote_stale_alert_secs: 3600\n",
+     ["monitoring.quote_stale_alert_secs", "at most 600", "found 3600"]),
     ("priorities missing a condition", "exit_priorities:\n  LOW: [early_exit, edge_disappeared]\n",
      ["exit_priorities", "every exit condition", "rebalance missing"]),
     ("priorities listing a condition twice", "exit_priorities:\n  LOW: [early_exit, edge_disappeared, rebalance, stop_loss]\n",

@@ -145,7 +145,8 @@ def test_the_event_lists_are_the_ones_arbees_always_had():
         "POSITIONS_ADOPTED", "EXITS_ADOPTED", "HEARTBEAT", "CONTROL_COMMAND",
         # the market-data WebSocket (issue 13, adapters/kalshi/stream.py)
         "STREAM_CONNECTED", "STREAM_DISCONNECTED", "STREAM_ERROR", "MARKET_STREAMED", "MARKET_POLLED",
-        "FILL_AFTER_EXIT"}
+        "FILL_AFTER_EXIT",
+        "QUOTES_BACK"}          # a market without a current quote known again (actors/price_cache_watch.py)
     assert len(ae.EVENTS) == len(ae.EVENT_CLASSES)
     assert ae.ALERT_EVENTS == {"EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ALERT"}
     levels = {cls.EVENT: cls.LEVEL for cls in ae.EVENT_CLASSES}
