@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,6 +77,8 @@ from models.risk import trading_day
 from models.records import SignalDecision
 from models.signal import TradingSignal, slippage_problem, timing_problem
 from models.sizing import Exposure, size_entry
+
+STOPPED_OUT = "stop_loss"     # a market and side this closed is not bought back for reentry_after_stop_secs
 
 
 @dataclass
@@ -127,6 +130,7 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
         self.halted: str | None = None
         self.paused: str | None = None    # issue 12: `entries pause` (models/control.py)
         self._keys: dict[tuple[str, str], str] = {}          # (ticker, side) -> signal id or position id
+        self._stopped: dict[tuple[str, str], datetime] = {}  # (ticker, side) -> when a stop loss closed it
         self._pending: dict[str, _Pending] = {}
         self._book = _Book()
         self._holdings: dict[str, Holding] = {}               # position id -> where its cost counts (rebalance)
@@ -150,8 +154,10 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
                 held = self._holdings.get(pid)
                 if held is not None:
                     self._holdings[pid] = dataclasses.replace(held, cost=held.cost - c)
-            case PositionClosed(position_id=pid, ticker=t, side=side):
+            case PositionClosed(position_id=pid, ticker=t, side=side, reason=why):
                 self._keys.pop((t, side.value), None)
+                if why == STOPPED_OUT:
+                    self._stopped[(t, side.value)] = self.rt.clock.now()
                 self._holdings.pop(pid, None)
                 self._rebalance_freed(pid, sold=None)
             case RebalanceEdge(signal_id=sid, position_id=pid, edge=edge):
@@ -186,6 +192,19 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
         self.rt.audit.emit(ae.SignalRejected(signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason))
         self.send(self.refs.store, RecordSignal(sig, SignalDecision.REJECTED, reason))
 
+    def _stopped_recently(self, key: tuple[str, str]) -> str | None:
+        """Why a market and side a stop loss closed is not bought back yet (None: it may be)."""
+        at = self._stopped.get(key)
+        wait = self.config.signals.reentry_after_stop_secs
+        if at is None:
+            return None
+        until = at + seconds(wait)
+        if self.rt.clock.now() >= until:
+            del self._stopped[key]
+            return None
+        return (f"stopped out of {key[0]} {key[1]} at {at:%H:%M:%S}: no re-entry in this market and side until "
+                f"{until:%H:%M:%S} (signals.reentry_after_stop_secs {wait})")
+
     def _on_signal(self, sig: TradingSignal, resumed: bool = False) -> None:
         assert self.refs is not None, "entry manager used before wiring"
         self.rt.audit.emit((ae.SignalResumed if resumed else ae.SignalReceived)(
@@ -213,6 +232,10 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
             return
         if key in self._keys:
             self._reject(sig, f"a position on {sig.ticker} {sig.side.value} is already open or pending")
+            return
+        stopped = self._stopped_recently(key)
+        if stopped is not None:
+            self._reject(sig, stopped)
             return
         if (sig.ticker, sig.side.other.value) in self._keys:
             # Kalshi nets YES and NO of one market: buying the other side would sell ours. The

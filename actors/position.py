@@ -389,7 +389,7 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         self.rt.audit.emit(ae.PositionClosed(position_id=self.key, market=s.ticker, side=s.side, reason=reason,
                                              priority=priority, realized_pnl=s.realized_pnl, exit_fees=s.exit_fees,
                                              entry_fees=s.entry_fees))
-        closed = PositionClosed(self.key, s.ticker, s.side)
+        closed = PositionClosed(self.key, s.ticker, s.side, reason)
         for ref in (self.refs.exit_router, self.refs.entry_manager, self.refs.supervisor):
             self.send(ref, closed)
         self.send(self.refs.price_cache, Unsubscribe(s.ticker, self.key))

@@ -243,7 +243,7 @@ class Supervisor(ArbeesActor):
                 position_id=state.position_id, market=state.ticker, side=state.side, reason=state.exit_reason,
                 priority=state.exit_priority, realized_pnl=state.realized_pnl, exit_fees=state.exit_fees,
                 entry_fees=state.entry_fees, closed_by=ae.CLOSED_FROM_LEDGER))
-            closed = PositionClosed(state.position_id, state.ticker, state.side)
+            closed = PositionClosed(state.position_id, state.ticker, state.side, state.exit_reason)
             for ref in (self.refs.exit_router, self.refs.entry_manager):
                 self.send(ref, closed)
             self.closed += 1

@@ -138,10 +138,12 @@ class CircuitBreakerConfig:
 
 @dataclass(frozen=True, slots=True)
 class SignalsConfig:
-    """Guards on incoming signals (issue 9 §2): age per source, clock skew, slippage."""
+    """Guards on incoming signals (issue 9 §2): age per source, clock skew, slippage, and no
+    re-entry of a market and side stopped out within reentry_after_stop_secs (0: off)."""
     max_age_secs: dict[str, Decimal]
     max_clock_skew_secs: Decimal
     max_slippage_cents: Decimal
+    reentry_after_stop_secs: Decimal
 
     def max_age_for(self, source: str) -> Decimal:
         return self.max_age_secs.get(source, self.max_age_secs["default"])

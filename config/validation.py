@@ -203,6 +203,8 @@ def _validate_risk_guards(c: Config, check, positive, pct) -> None:  # type: ign
     check(sg.max_clock_skew_secs >= 0, "signals.max_clock_skew_secs", "0 or more", sg.max_clock_skew_secs)
     check(0 <= sg.max_slippage_cents < 100, "signals.max_slippage_cents", "0 or more and below 100",
           sg.max_slippage_cents)
+    check(0 <= sg.reentry_after_stop_secs <= 86400, "signals.reentry_after_stop_secs",
+          "0 (off) or more and at most 86400 (a day)", sg.reentry_after_stop_secs)
     sv = c.supervision
     positive(sv.heartbeat_secs, "supervision.heartbeat_secs")
     positive(sv.max_restarts, "supervision.max_restarts")

@@ -75,10 +75,13 @@ class SignalReceived:
 
 @dataclass(frozen=True, slots=True)
 class PositionClosed:
-    """Nothing is held any more: the market+side is free again, the exit router forgets it."""
+    """Nothing is held any more: the market+side is free again, the exit router forgets it.
+    `reason`: the condition of the exit that closed it (the EntryManager holds off buying back a
+    market and side a stop loss closed)."""
     position_id: str
     ticker: str
     side: Side
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
