@@ -18,8 +18,8 @@ def rejections(h) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 # --- entries ------------------------------------------------------------------------------------
 
-def test_one_position_per_market_and_side_while_pending_open_and_until_it_closes(engine):
-    h = engine
+def test_one_position_per_market_and_side_while_pending_open_and_until_it_closes(make_engine):
+    h = make_engine({"signals": {"reentry_after_stop_secs": 0}})   # (the wait after a stop: test_reentry_after_stop.py)
     h.market("M1", "0.49", "0.50")                  # not pushed: each entry must read the quote first
     first = h.signal("M1", "yes", contracts=10)
     second = h.signal("M1", "yes", contracts=10)    # arrives while the first is still pending
