@@ -30,6 +30,7 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
 
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     audit_path = args.audit or SIM_AUDIT
+    outside = read_signals_file(Path(args.signals)) if args.signals else None   # bad input: before any file is touched
     lock = lock_database(args.db or SIM_DB)  # before anything is wiped: another engine may be using them
     fresh_files(audit_path)                      # a simulated run starts a new audit log
     configure_logging(Path(audit_path), verbose=args.verbose, **log_file_options(args))
@@ -45,8 +46,7 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     events = ((e.ts, e.payload) for e in merge_events(games))
     if args.no_auto_signals:   # the simulation's model stays out: its signals and its estimates
         events = ((ts, p) for ts, p in events if not isinstance(p, (TradingSignal, ModelProbabilityUpdated)))
-    if args.signals:
-        outside = read_signals_file(Path(args.signals))
+    if outside is not None:
         logger.info("{} signals from {} merged into the simulation by their ts", len(outside), args.signals)
         events = heapq.merge(events, outside, key=lambda e: e[0])
     try:
@@ -65,7 +65,9 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
 
 def read_signals_file(path: Path) -> list[tuple[datetime, Any]]:
     """The signals of a JSON Lines file (the replay format's "signal" events), for paper mode:
-    merged into the simulated session by timestamp. Malformed lines are reported and skipped."""
+    merged into the simulated session by timestamp. The whole file is read before the session
+    starts, so a bad line is bad input (UsageError, exit 2, every bad line named), not a warning
+    scrolled past while the session runs without that signal."""
     from adapters.files.signals import SignalFollower
 
     if not path.exists():
@@ -74,4 +76,8 @@ def read_signals_file(path: Path) -> list[tuple[datetime, Any]]:
     follower = SignalFollower(path, found.append, platform="paper")
     follower.poll()
     follower.stop()
+    if follower.problems:
+        shown = "; ".join(follower.problems[:5]) + ("; ..." if len(follower.problems) > 5 else "")
+        raise UsageError(f"--signals {path}: {len(follower.problems)} line(s) are not valid signals "
+                         f"(expected one JSON signal object a line, see docs/formats.md): {shown}")
     return sorted(((s.ts, s) for s in found), key=lambda e: e[0])

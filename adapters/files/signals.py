@@ -33,6 +33,7 @@ class SignalFollower:
         self._line = 0
         self.accepted = 0
         self.skipped = 0
+        self.problems: list[str] = []   # why each skipped line was skipped ("FILE:LINE: ..."), in order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -78,27 +79,25 @@ class SignalFollower:
             ts = ln.time("ts")
             sig = _signal(ln, ts, {})
         except json.JSONDecodeError as exc:
-            self.skipped += 1
-            logger.warning("{}: skipped: not valid JSON ({})", where, exc.msg)
-            return False
+            return self._skip(f"{where}: skipped: not valid JSON ({exc.msg})")
         except RecursionError:            # "[[[[..." nested past the decoder's depth
-            self.skipped += 1
-            logger.warning("{}: skipped: not valid JSON (nested too deeply)", where)
-            return False
+            return self._skip(f"{where}: skipped: not valid JSON (nested too deeply)")
         except ReplayError as exc:
-            self.skipped += 1
-            logger.warning("skipped: {}", exc)
-            return False
+            return self._skip(f"skipped: {exc}")
         except (ValueError, TypeError, ArithmeticError) as exc:   # e.g. "contracts": "Infinity"
-            self.skipped += 1
-            logger.warning("{}: skipped: a value out of range ({}: {})", where, type(exc).__name__, exc)
-            return False
+            return self._skip(f"{where}: skipped: a value out of range ({type(exc).__name__}: {exc})")
         if sig.platform != self.platform:
             sig = TradingSignal(**{**{f: getattr(sig, f) for f in sig.__dataclass_fields__},
                                    "platform": self.platform, "source": "signals-file"})
         self.accepted += 1
         self.on_signal(sig)
         return True
+
+    def _skip(self, why: str) -> bool:
+        self.skipped += 1
+        self.problems.append(why.replace("skipped: ", "", 1))
+        logger.warning("{}", why)
+        return False
 
     def start(self) -> None:
         def loop() -> None:

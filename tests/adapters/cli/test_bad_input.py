@@ -169,6 +169,29 @@ def test_paper_with_a_missing_signals_file_is_exit_2_and_does_not_hang(tmp_path:
     assert not db.exists()                   # refused before the engine was built
 
 
+@pytest.mark.parametrize("lines", [
+    ["not json at all"],
+    ['{"type":"signal","ts":"2026-11-20T00:10:00Z","ticker":"SIM-NBA-LACATDEN","side":"yes",'
+     '"signal_type":"default","win_probability":"0.7"}',
+     '{"type":"signal","ts":"2026-11-20T00:11:00Z","ticker":"SIM-NBA-LACATDEN","side":"maybe",'
+     '"signal_type":"default","win_probability":"0.7"}'],
+], ids=["every line bad", "one line bad of two"])
+def test_paper_with_a_bad_signals_line_is_exit_2_naming_the_line_before_anything_runs(tmp_path: Path, lines) -> None:  # type: ignore[no-untyped-def]
+    """A paper run reads its whole signals file first: a bad line is bad input (exit 2, the file,
+    the line and what was expected), not a warning scrolled past while the session runs without
+    the signal (before session 6: exit 0, "0 signals merged")."""
+    signals = tmp_path / "s.jsonl"
+    signals.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "p.db"
+    proc = start(["paper", "--signals", str(signals), "--no-auto-signals", "--db", str(db),
+                  "--audit", str(tmp_path / "a.jsonl")], tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, (out[-500:], err[-2000:])
+    bad = len(lines)
+    assert f"{signals}:{bad}:" in err and "Traceback" not in err, err
+    assert not db.exists()                   # refused before the engine was built
+
+
 # --- positions and quote take --db and --config ---------------------------------------------------
 
 def engine_db(path: Path) -> Path:
