@@ -24,6 +24,12 @@ from adapters.cli.running import (
 )
 
 
+# The simulated games' own model is their fair value plus a little noise, and their market lags it
+# (adapters/sim/game.py): a P&L made on those signals shows the engine at work, not an edge.
+SIM_SIGNALS_NOTE = ("the simulated games' own model (their fair value plus noise, with the market lagging it): "
+                    "this P&L shows the engine at work, not evidence of a strategy's edge")
+
+
 def cmd_paper(args: argparse.Namespace, config: Config) -> int:
     from adapters.sim.session import VirtualSession
     from adapters.sim.game import SimulatedGame, make_session, merge_events
@@ -57,7 +63,9 @@ def cmd_paper(args: argparse.Namespace, config: Config) -> int:
         stop_engine(engine)
     summary = build_summary(engine.repository)
     span = (session.last_ts - session.first_ts) if session.first_ts else None
+    honest = {} if args.no_auto_signals else {"Signals": SIM_SIGNALS_NOTE}
     print(format_summary(summary, extra={
+        **honest,
         "Virtual time simulated": str(span).split(".")[0] if span else "-",
         "Database": args.db or SIM_DB, "Audit log": audit_path, **interrupt_note(engine.clock.now())}))
     return EXIT_INTERRUPTED if session.interrupted else 0

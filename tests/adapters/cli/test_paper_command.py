@@ -28,3 +28,17 @@ def test_paper_mode_with_a_missing_signals_file_is_a_usage_error(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert app.main(["paper", "--signals", "nope.jsonl"]) == 2
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_the_summary_says_whose_signals_made_the_pnl(tmp_path, monkeypatch, capsys):
+    """The simulated games' model is the games' fair value plus a little noise, and the market lags
+    it: the paper P&L shows the engine at work, not a strategy's edge, and the summary says so
+    (session 6's review: "the bot trades with an oracle edge; the summary should say so")."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert app.main(["paper", "--sports", "nba"]) == 0
+    out = capsys.readouterr().out
+    assert "Signals: the simulated games' own model (their fair value plus noise" in out
+    assert "not evidence of a strategy's edge" in out
+    assert app.main(["paper", "--sports", "nba", "--no-auto-signals"]) == 0
+    assert "Signals: the simulated games' own model" not in capsys.readouterr().out
