@@ -69,6 +69,7 @@ class ExitOrder:
     contracts: int
     stage: int | None = None
     min_price: Decimal | None = None     # a profit-taking exit never offers below this (ExitTrigger.min_price)
+    gave_up_before: int = 0              # exits of this position and condition that gave up just before it
 
 
 class ExecutorActor(ExitRecovery, ExitReports, WaitingCalls, ArbeesActor):

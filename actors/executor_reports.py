@@ -33,7 +33,7 @@ class ExitReports:
         market without a bid for 10 minutes once made 39 ALERTs a position, and the alert
         channels, whose queues hold 100, dropped what came after: a breaker's trip). When the
         bid returns, the order that goes out names it (bid= on its line)."""
-        if not self._alerted_no_bid:
+        if not self._alerted_no_bid and not self.o.gave_up_before:   # once an episode, not once an exit
             self._alerted_no_bid = True
             self.rt.audit.emit(ae.Alert(
                 said=f"exit {self.o.exit_id} ({self.o.condition}): {why}; trying again every "
@@ -82,7 +82,7 @@ class ExitReports:
             self.rt.audit.emit(ae.ExitGaveUp(
                 position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, condition=self.o.condition,
                 priority=self.o.priority.name, filled=self.filled, remaining=self.remaining, walks=self.walks,
-                detail=detail, held=self.o.side))
+                detail=detail, in_a_row=self.o.gave_up_before + 1, held=self.o.side))
         else:
             self.rt.audit.emit(ae.ExitCompleted(
                 position_id=self.o.position_id, market=self.o.ticker, exit_id=self.o.exit_id, condition=self.o.condition,

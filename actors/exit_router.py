@@ -256,7 +256,7 @@ class ExitRouter(ArbeesActor):
         # A partial stage's exit names its stage, so a restart can tell the stage sold (reconcile).
         exit_id = build_exit_id(pid, self.epoch, n, trig.stage)
         order = ExitOrder(exit_id, pid, msg.ticker, msg.side, trig.condition, trig.priority, contracts, trig.stage,
-                          trig.min_price)
+                          trig.min_price, self._give_ups.get((pid, trig.condition), 0))
         ref = ExecutorActor.start(self.rt, self.config, self.refs, order, self.me)
         self._inflight[pid] = _InFlight(exit_id, trig.condition, trig.priority, ref, order,
                                         sold_at_start=self._sold.get(pid, 0))
@@ -341,8 +341,8 @@ class ExitRouter(ArbeesActor):
         # exit's fills to what was sold when it started, never to what was learned since.
         self._sold[pid] = max(self._sold.get(pid, 0), flight.sold_at_start + ended.filled)
         key = (pid, ended.condition)
-        if ended.outcome is not ExitOutcome.GAVE_UP or ended.filled > 0:
-            self._give_ups.pop(key, None)
+        if ended.outcome is not ExitOutcome.GAVE_UP:
+            self._give_ups.pop(key, None)       # (a give-up that sold a contract or two goes on counting)
         if ended.outcome is ExitOutcome.GAVE_UP:
             n = self._give_ups[key] = self._give_ups.get(key, 0) + 1
             wait = give_up_cooldown_secs(n, self.cooldown.total_seconds(), ended.condition in CAPITAL_PROTECTION)

@@ -60,7 +60,7 @@ class Audit:
                 self.recorder.append(record)
         logger.bind(audit=record, market_ts=self.clock.now().strftime("%m-%d %H:%M:%S")).log(event.LEVEL,
                                                                                            record["message"])
-        if self.alerts is not None and event.ALERT:
+        if self.alerts is not None and event.pages():
             self.alerts.submit(record)
         return record
 

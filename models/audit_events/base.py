@@ -78,6 +78,11 @@ class AuditEvent:
     def event(self) -> str:
         return type(self).EVENT
 
+    def pages(self) -> bool:
+        """Whether this record goes to the alert channels: every one of an ALERT class, unless
+        the class says otherwise (ExitGaveUp: not every give-up of an episode pages)."""
+        return type(self).ALERT
+
     def text(self) -> str:
         """The console line (also the record's "message")."""
         return self.recorded_text if self.recorded_text is not None else self._text()

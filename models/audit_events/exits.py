@@ -104,10 +104,18 @@ class ExitGaveUp(AuditEvent):
     remaining: int
     walks: int
     detail: str
+    in_a_row: int = 1                     # give-ups of this position and condition in a row (the episode)
     held: Side | None = console()
 
+    def pages(self) -> bool:
+        """The 1st, 2nd, 4th, 8th ... give-up in a row reaches a person, not every one: a stop
+        facing a market with no bid gives up every 15 s to 2 min, for as long as it lasts."""
+        n = self.in_a_row or 1              # (a log written before the field: every give-up paged)
+        return n & (n - 1) == 0
+
     def _text(self) -> str:
-        return (f"ALERT {_held(self.market, self.held)}: exit for {self.condition} gave up: {self.detail}; "
+        again = f" ({self.in_a_row} give-ups in a row)" if (self.in_a_row or 1) > 1 else ""
+        return (f"ALERT {_held(self.market, self.held)}: exit for {self.condition} gave up{again}: {self.detail}; "
                 f"{plural(self.remaining, 'contract')} still held and monitored")
 
 

@@ -23,8 +23,10 @@ def test_an_exit_without_a_bid_alerts_once_and_its_order_names_the_bid_when_it_r
     h.market("M1", None, "0.50", push=True)     # nobody bids: liquidity_dried_up (HIGH), nothing to sell into
     h.run(600)
     alerts = no_bid_alerts(h, pid)
-    exits = {e["exit_id"] for e in h.events("EXIT_ROUTED", position_id=pid)}
-    assert exits and Counter(e["exit_id"] for e in alerts) == Counter(exits)     # one an exit, every exit
+    exits = [e["exit_id"] for e in h.events("EXIT_ROUTED", position_id=pid)]
+    # one for the episode (the first exit's), not one an exit: the later exits of the episode say
+    # "gave up (N give-ups in a row)" and page only at the 2nd, 4th, 8th ... (test_give_up_alerts.py)
+    assert len(exits) >= 3 and Counter(e["exit_id"] for e in alerts) == Counter(exits[:1])
     assert len(h.events("ALERT")) + len(h.events("EXIT_GAVE_UP")) <= 2 * len(exits)
     # The bid comes back: the exit in flight sells, and its order's line shows the bid it found.
     h.market("M1", "0.45", "0.50", push=True)
