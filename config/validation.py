@@ -19,6 +19,7 @@ EDGE_PCT_MAX = Decimal(50)   # an edge (probability points) above 50 is a typo, 
 KELLY_SPORTS: tuple[str, ...] = (*SPORT_KEYS, "default")
 # Limits past which a value switches protection off while looking like a setting.
 MAX_CADENCE_SECS = Decimal(300)
+MAX_QUOTE_TTL_SECS = Decimal(60)
 MAX_ORDER_TIMEOUT_SECS: dict[str, Decimal] = {"CRITICAL": Decimal(30), "HIGH": Decimal(60), "MEDIUM": Decimal(300),
                                               "LOW": Decimal(600)}
 
@@ -64,9 +65,8 @@ def validate(c: Config, source: typing.Callable[..., str]) -> None:
           "window", m.normal_interval_secs, "time_based_urgent.minutes_before_close")
     pct(m.urgent_threshold_pct, "monitoring.urgent_threshold_pct")
     positive(m.price_cache_ttl_secs, "monitoring.price_cache_ttl_secs")
-    check(m.price_cache_ttl_secs <= m.normal_interval_secs, "monitoring.price_cache_ttl_secs",
-          f"at most monitoring.normal_interval_secs ({m.normal_interval_secs}): a quote older than the cadence must "
-          "not count as fresh", m.price_cache_ttl_secs, "monitoring.normal_interval_secs")
+    check(m.price_cache_ttl_secs <= MAX_QUOTE_TTL_SECS, "monitoring.price_cache_ttl_secs",
+          f"at most {MAX_QUOTE_TTL_SECS} (a quote a minute old must not count as fresh)", m.price_cache_ttl_secs)
     # A healthy polled market is read once per cadence (or per TTL when that is longer): a shorter limit
     # would alert on every quiet position between two reads; past QUOTE_STALE_MAX_SECS a blind position
     # says nothing for too long.

@@ -206,7 +206,7 @@ ERRORS = [
      ["rebalance.min_free_capital_dollars", "unknown key"]),
     # limits that would switch protection off while looking like settings (outside review, session 6)
     ("quote cache fresher than the cadence for hours", "monitoring:\n  price_cache_ttl_secs: 100000\n",
-     ["monitoring.price_cache_ttl_secs", "at most monitoring.normal_interval_secs (30)", "found 100000"]),
+     ["monitoring.price_cache_ttl_secs", "at most 60", "found 100000"]),
     ("a cadence of two hours", "monitoring:\n  normal_interval_secs: 7200\n",
      ["monitoring.normal_interval_secs", "at most 300", "found 7200"]),
     ("a cadence slower than the time exit's window", ("monitoring:\n  normal_interval_secs: 240\n"
@@ -221,6 +221,14 @@ ERRORS = [
     ("top level not a mapping", "- monitoring\n- sizing\n", ["expected a mapping of sections", "found list"]),
     ("a section that is not a mapping", "monitoring: 30\n", ["monitoring:", "expected a mapping", "found int 30"]),
 ]
+
+
+@pytest.mark.parametrize("text", [
+    "monitoring:\n  normal_interval_secs: 5\n",                           # faster than the 10 s cache TTL
+    "monitoring:\n  normal_interval_secs: 120\n  quote_stale_alert_secs: 400\n",
+], ids=["a 5 s cadence", "a 2 min cadence with its stale limit raised"])
+def test_reasonable_cadences_are_accepted(tmp_path: Path, text: str) -> None:
+    load_config(write(tmp_path, text, "ok.yaml"))
 
 
 @pytest.mark.parametrize("text,fragments", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
