@@ -158,12 +158,14 @@ class FillAfterExit(AuditEvent):
     contracts: int
     price: Decimal
     fill_id: str
+    ledger_filled: int | None = None       # what the fills ledger holds for that order (None: no ledger read)
     held: Side | None = console()
 
     def _text(self) -> str:
+        held = "" if self.ledger_filled is None else f" (the ledger holds {self.ledger_filled} for it)"
         return (f"{_held(self.market, self.held)}: the stream reported {self.contracts} sold at "
                 f"{fmt_price(self.price)} on order {self.order_id} after exit {self.exit_id} ended: already "
-                f"counted from the venue's final answer for that order, not counted again")
+                f"counted from the venue's final answer for that order{held}, not counted again")
 
 
 @dataclass(frozen=True, kw_only=True)
