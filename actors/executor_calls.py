@@ -12,7 +12,8 @@ exit is stopped (preempted by a more urgent exit, or canceled by settlement).
   LOW work.
 - An exit stopped while it waits out a back-off timer (a refused cancel, a failed look-up) with
   no call of its own in flight acts at once: it asks for the cancel (or looks the order up) now,
-  at the preempting priority, instead of at the timer.
+  at the preempting priority, instead of at the timer; and an exit whose cancels were refused
+  starts its back-off again from 1 s (it had perhaps reached a minute between steps).
 
 Never two live exit orders for one position: the exit still ends only once its order is known
 never sent (withdrawn), or canceled or executed at the venue.
@@ -38,6 +39,8 @@ class WaitingCalls:
             return
         first = self.stop_reason is None
         self.stop_reason = reason
+        if first and self._refusals:
+            self._looks = 0     # refused cancels: the back-off starts again from 1 s (the stop waits for it)
         self._take_back_waiting_calls(by)
         if self.phase is ExitPhase.RESTING:
             self._cancel()

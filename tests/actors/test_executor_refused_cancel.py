@@ -116,3 +116,34 @@ def test_preempted_while_waiting_to_look_an_order_up_again_it_looks_at_once(rig)
     idle(rt)
     calls = got(probes["limiter"], VenueCall)[before:]
     assert [(c.method, c.priority) for c in calls][1:] == [("cancel_order", int(Priority.CRITICAL))]
+
+
+def test_preempted_while_its_cancel_is_on_its_way_a_refusal_starts_the_back_off_again_from_1_s(rig):
+    """Deep in the refused-cancel back-off (a minute between steps), the exit is preempted while a
+    cancel is on its way and that cancel is refused too: the stop waits for this order, so the
+    back-off starts again from 1 s (a venue healthy a second later is seen a second later), not
+    at the minute it had reached."""
+    rt, scheduler, executor, probes, audit = rig
+    t = resting_then_refused(rt, scheduler, executor, probes)
+    seen = len(got(probes["limiter"], VenueCall))
+    cancel = None
+    while cancel is None:                                        # the ladder until its cancel at +183 s
+        scheduler.run_for(timedelta(seconds=1))
+        for call in got(probes["limiter"], VenueCall)[seen:]:
+            seen += 1
+            if call.method == "get_order":
+                rt.send(executor, VenueResult(call.request_id, "get_order", snapshot(call, OrderStatus.RESTING, 0)))
+            elif (scheduler.clock.now() - t).total_seconds() < 180:
+                rt.send(executor, VenueResult(call.request_id, "cancel_order", error=REFUSED))
+            else:
+                cancel = call                                    # on its way: not answered yet
+            idle(rt)
+    rt.send(executor, Preempt(int(Priority.CRITICAL)))
+    idle(rt)
+    assert len(got(probes["limiter"], VenueCall)) == seen        # a call of its own in flight: nothing more
+    rt.send(executor, VenueResult(cancel.request_id, "cancel_order", error=VenueUnavailable("503")))
+    idle(rt)
+    scheduler.run_for(timedelta(seconds=1))
+    idle(rt)
+    (look,) = got(probes["limiter"], VenueCall)[seen:]
+    assert (look.method, look.priority) == ("get_order", int(Priority.CRITICAL))   # 1 s later, not 60 s
