@@ -10,6 +10,10 @@ exit is stopped (preempted by a more urgent exit, or canceled by settlement).
   that preempts it (ExpediteCall), as do the calls it makes from then on (`_urgency`): the
   CRITICAL stop waits for the preempted LOW exit's cancel, so that cancel must not wait behind
   LOW work.
+- An exit stopped while it waits out a back-off timer (a refused cancel, a failed look-up) with
+  no call of its own in flight acts at once: it asks for the cancel (or looks the order up) now,
+  at the preempting priority, instead of at the timer; and an exit whose cancels were refused
+  starts its back-off again from 1 s (it had perhaps reached a minute between steps).
 
 Never two live exit orders for one position: the exit still ends only once its order is known
 never sent (withdrawn), or canceled or executed at the venue.
@@ -33,13 +37,33 @@ class WaitingCalls:
         known never sent, canceled or executed."""
         if self.phase is ExitPhase.DONE:
             return
+        first = self.stop_reason is None
         self.stop_reason = reason
+        if first and self._refusals:
+            self._looks = 0     # refused cancels: the back-off starts again from 1 s (the stop waits for it)
         self._take_back_waiting_calls(by)
         if self.phase is ExitPhase.RESTING:
             self._cancel()
         elif self.phase in (ExitPhase.QUOTE, ExitPhase.WAITING, ExitPhase.START):
             self._finish(reason)
-        # placing / canceling / lookup: finish once the venue has answered (or the create is withdrawn)
+        elif first and not self._waiting and self.phase in (ExitPhase.CANCELING, ExitPhase.LOOKUP):
+            self._act_now()
+        # placing / canceling / lookup with a call in flight: finish once the venue has answered
+        # (or the create is withdrawn)
+
+    def _act_now(self) -> None:
+        """Stopped while waiting out a back-off timer (a refused cancel, a failed look-up), no call
+        of its own in flight: the exit that stops it waits for this order's end, so the next step
+        goes now, at `_urgency`, rather than at the timer (a stop once waited 115 s behind a LOW
+        exit's refused-cancel back-off with the venue healthy again). A cancel (it answers with
+        the order's state; refused again, the back-off goes on where it was) or the look-up."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._gen += 1                          # an OrderTimedOut already on its way is ignored
+        if self.phase is ExitPhase.CANCELING:
+            self._cancel()
+        else:
+            self._on_timeout()
 
     def _take_back_waiting_calls(self, by: Priority | None) -> None:
         """The exit is stopping: withdraw its create still waiting; expedite its other calls."""

@@ -11,7 +11,6 @@
   the cooldown ends the position is told to evaluate again. A capital-protection exit (stop
   loss, circuit breaker, trailing stop, time exit) is not held by its cooldown once our side's bid or size has changed
   since it gave up: it is re-attacked for as long as the position is past its stop.
-  cannot be executed (no bids) does not loop; more urgent conditions are not held back.
 
 Restart (actors/watchdog.py): executors report to the router's stable handle, so they outlive
 it. `Rebuild` adopts every live executor as the exit in flight of its position (so nothing is

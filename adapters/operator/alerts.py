@@ -1,8 +1,9 @@
 """Alerts that reach a person: audit events that need one, sent to the configured channels.
 
 Which events: EXIT_GAVE_UP (an exit ran out of walks; the position stays open), CIRCUIT_BREAKER_
-TRIPPED, and ALERT (an orphan order or a disagreement found by reconciliation, an actor past
-its restart limit, a message a core actor could not handle, the engine stopping abnormally).
+TRIPPED, ALERT (an orphan order or a disagreement found by reconciliation, an actor past
+its restart limit, a message a core actor could not handle, the engine stopping abnormally, a
+market without a current quote), and QUOTES_BACK (the all-clear of that last one: quotes are back).
 `Audit.emit` hands each one to `AlertDispatcher.submit`, which never blocks: every channel has
 its own thread and a bounded queue; when the queue is full the alert is dropped and counted.
 A delivery that fails (network error, timeout, non-2xx answer) is retried `max_retries` times
@@ -39,9 +40,11 @@ from models.retry import jittered_delay_secs
 ACTIONS = {
     "EXIT_GAVE_UP": "the position stays open and monitored; its next trigger starts a new exit",
     "CIRCUIT_BREAKER_TRIPPED": "closing every position (CRITICAL), no new entries until a person resets it",
+    "QUOTES_BACK": "all clear: these positions are judged on current quotes again (their stops see the market)",
 }
 TELEGRAM_LIMIT, DISCORD_LIMIT, SLACK_LIMIT = 4096, 2000, 3000
-_NTFY_PRIORITY = {"CIRCUIT_BREAKER_TRIPPED": 5, "EXIT_GAVE_UP": 4, "ALERT": 4, "TEST": 3}
+_NTFY_PRIORITY = {"CIRCUIT_BREAKER_TRIPPED": 5, "EXIT_GAVE_UP": 4, "ALERT": 4, "TEST": 3, "QUOTES_BACK": 3}
+_NTFY_TAGS = {"QUOTES_BACK": ["white_check_mark", "arbees"]}     # an all-clear; the rest are warnings
 
 
 class AlertSetupError(Exception):
@@ -131,7 +134,7 @@ class Channel:
             title = f"Arbees {alert.event}" + (f" {alert.market}" if alert.market else "")
             return Request(s.get("server", "https://ntfy.sh").rstrip("/"), _json({
                 "topic": k["topic_env"], "title": title, "message": _clip(alert.line(), 4000),
-                "priority": _NTFY_PRIORITY.get(alert.event, 4), "tags": ["warning", "arbees"]}), headers)
+                "priority": _NTFY_PRIORITY.get(alert.event, 4), "tags": _NTFY_TAGS.get(alert.event, ["warning", "arbees"])}), headers)
         raise ValueError(f"unknown channel type {self.kind!r}")
 
 

@@ -85,6 +85,7 @@ class QuotesBack(AuditEvent):
     EVENT = "QUOTES_BACK"
     WHEN = ("markets an ALERT said had no current quote (monitoring.quote_stale_alert_secs) are known again: a "
             "quote was read or pushed, or the stream serves them")
+    ALERT = True        # the person paged "no current quote" gets the all-clear; an INFO line (good news)
 
     markets: tuple[str, ...]
     positions: tuple[str, ...]             # the open positions on them

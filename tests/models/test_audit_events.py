@@ -148,7 +148,8 @@ def test_the_event_lists_are_the_ones_arbees_always_had():
         "FILL_AFTER_EXIT",
         "QUOTES_BACK"}          # a market without a current quote known again (actors/price_cache_watch.py)
     assert len(ae.EVENTS) == len(ae.EVENT_CLASSES)
-    assert ae.ALERT_EVENTS == {"EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ALERT"}
+    # QUOTES_BACK: the all-clear after a "no current quote" ALERT reaches the same channels (an INFO line)
+    assert ae.ALERT_EVENTS == {"EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ALERT", "QUOTES_BACK"}
     levels = {cls.EVENT: cls.LEVEL for cls in ae.EVENT_CLASSES}
     assert {e for e, level in levels.items() if level == "WARNING"} == {
         "EXIT_GAVE_UP", "CIRCUIT_BREAKER_TRIPPED", "ACTOR_CRASHED", "ALERT", "ORDER_REJECTED"}

@@ -118,3 +118,29 @@ def test_a_stop_loss_waits_for_a_refused_cancel_then_sells_once_the_venue_cancel
     assert (p.status.value, p.contracts, p.exit_reason) == ("closed", 0, "stop_loss")
     assert [o.status for o in h.sells("M1")] == [OrderStatus.CANCELED, OrderStatus.EXECUTED]
     assert h.double_exit_orders == []
+
+
+def test_a_stop_that_preempts_an_exit_waiting_out_its_refused_cancel_back_off_asks_for_the_cancel_at_once(make_engine):
+    """review7 R7-B: the early exit's cancel got a 503 four times (a short brownout), the venue was
+    healthy again, then the bid fell through the stop. Before: the stop preempted at once but the
+    early exit's next cancel went out on its back-off timer, 115 s later, and the stop's order
+    with it. Now a preempted exit waiting out its back-off asks for the cancel at once (at the
+    stop's priority): the stop sells within seconds, still never beside a live order."""
+    h = make_engine(WIDE, streamed=True)
+    h.market("M1", "0.49", "0.50", push=True)
+    pid = h.enter("M1", contracts=20, win_probability="0.60")
+    h.run(3)
+    h.venue.inject_fault("cancel_order", VenueUnavailable("503"), times=4)
+    h.set_model("M1", "0.50")                          # early_exit (LOW) rests; its cancels get 503s
+    h.run_until(lambda: len(h.events("VENUE_ERROR")) >= 4, limit=200)
+    h.venue.clear_faults()                             # healthy again
+    h.run(5)
+    t = h.now()
+    h.market("M1", "0.40", "0.41", push=True)          # through the stop
+    took = h.run_until(lambda: h.position(pid).contracts == 0, limit=600)
+    cancels = [(ts - t).total_seconds() for ts in h.calls("cancel_order") if ts >= t]
+    assert cancels and cancels[0] <= 1, cancels        # was 115 s, on the early exit's back-off timer
+    assert took <= 10, took                            # was 115 s
+    assert h.position(pid).exit_reason == "stop_loss"
+    assert [o.status for o in h.sells("M1")] == [OrderStatus.CANCELED, OrderStatus.EXECUTED]
+    assert h.double_exit_orders == []

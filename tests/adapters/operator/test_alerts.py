@@ -17,7 +17,7 @@ from adapters.operator.alerts import Alert, AlertDispatcher, Channel, DeliveryEr
 from adapters.audit.log import Audit
 from adapters.cli import alert_test
 from config.loader import ConfigError, load_config
-from models.audit_events import CircuitBreakerTripped, ExitGaveUp, OrderPlaced
+from models.audit_events import CircuitBreakerTripped, ExitGaveUp, OrderPlaced, QuotesBack
 from models.market import Side
 from tests.alert_receiver import Receiver
 
@@ -59,6 +59,26 @@ def test_an_exit_that_gave_up_reaches_the_webhook_as_json(receiver):
     assert body["text"].startswith("[Arbees] EXIT_GAVE_UP MKT-1 (pos-1): ALERT MKT-1 yes: exit for profit_target gave up")
     assert dispatcher.stats()["ops"] == {"type": "webhook", "sent": 1, "failed": 0, "dropped": 0, "retries": 0,
                                          "queued": 0, "last_error": None}
+
+
+def test_quotes_back_reaches_the_channels_the_no_current_quote_alert_went_to(receiver):
+    """review7: a person paged "no current quote" gets the all-clear on the same channels. It stays
+    an INFO line on the console (good news is not a warning), and ntfy sends it at default priority
+    with a check mark rather than the warning tag."""
+    dispatcher = AlertDispatcher([_webhook(receiver.url + "/hook")], backoff_base_s=0.01)
+    audit = Audit(VirtualClock(T0), alerts=dispatcher)
+    back = QuotesBack(markets=("MKT-1",), positions=("pos-1",), blind_secs=210,
+                      reason="missing from the venue's answer to the last 10 read(s)")
+    audit.emit(back)
+    audit.close()
+    (got,) = receiver.received
+    body = got.json
+    assert body["event"] == "QUOTES_BACK" and body["fields"]["markets"] == ["MKT-1"]
+    assert "quotes back after 210 s" in body["text"] and "judged on current quotes again" in body["action"]
+    assert QuotesBack.LEVEL == "INFO"
+    (ch,) = build_channels(({"type": "ntfy", "topic_env": "NT"},), {"NT": "arbees-x"})
+    ntfy = json.loads(ch.request(Alert.from_record({"event": "QUOTES_BACK", "ts": "t", "message": "m"})).body)
+    assert ntfy["priority"] == 3 and "warning" not in ntfy["tags"]
 
 
 def test_a_failing_channel_is_retried_with_back_off_then_counted_failed(receiver):
