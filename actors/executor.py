@@ -129,6 +129,7 @@ class ExecutorActor(ExitRecovery, ExitReports, WaitingCalls, ArbeesActor):
         self._missed_at = None           # when an IOC found too little: the next quote must be newer
         self._waiting: dict[str, str] = {}   # request_id -> method of its calls not answered yet
         self._urgency = order.priority       # its calls' priority: a preempting exit's once preempted
+        self._resent = False                 # the current order's create was sent again (never withdrawn)
 
     @property
     def remaining(self) -> int:
@@ -196,6 +197,7 @@ class ExecutorActor(ExitRecovery, ExitReports, WaitingCalls, ArbeesActor):
         self._on_stream = 0
         self._confirming = False
         self._refusals = self._looks = 0
+        self._resent = False
         action = {Rung.INITIAL: AttemptAction.PLACED, Rung.WALK: AttemptAction.WALKED,
                   Rung.MARKETABLE: AttemptAction.ESCALATED}[self.next_kind]
         sent = {AttemptAction.PLACED: ae.OrderPlaced, AttemptAction.WALKED: ae.OrderWalked,
@@ -309,6 +311,7 @@ class ExecutorActor(ExitRecovery, ExitReports, WaitingCalls, ArbeesActor):
             self._finish(self.stop_reason)
             return
         self.phase = ExitPhase.PLACING
+        self._resent = True       # never withdrawn: the first create may still land (executor_calls.py)
         self._call("place_order", (self.request,))
 
     def _account(self, snap: OrderSnapshot) -> None:

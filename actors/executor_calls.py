@@ -70,8 +70,12 @@ class WaitingCalls:
         if by is not None and by < self._urgency:
             self._urgency = by
         for rid, method in self._waiting.items():
-            if method == "place_order":
+            if method == "place_order" and not self._resent:
                 self.send(self.refs.rate_limiter, WithdrawCall(rid))
+            elif method == "place_order":
+                # A re-send after a create whose answer was lost: the first may still reach the
+                # venue, and only a sent re-send lets the venue refuse the duplicate id. It goes.
+                self.send(self.refs.rate_limiter, ExpediteCall(rid, int(min(self._urgency, self.o.priority))))
             elif self._urgency < self.o.priority:
                 self.send(self.refs.rate_limiter, ExpediteCall(rid, int(self._urgency)))
 

@@ -153,3 +153,27 @@ def test_a_streamed_fills_look_up_answering_during_a_cancel_sends_no_second_canc
     assert [c.method for c in got(probes["limiter"], VenueCall)] == ["place_order", "get_order", "cancel_order"]
     fills = [m.message for m in got(probes["supervisor"], ForwardToPosition) if isinstance(m.message, ExitFill)]
     assert [f.contracts for f in fills] == [3]
+
+
+def test_a_re_sent_create_is_never_withdrawn_when_the_exit_is_preempted(rig):
+    """A create whose answer was lost, looked up and not found, is sent again with the same
+    client_order_id. Preempted while that re-send waits for the budget, it is not withdrawn and
+    written down "never sent": the first create may still reach the venue late, and only a sent
+    re-send lets the venue refuse the duplicate id. It goes at the preempting priority instead."""
+    from models.commands import ExpediteCall, Preempt, WithdrawCall
+    from models.venue import VenueUnavailable
+
+    rt, scheduler, executor, probes, audit = rig
+    place = start_resting_order(rt, executor, probes)
+    rt.send(executor, VenueResult(place.request_id, "place_order", None, VenueUnavailable("timeout")))
+    idle(rt)
+    find = got(probes["limiter"], VenueCall)[-1]
+    assert find.method == "find_order"
+    rt.send(executor, VenueResult(find.request_id, "find_order", None))   # the venue does not know it
+    idle(rt)
+    again = got(probes["limiter"], VenueCall)[-1]
+    assert again.method == "place_order" and again.args[0].client_order_id == place.args[0].client_order_id
+    rt.send(executor, Preempt(int(Priority.CRITICAL)))
+    idle(rt)
+    assert [m for m in got(probes["limiter"], WithdrawCall)] == []
+    assert [m.request_id for m in got(probes["limiter"], ExpediteCall)] == [again.request_id]
