@@ -27,26 +27,15 @@ from models import audit_events as ae
 from models.closing import apply_exit_fill, apply_settlement, close_position
 from models.control import ManualExitRequested, manual_trigger
 from models.durations import seconds
+from models.liquidity import breach_since
 from models.exit_rules import ExitContext, evaluate_exits, model_is_fresh, near_threshold
 from models.market import Quote, Side
 from models.commands import (
     CancelExitFor, GetQuote, MarksNeeded, RebalanceExit, RebalanceOffer, Subscribe, Unsubscribe,
 )
 from models.events import (
-    ExitOutcome,
-    CircuitBreakerTripped,
-    CooldownOver,
-    ExitEnded,
-    ExitFill,
-    ExitStarted,
-    ExitTriggered,
-    ExposureReleased,
-    MarketSettled,
-    ModelProbabilityUpdated,
-    PnlRealized,
-    PositionClosed,
-    QuoteUpdated,
-    RebalanceEnded,
+    CircuitBreakerTripped, CooldownOver, ExitEnded, ExitFill, ExitOutcome, ExitStarted, ExitTriggered, ExposureReleased,
+    MarketSettled, ModelProbabilityUpdated, PnlRealized, PositionClosed, QuoteUpdated, RebalanceEnded,
 )
 from models.store_commands import RecordExitEvent, SavePosition
 from models.money import ONE
@@ -246,6 +235,8 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         if priced:
             self.state = mark_position(self.state, self.quote, now, self.config)
             self._report_mark()
+            self.context = dataclasses.replace(self.context, liquidity_breach_since=breach_since(
+                self.context.liquidity_breach_since, self.quote, self.state.side, self.config.liquidity, now))
             book = (self.quote.bid(self.state.side), self.quote.bid_size(self.state.side))
             if book != self._book:
                 self._book = book

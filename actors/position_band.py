@@ -76,6 +76,7 @@ class QuietBandMixin:
         band = None
         if not (triggers or self._marks_needed or self.manual is not None or self._settlement is not None
                 or self._offers or self._rebalance_for is not None or self._cooling
+                or self.context.liquidity_breach_since is not None   # a breach lasting: liquidity_dried_up is due
                 or (self._hot_until is not None and now < self._hot_until)):
             band = quiet_band(self.state, self.quote, now, self.config, self.context)
         floor = None if band is None else (band.floor - self.state.entry_price) * self.state.contracts

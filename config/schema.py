@@ -71,6 +71,7 @@ class LiquidityConfig:
     max_spread_cents: Decimal
     min_volume: int                 # contracts traded within volume_window_secs
     volume_window_secs: Decimal
+    breach_for_secs: Decimal        # liquidity_dried_up fires once a breach has lasted this long (0: at once)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,8 @@ def validate(c: Config, source: typing.Callable[..., str]) -> None:
     check(c.liquidity.max_spread_cents > 0, "liquidity.max_spread_cents", "a value above 0", c.liquidity.max_spread_cents)
     check(c.liquidity.min_volume >= 0, "liquidity.min_volume", "0 or more", c.liquidity.min_volume)
     positive(c.liquidity.volume_window_secs, "liquidity.volume_window_secs")
+    check(0 <= c.liquidity.breach_for_secs <= 300, "liquidity.breach_for_secs", "0 (at once) or more and at most 300",
+          c.liquidity.breach_for_secs)
     positive(c.time_based_urgent.minutes_before_close, "time_based_urgent.minutes_before_close")
     check(c.edge_exits.early_exit_edge_pct <= EDGE_PCT_MAX, "edge_exits.early_exit_edge_pct",
           f"at most {EDGE_PCT_MAX}", c.edge_exits.early_exit_edge_pct)

@@ -45,6 +45,7 @@ class ExitContext:
     circuit_breaker: bool = False
     rebalance_edge: Decimal | None = None
     model_probability_ts: datetime | None = None   # when it was estimated; None = unknown age
+    liquidity_breach_since: datetime | None = None  # when the current liquidity breach began (models/liquidity.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +133,17 @@ def evaluate_exits(state: PositionState, quote: Quote | None, now: datetime, con
     if fresh and quote is not None:
         if not model_is_fresh(context.model_probability_ts, now, config, state.sport):
             context = dataclasses.replace(context, model_probability=None)   # too old to act on
-        _price_rules(state, quote, mark, config, context, fire)
+        _price_rules(state, quote, mark, config, context, fire, now)
 
     found.sort(key=lambda t: t.rank)
     return tuple(found)
 
 
-def _price_rules(state, quote, mark, config, context, fire) -> None:  # type: ignore[no-untyped-def]
+def _price_rules(state, quote, mark, config, context, fire, now) -> None:  # type: ignore[no-untyped-def]
     st = config.signal_type(state.signal_type)
     breach = liquidity_breach(quote, state.side, config.liquidity)
-    if breach is not None:
+    since, lasted = context.liquidity_breach_since, seconds(config.liquidity.breach_for_secs)
+    if breach is not None and (not lasted or (since is not None and now - since >= lasted)):
         fire("liquidity_dried_up", breach.value, breach.threshold, breach.detail)
     if mark is None:
         return

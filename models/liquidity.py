@@ -11,6 +11,8 @@ refuses an entry. The PriceCache, where every quote passes, keeps the samples an
 1. our side has no bid at all: nothing to sell into (illiquid, whatever else is known);
 2. the spread (YES ask - YES bid, the same in NO terms) is wider than `max_spread_cents`;
 3. recent volume is known and below `min_volume` contracts.
+It fires liquidity_dried_up only once the breach has lasted `breach_for_secs` (`breach_since`,
+kept by the position; 30 s by default).
 """
 from __future__ import annotations
 
@@ -48,6 +50,16 @@ def recent_volume(samples: Sequence[tuple[datetime, int]], now: datetime, window
     if base is None:
         return None
     return max(samples[-1][1] - base, 0)
+
+
+def breach_since(since: datetime | None, quote: Quote, side: Side, config: LiquidityConfig,
+                 now: datetime) -> datetime | None:
+    """When the current liquidity breach began, after a priced look at `quote` (None: none now).
+    liquidity_dried_up waits until it has lasted `breach_for_secs`: a spread that widens for a
+    few seconds (a book being re-quoted) is a blip, not a market gone dry."""
+    if liquidity_breach(quote, side, config) is None:
+        return None
+    return since or now
 
 
 def liquidity_breach(quote: Quote, side: Side, config: LiquidityConfig) -> LiquidityBreach | None:

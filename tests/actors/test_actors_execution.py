@@ -23,6 +23,13 @@ ORDER_EVENTS = ("ORDER_PLACED", "ORDER_WALKED", "ORDER_ESCALATED")
 WIDE = {"liquidity": {"max_spread_cents": 50}}   # so a wide book does not fire liquidity_dried_up
 
 
+@pytest.fixture
+def engine(make_engine):  # type: ignore[no-untyped-def]
+    """liquidity_dried_up fires at once here: these scenarios use it as the HIGH exit to execute
+    (its wait for a lasting breach: tests/system/test_liquidity_blips.py)."""
+    return make_engine({"liquidity": {"breach_for_secs": 0}})
+
+
 def exit_orders(h, pid: str, since: datetime | None = None) -> list[tuple[float, str, Decimal, str]]:
     """(seconds after `since` or the first order, event, price, time in force) of each exit order."""
     evs = [e for e in h.audit if e["event"] in ORDER_EVENTS and e.get("position_id") == pid]

@@ -122,7 +122,7 @@ def test_a_position_whose_side_has_no_bid_at_all_is_exited_as_illiquid(make_engi
     h.market("T", "0.50", "0.51")
     pid = h.enter("T", win_probability="0.60", market_price="0.51")
     h.market("T", None, "0.51")                                     # every YES bid pulled
-    h.run(CADENCE + 1)
+    h.run(2 * CADENCE + 1)                          # seen at the next wake-up, fired once it has lasted 30 s
     fired = _first_trigger(h, pid, "liquidity_dried_up")
     assert fired is not None and "no bid" in fired["detail"]
 

@@ -15,6 +15,7 @@ edge < 2 points, edge_disappeared edge < 0; rebalance margin 5 points; price TTL
 from __future__ import annotations
 
 from dataclasses import dataclass
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 
@@ -123,8 +124,12 @@ def context_of(row: Row) -> ExitContext:
                        model_probability_ts=None if row.model_age is None else T0 - row.model_age)
 
 
+LASTED = timedelta(hours=1)     # the rows judge a liquidity breach that has lasted (its wait: test below)
+
+
 def run(row: Row, configs: dict[str, Config]) -> tuple[ExitTrigger, ...]:
-    return evaluate_exits(state_of(row), quote_of(row), T0, configs[row.config], context_of(row))
+    context = dataclasses.replace(context_of(row), liquidity_breach_since=T0 - LASTED)
+    return evaluate_exits(state_of(row), quote_of(row), T0, configs[row.config], context)
 
 
 def shape(triggers: tuple[ExitTrigger, ...]) -> tuple[tuple[str, str, int], ...]:
@@ -377,7 +382,7 @@ def test_triggers_carry_value_threshold_and_rank(configs: dict[str, Config]) -> 
     row = ROWS[0]
     state = state_of(row)
     quote = Quote(TICKER, T0, D("0.44"), D("0.48"), volume=1000, close_time=T0 + 3 * MIN)
-    sl, urgent, liq = evaluate_exits(state, quote, T0, configs["default"])
+    sl, urgent, liq = evaluate_exits(state, quote, T0, configs["default"], ExitContext(liquidity_breach_since=T0 - LASTED))
     assert (sl.condition, sl.value, sl.threshold, sl.rank) == ("stop_loss", D("-12"), D("-12"), (0, 0))
     assert sl.priority is Priority.CRITICAL
     assert (urgent.condition, urgent.value, urgent.threshold, urgent.rank) == ("time_based_urgent", D("3.0"), D("5"), (1, 1))
@@ -578,3 +583,20 @@ def test_mark_then_evaluate_agree_on_the_trailing_stop() -> None:
     state = mark_position(state, drop, T0, _DEFAULT)
     assert state.current_price == state.trailing_stop_price == D("0.55")
     assert [t.condition for t in evaluate_exits(state, drop, T0, _DEFAULT)] == ["trailing_stop"]
+
+
+def test_liquidity_dried_up_waits_until_the_breach_has_lasted(configs: dict[str, Config]) -> None:
+    """A spread over 3c fires liquidity_dried_up only once it has lasted liquidity.breach_for_secs
+    (30 s): a blip is not a market gone dry; with 0 it fires at once."""
+    state = state_of(ROWS[0])
+    wide = Quote(TICKER, T0, D("0.50"), D("0.54"), volume=1000, close_time=T0 + 120 * MIN)
+    cfg = configs["default"]
+
+    def fired(since, config=cfg):  # type: ignore[no-untyped-def]
+        return [t.condition for t in evaluate_exits(state, wide, T0, config, ExitContext(liquidity_breach_since=since))]
+
+    assert cfg.liquidity.breach_for_secs == 30
+    assert fired(None) == [] and fired(T0) == [] and fired(T0 - 29 * SECS) == []
+    assert fired(T0 - 30 * SECS) == ["liquidity_dried_up"]
+    at_once = dataclasses.replace(cfg, liquidity=dataclasses.replace(cfg.liquidity, breach_for_secs=D(0)))
+    assert fired(None, at_once) == ["liquidity_dried_up"]

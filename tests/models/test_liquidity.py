@@ -10,7 +10,7 @@ from models.market import Quote, Side
 
 T0 = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
 W = timedelta(minutes=5)
-LIQ = LiquidityConfig(max_spread_cents=D(3), min_volume=50, volume_window_secs=D(300))
+LIQ = LiquidityConfig(max_spread_cents=D(3), min_volume=50, volume_window_secs=D(300), breach_for_secs=D(30))
 
 
 def at(secs: float) -> datetime:

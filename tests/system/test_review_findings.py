@@ -81,7 +81,7 @@ from models.priorities import Priority
 TICKER_restart_pnl = "KXTEST-RV2"
 
 def test_fills_taken_in_by_a_restart_are_reported_and_close_the_position(make_engine):
-    h = make_engine()
+    h = make_engine({"liquidity": {"breach_for_secs": 0}})     # the wide phantom book exits at once
     h.market(TICKER_restart_pnl, "0.49", "0.50", push=True)
     pid = h.enter(TICKER_restart_pnl, "yes", contracts=10, win_probability="0.80", market_price="0.50")
     h.phantom(TICKER_restart_pnl, "0.55", "0.60")          # spread 5c: HIGH liquidity exit rests 10 at 0.55

@@ -136,7 +136,10 @@ def test_the_decisions_counted_are_those_made_inside_the_wall_time_they_bound(tm
 
     monkeypatch.setattr(monitoring, "counting_decisions", spying)
     monkeypatch.setattr(monitoring, "open_positions", opened)
-    config = load_config(None)
+    import dataclasses
+
+    config = load_config(None)   # liquidity_dried_up at once, so that some positions decide while they open
+    config = dataclasses.replace(config, liquidity=dataclasses.replace(config.liquidity, breach_for_secs=0))
     result = monitoring.measure_monitoring(engine_factory(config, tmp_path), RECORDING, positions=100, config=config)
     assert outside[0] > 0                      # the workload does decide while positions open
     assert result.decisions == inside[0], (result.decisions, inside[0], outside[0])

@@ -174,7 +174,7 @@ def test_a_snapshot_with_an_empty_bid_side_leaves_no_mark_not_the_last_bid(tmp_p
         assert rig.position(pid).current_price == D("0.48")
         rig.ws.gap(1)                                           # the next frames force a resnapshot ...
         rig.book(M, None, "0.50")                               # ... of a book with no YES bid at all
-        rig.run(1)
+        rig.run(31)                                             # (saved at the next wake-up)
         assert top(rig)[0] is None and top(rig)[2] == D("0.50")
         assert rig.position(pid).current_price is None          # unknown, not the last bid
 

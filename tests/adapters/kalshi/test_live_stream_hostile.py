@@ -65,8 +65,10 @@ def test_a_bid_side_emptied_by_deltas_sells_into_nothing_and_sells_when_a_bid_co
     not the last one, and no fallback: an empty side is a state, not a failure); the position
     exits on liquidity_dried_up but sends nothing into the empty side; a bid that comes back on
     the stream is sold into at the executor's next try (its order timeout: the executor does not
-    yet react to the pushed bid itself, see the review's report)."""
-    with stream_rig(tmp_path, key) as rig:
+    yet react to the pushed bid itself, see the review's report). (liquidity_dried_up at once:
+    its wait for a lasting breach is tests/system/test_liquidity_blips.py.)"""
+    at_once = "partial_exits:\n  enabled: false\nliquidity:\n  min_volume: 0\n  breach_for_secs: 0\n"
+    with stream_rig(tmp_path, key, config_text=at_once) as rig:
         rig.book(M, "0.48", "0.50", publish=False)
         pid = rig.enter(M)
         rig.book(M, None, "0.50")
