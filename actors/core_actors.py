@@ -79,6 +79,7 @@ def start_core(rt: Runtime, config: Config, venue: Any, repository: Any, *, plat
         "risk_manager": lambda h: RiskManager.start(rt, config, refs.supervisor, repository=repository, handle=h),
         "rate_limiter": lambda h: RateLimiter.start(
             rt, venue, m.max_api_calls_per_minute, refs.risk_manager, seed=seed, call_log=call_log, handle=h,
+            read_patience_secs=m.price_cache_ttl_secs,
             reserved_for_orders=int(m.max_api_calls_per_minute * m.reserved_for_orders_pct / 100)),
         "price_cache": lambda h: PriceCache.start(rt, refs.rate_limiter, m.price_cache_ttl_secs,
                                                   streamed=rt.streamed_quotes, handle=h,

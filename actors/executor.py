@@ -171,7 +171,8 @@ class ExecutorActor(ExitRecovery, ExitReports, WaitingCalls, ArbeesActor):
     # steps -------------------------------------------------------------------------------
     def _need_quote(self) -> None:
         self.phase = ExitPhase.QUOTE
-        self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id, self._missed_at))
+        self.send(self.refs.price_cache, GetQuote(self.o.ticker, self.actor_ref, self.o.exit_id, self._missed_at,
+                                                  int(self._urgency)))
 
     def _priced(self, quote: Quote | None) -> None:
         ttl = seconds(self.config.monitoring.price_cache_ttl_secs)

@@ -8,7 +8,9 @@
   says `newer_than`, newer than that: an exit whose IOC found too little asks for a book read
   after that IOC's answer); a miss joins a batch: all misses gathered while the cache is busy go out as ONE multi-market read
   (GET /markets?tickers=A,B,...) through the RateLimiter, and one fetch per market serves
-  every position that asked for it.
+  every position that asked for it. A miss of a CRITICAL or HIGH exit that prices its order from
+  the answer (GetQuote.priority) sends its read as that exit's call (CallKind.EXIT at its
+  priority), or moves up the read already waiting for that market (ExpediteCall).
 - A read that goes out anyway fills its free places (up to `max_batch` tickers) with the other
   subscribed markets whose quote is stale, the oldest first. Positions' wake-ups are staggered,
   so without this every market would cost its own read at every refresh; with it one read
@@ -47,8 +49,9 @@ from models.durations import seconds
 from models.liquidity import recent_volume
 from models.time_band import volume_low_at
 from models.market import Quote
+from models.priorities import Priority
 from models.commands import (
-    BandChanged, CallKind, FeedMarketsTo, GetQuote, Rebuild, ReleaseBand, StreamMarkets, Subscribe, Unsubscribe, VenueCall,
+    BandChanged, CallKind, ExpediteCall, FeedMarketsTo, GetQuote, Rebuild, ReleaseBand, StreamMarkets, Subscribe, Unsubscribe, VenueCall,
 )
 from models.events import BandReleased, MarketsStreamed, QuotePushed, QuoteUpdated, VenueResult
 
@@ -57,6 +60,7 @@ from models.events import BandReleased, MarketsStreamed, QuotePushed, QuoteUpdat
 class FlushMisses:
     """The price cache sends its batched misses as one multi-market read."""
 
+URGENT_EXIT = Priority.HIGH     # reads for CRITICAL and HIGH exits' orders go as their calls
 ENTRY_INTEREST = timedelta(minutes=5)   # an entry's market stays of interest to the stream this long
 # The stream re-announces itself every 15 s (FeedMarketsTo); past FEED_LEASE (45 s) without a word from
 # it (it died, or its thread hangs) no market is answered from it any more: all are polled again.
@@ -70,7 +74,8 @@ class PriceCache(QuoteWatchMixin, ArbeesActor):
     FeedMarketsTo and MarketsStreamed from the market-data stream (which markets it serves), and its
     own FlushMisses. Asked (through its proxy) by the Heartbeat for `quote_ages`.
 
-    Sends: QuoteUpdated to subscribers and askers; VenueCall (CallKind.READ, get_quotes) to the
+    Sends: QuoteUpdated to subscribers and askers; VenueCall (CallKind.READ, get_quotes; EXIT for a
+    CRITICAL or HIGH exit's book) and ExpediteCall (that exit's read already waiting) to the
     RateLimiter; StreamMarkets (the markets of interest) to the stream; BandReleased to a position
     that released its band; FlushMisses to itself.
 
@@ -103,6 +108,7 @@ class PriceCache(QuoteWatchMixin, ArbeesActor):
         self._in_flight: set[str] = set()
         self._misses: list[str] = []
         self._requests: dict[str, tuple[str, ...]] = {}
+        self._urgent: dict[str, int] = {}         # ticker -> most urgent exit priority waiting for its read
         self._flush_armed = False
         self._ids = itertools.count(1)
         self.fetches = 0          # multi-market reads sent
@@ -229,6 +235,12 @@ class PriceCache(QuoteWatchMixin, ArbeesActor):
             self.send(msg.reply_to, QuoteUpdated(msg.ticker, q, msg.request_id))
             return
         self._waiting[msg.ticker].append((msg.reply_to, msg.request_id))
+        if msg.priority is not None and msg.priority <= URGENT_EXIT:
+            self._urgent[msg.ticker] = min(msg.priority, self._urgent.get(msg.ticker, msg.priority))
+            if msg.ticker in self._in_flight:       # its read already waits in the RateLimiter: move it up
+                for rid, tickers in self._requests.items():
+                    if msg.ticker in tickers:
+                        self.send(self.rate_limiter, ExpediteCall(rid, msg.priority))
         if msg.ticker not in self._in_flight and msg.ticker not in self._misses:
             self._misses.append(msg.ticker)
         if not self._flush_armed:
@@ -270,8 +282,9 @@ class PriceCache(QuoteWatchMixin, ArbeesActor):
             self.fetches += 1
             request_id = f"quotes-{next(self._ids)}"
             self._requests[request_id] = tuple(batch)
-            self.send(self.rate_limiter, VenueCall(request_id, CallKind.READ, "get_quotes", (tuple(batch),),
-                                                   self.me))
+            urgent = min((self._urgent[t] for t in batch if t in self._urgent), default=None)
+            kind, priority = (CallKind.READ, Priority.LOW) if urgent is None else (CallKind.EXIT, urgent)
+            self.send(self.rate_limiter, VenueCall(request_id, kind, "get_quotes", (tuple(batch),), self.me, priority))
 
     def _fill_with_stale(self) -> None:
         """Top up the last batch with subscribed markets whose quote is stale (see above)."""
@@ -296,6 +309,7 @@ class PriceCache(QuoteWatchMixin, ArbeesActor):
         self._watch_read(tickers, quotes, result.error)
         for ticker in tickers:
             self._in_flight.discard(ticker)
+            self._urgent.pop(ticker, None)
             q = quotes.get(ticker)
             if q is not None:
                 self._store_and_forward(q)

@@ -5,7 +5,10 @@ their cancels first, most urgent exit priority first, then entries, then reads) 
 one at a time while the sliding one-minute budget has room (reads leave the last
 `reserved_for_orders` calls of each minute to orders, and entries and LOW or MEDIUM exits leave
 half of those, at least one, to CRITICAL and HIGH exits: a stop, or the cancel of the exit it
-preempts, finds a call at once after a burst of LOW work); otherwise a BudgetFreed timer
+preempts, finds a call at once after a burst of LOW work). Reads are never starved: a read that
+has waited `read_patience` (the quote TTL: the positions that asked are blind by then) ranks
+ahead of entries and LOW/MEDIUM exits and goes under their limit; one batched read serves every
+market, so a few calls a minute keep every stop watched. Otherwise a BudgetFreed timer
 wakes the limiter when the oldest call leaves the window. The result goes back to `reply_to`
 as a VenueResult.
 
@@ -84,7 +87,7 @@ class RateLimiter(ArbeesActor):
 
     def __init__(self, rt, venue: Venue, calls_per_minute: int, risk_manager=None, *, max_retries: int = 5,
                  backoff_base_s: float = 1.0, seed: int = 0, reserved_for_orders: int = 0,
-                 call_log: deque | None = None, handle=None) -> None:
+                 read_patience_secs: float = 10, call_log: deque | None = None, handle=None) -> None:
         super().__init__(rt, "venue", handle=handle)
         self.venue = venue
         self.budget = CallBudget(calls_per_minute)
@@ -94,6 +97,9 @@ class RateLimiter(ArbeesActor):
         # Entries and LOW/MEDIUM exits stop half of that short (at least one call when there is a
         # reserve): a stop after a burst of early exits goes out at once, not a minute later.
         self.order_limit = calls_per_minute - (reserved_for_orders + 1) // 2
+        # A read waiting this long goes ahead of entries and LOW/MEDIUM exits, under their limit.
+        self.read_patience = timedelta(seconds=float(read_patience_secs))
+        self._read_since: dict[str, datetime] = {}     # request_id -> when a waiting read arrived
         self.risk_manager = risk_manager
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -141,6 +147,8 @@ class RateLimiter(ArbeesActor):
     def handle(self, message: Any) -> None:
         match message:
             case VenueCall():
+                if message.kind == CallKind.READ:
+                    self._read_since.setdefault(message.request_id, self.rt.clock.now())
                 heapq.heappush(self._queue, (message.kind, message.priority, next(self._seq), message, self.retain(),
                                              False))
                 self._drain()
@@ -176,27 +184,53 @@ class RateLimiter(ArbeesActor):
     def _drain(self) -> None:
         while self._queue:
             now = self.rt.clock.now()
-            limit = self._limit_for(self._queue[0][3])
+            i = self._next_index(now)
+            limit = self._limit_for(self._queue[i][3])
             if not self.budget.available_for(now, limit):
-                # The head is the most urgent call waiting, and a less urgent one's limit is never higher.
-                wake_at = self.budget.next_free_for(now, limit)
+                # The next call is the most urgent waiting, and a less urgent one's limit is never
+                # higher; a read that comes of age before a slot frees may go under a higher one.
+                wake_at = min([self.budget.next_free_for(now, limit)]
+                              + [t + self.read_patience for t in self._read_since.values() if t + self.read_patience > now])
                 if self._wake_armed_for is None or wake_at < self._wake_armed_for:
                     self._wake_armed_for = wake_at
                     self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
                 return
-            _, _, _, call, token, _ = heapq.heappop(self._queue)
+            _, _, _, call, token, _ = self._take(i)
             if self._gated:     # the venue spends per request through _admit
-                self._call_limit = self._limit_for(call)
+                self._call_limit = limit
                 self._call_method, self._call_requests = call.method, 0
             else:
                 self.budget.spend(now)
                 self.call_log.append((now, call.method))
             self._execute(call, now, token)
 
+    def _next_index(self, now: datetime) -> int:
+        """Where in the queue the call to make next is: the head, unless the head is no CRITICAL or
+        HIGH exit and a read has waited `read_patience` (then the read that arrived first)."""
+        head = self._queue[0]
+        if head[0] == CallKind.EXIT and head[1] <= Priority.HIGH:
+            return 0
+        aged = [(e[2], i) for i, e in enumerate(self._queue) if e[0] == CallKind.READ and self._aged(e[3], now)]
+        return min(aged)[1] if aged else 0
+
+    def _aged(self, call: VenueCall, now: datetime) -> bool:
+        since = self._read_since.get(call.request_id)
+        return since is not None and now - since >= self.read_patience
+
+    def _take(self, i: int) -> tuple:
+        """Remove and return the queue's entry at `i`."""
+        if i == 0:
+            return heapq.heappop(self._queue)
+        entry = self._queue[i]
+        self._queue[i] = self._queue[-1]
+        self._queue.pop()
+        heapq.heapify(self._queue)
+        return entry
+
     def _limit_for(self, call: VenueCall) -> int:
         """How many calls may be in the window when this one is made."""
         if call.kind == CallKind.READ:
-            return self.read_limit
+            return self.order_limit if self._aged(call, self.rt.clock.now()) else self.read_limit
         if call.kind == CallKind.EXIT and call.priority <= Priority.HIGH:
             return self.budget.limit
         return self.order_limit
@@ -212,22 +246,26 @@ class RateLimiter(ArbeesActor):
             self._queue[i] = self._queue[-1]
             self._queue.pop()
             heapq.heapify(self._queue)
+            self._read_since.pop(rid, None)
             self.send(call.reply_to, CallWithdrawn(rid, call.method))
             self.release(token)
             return
 
     def _expedite(self, rid: str, priority: int) -> None:
         """A call still waiting (queued, or parked for a retry) moves up to `priority` (never down);
-        among calls of that priority it keeps its place by arrival."""
+        among calls of that priority it keeps its place by arrival. A read moved up goes as an exit's
+        call of that priority (the book a stop's order is priced from)."""
         for i, (kind, current, seq, call, token, made) in enumerate(self._queue):
             if call.request_id == rid:
-                if priority < current:
-                    self._queue[i] = (kind, priority, seq, replace(call, priority=priority), token, made)
+                if priority < current or kind == CallKind.READ:
+                    moved = replace(call, kind=_as_exit(kind), priority=min(priority, current))
+                    self._queue[i] = (moved.kind, moved.priority, seq, moved, token, made)
                     heapq.heapify(self._queue)
                 return
         parked = self._parked.get(rid)
-        if parked is not None and priority < parked[0].priority:
-            self._parked[rid] = (replace(parked[0], priority=priority), parked[1])
+        if parked is not None and (priority < parked[0].priority or parked[0].kind == CallKind.READ):
+            moved = replace(parked[0], kind=_as_exit(parked[0].kind), priority=min(priority, parked[0].priority))
+            self._parked[rid] = (moved, parked[1])
 
     def _execute(self, call: VenueCall, now: datetime, token: int = 0) -> None:
         try:
@@ -240,6 +278,7 @@ class RateLimiter(ArbeesActor):
             self._failed(call, VenueUnavailable(f"{call.method}: {type(exc).__name__}: {exc}"), now, token)
             return
         self._retries.pop(call.request_id, None)
+        self._read_since.pop(call.request_id, None)
         self.send(self.risk_manager, ApiCallSucceeded(call.method, now))   # the failure breaker counts a rate
         self.send(call.reply_to, VenueResult(call.request_id, call.method, value=value))
         self.release(token)
@@ -254,6 +293,7 @@ class RateLimiter(ArbeesActor):
                                   f"of a minute: {exc}")
             self.rt.audit.emit(ae.VenueError(method=call.method, request_id=call.request_id,
                                              error=f"BudgetExhausted: {exc}"))
+            self._read_since.pop(call.request_id, None)
             self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
             self.release(token)
             return
@@ -270,10 +310,16 @@ class RateLimiter(ArbeesActor):
             self.rt.scheduler.call_later(timedelta(seconds=delay), self.actor_ref, RetryCall(call.request_id))
             return
         self._retries.pop(call.request_id, None)
+        self._read_since.pop(call.request_id, None)
         self.rt.audit.emit(ae.VenueError(method=call.method, request_id=call.request_id,
                                          error=f"{type(exc).__name__}: {exc}"))
         self.send(call.reply_to, VenueResult(call.request_id, call.method, error=exc))
         self.release(token)
+
+
+def _as_exit(kind: int) -> int:
+    """A read moved up to an exit's priority is made as that exit's call; other kinds keep theirs."""
+    return CallKind.EXIT if kind == CallKind.READ else kind
 
 
 def exit_call(request_id: str, method: str, args: tuple, reply_to, priority: int) -> VenueCall:

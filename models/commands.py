@@ -60,6 +60,9 @@ class GetQuote:
     # from an older cached one): an exit's IOC that found too little proved the book it was
     # priced from gone.
     newer_than: datetime | None = None
+    # The exit priority of the asker that prices an order from the answer: a read it needs goes as
+    # that exit's call when CRITICAL or HIGH (a stop's book never waits behind LOW work or polling).
+    priority: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

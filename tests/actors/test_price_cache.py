@@ -156,3 +156,33 @@ def test_a_streamed_market_answers_a_newer_than_ask_from_its_stream(rig):
     finally:
         probe.stop(block=True, timeout=5)
         cache.stop(block=True, timeout=5)
+
+
+def test_a_critical_or_high_exits_read_goes_as_that_exits_call(rig):
+    """The book a stop's order is priced from is read at the stop's priority (CallKind.EXIT), never
+    behind LOW work as background polling; a read already waiting for that market is moved up
+    (ExpediteCall). A LOW exit's read stays a read."""
+    from models.commands import CallKind, ExpediteCall, VenueCall
+    from models.priorities import Priority
+
+    rt, _, _ = rig
+    limiter = Probe.start(rt)            # stands in for the RateLimiter: records what the cache sends it
+    cache = PriceCache.start(rt, limiter, 10)
+    asker = Probe.start(rt)
+    try:
+        rt.send(cache, GetQuote("B", asker, "wake-B"))
+        settle(rt)
+        rt.send(cache, GetQuote("A", asker, "stop-A", None, int(Priority.CRITICAL)))
+        settle(rt)
+        rt.send(cache, GetQuote("B", asker, "trail-B", None, int(Priority.HIGH)))
+        rt.send(cache, GetQuote("C", asker, "low-C", None, int(Priority.LOW)))
+        settle(rt)
+        sent = limiter.proxy().got.get(timeout=5)
+        reads = [m for m in sent if isinstance(m, VenueCall)]
+        assert [(m.args[0], m.kind, m.priority) for m in reads] == [
+            (("B",), CallKind.READ, Priority.LOW), (("A",), CallKind.EXIT, Priority.CRITICAL),
+            (("C",), CallKind.READ, Priority.LOW)]
+        assert [m for m in sent if isinstance(m, ExpediteCall)] == [ExpediteCall(reads[0].request_id, Priority.HIGH)]
+    finally:
+        for ref in (asker, cache, limiter):
+            ref.stop(block=True, timeout=5)

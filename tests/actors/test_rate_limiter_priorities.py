@@ -190,8 +190,65 @@ def test_low_and_medium_exits_and_entries_leave_half_the_orders_reserve_to_criti
         assert venue.made[3:] == ["stop"]
         rt.scheduler.run_for(timedelta(seconds=61))
         assert activity.wait_idle(10)
-        # The next minute: MEDIUM, then the LOWs up to their limit; the entry and the read wait.
-        assert venue.made[4:] == ["medium", "low-1", "low-2"]
+        # The next minute: the read that has waited a minute first (a starved read ranks ahead of
+        # entries and LOW/MEDIUM exits, under their limit), then MEDIUM and a LOW; the rest wait.
+        assert venue.made[4:] == ["read-2", "medium", "low-1"]
+    finally:
+        for ref in (probe, limiter):
+            ref.stop(block=True, timeout=5)
+
+
+def _four_a_minute(read_patience_secs: float = 10):  # type: ignore[no-untyped-def]
+    clock = VirtualClock(T0)
+    activity = ActivityTracker()
+    rt = Runtime(clock, VirtualScheduler(clock, activity), activity, Audit(clock, []))
+    venue = FakeVenue()
+    limiter = RateLimiter.start(rt, venue, 4, None, reserved_for_orders=2, read_patience_secs=read_patience_secs)
+    probe = Probe.start(rt)
+
+    def call(rid: str, kind: int, priority: Priority = Priority.LOW) -> None:
+        rt.send(limiter, VenueCall(rid, kind, "ping", (rid,), probe, int(priority)))
+    return rt, venue, limiter, probe, call
+
+
+def test_a_read_that_waited_its_patience_goes_ahead_of_low_work_but_leaves_the_urgent_reserve():
+    """LOW exits keep the window at their limit (3 of 4): a read waiting behind them goes at the
+    first free slot once it has waited `read_patience`, ahead of the LOW exits queued before it,
+    and never takes the last call, kept for CRITICAL and HIGH exits."""
+    rt, venue, limiter, probe, call = _four_a_minute(read_patience_secs=10)
+    try:
+        for i in range(3):
+            call(f"low-{i}", CallKind.EXIT)
+        assert rt.activity.wait_idle(10)
+        call("read", CallKind.READ)                 # the window holds 3: reads stop at 2
+        call("low-3", CallKind.EXIT)
+        assert rt.activity.wait_idle(10)
+        rt.scheduler.run_for(timedelta(seconds=30))
+        assert rt.activity.wait_idle(10)
+        assert venue.made == ["low-0", "low-1", "low-2"]     # aged, but the last call is the stops'
+        call("stop", CallKind.EXIT, Priority.CRITICAL)
+        assert rt.activity.wait_idle(10)
+        rt.scheduler.run_for(timedelta(seconds=31))
+        assert rt.activity.wait_idle(10)
+        assert venue.made == ["low-0", "low-1", "low-2", "stop", "read", "low-3"]
+    finally:
+        for ref in (probe, limiter):
+            ref.stop(block=True, timeout=5)
+
+
+def test_a_read_moved_up_to_a_stops_priority_goes_as_the_stops_call():
+    """The read a stop's order is priced from (ExpediteCall on a READ): ahead of LOW exits, and it
+    may use the whole budget, like the stop."""
+    rt, venue, limiter, probe, call = _four_a_minute(read_patience_secs=600)
+    try:
+        for i in range(3):
+            call(f"low-{i}", CallKind.EXIT)
+        call("low-3", CallKind.EXIT)
+        call("book", CallKind.READ)
+        assert rt.activity.wait_idle(10)
+        rt.send(limiter, ExpediteCall("book", int(Priority.CRITICAL)))
+        assert rt.activity.wait_idle(10)
+        assert venue.made == ["low-0", "low-1", "low-2", "book"]
     finally:
         for ref in (probe, limiter):
             ref.stop(block=True, timeout=5)
