@@ -235,8 +235,9 @@ class PositionActor(PositionRebalance, QuietBandMixin, ArbeesActor):
         if priced:
             self.state = mark_position(self.state, self.quote, now, self.config)
             self._report_mark()
-            self.context = dataclasses.replace(self.context, liquidity_breach_since=breach_since(
-                self.context.liquidity_breach_since, self.quote, self.state.side, self.config.liquidity, now))
+            since = breach_since(self.context.liquidity_breach_since, self.quote, self.state.side, self.config.liquidity, now)
+            if since != self.context.liquidity_breach_since:
+                self.context = dataclasses.replace(self.context, liquidity_breach_since=since)
             book = (self.quote.bid(self.state.side), self.quote.bid_size(self.state.side))
             if book != self._book:
                 self._book = book
