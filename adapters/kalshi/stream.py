@@ -35,6 +35,17 @@ from models.retry import jittered_delay_secs
 MARKET_CHANNELS = (wp.BOOK, wp.TICKER)
 
 
+# The exchange pausing (deactivated) and resuming (activated) a market Arbees holds or watches:
+# said to a person, since no exit can trade meanwhile and Kalshi cancels resting orders when it
+# resumes (docs.kalshi.com, Market Lifecycle: "All resting orders are cancelled on this reactivation").
+PAUSE_NOTICES = {
+    "deactivated": "the exchange paused trading in this market (deactivated): no order can trade until it "
+                   "resumes; positions stay open and monitored, exits are retried",
+    "activated": "the exchange resumed trading in this market (activated) and canceled all resting orders "
+                 "on resuming: an exit in flight finds its order canceled at its next timeout and sends again",
+}
+
+
 class MarketStream(StreamHealth, ArbeesActor):
     """The one WebSocket connection's decisions (see the module docstring).
 
@@ -303,6 +314,9 @@ class MarketStream(StreamHealth, ArbeesActor):
         if f.event_type == "close_date_updated" and f.close_time is not None:
             self._info.setdefault(f.ticker, {})["close_time"] = f.close_time
             self._push(f.ticker)                    # polled markets read the new close time from REST
+        elif f.event_type in PAUSE_NOTICES:
+            self.rt.audit.emit(ae.Alert(said=f"ALERT {f.ticker}: {PAUSE_NOTICES[f.event_type]}", market=f.ticker,
+                                        detail=f"market_lifecycle_v2 {f.event_type}"))
         elif f.event_type in ("determined", "settled") and f.result is not None and f.ticker not in self._settled:
             self._settled.add(f.ticker)
             self.rt.send(self.supervisor, ForwardToMarket(f.ticker, MarketSettled(f.ticker, f.result,

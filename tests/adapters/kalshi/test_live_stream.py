@@ -119,3 +119,23 @@ def test_a_handshake_with_a_wrong_key_is_refused_and_the_engine_polls(tmp_path, 
     assert rig.ws.refused >= 2                                             # and it kept trying, backing off
     assert refused[0]["reason"] == "connect failed: handshake refused (HTTP 401)"
     assert not [s for s in sigs if s in "\n".join(lines) + repr(rig.audit)]
+
+
+def test_the_exchange_pausing_and_resuming_a_held_market_is_said_to_a_person(tmp_path, key):
+    """`deactivated` on the lifecycle channel: the exchange paused trading in a market we hold (no
+    exit can trade until it is `activated`, and Kalshi cancels resting orders on reactivation). A
+    person is told, once each way; another market's pause says nothing."""
+    with stream_rig(tmp_path, key) as rig:
+        rig.book(M, "0.48", "0.50", publish=False)
+        pid = rig.enter(M)
+        rig.ws.lifecycle("KXOTHER-1", "deactivated")                       # not ours: nothing
+        rig.ws.lifecycle(M, "deactivated")
+        rig.settle()
+        (paused,) = [e for e in rig.events("ALERT") if e.get("market") == M]
+        assert "paused trading" in paused["message"] and rig.position(pid).contracts > 0
+        rig.ws.lifecycle(M, "activated")
+        rig.settle()
+        alerts = [e for e in rig.events("ALERT") if e.get("market") == M]
+        assert len(alerts) == 2 and "resumed trading" in alerts[1]["message"]
+        assert "resting orders" in alerts[1]["message"]
+        assert not [e for e in rig.events("ALERT") if e.get("market") == "KXOTHER-1"]
