@@ -141,6 +141,7 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
         match message:
             case Wired(refs=refs):
                 self.refs = refs
+                self._recall_stop_outs()
             case SignalReceived(signal=sig):
                 self._on_signal(sig)
             case QuoteUpdated(request_id=rid) if rid in self._pending:
@@ -191,6 +192,15 @@ class EntryManager(EntryOrders, EntryRebalance, ArbeesActor):
     def _reject(self, sig: TradingSignal, reason: str) -> None:
         self.rt.audit.emit(ae.SignalRejected(signal_id=sig.signal_id, market=sig.ticker, side=sig.side, reason=reason))
         self.send(self.refs.store, RecordSignal(sig, SignalDecision.REJECTED, reason))
+
+    def _recall_stop_outs(self) -> None:
+        """The stop-outs still inside the re-entry wait, from the database (a restart, or this
+        actor restarted): a restart does not buy back a market it was just stopped out of."""
+        wait = self.config.signals.reentry_after_stop_secs
+        if self.repository is None or not wait:
+            return
+        for ticker, side, at in self.repository.closed_by_since(STOPPED_OUT, self.rt.clock.now() - seconds(wait)):
+            self._stopped[(ticker, side)] = at
 
     def _stopped_recently(self, key: tuple[str, str]) -> str | None:
         """Why a market and side a stop loss closed is not bought back yet (None: it may be)."""

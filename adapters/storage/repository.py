@@ -143,6 +143,15 @@ class Repository(WriteAheadLog):
         self._open_marks_rows = now
         return tuple(now.values())
 
+    def closed_by_since(self, reason: str, since: datetime) -> tuple[tuple[str, str, datetime], ...]:
+        """(ticker, side, closed_at) of the positions an exit for `reason` closed at or after
+        `since`, oldest first: what the EntryManager holds off buying back after a restart."""
+        query = (PositionRow.select(PositionRow.ticker, PositionRow.side, PositionRow.closed_at)
+                 .where((PositionRow.status == PositionStatus.CLOSED.value) & (PositionRow.exit_reason == reason)
+                        & (PositionRow.closed_at >= since))
+                 .order_by(PositionRow.closed_at))
+        return tuple((r.ticker, r.side, r.closed_at) for r in query)
+
     def all_positions(self) -> tuple[PositionState, ...]:
         query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)
         return tuple(position_from_row(r) for r in query)

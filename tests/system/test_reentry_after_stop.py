@@ -51,3 +51,32 @@ def test_a_position_closed_at_a_profit_may_be_entered_again_at_once(engine):
     sig = h.signal("M1", contracts=10, win_probability="0.90", market_price="0.51")
     h.run(1)
     assert h.events("TRADE_EXECUTED", signal_id=sig.signal_id)
+
+
+def test_a_restarted_engine_still_holds_off_a_market_stopped_out_before_it(engine):
+    """The stop-out is read back from the database when the EntryManager starts: a restart two
+    minutes after a stop does not buy the market straight back."""
+    from datetime import timedelta
+
+    from adapters.cli.running import build_paper_engine
+    from config.loader import load_config
+    from models.market import Side
+    from models.signal import TradingSignal
+    from decimal import Decimal
+
+    h = engine
+    pid, closed = stopped_out(h)
+    h.run(120)
+    venue, now = h.venue, h.now()
+    h.stop()
+    audit: list = []
+    b = build_paper_engine(load_config(), now, db_path=str(h.db_path), audit_path=None, fresh=False,
+                           recorder=audit, venue_factory=lambda clock: venue)
+    try:
+        b.system.push_signal(TradingSignal("back", b.clock.now(), "G1", "nba", "M1", "paper", Side.YES, "default",
+                                           Decimal("0.90"), Decimal("0.41"), contracts=10))
+        b.scheduler.run_for(timedelta(seconds=1))
+        (rej,) = [e for e in audit if e.get("signal_id") == "back" and e["event"] == "SIGNAL_REJECTED"]
+        assert "stopped out of M1 yes" in rej["reason"], rej["reason"]
+    finally:
+        b.stop()
