@@ -12,7 +12,6 @@ client_order_id), a signal (by signal_id) and an exit's outcome (by exit_id and 
 """
 from __future__ import annotations
 
-
 from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +27,7 @@ from models.orders import Action, Fill, OrderRequest, OrderSnapshot, TimeInForce
 from models.position import PositionState, PositionStatus
 from models.signal import TradingSignal
 from models.pnl import realized_pnl
+from adapters.storage.closed import closed_by_since
 from adapters.storage.exit_ledger import exit_ledger
 from adapters.storage.wal import WriteAheadLog
 from adapters.storage.tables import (
@@ -37,8 +37,7 @@ from adapters.storage.tables import (
 from adapters.storage import statements
 from adapters.storage.rows import (
     order_from_row, position_from_row, position_row, prepare_query, prepare_upsert, signal_from_json, signal_to_json,
-    upsert_query,
-    with_defaults,
+    upsert_query, with_defaults,
 )
 from models.records import (  # re-exported: the records are the repository's vocabulary
     LIVE_ORDER_STATUSES, AttemptAction, BreakerTrip, ExitAttemptRecord, ExitRecord, ExitStatus,
@@ -143,14 +142,7 @@ class Repository(WriteAheadLog):
         self._open_marks_rows = now
         return tuple(now.values())
 
-    def closed_by_since(self, reason: str, since: datetime) -> tuple[tuple[str, str, datetime], ...]:
-        """(ticker, side, closed_at) of the positions an exit for `reason` closed at or after
-        `since`, oldest first: what the EntryManager holds off buying back after a restart."""
-        query = (PositionRow.select(PositionRow.ticker, PositionRow.side, PositionRow.closed_at)
-                 .where((PositionRow.status == PositionStatus.CLOSED.value) & (PositionRow.exit_reason == reason)
-                        & (PositionRow.closed_at >= since))
-                 .order_by(PositionRow.closed_at))
-        return tuple((r.ticker, r.side, r.closed_at) for r in query)
+    closed_by_since = staticmethod(closed_by_since)   # (ticker, side, closed_at): adapters/storage/closed.py
 
     def all_positions(self) -> tuple[PositionState, ...]:
         query = PositionRow.select().order_by(PositionRow.opened_at, PositionRow.position_id)
