@@ -24,6 +24,20 @@ from models.signal import TradingSignal
 
 T0 = datetime(2026, 1, 10, 18, 0, tzinfo=timezone.utc)
 
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci) runs the property tests on a fixed example set: a red run
+# is then the code's doing, never the luck of a fresh random search (a clean clone has no example
+# database). A local run keeps searching at random, and saves what it finds in .hypothesis/.
+try:
+    import os
+
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("HYPOTHESIS_PROFILE"):
+        _hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+except ImportError:   # hypothesis comes with the test extra
+    pass
+
 
 def D(x: Any) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))

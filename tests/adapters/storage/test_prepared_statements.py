@@ -103,7 +103,8 @@ times = st.integers(0, 10**11).map(lambda us: T0 + timedelta(microseconds=us))
 maybe_id = st.none() | st.sampled_from(("ord-1", "ord-2", "ord-ü"))
 # Any text a column takes on both databases: PostgreSQL refuses the NUL character in a string
 # (on either path), so it is left out; everything else, non-ASCII included, is generated.
-text = st.text(st.characters(blacklist_characters="\x00"), max_size=12)
+# (no NUL, no lone surrogate: neither can be stored as UTF-8 by either path, which is not what this compares)
+text = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=12)
 
 fills = st.builds(Fill, fill_id=st.sampled_from(("f-1", "f-2", "f-3", "f-4")), order_id=st.sampled_from(("o-1", "o-2")),
                   client_order_id=st.sampled_from(ORDERS), ticker=st.just("KXNBA-T"), side=st.sampled_from(Side),
