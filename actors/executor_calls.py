@@ -70,12 +70,10 @@ class WaitingCalls:
         if by is not None and by < self._urgency:
             self._urgency = by
         for rid, method in self._waiting.items():
+            # A re-send (a create whose answer was lost, sent again) is never withdrawn: the first
+            # may still reach the venue, and only a sent re-send lets it refuse the duplicate id.
             if method == "place_order" and not self._resent:
                 self.send(self.refs.rate_limiter, WithdrawCall(rid))
-            elif method == "place_order":
-                # A re-send after a create whose answer was lost: the first may still reach the
-                # venue, and only a sent re-send lets the venue refuse the duplicate id. It goes.
-                self.send(self.refs.rate_limiter, ExpediteCall(rid, int(min(self._urgency, self.o.priority))))
             elif self._urgency < self.o.priority:
                 self.send(self.refs.rate_limiter, ExpediteCall(rid, int(self._urgency)))
 

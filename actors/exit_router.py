@@ -7,7 +7,10 @@
 - An exit in flight of lower priority: preempt it (the executor cancels, confirms, reports
   what filled) and start the more urgent one for what is left.
 - An exit that gave up puts its condition on a cooldown for that position, so a condition that
-  cannot be executed (no bids) does not loop; more urgent conditions are not held back. When
+  cannot be executed (no bids) does not loop; more urgent conditions are not held back. The
+  cooldown is 120 s, or for a capital-protection exit 15, 30, 60, then 120 s while it keeps giving
+  up (models/retry.py); the next exit is told how many gave up before it (ExitOrder.gave_up_before:
+  it pages less, see EXIT_GAVE_UP `in_a_row`). When
   the cooldown ends the position is told to evaluate again. A capital-protection exit (stop
   loss, circuit breaker, trailing stop, time exit) is not held by its cooldown once our side's bid or size has changed
   since it gave up: it is re-attacked for as long as the position is past its stop.

@@ -99,7 +99,7 @@ class RateLimiter(ArbeesActor):
         self.order_limit = calls_per_minute - (reserved_for_orders + 1) // 2
         # A read waiting this long goes ahead of entries and LOW/MEDIUM exits, under their limit.
         self.read_patience = timedelta(seconds=float(read_patience_secs))
-        self._read_since: dict[str, datetime] = {}     # request_id -> when a waiting read arrived
+        self._read_since: dict[str, datetime] = {}     # request_id -> when a waiting read arrived (in that order)
         self.risk_manager = risk_manager
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
@@ -189,8 +189,11 @@ class RateLimiter(ArbeesActor):
             if not self.budget.available_for(now, limit):
                 # The next call is the most urgent waiting, and a less urgent one's limit is never
                 # higher; a read that comes of age before a slot frees may go under a higher one.
-                wake_at = min([self.budget.next_free_for(now, limit)]
-                              + [t + self.read_patience for t in self._read_since.values() if t + self.read_patience > now])
+                # (reads are kept in order of arrival: the first not yet of age is the next to come of age)
+                coming = next((t + self.read_patience for t in self._read_since.values()
+                               if t + self.read_patience > now), None)
+                wake_at = self.budget.next_free_for(now, limit) if coming is None else \
+                    min(self.budget.next_free_for(now, limit), coming)
                 if self._wake_armed_for is None or wake_at < self._wake_armed_for:
                     self._wake_armed_for = wake_at
                     self.rt.scheduler.call_at(wake_at, self.actor_ref, BudgetFreed())
@@ -210,6 +213,9 @@ class RateLimiter(ArbeesActor):
         head = self._queue[0]
         if head[0] == CallKind.EXIT and head[1] <= Priority.HIGH:
             return 0
+        oldest = next(iter(self._read_since.values()), None)
+        if oldest is None or now - oldest < self.read_patience:
+            return 0          # no read has waited its patience: O(1) on every call, no scan of the queue
         aged = [(e[2], i) for i, e in enumerate(self._queue) if e[0] == CallKind.READ and self._aged(e[3], now)]
         return min(aged)[1] if aged else 0
 

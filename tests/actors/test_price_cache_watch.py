@@ -58,17 +58,22 @@ def poll(rt, scheduler, cache, probe, tickers, seconds, *, feed=None):  # type: 
         settle(rt)
 
 
+def streamed_position(rt, cache, probe, feed):  # type: ignore[no-untyped-def]
+    """Position pA on market A, which the stream serves, its book pushed once."""
+    rt.send(cache, FeedMarketsTo(feed))
+    rt.send(cache, Subscribe("A", probe, "pA"))
+    rt.send(cache, MarketsStreamed(("A",), True))
+    rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"))))
+    settle(rt)
+
+
 def stale_alerts(records):  # type: ignore[no-untyped-def]
     return [r for r in records if r["event"] == "ALERT" and r.get("age_secs") is not None]
 
 
 def test_a_streamed_market_with_an_unchanged_book_is_never_stale(rig):
     rt, scheduler, venue, cache, probe, feed, records = rig
-    rt.send(cache, FeedMarketsTo(feed))
-    rt.send(cache, Subscribe("A", probe, "pA"))
-    rt.send(cache, MarketsStreamed(("A",), True))
-    rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"))))
-    settle(rt)
+    streamed_position(rt, cache, probe, feed)
     poll(rt, scheduler, cache, probe, "A", 1200, feed=feed)     # 20 minutes, not one book change
     assert stale_alerts(records) == [] and venue.reads == []
     assert cache.proxy().quote_ages().get(timeout=5) == ({"A": 0}, {})
@@ -76,11 +81,7 @@ def test_a_streamed_market_with_an_unchanged_book_is_never_stale(rig):
 
 def test_a_stream_that_falls_silent_and_reads_that_fail_are_said_with_why(rig):
     rt, scheduler, venue, cache, probe, feed, records = rig
-    rt.send(cache, FeedMarketsTo(feed))
-    rt.send(cache, Subscribe("A", probe, "pA"))
-    rt.send(cache, MarketsStreamed(("A",), True))
-    rt.send(cache, QuotePushed(Quote("A", T0, D("0.45"), D("0.46"))))
-    settle(rt)
+    streamed_position(rt, cache, probe, feed)
     venue.inject_fault("get_quotes", VenueUnavailable("503"), times=1000)
     poll(rt, scheduler, cache, probe, "A", 240)                  # the stream says nothing more: polled, failing
     (alert,) = stale_alerts(records)
